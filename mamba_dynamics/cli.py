@@ -1,0 +1,112 @@
+"""Command-line plumbing shared by the scripts: every :class:`OutlierConfig` field as a flag, one-line errors.
+
+Bad input never produces a traceback: argparse type errors and :class:`ConfigError` both end as
+``<prog>: error: <one line>`` on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from .config import ConfigError, OutlierConfig
+
+# (flags, field, type, help); defaults come from OutlierConfig so the help always shows the real default.
+CONFIG_FLAGS = [
+    (("--model",), "model", str, "model: mamba (eq. 3) or lt (linear Transformer, G == 1)"),
+    (("--d",), "d", int, "input dimension d"),
+    (("--M1",), "M1", int, "number of relevant patterns M1"),
+    (("--M2",), "M2", int, "number of irrelevant patterns M2"),
+    (("--V",), "V", int, "number of training outlier patterns V"),
+    (("--beta",), "beta", float, "norm beta of relevant/irrelevant patterns"),
+    (("--kappa-a",), "kappa_a", float, "training outlier magnitude kappa_a"),
+    (("--K",), "K", float, "irrelevant scale bound K (training)"),
+    (("--train-outlier-frac", "--p-a"), "p_a", float, "training outlier probability p_a"),
+    (("--l-tr",), "l_tr", int, "training prompt length l_tr"),
+    (("--l-ts",), "l_ts", int, "testing prompt length l_ts"),
+    (("--train-tasks",), "train_tasks", str, "training-task split T_tr: matching, ring or all"),
+    (("--outlier-frac", "--alpha"), "alpha", float, "test-time outlier fraction alpha"),
+    (("--kappa-a-test",), "kappa_a_test", float, "test outlier magnitude kappa'_a (default kappa_a / L)"),
+    (("--K-test",), "K_test", float, "irrelevant scale bound K' in test prompts (default K)"),
+    (("--test-orth",), "test_orth", float, "weight of the part of v' orthogonal to all patterns"),
+    (("--label-rule",), "label_rule", str, "test outlier labels: flip, targeted or random"),
+    (("--target-label",), "target_label", int, "label used by the targeted rule (+1 or -1)"),
+    (("--placement",), "placement", str, "test outlier placement: R, FQ or CQ"),
+    (("--m",), "m", int, "rows m of W_B, W_C (default d+1)"),
+    (("--delta",), "delta", float, "initial diagonal delta of W_B, W_C"),
+    (("--eta",), "eta", float, "SGD step eta"),
+    (("--batch",), "batch", int, "SGD batch size B"),
+    (("--steps",), "steps", int, "SGD iterations T"),
+    (("--seed",), "seed", int, "random seed"),
+    (("--n-test",), "n_test", int, "prompts in each fixed test set"),
+    (("--log-every",), "log_every", int, "log tracked quantities every this many steps"),
+]
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line (no usage dump) with exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, skip: tuple = ()) -> None:
+    """Add one flag per config field (except ``skip``); unset flags keep the config default."""
+    defaults = OutlierConfig()
+    group = parser.add_argument_group("setting (paper symbols; defaults = paper Section 4)")
+    for flags, name, typ, text in CONFIG_FLAGS:
+        if name in skip:
+            continue
+        default = getattr(defaults, name)
+        shown = "derived" if name in ("m", "kappa_a_test", "K_test") else default
+        group.add_argument(*flags, dest=name, type=typ, default=None, help=f"{text} [default: {shown}]")
+
+
+def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace, **overrides) -> OutlierConfig:
+    """Build a validated config from parsed flags; a bad value ends the program via ``parser.error``."""
+    names = {f.name for f in dataclasses.fields(OutlierConfig)}
+    kw = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    kw.update(overrides)
+    try:
+        return OutlierConfig(**kw)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    except TypeError as exc:  # pragma: no cover - programming error guard
+        parser.error(str(exc))
+    raise AssertionError("unreachable")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, default_prefix: str) -> None:
+    """``--out``, ``--quiet``, ``--pdf`` shared by every script."""
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"output folder [default: runs/<timestamp>-{default_prefix}]")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--pdf", action="store_true", help="also write figures as PDF")
+
+
+def output_dir(args: argparse.Namespace, prefix: str) -> Path:
+    if args.out is not None:
+        return args.out
+    return Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{prefix}"
+
+
+def format_table(rows: list[tuple[str, str]], title: str = "") -> str:
+    """Two-column plain-text table."""
+    width = max(len(k) for k, _ in rows)
+    lines = [title, "-" * max(len(title), width + 20)] if title else []
+    lines += [f"{k:<{width}}  {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print ``message`` on stderr and exit with ``code``."""
+    print(message, file=sys.stderr)
+    raise SystemExit(code)

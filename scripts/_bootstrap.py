@@ -1,0 +1,8 @@
+"""Make ``import mamba_dynamics`` work when a script is run from a checkout without ``pip install -e .``."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
