@@ -12,6 +12,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from .config import ConfigError, OutlierConfig
 
 # (flags, field, type, help); defaults come from OutlierConfig so the help always shows the real default.
@@ -43,6 +45,7 @@ CONFIG_FLAGS = [
     (("--seed",), "seed", int, "random seed"),
     (("--n-test",), "n_test", int, "prompts in each fixed test set"),
     (("--log-every",), "log_every", int, "log tracked quantities every this many steps"),
+    (("--diverge-norm",), "diverge_norm", float, "stop as diverged when a parameter norm exceeds this"),
 ]
 
 
@@ -90,6 +93,36 @@ def add_output_arguments(parser: argparse.ArgumentParser, default_prefix: str) -
                         help=f"output folder [default: runs/<timestamp>-{default_prefix}]")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--pdf", action="store_true", help="also write figures as PDF")
+
+
+def add_repro_arguments(parser: argparse.ArgumentParser, seeds: int = 5) -> None:
+    """``--seeds``, ``--n-eval``, ``--jobs`` shared by the reproduction scripts."""
+    parser.add_argument("--seeds", type=int, default=seeds, help="number of seeds (0, 1, ..., seeds-1)")
+    parser.add_argument("--n-eval", type=int, default=2000, help="test prompts per evaluated point")
+    parser.add_argument("--jobs", type=int, default=0, help="worker processes (0 = all cores)")
+
+
+def check_repro_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.seeds < 1:
+        parser.error(f"--seeds must be a positive integer, got {args.seeds}")
+    if args.n_eval < 1:
+        parser.error(f"--n-eval must be a positive integer, got {args.n_eval}")
+    if args.jobs < 0:
+        parser.error(f"--jobs must be >= 0, got {args.jobs}")
+
+
+def float_list(text: str) -> list[float]:
+    """Parse ``"0,0.1,0.5"`` or a range ``"0:0.9:0.1"`` (start:stop:step, stop included)."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(v) for v in text.split(":"))
+            if step <= 0:
+                raise ValueError
+            n = int(np.floor((stop - start) / step + 1e-9)) + 1
+            return [round(start + i * step, 12) for i in range(max(n, 0))]
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers like 0,0.5,0.9 or a range 0:0.9:0.1, got {text!r}")
 
 
 def output_dir(args: argparse.Namespace, prefix: str) -> Path:

@@ -29,6 +29,7 @@ test_coefs     --           rows = coefficients of the unseen outliers ``v'_s`` 
 test_orth      --           weight of the part of ``v'_s`` orthogonal to every pattern
 label_rule     (A)/(B)/(C)  test-outlier labels: ``flip`` / ``targeted`` / ``random``
 placement      R/FQ/CQ      test-outlier positions: random / farthest from / closest to the query
+diverge_norm   --           training stops as diverged when a parameter norm exceeds this
 ============== ============ =====================================================================
 
 ``L`` (the smallest coefficient sum of the ``v'_s``) is derived from ``test_coefs``

@@ -50,7 +50,8 @@ class PromptBatch:
 
     P: ``(B, l+1, d+1)`` prompts; z: ``(B,)`` query labels in {-1, +1};
     outlier: ``(B, l)`` bool, example carries an outlier; same: ``(B, l)`` bool, example's relevant pattern equals
-    the query's; task: ``(B,)`` index into :func:`task_sets` ``[0]`` (all tasks) or the train split.
+    the query's; task: ``(B,)`` index into :func:`task_sets` ``[0]`` (all tasks) or the train split;
+    seen: ``(B,)`` bool, the prompt's task belongs to the training split ``T_tr``.
     """
 
     P: np.ndarray
@@ -58,6 +59,7 @@ class PromptBatch:
     outlier: np.ndarray
     same: np.ndarray
     task: np.ndarray
+    seen: np.ndarray
 
 
 def make_patterns(cfg: OutlierConfig, rng: np.random.Generator) -> Patterns:
@@ -120,7 +122,8 @@ def _clean_prompts(pat: Patterns, tasks: np.ndarray, rng: np.random.Generator, B
     return x, y, j, t
 
 
-def _assemble(x: np.ndarray, y: np.ndarray, j: np.ndarray, outlier: np.ndarray, t: np.ndarray) -> PromptBatch:
+def _assemble(x: np.ndarray, y: np.ndarray, j: np.ndarray, outlier: np.ndarray, t: np.ndarray,
+              seen: np.ndarray) -> PromptBatch:
     B, lp1, d = x.shape
     P = np.empty((B, lp1, d + 1))
     P[..., :d] = x
@@ -128,7 +131,7 @@ def _assemble(x: np.ndarray, y: np.ndarray, j: np.ndarray, outlier: np.ndarray, 
     P[:, -1, d] = 0.0
     z = y[:, -1].copy()
     same = j[:, :-1] == j[:, -1:]
-    return PromptBatch(P=P, z=z, outlier=outlier, same=same, task=t)
+    return PromptBatch(P=P, z=z, outlier=outlier, same=same, task=t, seen=seen)
 
 
 def sample_train(cfg: OutlierConfig, pat: Patterns, rng: np.random.Generator, B: int | None = None) -> PromptBatch:
@@ -142,7 +145,7 @@ def sample_train(cfg: OutlierConfig, pat: Patterns, rng: np.random.Generator, B:
     x[:, :l] += (cfg.kappa_a * outlier)[..., None] * pat.vstar[s]
     rand_lab = np.where(rng.random((B, l)) < 0.5, 1.0, -1.0)
     y[:, :l] = np.where(outlier, rand_lab, y[:, :l])
-    return _assemble(x, y, j, outlier, t)
+    return _assemble(x, y, j, outlier, t, np.ones(B, dtype=bool))
 
 
 def outlier_positions(n: int, l: int, n_out: int, placement: str, rng: np.random.Generator) -> np.ndarray:
@@ -180,8 +183,9 @@ def sample_test(
     rule = cfg.label_rule if label_rule is None else label_rule
     placement = cfg.placement if placement is None else placement
     l = cfg.l_ts if l is None else l
-    all_tasks, _ = task_sets(cfg.M1)
+    all_tasks, train_tasks = task_sets(cfg.M1, cfg.train_tasks)
     x, y, j, t = _clean_prompts(pat, all_tasks, rng, n, l, cfg.K_test)
+    is_train = (all_tasks[:, None, :] == train_tasks[None, :, :]).all(-1).any(-1)
     n_out = int(np.floor(alpha * l + 0.5))
     outlier = outlier_positions(n, l, n_out, placement, rng)
     s = rng.integers(len(pat.vtest), size=(n, l))
@@ -193,7 +197,7 @@ def sample_test(
     else:
         new = np.where(rng.random((n, l)) < 0.5, 1.0, -1.0)
     y[:, :l] = np.where(outlier, new, y[:, :l])
-    return _assemble(x, y, j, outlier, t)
+    return _assemble(x, y, j, outlier, t, is_train[t])
 
 
 def seed_streams(seed: int) -> dict[str, np.random.Generator]:

@@ -6,6 +6,7 @@ Glossary (code name -> paper):
 ``err``             test 0-1 error ``P[z F <= 0]`` (Theorems 2 and 4)
 ``attn_same``       Cor. 1: sum over examples sharing the query's relevant pattern of ``p~_i^T W_B^T W_C p~_q``
 ``attn_other``      Cor. 1: the same sum over the other examples (``p~`` = input part ``x`` of ``p``)
+``attn_other_unseen`` the same, on prompts of tasks outside ``T_tr`` only (NaN if there are none)
 ``gate_outlier``    Cor. 2: mean gate ``G_i`` of outlier examples (should be ``O(1/poly(M1))``)
 ``gate_clean``      Cor. 2: mean gate of clean examples
 ``gate_by_rank``    Cor. 2: mean gate of the k-th closest clean example, ``k = 1..l`` (theory: ``>= 2^-(k-1)``
@@ -22,13 +23,16 @@ from .data import PromptBatch
 from .models import Params, error_01, forward, gates
 
 
-def attention_sums(params: Params, batch: PromptBatch) -> tuple[float, float]:
-    """Cor. 1 sums (mean over prompts) of input-part scores on same-pattern and on other examples."""
+def attention_sums(params: Params, batch: PromptBatch) -> tuple[float, float, float]:
+    """Cor. 1 sums (mean over prompts) of input-part scores on same-pattern examples, on the other examples, and
+    on the other examples of prompts whose task is unseen in training."""
     D = batch.P.shape[2]
     A = (params.W_B.T @ params.W_C)[: D - 1, : D - 1]
     x, xq = batch.P[:, :-1, :-1], batch.P[:, -1, :-1]
     s = np.einsum("bid,de,be->bi", x, A, xq)
-    return float(np.mean(np.sum(s * batch.same, axis=1))), float(np.mean(np.sum(s * ~batch.same, axis=1)))
+    other = np.sum(s * ~batch.same, axis=1)
+    unseen = float(np.mean(other[~batch.seen])) if (~batch.seen).any() else float("nan")
+    return float(np.mean(np.sum(s * batch.same, axis=1))), float(np.mean(other)), unseen
 
 
 def _masked_mean(values: np.ndarray, mask: np.ndarray, axis=None):
@@ -40,21 +44,25 @@ def _masked_mean(values: np.ndarray, mask: np.ndarray, axis=None):
 
 def gate_profile(params: Params, batch: PromptBatch, gated: bool = True) -> dict:
     """Gate statistics of Cor. 2 on ``batch``: scalars ``gate_outlier``, ``gate_clean`` and arrays ``(l,)``
-    ``gate_by_rank``, ``gate_by_pos_clean``, ``gate_by_pos_outlier`` (index 0 = next to the query)."""
+    ``gate_by_rank`` (with ``gate_rank_count`` prompts behind each entry), ``gate_by_pos_clean``,
+    ``gate_by_pos_outlier`` (index 0 = next to the query)."""
     G = gates(params.w, batch.P, gated)  # (B, l)
     out, clean = batch.outlier, ~batch.outlier
     Gr, outr, cleanr = G[:, ::-1], out[:, ::-1], clean[:, ::-1]  # distance order: index 0 is closest
     rank = np.cumsum(cleanr, axis=1) - 1  # rank among clean examples, counted from the query
     l = G.shape[1]
     by_rank = np.full(l, np.nan)
+    rank_count = np.zeros(l, dtype=np.int64)
     for k in range(l):
         sel = cleanr & (rank == k)
-        if sel.any():
+        rank_count[k] = sel.sum()
+        if rank_count[k]:
             by_rank[k] = Gr[sel].mean()
     return {
         "gate_outlier": float(_masked_mean(G, out)),
         "gate_clean": float(_masked_mean(G, clean)),
         "gate_by_rank": by_rank,
+        "gate_rank_count": rank_count,
         "gate_by_pos_clean": _masked_mean(Gr, cleanr, axis=0),
         "gate_by_pos_outlier": _masked_mean(Gr, outr, axis=0),
     }
@@ -63,13 +71,14 @@ def gate_profile(params: Params, batch: PromptBatch, gated: bool = True) -> dict
 def snapshot(params: Params, clean: PromptBatch, noisy: PromptBatch, gated: bool) -> dict:
     """Scalar diagnostics of one logged step: test errors on the clean and outlier test sets, Cor. 1 sums,
     Cor. 2 gate means (on the outlier test set) and parameter norms."""
-    same, other = attention_sums(params, noisy)
+    same, other, other_unseen = attention_sums(params, noisy)
     prof = gate_profile(params, noisy, gated)
     return {
         "test_err_clean": error_01(forward(params, clean.P, gated), clean.z),
         "test_err": error_01(forward(params, noisy.P, gated), noisy.z),
         "attn_same": same,
         "attn_other": other,
+        "attn_other_unseen": other_unseen,
         "gate_outlier": prof["gate_outlier"],
         "gate_clean": prof["gate_clean"],
         "norm_W_B": float(np.linalg.norm(params.W_B)),
@@ -79,6 +88,6 @@ def snapshot(params: Params, clean: PromptBatch, noisy: PromptBatch, gated: bool
 
 
 SNAPSHOT_KEYS = (
-    "test_err_clean", "test_err", "attn_same", "attn_other", "gate_outlier", "gate_clean",
+    "test_err_clean", "test_err", "attn_same", "attn_other", "attn_other_unseen", "gate_outlier", "gate_clean",
     "norm_W_B", "norm_W_C", "norm_w",
 )

@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import theory  # noqa: E402
@@ -36,14 +37,15 @@ def save_figure(fig, path: str | os.PathLike, pdf: bool = False, dpi: int = 130)
     return written
 
 
-def _band(ax, x, values, color, label, marker="o"):
-    """Mean line with a +-1 std band over the first axis of ``values`` (seeds)."""
+def _band(ax, x, values, color, label, marker="o", floor=None, ls="-"):
+    """Mean line with a +-1 std band over the first axis of ``values`` (seeds); band clipped below at ``floor``."""
     values = np.asarray(values, dtype=float)
     mean = np.nanmean(values, axis=0)
-    ax.plot(x, mean, marker=marker, ms=3.5, color=color, label=label)
+    ax.plot(x, mean, marker=marker, ms=3.5, color=color, label=label, ls=ls)
     if values.shape[0] > 1:
         std = np.nanstd(values, axis=0)
-        ax.fill_between(x, np.clip(mean - std, 0, None), mean + std, color=color, alpha=0.2, lw=0)
+        low = mean - std if floor is None else np.clip(mean - std, floor, None)
+        ax.fill_between(x, low, mean + std, color=color, alpha=0.2, lw=0)
 
 
 def plot_run(result) -> "plt.Figure":
@@ -73,7 +75,8 @@ def plot_run(result) -> "plt.Figure":
 
     ax = axes[0, 1]
     ax.plot(step, h["attn_same"], color="tab:blue", label="same pattern as query")
-    ax.plot(step, h["attn_other"], color="tab:gray", label="other examples")
+    ax.plot(step, h["attn_other"], color="tab:gray", label="other examples (all tasks)")
+    ax.plot(step, h["attn_other_unseen"], color="tab:purple", ls="--", label="other examples, unseen tasks")
     ax.set_xlabel("SGD step")
     ax.set_ylabel(r"$\sum_i \tilde p_i^\top W_B^\top W_C \tilde p_{query}$ (mean over test prompts)")
     ax.set_title("Attention concentration (Cor. 1)")
@@ -129,11 +132,14 @@ def plot_error_vs_alpha(alphas, errors: dict, rules, p_a: float, l_tr: int, l_ts
     fig, axes = plt.subplots(1, len(rules), figsize=(4.6 * len(rules), 4), sharey=True, squeeze=False)
     for ax, rule in zip(axes[0], rules):
         for model in errors:
-            _band(ax, alphas, errors[model][rule], MODEL_COLOR[model], MODEL_LABEL[model])
+            _band(ax, alphas, errors[model][rule], MODEL_COLOR[model], MODEL_LABEL[model], floor=0.0)
         ax.axvline(theory.alpha_max_mamba(p_a, l_tr, l_ts), color=MODEL_COLOR["mamba"], ls="--", lw=1,
                    label=r"Thm 2: $\alpha = \min(1, p_a l_{tr}/l_{ts})$")
         ax.axvline(theory.ALPHA_MAX_LT, color=MODEL_COLOR["lt"], ls="--", lw=1, label=r"Thm 4: $\alpha = 1/2$")
         ax.axhline(0.01, color="gray", ls=":", lw=1, label="error 0.01")
+        fine = np.linspace(min(alphas), max(alphas), 200)
+        ax.plot(fine, [theory.same_pattern_floor(a, l_ts) for a in fine], color="k", lw=0.8, ls="-.",
+                label="floor of a same-pattern reader:\n" + r"$\frac{1}{2}2^{-\#clean}$ (see docs)")
         ax.set_title(RULE_LABEL.get(rule, rule))
         ax.set_xlabel(r"test outlier fraction $\alpha$")
         ax.set_ylim(-0.02, 1.02)
@@ -146,11 +152,12 @@ def plot_error_vs_alpha(alphas, errors: dict, rules, p_a: float, l_tr: int, l_ts
 
 
 def plot_attention_history(steps, sums: dict, title: str = ""):
-    """Fig. 3: ``sums[model] = (same (seeds, n), other (seeds, n))`` attention sums over training."""
+    """Fig. 3: ``sums[model] = (same, other, other_unseen)``, each ``(seeds, n)``, attention sums over training."""
     fig, axes = plt.subplots(1, len(sums), figsize=(5.5 * len(sums), 4), squeeze=False)
-    for ax, (model, (same, other)) in zip(axes[0], sums.items()):
+    for ax, (model, (same, other, other_unseen)) in zip(axes[0], sums.items()):
         _band(ax, steps, same, "tab:blue", "same relevant pattern as the query", marker=None)
-        _band(ax, steps, other, "tab:gray", "other examples", marker=None)
+        _band(ax, steps, other, "tab:gray", "other examples (all tasks)", marker=None)
+        _band(ax, steps, other_unseen, "tab:purple", "other examples, unseen tasks only", marker=None, ls="--")
         ax.axhline(0, color="k", lw=0.6)
         ax.set_title(MODEL_LABEL[model])
         ax.set_xlabel("SGD step")
@@ -176,6 +183,7 @@ def plot_gates(example_gates, example_outlier, rank_mean, rank_counts, title: st
     ax.bar([0], [0], color="tab:green", label="clean example")
     ax.bar([0], [0], color="tab:red", label="outlier example")
     ax.set_xlim(0.3, l + 0.7)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel(f"position i in the prompt (query follows position {l})")
     ax.set_ylabel(r"gate $G_i(w)$")
     ax.set_title("One test prompt")

@@ -72,3 +72,12 @@ def covered(model: str, alpha: float, p_a: float, l_tr: int, l_ts: int, M1: int)
 def clean_gate_profile(k: int) -> float:
     """Cor. 2: the k-th closest clean example (``k >= 1``) keeps a gate ``>= Theta(2^-(k-1))``."""
     return 2.0 ** (-(k - 1))
+
+
+def same_pattern_floor(alpha: float, l_ts: int) -> float:
+    """Not from the paper: error of a reader that votes only with clean examples sharing the query's pattern
+    and guesses when there is none.  A test prompt has ``n = l_ts - round(alpha l_ts)`` clean examples, each
+    with the query's pattern with probability 1/2, so the floor is ``(1/2) 2^-n``.  It explains why any
+    same-pattern mechanism (Cor. 1) must fail as ``alpha -> 1`` at fixed ``l_ts``."""
+    n_clean = l_ts - int(math.floor(alpha * l_ts + 0.5))
+    return 0.5 * 2.0 ** (-n_clean)

@@ -23,7 +23,7 @@ import numpy as np
 from .config import OutlierConfig
 from .data import Patterns, PromptBatch, make_patterns, sample_test, sample_train, seed_streams
 from .gradients import loss_and_grad
-from .metrics import SNAPSHOT_KEYS, attention_sums, gate_profile, snapshot
+from .metrics import SNAPSHOT_KEYS, gate_profile, snapshot
 from .models import Params, init_params
 from .progress import progress_bar
 
@@ -141,7 +141,6 @@ def train(cfg: OutlierConfig, show_progress: bool = False, params: Params | None
         final = {k: history[k][-1] for k in ("train_loss", *SNAPSHOT_KEYS)}
         prof = gate_profile(params, noisy, gated)
         final.update({k: v for k, v in prof.items()})
-        final["attn_same"], final["attn_other"] = attention_sums(params, noisy)
     return RunResult(
         config=cfg,
         status=status,

@@ -1,0 +1,79 @@
+"""Command line: bad input -> one-line error and exit 2; a run writes its arrays, sidecar and figure."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def run(root, *args, timeout=300):
+    return subprocess.run([sys.executable, str(root / "scripts" / "simulate.py"), *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=root)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--d", "-3"], "d must be a positive integer"),
+    (["--outlier-frac", "1.5"], "alpha (test outlier fraction) must lie in [0, 1]"),
+    (["--train-outlier-frac", "-0.1"], "p_a (train outlier fraction) must lie in [0, 1)"),
+    (["--d", "10"], "patterns do not fit in d"),
+    (["--model", "transformer"], "unknown model 'transformer'"),
+    (["--batch", "abc"], "invalid int value"),
+    (["--label-rule", "sideways"], "unknown label rule"),
+    (["--placement", "XQ"], "unknown placement"),
+    (["--steps", "-1"], "steps must be a non-negative integer"),
+    (["--K", "0.9"], "K must lie in [0, 1/2]"),
+    (["--kappa-a-test", "1.0"], "kappa_a_test must be >="),
+    (["--bogus"], "unrecognized arguments"),
+])
+def test_bad_input_is_one_line_exit_2(root, args, needle):
+    res = run(root, *args)
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("simulate.py: error:") and needle in lines[0], res.stderr
+    assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("script", ["fig2_error_vs_alpha.py", "fig3_attention.py", "fig4_gates.py",
+                                    "placement_study.py"])
+def test_reproduction_scripts_reject_bad_input(root, script):
+    res = subprocess.run([sys.executable, str(root / "scripts" / script), "--M1", "0"], capture_output=True,
+                         text=True, timeout=120, cwd=root)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+
+
+def test_simulate_writes_results(root, tmp_path):
+    out = tmp_path / "run"
+    res = run(root, "--model", "mamba", "--steps", "60", "--log-every", "20", "--n-test", "200", "--out", str(out),
+              "--quiet", "--pdf")
+    assert res.returncode == 0, res.stderr
+    assert "test error, alpha=0.4" in res.stdout
+    side = json.loads((out / "results.json").read_text())
+    assert side["status"] == "completed" and side["seed"] == 0 and side["config"]["steps"] == 60
+    assert side["wall_time_s"] > 0 and "versions" in side["metadata"]
+    with np.load(out / "results.npz") as z:
+        assert z["hist_step"].tolist() == [0, 20, 40, 60]
+    assert (out / "tracked.png").stat().st_size > 10_000 and (out / "tracked.pdf").exists()
+    assert res.stderr == ""  # quiet and not a terminal: no progress bar
+
+
+def test_divergence_exit_1_keeps_results(root, tmp_path):
+    out = tmp_path / "div"
+    res = run(root, "--eta", "1e8", "--steps", "100", "--log-every", "5", "--n-test", "100", "--out", str(out))
+    assert res.returncode == 1
+    assert "diverged at step" in res.stderr and "Traceback" not in res.stderr
+    side = json.loads((out / "results.json").read_text())
+    assert side["status"] == "diverged" and "diverged at step" in side["message"]
+
+
+def test_same_command_same_numbers(root, tmp_path):
+    outs = []
+    for name in ("a", "b"):
+        res = run(root, "--steps", "40", "--log-every", "20", "--n-test", "100", "--no-plot", "--out",
+                  str(tmp_path / name))
+        assert res.returncode == 0
+        with np.load(tmp_path / name / "results.npz") as z:
+            outs.append({k: z[k] for k in z.files})
+    for k in outs[0]:
+        np.testing.assert_array_equal(outs[0][k], outs[1][k])
