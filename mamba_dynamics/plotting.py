@@ -139,7 +139,7 @@ def plot_error_vs_alpha(alphas, errors: dict, rules, p_a: float, l_tr: int, l_ts
         ax.axhline(0.01, color="gray", ls=":", lw=1, label="error 0.01")
         fine = np.linspace(min(alphas), max(alphas), 200)
         ax.plot(fine, [theory.same_pattern_floor(a, l_ts) for a in fine], color="k", lw=0.8, ls="-.",
-                label="floor of a same-pattern reader:\n" + r"$\frac{1}{2}2^{-\#clean}$ (see docs)")
+                label="floor of a same-pattern reader:\n" + r"$2^{-n_{clean}}/2$ (docs/outliers.md)")
         ax.set_title(RULE_LABEL.get(rule, rule))
         ax.set_xlabel(r"test outlier fraction $\alpha$")
         ax.set_ylim(-0.02, 1.02)

@@ -67,3 +67,11 @@ def test_fig2_full_paper_setting():
         assert e["mamba"][rule][:, :3].mean(0).max() < 0.05
         assert e["mamba"][rule][:, 3].mean() < 0.06
     assert e["lt"]["flip"][:, 2].mean() > 0.5
+
+
+def test_lt_copes_below_half_given_more_context(fig2_fast):
+    """Thm 4: below alpha = 1/2 the LT needs l_ts >~ alpha (1/2 - alpha)^-2 log M1; longer prompts help it."""
+    lt = [r for r in fig2_fast["runs"] if r.config.model == "lt"][0]
+    short = evaluate(lt, [0.4], n_eval=1500, l_ts=20)[0, 0, 0]
+    long = evaluate(lt, [0.4], n_eval=1500, l_ts=200)[0, 0, 0]
+    assert long < 0.5 * short and long < 0.05
