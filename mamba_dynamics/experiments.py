@@ -16,6 +16,7 @@ import numpy as np
 from .config import OutlierConfig
 from .data import sample_test
 from .models import error_01, forward
+from .progress import progress_bar
 from .training import RunResult, train
 
 
@@ -35,17 +36,29 @@ def _train_pinned(cfg: OutlierConfig) -> RunResult:
     return train(cfg)
 
 
-def train_many(cfgs: list[OutlierConfig], jobs: int = 1) -> list[RunResult]:
-    """Train every config; ``jobs > 1`` runs them in that many processes (order of results = order of cfgs)."""
+def train_many(cfgs: list[OutlierConfig], jobs: int = 1, show_progress: bool = False) -> list[RunResult]:
+    """Train every config; ``jobs > 1`` runs them in that many processes (order of results = order of cfgs).
+    ``show_progress`` shows a bar over runs on a terminal."""
     if jobs <= 0:
         jobs = os.cpu_count() or 1
     jobs = min(jobs, len(cfgs))
-    if jobs <= 1:
-        return [train(c) for c in cfgs]
-    from joblib import Parallel, delayed, parallel_config
+    bar = progress_bar(total=len(cfgs), desc="training runs", enabled=show_progress)
+    results: list[RunResult] = []
+    try:
+        if jobs <= 1:
+            for c in cfgs:
+                results.append(train(c))
+                bar.update(1)
+            return results
+        from joblib import Parallel, delayed, parallel_config
 
-    with parallel_config(backend="loky", inner_max_num_threads=1):
-        return Parallel(n_jobs=jobs)(delayed(_train_pinned)(c) for c in cfgs)
+        with parallel_config(backend="loky", inner_max_num_threads=1):
+            for r in Parallel(n_jobs=jobs, return_as="generator")(delayed(_train_pinned)(c) for c in cfgs):
+                results.append(r)
+                bar.update(1)
+        return results
+    finally:
+        bar.close()
 
 
 def evaluate(
@@ -69,10 +82,10 @@ def evaluate(
 
 
 def error_vs_alpha(base: OutlierConfig, alphas, rules, seeds, n_eval: int = 2000, jobs: int = 1,
-                   models=("mamba", "lt")) -> dict:
-    """Fig. 2: ``{model: {rule: (len(seeds), len(alphas))}}`` plus the trained runs under ``"runs"``."""
+                   models=("mamba", "lt"), show_progress: bool = False) -> dict:
+    """Fig. 2: ``{"errors": {model: {rule: (len(seeds), len(alphas))}}, "runs": [RunResult, ...]}``."""
     cfgs = [base.replace(model=m, seed=s) for m in models for s in seeds]
-    runs = train_many(cfgs, jobs)
+    runs = train_many(cfgs, jobs, show_progress)
     errors: dict = {m: {r: np.empty((len(seeds), len(alphas))) for r in rules} for m in models}
     for cfg, run in zip(cfgs, runs):
         e = evaluate(run, alphas, rules, ("R",), n_eval)
@@ -82,10 +95,10 @@ def error_vs_alpha(base: OutlierConfig, alphas, rules, seeds, n_eval: int = 2000
 
 
 def placement_study(base: OutlierConfig, alphas, seeds, placements=("R", "FQ", "CQ"), rule: str = "flip",
-                    n_eval: int = 2000, jobs: int = 1, models=("mamba", "lt")) -> dict:
-    """Placement study: ``{model: (len(seeds), len(placements), len(alphas))}`` test errors."""
+                    n_eval: int = 2000, jobs: int = 1, models=("mamba", "lt"), show_progress: bool = False) -> dict:
+    """Placement study: ``{"errors": {model: (len(seeds), len(placements), len(alphas))}, "runs": [...]}``."""
     cfgs = [base.replace(model=m, seed=s) for m in models for s in seeds]
-    runs = train_many(cfgs, jobs)
+    runs = train_many(cfgs, jobs, show_progress)
     errors = {m: np.empty((len(seeds), len(placements), len(alphas))) for m in models}
     for cfg, run in zip(cfgs, runs):
         errors[cfg.model][list(seeds).index(cfg.seed)] = evaluate(run, alphas, (rule,), placements, n_eval)[0]

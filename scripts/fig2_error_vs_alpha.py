@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     out = output_dir(args, "fig2")
     seeds = list(range(base.seed, base.seed + args.seeds))
 
-    res = error_vs_alpha(base, args.alphas, rules, seeds, args.n_eval, args.jobs)
+    res = error_vs_alpha(base, args.alphas, rules, seeds, args.n_eval, args.jobs, show_progress=not args.quiet)
     errors = res["errors"]
     arrays = {"alphas": np.asarray(args.alphas), "seeds": np.asarray(seeds)}
     for m in errors:

@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     seeds = list(range(base.seed, base.seed + args.seeds))
     models = ("mamba", "lt")
     cfgs = [base.replace(model=m, seed=s) for m in models for s in seeds]
-    runs = train_many(cfgs, args.jobs)
+    runs = train_many(cfgs, args.jobs, show_progress=not args.quiet)
     steps = runs[0].history["step"]
     sums, arrays, rows = {}, {"step": steps, "seeds": np.asarray(seeds)}, []
     for m in models:

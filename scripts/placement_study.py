@@ -36,7 +36,8 @@ def main(argv=None) -> int:
     base = config_from_args(parser, args, p_a=p_a)
     out = output_dir(args, "placement")
     seeds = list(range(base.seed, base.seed + args.seeds))
-    res = placement_study(base, args.alphas, seeds, PLACEMENTS, base.label_rule, args.n_eval, args.jobs)
+    res = placement_study(base, args.alphas, seeds, PLACEMENTS, base.label_rule, args.n_eval, args.jobs,
+                          show_progress=not args.quiet)
     errors = res["errors"]
     arrays = {"alphas": np.asarray(args.alphas), "seeds": np.asarray(seeds),
               **{f"err_{m}": e for m, e in errors.items()}}
