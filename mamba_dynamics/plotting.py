@@ -222,3 +222,94 @@ def plot_placement(placements, alphas, errors: dict, title: str = ""):
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+SYMBOL = {"alpha": r"test outlier fraction $\alpha$", "p_a": r"train outlier fraction $p_a$",
+          "l_ts": r"test prompt length $l_{ts}$", "l_tr": r"train prompt length $l_{tr}$",
+          "kappa_a_test": r"test outlier magnitude $\kappa'_a$", "kappa_a": r"train outlier magnitude $\kappa_a$",
+          "K": "irrelevant scale $K$", "K_test": "test irrelevant scale $K'$", "beta": r"pattern norm $\beta$",
+          "eta": r"SGD step $\eta$", "batch": "batch $B$", "steps": "SGD steps $T$", "M1": "relevant patterns $M_1$",
+          "delta": r"init $\delta$"}
+METRIC_LABEL = {"test_err": "test 0-1 error (with outliers)", "test_err_clean": "test 0-1 error (clean)",
+                "train_loss": "final train hinge loss", "attn_same": "Cor. 1 attention sum, same pattern",
+                "attn_other": "Cor. 1 attention sum, other examples", "gate_outlier": "mean gate on outliers",
+                "gate_clean": "mean gate on clean examples"}
+
+
+def _is_numeric(values) -> bool:
+    return all(isinstance(v, (int, float, np.integer, np.floating)) for v in values)
+
+
+def _to_index(values, fine):
+    """Map axis values to cell-index coordinates (linear between neighbouring cells)."""
+    return np.interp(fine, np.asarray(values, float), np.arange(len(values)))
+
+
+def draw_phase(ax, x_field, xs, y_field, ys, mean, status, base: dict, model: str, metric: str,
+               vmin=None, vmax=None, annotate: bool = True):
+    """Heatmap of ``mean`` ``(ny, nx)`` on cell indices, failed cells crossed, theory boundary overlaid where the
+    two axes enter ``alpha_max`` (Thm 2 for Mamba, Thm 4 for LT).  Returns the image for a colour bar."""
+    is_err = metric.startswith("test_err")
+    cmap = plt.get_cmap("magma_r" if is_err else "viridis").copy()
+    cmap.set_bad("lightgray")
+    im = ax.imshow(np.ma.masked_invalid(mean), origin="lower", aspect="auto", cmap=cmap,
+                   vmin=0 if (is_err and vmin is None) else vmin, vmax=vmax)
+    ny, nx = mean.shape
+    ax.set_xticks(range(nx), [f"{v:g}" if _is_numeric([v]) else str(v) for v in xs], rotation=45 if nx > 8 else 0)
+    ax.set_yticks(range(ny), [f"{v:g}" if _is_numeric([v]) else str(v) for v in ys])
+    ax.set_xlabel(SYMBOL.get(x_field, x_field))
+    ax.set_ylabel(SYMBOL.get(y_field, y_field))
+    failed = np.argwhere((status == 2).any(-1))
+    if len(failed):
+        ax.plot(failed[:, 1], failed[:, 0], "x", color="cyan", ms=9, mew=2, label="failed run (see JSON)")
+    if annotate and nx <= 12 and ny <= 12:
+        for iy in range(ny):
+            for ix in range(nx):
+                v = mean[iy, ix]
+                if np.isfinite(v):
+                    dark = (v - (im.norm.vmin or 0)) / max((im.norm.vmax or 1) - (im.norm.vmin or 0), 1e-12) > 0.55
+                    ax.text(ix, iy, f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}", ha="center", va="center",
+                            fontsize=6.5, color="white" if dark == is_err else "black")
+    theory_fields = {"alpha", "p_a", "l_tr", "l_ts"}
+    if _is_numeric(xs) and _is_numeric(ys) and len(xs) > 1 and len(ys) > 1 and \
+            {x_field, y_field} & theory_fields and ("alpha" in (x_field, y_field) or model == "mamba"):
+        fx = np.linspace(min(xs), max(xs), 300)
+        fy = np.linspace(min(ys), max(ys), 300)
+        X, Y = np.meshgrid(fx, fy)
+        fields = {k: base[k] for k in theory_fields}
+        margin = np.empty_like(X)
+        for idx in np.ndindex(X.shape):
+            fields[x_field], fields[y_field] = X[idx], Y[idx]
+            margin[idx] = theory.alpha_margin(model, fields["alpha"], fields["p_a"], fields["l_tr"], fields["l_ts"])
+        if margin.min() < 0 < margin.max():
+            ax.contour(_to_index(xs, fx), _to_index(ys, fy), margin, levels=[0], colors="deepskyblue",
+                       linewidths=2.2, linestyles="--")
+            label = (r"theory boundary $\alpha = \min(1, p_a l_{tr}/l_{ts})$ (Thm 2)" if model == "mamba"
+                     else r"theory boundary $\alpha = 1/2$ (Thm 4)")
+            ax.plot([], [], "--", color="deepskyblue", lw=2.2, label=label)  # legend entry for the contour
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:  # below the axes, so no cell is hidden
+        ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+    return im
+
+
+def plot_phase(panels: list, metric: str, title: str = "", ncols: int | None = None):
+    """One heatmap per panel; each panel is a dict with keys of :func:`draw_phase` plus ``title``.
+    Error metrics share the colour scale [0, max]."""
+    n = len(panels)
+    ncols = ncols or n
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.6 * ncols, 4.6 * nrows), squeeze=False)
+    vmax = None
+    if metric.startswith("test_err"):
+        vmax = max(0.5, max(float(np.nanmax(p["mean"])) if np.isfinite(p["mean"]).any() else 0 for p in panels))
+    for ax, p in zip(axes.flat, panels):
+        kw = {k: v for k, v in p.items() if k != "title"}
+        im = draw_phase(ax, **kw, metric=metric, vmax=vmax)
+        ax.set_title(p.get("title", ""), fontsize=10)
+        fig.colorbar(im, ax=ax, label=METRIC_LABEL.get(metric, metric) + " (mean over seeds)")
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -81,3 +81,9 @@ def same_pattern_floor(alpha: float, l_ts: int) -> float:
     same-pattern mechanism (Cor. 1) must fail as ``alpha -> 1`` at fixed ``l_ts``."""
     n_clean = l_ts - int(math.floor(alpha * l_ts + 0.5))
     return 0.5 * 2.0 ** (-n_clean)
+
+
+def alpha_margin(model: str, alpha: float, p_a: float, l_tr: float, l_ts: float) -> float:
+    """``alpha_max(model, ...) - alpha``: positive inside the region Thm 2 (Mamba) / Thm 4 (LT) covers, zero on
+    the boundary drawn on phase diagrams (``alpha = min(1, p_a l_tr / l_ts)`` or ``alpha = 1/2``)."""
+    return alpha_max(model, p_a, l_tr, l_ts) - alpha
