@@ -134,3 +134,14 @@ def test_property_long_prompts_finite_and_consistent(seed, l, w_scale):
     s, r = loss_and_grad(*short), loss_and_grad_reference(*short)
     bound = 1e-10 * np.abs(r.gw) + 1e-12 * summand_scales(*short[:4], True)["gw"]
     assert np.all(np.abs(s.gw - r.gw) <= bound)
+
+
+@pytest.mark.parametrize("B", [1, 3])
+@pytest.mark.parametrize("gated", [True, False])
+def test_inputs_are_not_modified(B, gated):
+    args = _case(7, B, 6, 4, 3, 1.0, 1.0)
+    copies = [a.copy() for a in args]
+    loss_and_grad(*args, gated)
+    loss_and_grad_reference(*args, gated)
+    for a, c in zip(args, copies):
+        np.testing.assert_array_equal(a, c)

@@ -1,0 +1,287 @@
+#!/usr/bin/env python
+"""Time one training step (hinge loss + all gradients) of every model: hand-derived Numba kernel vs NumPy
+reference vs PyTorch CPU autograd vs JAX jit(value_and_grad), side by side in one run.
+
+    python benchmarks/step_bench.py                # full table, scaling study, compile times
+    python benchmarks/step_bench.py --quick        # paper sizes only
+    pip install -e .[bench]                        # torch and jax (optional; missing ones are skipped)
+
+Every framework gets the same float64 inputs and single-threaded execution (``--threads``); results are checked
+equal to the Numba kernel before any timing; each time is the median of repeated calls after warm-up.
+Also printed: the cost-vs-prompt-length exponent of the Numba step (fitted on log-log axes; O(l) expected),
+achieved GFLOP/s against a counted FLOP figure, and first-call compile time with and without the Numba cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def pin_threads(n: int) -> None:
+    """Pin every framework to ``n`` threads; must run before numpy/torch/jax are imported."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(n)
+    flags = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = (flags + f" --xla_cpu_multi_thread_eigen={'true' if n > 1 else 'false'} "
+                               f"intra_op_parallelism_threads={n}").strip()
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+
+# ---------------------------------------------------------------------------------------------- frameworks
+
+
+def make_numba():
+    from mamba_dynamics.gradients import loss_and_grad
+
+    def step(args, gated):
+        r = loss_and_grad(*args, gated)
+        return r.loss, (r.gW_B, r.gW_C, r.gw)
+
+    return step, lambda a: a
+
+
+def make_numpy():
+    from mamba_dynamics.gradients import loss_and_grad_reference
+
+    def step(args, gated):
+        r = loss_and_grad_reference(*args, gated)
+        return r.loss, (r.gW_B, r.gW_C, r.gw)
+
+    return step, lambda a: a
+
+
+def make_torch(threads: int):
+    import torch
+    import torch.nn.functional as tf
+
+    torch.set_num_threads(threads)
+
+    def loss_fn(W_B, W_C, w, P, z, gated):
+        ctx, pq = P[:, :-1], P[:, -1]
+        s = torch.einsum("bid,bd->bi", ctx, (pq @ W_C.T) @ W_B)
+        if gated:
+            t = P @ w
+            suffix = torch.flip(torch.cumsum(torch.flip(-tf.softplus(t), [-1]), -1), [-1])
+            G = torch.exp(-tf.softplus(-t[:, :-1]) + suffix[:, 1:])
+            F = (G * ctx[..., -1] * s).sum(1)
+        else:
+            F = (ctx[..., -1] * s).sum(1)
+        return torch.clamp(1 - z * F, min=0).mean()
+
+    def convert(args):
+        W_B, W_C, w, P, z = (torch.tensor(a, dtype=torch.float64) for a in args)
+        return [W_B.requires_grad_(), W_C.requires_grad_(), w.requires_grad_(), P, z]
+
+    def step(targs, gated):
+        loss = loss_fn(*targs, gated)
+        gB, gC, gw = torch.autograd.grad(loss, targs[:3], allow_unused=True)
+        gw = torch.zeros_like(targs[2]) if gw is None else gw
+        return float(loss), (gB.numpy(), gC.numpy(), gw.numpy())
+
+    return step, convert
+
+
+def make_jax():
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+
+    def loss_fn(W_B, W_C, w, P, z, gated):
+        ctx, pq = P[:, :-1], P[:, -1]
+        s = jnp.einsum("bid,bd->bi", ctx, (pq @ W_C.T) @ W_B)
+        if gated:
+            t = P @ w
+            suffix = jnp.flip(jnp.cumsum(jnp.flip(-jax.nn.softplus(t), -1), -1), -1)
+            G = jnp.exp(-jax.nn.softplus(-t[:, :-1]) + suffix[:, 1:])
+            F = (G * ctx[..., -1] * s).sum(1)
+        else:
+            F = (ctx[..., -1] * s).sum(1)
+        return jnp.mean(jnp.maximum(1 - z * F, 0.0))
+
+    compiled = {g: jax.jit(jax.value_and_grad(lambda a, b, c, P, z, g=g: loss_fn(a, b, c, P, z, g), argnums=(0, 1, 2)))
+                for g in (True, False)}
+
+    def convert(args):
+        return [jnp.asarray(a) for a in args]
+
+    def step(jargs, gated):
+        loss, grads = compiled[gated](*jargs)
+        jax.block_until_ready(grads)
+        return float(loss), tuple(jax.device_get(g) for g in grads)
+
+    return step, convert
+
+
+# ---------------------------------------------------------------------------------------------- workload
+
+
+def make_case(B: int, l: int, d: int, seed: int = 0):
+    """Paper-like inputs: W_B, W_C ``(d+1, d+1)``, w ``(d+1,)``, P ``(B, l+1, d+1)`` with +-1 labels, z ``(B,)``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    D, m = d + 1, d + 1
+    W_B = np.eye(m, D) * 0.2 + 0.02 * rng.standard_normal((m, D))
+    W_C = np.eye(m, D) * 0.2 + 0.02 * rng.standard_normal((m, D))
+    w = rng.standard_normal(D) / np.sqrt(D)
+    P = rng.standard_normal((B, l + 1, D))
+    P[:, :l, -1] = np.where(rng.random((B, l)) < 0.5, 1.0, -1.0)
+    P[:, l, -1] = 0.0
+    z = np.where(rng.random(B) < 0.5, 1.0, -1.0)
+    return W_B, W_C, w, P, z
+
+
+def counted_flops(B: int, l: int, d: int, active: int, gated: bool) -> float:
+    """Multiply-adds x 2 of the Numba step (transcendentals not counted): query projections 4mD per prompt,
+    scores and gate pre-activations 4(l+1)D, backward pass 4(l+1)D per active prompt, three B x m x D
+    products for the weight gradients."""
+    D = m = d + 1
+    fwd = B * (4 * m * D + (4 if gated else 2) * (l + 1) * D)
+    bwd = active * (4 if gated else 2) * (l + 1) * D + 6 * B * m * D
+    return float(fwd + bwd)
+
+
+def median_time(fn, min_total: float = 0.3, max_reps: int = 200, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    t_start = time.perf_counter()
+    while len(times) < max_reps and (time.perf_counter() - t_start < min_total or len(times) < 5):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def agree(ref, other, rtol: float = 1e-8) -> bool:
+    import numpy as np
+
+    (l1, g1), (l2, g2) = ref, other
+    if not np.isclose(l1, l2, rtol=rtol, atol=1e-12):
+        return False
+    for a, b in zip(g1, g2):
+        scale = max(np.max(np.abs(a)), 1e-300)
+        if np.max(np.abs(np.asarray(a) - np.asarray(b))) > rtol * scale:
+            return False
+    return True
+
+
+def compile_times() -> dict:
+    """First-call time of the Numba step in fresh interpreters: empty cache dir (compile) vs warm cache dir."""
+    code = ("import time, numpy as np, sys; sys.path.insert(0, %r); "
+            "from benchmarks.step_bench import make_case; from mamba_dynamics.gradients import loss_and_grad; "
+            "a = make_case(8, 5, 4); t = time.perf_counter(); loss_and_grad(*a, True); "
+            "print(time.perf_counter() - t)") % str(ROOT)
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for label in ("no cache (compile)", "with cache"):
+            res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+            out[label] = float(res.stdout.strip().splitlines()[-1]) if res.returncode == 0 else float("nan")
+    return out
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="paper sizes only, no scaling study")
+    parser.add_argument("--threads", type=int, default=1, help="threads for every framework")
+    parser.add_argument("--skip", default="", help="comma-separated frameworks to skip (numpy,torch,jax)")
+    parser.add_argument("--no-compile-times", action="store_true")
+    args = parser.parse_args(argv)
+    pin_threads(args.threads)
+    import numpy as np
+
+    frameworks = {"numba": make_numba, "numpy": make_numpy, "torch": lambda: make_torch(args.threads),
+                  "jax": make_jax}
+    loaded, missing = {}, []
+    for name, factory in frameworks.items():
+        if name in args.skip.split(","):
+            continue
+        try:
+            loaded[name] = factory()
+        except ImportError as exc:
+            missing.append(f"{name} ({exc.name} not installed: pip install -e .[bench])")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} logical cores; {args.threads} thread(s) per framework; "
+          f"python {platform.python_version()}, numpy {np.__version__}")
+    for m in missing:
+        print(f"skipped: {m}")
+
+    paper = [(64, 20, 30), (256, 20, 30), (1024, 20, 30)]
+    larger = [(256, 80, 30), (1024, 320, 30), (64, 20, 120), (64, 20, 480), (64, 1000, 30), (16, 10_000, 30)]
+    sizes = paper if args.quick else paper + larger
+    names = list(loaded)
+    head = (f"{'model':<6} {'B':>5} {'l':>6} {'d':>4}  " + " ".join(f"{n + ' us':>12}" for n in names) + "  " +
+            " ".join(f"{n + '/numba':>12}" for n in names if n != "numba") + f"  {'GFLOP/s':>8}")
+    print("\nmedian time of one step (loss + all gradients) and ratio to the Numba kernel")
+    print(head)
+    print("-" * len(head))
+    for gated, model in ((True, "mamba"), (False, "lt")):
+        for B, l, d in sizes:
+            base = make_case(B, l, d)
+            results, times = {}, {}
+            for name in names:
+                if name == "numpy" and l > 2000:
+                    continue  # the O(l^2) reference gate would need B * l^2 doubles
+                step, convert = loaded[name]
+                conv = convert(base)
+                results[name] = step(conv, gated)
+                if name != "numba" and not agree(results["numba"], results[name]):
+                    raise SystemExit(f"{name} disagrees with the Numba kernel at B={B}, l={l}, d={d}, {model}")
+                times[name] = median_time(lambda: step(conv, gated))
+            F_active = int(np.sum(results["numba"][0] >= 0))  # placeholder, replaced below
+            from mamba_dynamics.gradients import loss_and_grad
+
+            r = loss_and_grad(*base, gated)
+            F_active = int(np.sum(base[4] * r.F < 1))
+            gflops = counted_flops(B, l, d, F_active, gated) / times["numba"] / 1e9
+            row = f"{model:<6} {B:>5} {l:>6} {d:>4}  " + " ".join(
+                f"{times[n] * 1e6:>12.1f}" if n in times else f"{'-':>12}" for n in names) + "  " + " ".join(
+                f"{times[n] / times['numba']:>12.2f}" if n in times else f"{'-':>12}" for n in names if n != "numba")
+            print(row + f"  {gflops:>8.2f}", flush=True)
+
+    if not args.quick:
+        print("\nscaling of the Numba Mamba step with prompt length (B = 16, d = 30)")
+        ls = [100, 300, 1000, 3000, 10_000]
+        ts = []
+        step, convert = loaded["numba"]
+        for l in ls:
+            a = make_case(16, l, 30)
+            ts.append(median_time(lambda: step(a, True)))
+            print(f"  l = {l:>6}: {ts[-1] * 1e3:8.3f} ms  ({ts[-1] / (l + 1) * 1e9:6.1f} ns per token)")
+        slope = np.polyfit(np.log(ls), np.log(ts), 1)[0]
+        print(f"  fitted exponent: time ~ l^{slope:.3f}  (linear = 1)")
+
+    if not args.no_compile_times:
+        ct = compile_times()
+        print("\nfirst call of the Numba step in a fresh interpreter: " +
+              ", ".join(f"{k}: {v:.2f} s" for k, v in ct.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
