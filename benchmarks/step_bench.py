@@ -143,16 +143,19 @@ def make_case(B: int, l: int, d: int, seed: int = 0):
 
 
 def counted_flops(B: int, l: int, d: int, active: int, gated: bool) -> float:
-    """Multiply-adds x 2 of the Numba step (transcendentals not counted): query projections 4mD per prompt,
-    scores and gate pre-activations 4(l+1)D, backward pass 4(l+1)D per active prompt, three B x m x D
-    products for the weight gradients."""
+    """Multiply-adds x 2 of the Numba step, transcendentals not counted.  Per token: score (and gate
+    pre-activation) 2D (4D) forward, 2D (4D) backward on active prompts.  Weight products: with ``B > D``,
+    ``A = W_B^T W_C``, ``V = P_q A^T``, ``M = sum g p_q r^T``, ``W_C M``, ``W_B M^T`` (6mD^2 + 4BD^2); else five
+    ``(B, m, D)`` products (10BmD)."""
     D = m = d + 1
-    fwd = B * (4 * m * D + (4 if gated else 2) * (l + 1) * D)
-    bwd = active * (4 if gated else 2) * (l + 1) * D + 6 * B * m * D
-    return float(fwd + bwd)
+    per_token = 4 if gated else 2
+    tokens = B * (l + 1) * per_token * D + active * (l + 1) * per_token * D
+    weights = 6 * m * D * D + 4 * B * D * D if D < B else 10 * B * m * D
+    return float(tokens + weights)
 
 
 def median_time(fn, min_total: float = 0.3, max_reps: int = 200, warmup: int = 3) -> float:
+    """Median wall time of ``fn`` after ``warmup`` calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -163,6 +166,29 @@ def median_time(fn, min_total: float = 0.3, max_reps: int = 200, warmup: int = 3
         times.append(time.perf_counter() - t0)
     times.sort()
     return times[len(times) // 2]
+
+
+def paired_times(fns: dict, min_total: float = 2.0, max_rounds: int = 400, warmup: int = 3) -> tuple[dict, dict]:
+    """Side-by-side timing: every round calls each function once (in turn), so all see the same machine state.
+    Returns (median time per name, median over rounds of time / time of the first name)."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    names = list(fns)
+    rounds = {n: [] for n in names}
+    t_start = time.perf_counter()
+    while len(rounds[names[0]]) < max_rounds and (time.perf_counter() - t_start < min_total
+                                                  or len(rounds[names[0]]) < 7):
+        for n in names:
+            t0 = time.perf_counter()
+            fns[n]()
+            rounds[n].append(time.perf_counter() - t0)
+    import numpy as np
+
+    med = {n: float(np.median(v)) for n, v in rounds.items()}
+    ref = np.asarray(rounds[names[0]])
+    ratio = {n: float(np.median(np.asarray(v) / ref)) for n, v in rounds.items()}
+    return med, ratio
 
 
 def agree(ref, other, rtol: float = 1e-8) -> bool:
@@ -237,31 +263,31 @@ def main(argv=None) -> int:
     names = list(loaded)
     head = (f"{'model':<6} {'B':>5} {'l':>6} {'d':>4}  " + " ".join(f"{n + ' us':>12}" for n in names) + "  " +
             " ".join(f"{n + '/numba':>12}" for n in names if n != "numba") + f"  {'GFLOP/s':>8}")
-    print("\nmedian time of one step (loss + all gradients) and ratio to the Numba kernel")
+    print("\nmedian time of one step (loss + all gradients); ratio = median over paired rounds of time / Numba time")
     print(head)
     print("-" * len(head))
     for gated, model in ((True, "mamba"), (False, "lt")):
         for B, l, d in sizes:
             base = make_case(B, l, d)
-            results, times = {}, {}
+            results, fns = {}, {}
             for name in names:
-                if name == "numpy" and l > 2000:
-                    continue  # the O(l^2) reference gate would need B * l^2 doubles
+                if name == "numpy" and B * l * l > 2e7:
+                    continue  # the O(l^2) reference would take seconds per call (and B * l^2 memory)
                 step, convert = loaded[name]
                 conv = convert(base)
                 results[name] = step(conv, gated)
                 if name != "numba" and not agree(results["numba"], results[name]):
                     raise SystemExit(f"{name} disagrees with the Numba kernel at B={B}, l={l}, d={d}, {model}")
-                times[name] = median_time(lambda: step(conv, gated))
-            F_active = int(np.sum(results["numba"][0] >= 0))  # placeholder, replaced below
+                fns[name] = (lambda step=step, conv=conv: step(conv, gated))
+            times, ratios = paired_times(fns, min_total=2.0)
             from mamba_dynamics.gradients import loss_and_grad
 
             r = loss_and_grad(*base, gated)
-            F_active = int(np.sum(base[4] * r.F < 1))
-            gflops = counted_flops(B, l, d, F_active, gated) / times["numba"] / 1e9
+            active = int(np.sum(base[4] * r.F < 1))
+            gflops = counted_flops(B, l, d, active, gated) / times["numba"] / 1e9
             row = f"{model:<6} {B:>5} {l:>6} {d:>4}  " + " ".join(
                 f"{times[n] * 1e6:>12.1f}" if n in times else f"{'-':>12}" for n in names) + "  " + " ".join(
-                f"{times[n] / times['numba']:>12.2f}" if n in times else f"{'-':>12}" for n in names if n != "numba")
+                f"{ratios[n]:>12.2f}" if n in ratios else f"{'-':>12}" for n in names if n != "numba")
             print(row + f"  {gflops:>8.2f}", flush=True)
 
     if not args.quick:

@@ -83,15 +83,18 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F):  # pragma: no 
     Per token one ``exp`` and one division give ``sig`` and ``1 - sig`` without cancellation; the gate product
     runs in linear space with exact power-of-two rescaling (its base-2 log is tracked, so nothing underflows
     early), three transcendentals fewer per token than summing logs.  The rank-B updates of ``W_B`` and ``W_C``
-    reduce to one ``(D, B) x (B, D)`` product ``M = sum_b g_b p_q r_b^T`` and two small ones, ``W_C M`` and
-    ``W_B M^T``; the queries need one product with ``A = W_B^T W_C``.
+    are matrix products: for ``B > D`` one ``(D, B) x (B, D)`` product ``M = sum_b g_b p_q r_b^T`` then ``W_C M``
+    and ``W_B M^T`` (and the queries go through ``A = W_B^T W_C``), else per-prompt projections ``(B, m)``.
     """
     B, lp1, D = P.shape
     l = lp1 - 1
     m = W_B.shape[0]
     Pq = np.ascontiguousarray(P[:, l, :])  # (B, D) queries; read-only (a view of P when B == 1)
-    A = W_B.T @ W_C  # (D, D)
-    V = Pq @ A.T  # (B, D): W_B^T W_C p_q
+    via_A = D < B  # forming A = W_B^T W_C costs m D^2 and pays off only when the batch is larger than D
+    if via_A:
+        V = Pq @ (W_B.T @ W_C).T  # (B, D): W_B^T W_C p_q
+    else:
+        V = (Pq @ W_C.T) @ W_B
     R = np.zeros((B, D))  # r_b = sum_i G_i y_i p_i (active prompts only)
     gvec = np.zeros(B)  # dLoss/dF_b
     s = np.empty(l)
@@ -101,7 +104,21 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F):  # pragma: no 
     TINY, HUGE = 2.0 ** -500, 2.0**500
     loss = 0.0
     for b in range(B):
-        for j in range(lp1):  # one pass over the prompt: attention score and gate pre-activation together
+        if not gated:  # linear Transformer: scores only
+            for i in range(l):
+                a0 = a1 = a2 = a3 = 0.0
+                k = 0
+                while k + 4 <= D:
+                    a0 += P[b, i, k] * V[b, k]
+                    a1 += P[b, i, k + 1] * V[b, k + 1]
+                    a2 += P[b, i, k + 2] * V[b, k + 2]
+                    a3 += P[b, i, k + 3] * V[b, k + 3]
+                    k += 4
+                while k < D:
+                    a0 += P[b, i, k] * V[b, k]
+                    k += 1
+                s[i] = (a0 + a1) + (a2 + a3)
+        for j in range(lp1 if gated else 0):  # one pass: attention score and gate pre-activation together
             # four partial sums each: independent chains instead of one latency-bound chain (fixed order,
             # so still deterministic; fastmath stays off)
             a0 = a1 = a2 = a3 = 0.0
@@ -176,9 +193,13 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F):  # pragma: no 
     for b in range(B):
         for k in range(D):
             gPq[b, k] = gvec[b] * Pq[b, k]
-    M = gPq.T @ R  # (D, D): sum_b g_b p_q r_b^T
-    gWB[:, :] = W_C @ M  # sum_b g_b (W_C p_q) r_b^T
-    gWC[:, :] = W_B @ M.T  # sum_b g_b (W_B r_b) p_q^T
+    if via_A:
+        M = gPq.T @ R  # (D, D): sum_b g_b p_q r_b^T
+        gWB[:, :] = W_C @ M  # sum_b g_b (W_C p_q) r_b^T
+        gWC[:, :] = W_B @ M.T  # sum_b g_b (W_B r_b) p_q^T
+    else:
+        gWB[:, :] = (gPq @ W_C.T).T @ R
+        gWC[:, :] = (R @ W_B.T).T @ gPq
     return loss
 
 
