@@ -86,7 +86,7 @@ def make_torch(threads: int):
         loss = loss_fn(*targs, gated)
         gB, gC, gw = torch.autograd.grad(loss, targs[:3], allow_unused=True)
         gw = torch.zeros_like(targs[2]) if gw is None else gw
-        return float(loss), (gB.numpy(), gC.numpy(), gw.numpy())
+        return float(loss.detach()), (gB.detach().numpy(), gC.detach().numpy(), gw.detach().numpy())
 
     return step, convert
 
@@ -235,6 +235,7 @@ def cpu_name() -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="paper sizes only, no scaling study")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes and short timings (checks the script runs)")
     parser.add_argument("--threads", type=int, default=1, help="threads for every framework")
     parser.add_argument("--skip", default="", help="comma-separated frameworks to skip (numpy,torch,jax)")
     parser.add_argument("--no-compile-times", action="store_true")
@@ -260,6 +261,9 @@ def main(argv=None) -> int:
     paper = [(64, 20, 30), (256, 20, 30), (1024, 20, 30)]
     larger = [(256, 80, 30), (1024, 320, 30), (64, 20, 120), (64, 20, 480), (64, 1000, 30), (16, 10_000, 30)]
     sizes = paper if args.quick else paper + larger
+    budget = 2.0
+    if args.smoke:
+        sizes, budget = [(8, 5, 6)], 0.05
     names = list(loaded)
     head = (f"{'model':<6} {'B':>5} {'l':>6} {'d':>4}  " + " ".join(f"{n + ' us':>12}" for n in names) + "  " +
             " ".join(f"{n + '/numba':>12}" for n in names if n != "numba") + f"  {'GFLOP/s':>8}")
@@ -279,7 +283,7 @@ def main(argv=None) -> int:
                 if name != "numba" and not agree(results["numba"], results[name]):
                     raise SystemExit(f"{name} disagrees with the Numba kernel at B={B}, l={l}, d={d}, {model}")
                 fns[name] = (lambda step=step, conv=conv: step(conv, gated))
-            times, ratios = paired_times(fns, min_total=2.0)
+            times, ratios = paired_times(fns, min_total=budget)
             from mamba_dynamics.gradients import loss_and_grad
 
             r = loss_and_grad(*base, gated)
@@ -290,7 +294,7 @@ def main(argv=None) -> int:
                 f"{ratios[n]:>12.2f}" if n in ratios else f"{'-':>12}" for n in names if n != "numba")
             print(row + f"  {gflops:>8.2f}", flush=True)
 
-    if not args.quick:
+    if not (args.quick or args.smoke):
         print("\nscaling of the Numba Mamba step with prompt length (B = 16, d = 30)")
         ls = [100, 300, 1000, 3000, 10_000]
         ts = []
@@ -298,11 +302,11 @@ def main(argv=None) -> int:
         for l in ls:
             a = make_case(16, l, 30)
             ts.append(median_time(lambda: step(a, True)))
-            print(f"  l = {l:>6}: {ts[-1] * 1e3:8.3f} ms  ({ts[-1] / (l + 1) * 1e9:6.1f} ns per token)")
+            print(f"  l = {l:>6}: {ts[-1] * 1e3:8.3f} ms  ({ts[-1] / (16 * (l + 1)) * 1e9:6.1f} ns per token)")
         slope = np.polyfit(np.log(ls), np.log(ts), 1)[0]
         print(f"  fitted exponent: time ~ l^{slope:.3f}  (linear = 1)")
 
-    if not args.no_compile_times:
+    if not (args.no_compile_times or args.smoke):
         ct = compile_times()
         print("\nfirst call of the Numba step in a fresh interpreter: " +
               ", ".join(f"{k}: {v:.2f} s" for k, v in ct.items()))
