@@ -9,7 +9,7 @@ trains once per seed and evaluates 100 cells.
 Reliability:
 
 * each finished group is written atomically to ``<out>/cells/<key>.json`` as soon as it completes; ``key`` hashes
-  everything the result depends on, so rerunning the same command skips finished groups (also after ``kill -9``)
+  everything the result depends on (config, cells, evaluation size, package version), so rerunning the same command skips finished groups (also after ``kill -9``)
   and produces the identical dataset;
 * a group that fails (divergence, NaN, any exception) is recorded with its error message and the sweep goes on;
 * groups run in worker processes (joblib/loky) with BLAS and Numba pinned to one thread each, or on an existing
@@ -141,8 +141,11 @@ class Group:
 
     @property
     def key(self) -> str:
+        from . import __version__
+
         payload = json.dumps({"train": self.train_cfg.to_dict(), "cells": [list(c[:2]) + [sorted(c[2].items())]
-                              for c in self.cells], "n_eval": self.n_eval}, sort_keys=True, default=str)
+                              for c in self.cells], "n_eval": self.n_eval, "version": __version__},
+                             sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
