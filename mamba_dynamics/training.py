@@ -27,13 +27,16 @@ from .metrics import SNAPSHOT_KEYS, gate_profile, snapshot
 from .models import Params, init_params
 from .progress import progress_bar
 
+PROFILE_KEYS = ("gate_by_rank", "gate_by_pos_clean", "gate_by_pos_outlier")
+
 
 @dataclass
 class RunResult:
     """Outcome of :func:`train`.
 
     history: ``step`` ``(n_log,)`` plus one ``(n_log,)`` array per key of
-    :data:`mamba_dynamics.metrics.SNAPSHOT_KEYS` and ``train_loss`` (mean batch loss since the previous log);
+    :data:`mamba_dynamics.metrics.SNAPSHOT_KEYS` and ``train_loss`` (mean batch loss since the previous log), and
+    ``(n_log, l_ts)`` arrays ``gate_by_rank``, ``gate_by_pos_clean``, ``gate_by_pos_outlier`` (Cor. 2 profiles);
     loss_per_step: ``(steps_done,)``; final: last snapshot plus the gate profiles of Cor. 2.
     """
 
@@ -97,7 +100,7 @@ def train(cfg: OutlierConfig, show_progress: bool = False, params: Params | None
     clean, noisy = test_sets(cfg, pat, rng["test"])
     gated = cfg.gated
 
-    history = {k: [] for k in ("step", "train_loss", *SNAPSHOT_KEYS)}
+    history = {k: [] for k in ("step", "train_loss", *SNAPSHOT_KEYS, *PROFILE_KEYS)}
     losses = np.empty(cfg.steps)
     status, message, since = "completed", "", 0
 
@@ -107,6 +110,9 @@ def train(cfg: OutlierConfig, show_progress: bool = False, params: Params | None
         history["train_loss"].append(float(window.mean()) if len(window) else np.nan)
         for k, v in snapshot(params, clean, noisy, gated).items():
             history[k].append(v)
+        prof = gate_profile(params, noisy, gated)  # Cor. 2 decay with distance, at every logged step
+        for k in PROFILE_KEYS:
+            history[k].append(prof[k])
 
     log(0)
     bar = progress_bar(total=cfg.steps, desc=f"{cfg.model} SGD", enabled=show_progress)

@@ -27,6 +27,7 @@ def test_logged_steps_and_arrays():
     arrays = r.arrays()
     for key in ("hist_test_err", "hist_attn_same", "hist_gate_outlier", "final_W_B", "final_gate_by_rank"):
         assert key in arrays
+    assert arrays["hist_gate_by_rank"].shape == (4, SMALL.l_ts)  # Cor. 2 decay at every logged step
 
 
 def test_lt_keeps_gate_fixed():
