@@ -142,9 +142,10 @@ def check(spec: GradientSpec, seed: int = 0, scale: float = 1.0, symbolic: bool 
 
 def format_rows(rows: list[Row]) -> str:
     """Plain-text table of rows."""
-    head = f"{'model':<8} {'block':<6} {'comparison':<17} {'max abs':>10} {'max rel':>10} {'tol':>8}  ok"
+    w = max([5] + [len(r.model) for r in rows])
+    head = f"{'model':<{w}} {'block':<6} {'comparison':<17} {'max abs':>10} {'max rel':>10} {'tol':>8}  ok"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r.model:<8} {r.block:<6} {r.comparison:<17} {r.max_abs:>10.2e} {r.max_rel:>10.2e} "
+        lines.append(f"{r.model:<{w}} {r.block:<6} {r.comparison:<17} {r.max_abs:>10.2e} {r.max_rel:>10.2e} "
                      f"{r.tol:>8.0e}  {'yes' if r.ok else 'NO'}")
     return "\n".join(lines)

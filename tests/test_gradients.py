@@ -145,3 +145,13 @@ def test_inputs_are_not_modified(B, gated):
     loss_and_grad_reference(*args, gated)
     for a, c in zip(args, copies):
         np.testing.assert_array_equal(a, c)
+
+
+def test_wrong_single_index_kernel_is_caught(monkeypatch):
+    from mamba_dynamics.single_index import model
+
+    real = model.psi
+    monkeypatch.setattr(model, "psi", lambda *a, **k: 1.01 * real(*a, **k))
+    rows = check(REGISTRY["mamba-single-index"], 0)
+    bad = {r.comparison for r in rows if not r.ok}
+    assert {"kernel~reference", "kernel~fd", "kernel~sympy"} <= bad and "reference~sympy" not in bad
