@@ -103,6 +103,7 @@ def add_repro_arguments(parser: argparse.ArgumentParser, seeds: int = 5) -> None
 
 
 def check_repro_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--seeds``, ``--n-eval`` positive and ``--jobs`` non-negative, else a one-line error (exit 2)."""
     if args.seeds < 1:
         parser.error(f"--seeds must be a positive integer, got {args.seeds}")
     if args.n_eval < 1:
@@ -111,16 +112,25 @@ def check_repro_arguments(parser: argparse.ArgumentParser, args: argparse.Namesp
         parser.error(f"--jobs must be >= 0, got {args.jobs}")
 
 
+def raw_values(text: str) -> list:
+    """Grid syntax shared by every script: ``"a,b,c"`` (strings kept as given), ``"start:stop:step"`` (stop
+    included) or ``"geom:start:stop:n"`` (``n`` log-spaced values).  Raises ``ValueError`` on a malformed grid."""
+    if text.startswith("geom:"):
+        _, a, b, n = text.split(":")
+        return list(np.geomspace(float(a), float(b), int(n)))
+    if ":" in text:
+        a, b, step = (float(v) for v in text.split(":"))
+        if step <= 0 or b < a:
+            raise ValueError(text)
+        n = int(np.floor((b - a) / step + 1e-9)) + 1
+        return [a + i * step for i in range(n)]
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
 def float_list(text: str) -> list[float]:
-    """Parse ``"0,0.1,0.5"`` or a range ``"0:0.9:0.1"`` (start:stop:step, stop included)."""
+    """argparse type for a list of numbers in the :func:`raw_values` syntax."""
     try:
-        if ":" in text:
-            start, stop, step = (float(v) for v in text.split(":"))
-            if step <= 0:
-                raise ValueError
-            n = int(np.floor((stop - start) / step + 1e-9)) + 1
-            return [round(start + i * step, 12) for i in range(max(n, 0))]
-        return [float(v) for v in text.split(",") if v.strip()]
+        return [round(float(v), 12) for v in raw_values(text)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected numbers like 0,0.5,0.9 or a range 0:0.9:0.1, got {text!r}")
 

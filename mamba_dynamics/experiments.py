@@ -16,23 +16,12 @@ import numpy as np
 from .config import OutlierConfig
 from .data import sample_test
 from .models import error_01, forward
-from .progress import progress_bar
+from .progress import pin_threads, progress_bar
 from .training import RunResult, train
 
 
-def _pin_threads() -> None:
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = "1"
-    try:
-        import numba
-
-        numba.set_num_threads(1)
-    except (ImportError, ValueError):  # pragma: no cover
-        pass
-
-
 def _train_pinned(cfg: OutlierConfig) -> RunResult:
-    _pin_threads()
+    pin_threads()
     return train(cfg)
 
 

@@ -88,7 +88,6 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F):  # pragma: no 
     """
     B, lp1, D = P.shape
     l = lp1 - 1
-    m = W_B.shape[0]
     Pq = np.ascontiguousarray(P[:, l, :])  # (B, D) queries; read-only (a view of P when B == 1)
     via_A = D < B  # forming A = W_B^T W_C costs m D^2 and pays off only when the batch is larger than D
     if via_A:

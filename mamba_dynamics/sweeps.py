@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import time
 import traceback
@@ -34,11 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli import raw_values
 from .config import ConfigError, OutlierConfig
 from .data import sample_test
 from .io import run_metadata, save_json, save_npz
 from .metrics import SNAPSHOT_KEYS, snapshot
-from .progress import progress_bar
+from .progress import pin_threads, progress_bar
 from .training import train
 
 #: Fields that change only the test distribution: cells differing only in these share one training run.
@@ -91,17 +91,7 @@ def parse_grid(field: str, text: str | None) -> tuple:
         text = DEFAULT_GRIDS[field]
     typ = FIELD_TYPES[field]
     try:
-        if text.startswith("geom:"):
-            _, a, b, n = text.split(":")
-            raw = list(np.geomspace(float(a), float(b), int(n)))
-        elif ":" in text:
-            a, b, step = (float(v) for v in text.split(":"))
-            if step <= 0 or b < a:
-                raise ValueError
-            n = int(math.floor((b - a) / step + 1e-9)) + 1
-            raw = [a + i * step for i in range(n)]
-        else:
-            raw = [v.strip() for v in text.split(",") if v.strip()]
+        raw = raw_values(text)
         if typ is str:
             values = tuple(str(v) for v in raw)
         elif typ is int:
@@ -199,26 +189,9 @@ class SweepSpec:
                 "n_eval": self.n_eval}
 
 
-def _pin_threads() -> None:
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = "1"
-    try:
-        import numba
-
-        numba.set_num_threads(1)
-    except (ImportError, ValueError):  # pragma: no cover
-        pass
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover
-        pass
-
-
 def run_group(group: Group) -> dict:
     """Train once and evaluate every cell of ``group``; never raises: failures come back as a record."""
-    _pin_threads()
+    pin_threads()
     t0 = time.perf_counter()
     seed = group.train_cfg.seed
     record = {"key": group.key, "seed": seed, "status": "ok", "error": "", "cells": []}

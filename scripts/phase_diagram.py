@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import _bootstrap  # noqa: F401
 
-from mamba_dynamics.cli import (Parser, add_config_arguments, add_output_arguments, config_from_args, fail,
-                                format_table, output_dir)
+from mamba_dynamics.cli import (Parser, add_config_arguments, add_output_arguments, check_repro_arguments,
+                                config_from_args, fail, format_table, output_dir)
 from mamba_dynamics.sweeps import (DEFAULT_GRIDS, METRICS, Axis, GridError, SweepSpec, estimate_cost, nanmean_seeds,
                                    parse_grid, run_sweep, save_dataset)
 
@@ -52,12 +52,7 @@ def add_sweep_arguments(parser) -> None:
 def check_sweep_arguments(parser, args) -> None:
     if args.metric not in METRICS:
         parser.error(f"unknown metric {args.metric!r}; choose one of {', '.join(METRICS)}")
-    if args.seeds < 1:
-        parser.error(f"--seeds must be a positive integer, got {args.seeds}")
-    if args.n_eval < 1:
-        parser.error(f"--n-eval must be a positive integer, got {args.n_eval}")
-    if args.jobs < 0:
-        parser.error(f"--jobs must be >= 0, got {args.jobs}")
+    check_repro_arguments(parser, args)
 
 
 def dry_run(spec: SweepSpec, jobs: int) -> None:
