@@ -23,7 +23,7 @@ from mamba_dynamics.training import train
 def main(argv=None) -> int:
     parser = Parser(prog="simulate.py", description=__doc__.split("\n\n")[0])
     add_config_arguments(parser)
-    add_output_arguments(parser, "simulate")
+    add_output_arguments(parser, "<model>")
     parser.add_argument("--no-plot", action="store_true", help="skip the figure")
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
