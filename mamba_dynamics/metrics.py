@@ -69,11 +69,16 @@ def gate_profile(params: Params, batch: PromptBatch, gated: bool = True) -> dict
 
 
 def snapshot(params: Params, clean: PromptBatch, noisy: PromptBatch, gated: bool) -> dict:
-    """Scalar diagnostics of one logged step: test errors on the clean and outlier test sets, Cor. 1 sums,
-    Cor. 2 gate means (on the outlier test set) and parameter norms."""
+    """Scalar diagnostics of one logged step (see :func:`snapshot_with_profile`)."""
+    return snapshot_with_profile(params, clean, noisy, gated)[0]
+
+
+def snapshot_with_profile(params: Params, clean: PromptBatch, noisy: PromptBatch, gated: bool) -> tuple[dict, dict]:
+    """Scalar diagnostics of one logged step (test errors on the clean and outlier test sets, Cor. 1 sums,
+    Cor. 2 gate means on the outlier test set, parameter norms) and the full :func:`gate_profile`."""
     same, other, other_unseen = attention_sums(params, noisy)
     prof = gate_profile(params, noisy, gated)
-    return {
+    scalars = {
         "test_err_clean": error_01(forward(params, clean.P, gated), clean.z),
         "test_err": error_01(forward(params, noisy.P, gated), noisy.z),
         "attn_same": same,
@@ -85,6 +90,7 @@ def snapshot(params: Params, clean: PromptBatch, noisy: PromptBatch, gated: bool
         "norm_W_C": float(np.linalg.norm(params.W_C)),
         "norm_w": float(np.linalg.norm(params.w)),
     }
+    return scalars, prof
 
 
 SNAPSHOT_KEYS = (

@@ -23,7 +23,7 @@ import numpy as np
 from .config import OutlierConfig
 from .data import Patterns, PromptBatch, make_patterns, sample_test, sample_train, seed_streams
 from .gradients import loss_and_grad
-from .metrics import SNAPSHOT_KEYS, gate_profile, snapshot
+from .metrics import SNAPSHOT_KEYS, snapshot_with_profile
 from .models import Params, init_params
 from .progress import progress_bar
 
@@ -103,16 +103,19 @@ def train(cfg: OutlierConfig, show_progress: bool = False, params: Params | None
     history = {k: [] for k in ("step", "train_loss", *SNAPSHOT_KEYS, *PROFILE_KEYS)}
     losses = np.empty(cfg.steps)
     status, message, since = "completed", "", 0
+    last_profile: dict = {}
 
     def log(step: int) -> None:
         history["step"].append(step)
         window = losses[since:step]
         history["train_loss"].append(float(window.mean()) if len(window) else np.nan)
-        for k, v in snapshot(params, clean, noisy, gated).items():
+        scalars, prof = snapshot_with_profile(params, clean, noisy, gated)
+        for k, v in scalars.items():
             history[k].append(v)
-        prof = gate_profile(params, noisy, gated)  # Cor. 2 decay with distance, at every logged step
-        for k in PROFILE_KEYS:
+        for k in PROFILE_KEYS:  # Cor. 2 decay with distance, at every logged step
             history[k].append(prof[k])
+        last_profile.clear()
+        last_profile.update(prof)
 
     log(0)
     bar = progress_bar(total=cfg.steps, desc=f"{cfg.model} SGD", enabled=show_progress)
@@ -145,8 +148,7 @@ def train(cfg: OutlierConfig, show_progress: bool = False, params: Params | None
     final: dict = {}
     if status == "completed":
         final = {k: history[k][-1] for k in ("train_loss", *SNAPSHOT_KEYS)}
-        prof = gate_profile(params, noisy, gated)
-        final.update({k: v for k, v in prof.items()})
+        final.update(last_profile)  # the last step is always logged
     return RunResult(
         config=cfg,
         status=status,
