@@ -145,6 +145,14 @@ def float_list(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected numbers like 0,0.5,0.9 or a range 0:0.9:0.1, got {text!r}")
 
 
+def fraction_list(text: str) -> list[float]:
+    """argparse type: a non-empty :func:`float_list` of fractions in [0, 1] (e.g. test outlier fractions)."""
+    values = float_list(text)
+    if not values or any(not 0 <= v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"must be a non-empty list of fractions in [0, 1], got {text!r}")
+    return values
+
+
 def output_dir(args: argparse.Namespace, prefix: str) -> Path:
     if args.out is not None:
         return args.out

@@ -9,42 +9,25 @@ Glossary: ``alphas`` = test outlier fractions alpha; ``rules`` = outlier label r
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from .config import OutlierConfig
 from .data import sample_test
 from .models import error_01, forward
-from .progress import pin_threads, progress_bar
+from .parallel import map_processes
+from .progress import progress_bar
 from .training import RunResult, train
-
-
-def _train_pinned(cfg: OutlierConfig) -> RunResult:
-    pin_threads()
-    return train(cfg)
 
 
 def train_many(cfgs: list[OutlierConfig], jobs: int = 1, show_progress: bool = False) -> list[RunResult]:
     """Train every config; ``jobs > 1`` runs them in that many processes (order of results = order of cfgs).
     ``show_progress`` shows a bar over runs on a terminal."""
-    if jobs <= 0:
-        jobs = os.cpu_count() or 1
-    jobs = min(jobs, len(cfgs))
     bar = progress_bar(total=len(cfgs), desc="training runs", enabled=show_progress)
     results: list[RunResult] = []
     try:
-        if jobs <= 1:
-            for c in cfgs:
-                results.append(train(c))
-                bar.update(1)
-            return results
-        from joblib import Parallel, delayed, parallel_config
-
-        with parallel_config(backend="loky", inner_max_num_threads=1):
-            for r in Parallel(n_jobs=jobs, return_as="generator")(delayed(_train_pinned)(c) for c in cfgs):
-                results.append(r)
-                bar.update(1)
+        for r in map_processes(train, cfgs, jobs, ordered=True):
+            results.append(r)
+            bar.update(1)
         return results
     finally:
         bar.close()

@@ -1,28 +1,8 @@
-"""Progress bars (tqdm on an interactive terminal, silent otherwise: ``--quiet``, pipes, CI, tests) and the
-thread pinning every worker process applies."""
+"""Progress bars: tqdm on an interactive terminal, silent otherwise (``--quiet``, pipes, CI, tests)."""
 
 from __future__ import annotations
 
-import os
 import sys
-
-
-def pin_threads() -> None:
-    """One thread for BLAS (threadpoolctl) and Numba in this process: parallelism is across worker processes."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = "1"
-    try:
-        import numba
-
-        numba.set_num_threads(1)
-    except (ImportError, ValueError):  # pragma: no cover
-        pass
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover
-        pass
 
 
 class _Silent:

@@ -12,7 +12,8 @@ Reliability:
   everything the result depends on (config, cells, evaluation size, package version), so rerunning the same command skips finished groups (also after ``kill -9``)
   and produces the identical dataset;
 * a group that fails (divergence, NaN, any exception) is recorded with its error message and the sweep goes on;
-* groups run in worker processes (joblib/loky) with BLAS and Numba pinned to one thread each, or on an existing
+* groups run in worker processes (:func:`mamba_dynamics.parallel.map_processes`) with BLAS and Numba pinned to
+  one thread each, or on an existing
   Dask cluster (``scheduler="tcp://HOST:PORT"``, needs the ``distributed`` extra); results always come back to
   this process, which does all the writing.
 
@@ -38,7 +39,8 @@ from .config import ConfigError, OutlierConfig
 from .data import sample_test
 from .io import run_metadata, save_json, save_npz
 from .metrics import SNAPSHOT_KEYS, snapshot
-from .progress import pin_threads, progress_bar
+from .parallel import call_pinned, map_processes
+from .progress import progress_bar
 from .training import train
 
 #: Fields that change only the test distribution: cells differing only in these share one training run.
@@ -191,7 +193,6 @@ class SweepSpec:
 
 def run_group(group: Group) -> dict:
     """Train once and evaluate every cell of ``group``; never raises: failures come back as a record."""
-    pin_threads()
     t0 = time.perf_counter()
     seed = group.train_cfg.seed
     record = {"key": group.key, "seed": seed, "status": "ok", "error": "", "cells": []}
@@ -248,20 +249,11 @@ def _execute(todo: list[Group], jobs: int, scheduler: str | None):
         except ImportError:
             raise RuntimeError("--scheduler needs dask.distributed: pip install -e .[distributed]") from None
         with Client(scheduler, timeout="20s") as client:
-            futures = [client.submit(run_group, g, pure=False) for g in todo]
+            futures = [client.submit(call_pinned, run_group, g, pure=False) for g in todo]
             for fut in as_completed(futures):
                 yield fut.result()
         return
-    jobs = (os.cpu_count() or 1) if jobs <= 0 else jobs
-    if jobs == 1 or len(todo) == 1:
-        for g in todo:
-            yield run_group(g)
-        return
-    from joblib import Parallel, delayed, parallel_config
-
-    with parallel_config(backend="loky", inner_max_num_threads=1):
-        yield from Parallel(n_jobs=min(jobs, len(todo)), return_as="generator_unordered")(
-            delayed(run_group)(g) for g in todo)
+    yield from map_processes(run_group, todo, jobs, ordered=False)
 
 
 def run_sweep(spec: SweepSpec, out: str | os.PathLike, jobs: int = 0, scheduler: str | None = None,

@@ -16,7 +16,7 @@ import _bootstrap  # noqa: F401
 import numpy as np
 
 from mamba_dynamics.cli import (Parser, add_config_arguments, add_output_arguments, add_repro_arguments,
-                                check_repro_arguments, config_from_args, float_list, output_dir, format_table)
+                                check_repro_arguments, config_from_args, fraction_list, output_dir, format_table)
 from mamba_dynamics.config import LABEL_RULES
 from mamba_dynamics.experiments import error_vs_alpha
 from mamba_dynamics.io import write_run
@@ -28,15 +28,13 @@ def main(argv=None) -> int:
     add_config_arguments(parser, skip=("model", "alpha", "label_rule"))
     add_output_arguments(parser, "fig2")
     add_repro_arguments(parser)
-    parser.add_argument("--alphas", type=float_list, default=float_list("0:0.9:0.1"), help="alpha grid")
+    parser.add_argument("--alphas", type=fraction_list, default=fraction_list("0:0.9:0.1"), help="alpha grid")
     parser.add_argument("--rules", default=",".join(LABEL_RULES), help="label rules, comma-separated")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
     rules = [r.strip() for r in args.rules.split(",") if r.strip()]
     for r in rules:
         config_from_args(parser, args, label_rule=r)  # validates each rule with the config's message
-    if any(not 0 <= a <= 1 for a in args.alphas) or not args.alphas:
-        parser.error("--alphas must be a non-empty list of fractions in [0, 1]")
     base = config_from_args(parser, args)
     out = output_dir(args, "fig2")
     seeds = list(range(base.seed, base.seed + args.seeds))

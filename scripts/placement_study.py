@@ -15,7 +15,7 @@ import _bootstrap  # noqa: F401
 import numpy as np
 
 from mamba_dynamics.cli import (Parser, add_config_arguments, add_output_arguments, add_repro_arguments,
-                                check_repro_arguments, config_from_args, float_list, format_table, output_dir)
+                                check_repro_arguments, config_from_args, fraction_list, format_table, output_dir)
 from mamba_dynamics.config import PLACEMENTS
 from mamba_dynamics.experiments import placement_study
 from mamba_dynamics.io import write_run
@@ -27,11 +27,9 @@ def main(argv=None) -> int:
     add_config_arguments(parser, skip=("model", "alpha", "placement"))
     add_output_arguments(parser, "placement")
     add_repro_arguments(parser, seeds=3)
-    parser.add_argument("--alphas", type=float_list, default=[0.3, 0.5, 0.7], help="alpha values")
+    parser.add_argument("--alphas", type=fraction_list, default=[0.3, 0.5, 0.7], help="alpha values")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
-    if any(not 0 <= a <= 1 for a in args.alphas) or not args.alphas:
-        parser.error("--alphas must be a non-empty list of fractions in [0, 1]")
     p_a = 0.4 if args.p_a is None else args.p_a
     base = config_from_args(parser, args, p_a=p_a)
     out = output_dir(args, "placement")

@@ -77,3 +77,11 @@ def test_same_command_same_numbers(root, tmp_path):
             outs.append({k: z[k] for k in z.files})
     for k in outs[0]:
         np.testing.assert_array_equal(outs[0][k], outs[1][k])
+
+
+@pytest.mark.parametrize("script", ["fig2_error_vs_alpha.py", "placement_study.py"])
+def test_alpha_grids_must_be_fractions(root, script):
+    res = subprocess.run([sys.executable, str(root / "scripts" / script), "--alphas", "0.5,1.5"],
+                         capture_output=True, text=True, timeout=120, cwd=root)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "must be a non-empty list of fractions in [0, 1]" in res.stderr
