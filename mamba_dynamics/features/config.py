@@ -1,0 +1,121 @@
+"""Frozen, validated configuration of the feature-filtering simulator (arXiv 2602.12499; docs/features.md).
+
+Glossary (field -> symbol): ``model`` = ``ssm`` (selective SSM, gate sigma(w^T x)) or ``lt-mlp`` (causal linear
+attention with the same MLP head); ``regime`` = ``majority`` (majority voting) or ``locality`` (local
+concentration); ``d`` = token dimension d (patterns o_+, o_-, o_3..o_d); ``L`` = tokens per sequence L;
+``alpha_r``, ``alpha_c`` = fractions of relevant / confusing tokens (majority voting);
+``gap_near`` = Delta L^+_{o_+} (distance of the label's pair), ``gap_far`` = Delta L^-_{o_+} (distance of the
+other pair) (local concentration); ``tau`` = token noise level tau (noise ~ N(0, tau^2/d I), so E||xi||^2 =
+tau^2); ``m`` = MLP width m; ``v0`` = std of the initial MLP weights; ``eta`` = step size eta; ``n_train`` = N
+training sequences; ``batch`` = SGD batch (0 = full-batch GD, as in the paper); ``steps`` = iterations T;
+``target_err`` = test error that counts as converged (iterations-to-target).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from ..config import ConfigError
+
+MODELS = ("ssm", "lt-mlp")
+REGIMES = ("majority", "locality")
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    model: str = "ssm"
+    regime: str = "majority"
+    d: int = 20
+    L: int = 20
+    alpha_r: float = 0.3
+    alpha_c: float = 0.1
+    gap_near: int = 1
+    gap_far: int = 6
+    tau: float = 0.1
+    m: int = 40
+    v0: float = 0.1
+    eta: float = 1.0
+    n_train: int = 400
+    batch: int = 0
+    steps: int = 400
+    n_test: int = 1000
+    target_err: float = 0.01
+    log_every: int = 5
+    diverge_norm: float = 1e6
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.regime not in REGIMES:
+            raise ConfigError(f"unknown regime {self.regime!r}; choose one of {', '.join(REGIMES)}")
+        for name in ("d", "L", "m", "n_train", "steps", "n_test", "log_every"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+        for name in ("gap_near", "gap_far", "batch", "seed"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ConfigError(f"{name} must be a non-negative integer, got {v!r}")
+        if self.d < 3:
+            raise ConfigError(f"d must be >= 3 (o_+, o_- and at least one irrelevant pattern), got {self.d}")
+        for name in ("alpha_r", "alpha_c", "target_err"):
+            v = getattr(self, name)
+            if not (0.0 <= v <= 1.0):
+                raise ConfigError(f"{name} must be a fraction in [0, 1], got {v}")
+        for name in ("tau", "v0"):
+            v = getattr(self, name)
+            if not (v >= 0 and math.isfinite(v)):
+                raise ConfigError(f"{name} must be >= 0, got {v}")
+        for name in ("eta", "diverge_norm"):
+            v = getattr(self, name)
+            if not (v > 0 and math.isfinite(v)):
+                raise ConfigError(f"{name} must be positive, got {v}")
+        if self.regime == "majority":
+            if self.n_relevant <= self.n_confusing:
+                raise ConfigError(f"majority voting needs more relevant than confusing tokens: round(alpha_r L) = "
+                                  f"{self.n_relevant} <= round(alpha_c L) = {self.n_confusing}")
+            if self.n_relevant + self.n_confusing > self.L:
+                raise ConfigError(f"alpha_r + alpha_c = {self.alpha_r + self.alpha_c:g} puts "
+                                  f"{self.n_relevant + self.n_confusing} pattern tokens in L = {self.L}")
+        else:
+            if not 1 <= self.gap_near < self.gap_far:
+                raise ConfigError(f"local concentration needs 1 <= gap_near < gap_far, got {self.gap_near}, "
+                                  f"{self.gap_far}")
+            if self.gap_near + self.gap_far + 2 > self.L:
+                raise ConfigError(f"the two pairs (gaps {self.gap_near} and {self.gap_far}) do not fit in L = "
+                                  f"{self.L}: need L >= {self.gap_near + self.gap_far + 2}")
+        if self.batch > self.n_train:
+            raise ConfigError(f"batch {self.batch} exceeds n_train {self.n_train}")
+
+    @property
+    def n_relevant(self) -> int:
+        """Relevant tokens per sequence, ``round(alpha_r L)`` (majority voting)."""
+        return int(round(self.alpha_r * self.L))
+
+    @property
+    def n_confusing(self) -> int:
+        """Confusing tokens per sequence, ``round(alpha_c L)`` (majority voting)."""
+        return int(round(self.alpha_c * self.L))
+
+    @property
+    def gated(self) -> bool:
+        return self.model == "ssm"
+
+    @property
+    def signal(self) -> float:
+        """The regime's effective signal: ``alpha_r - alpha_c`` (as realised: counts / L) or
+        ``(1/2)^gap_near - (1/2)^gap_far``."""
+        if self.regime == "majority":
+            return (self.n_relevant - self.n_confusing) / self.L
+        return 0.5**self.gap_near - 0.5**self.gap_far
+
+    def replace(self, **changes) -> "FeaturesConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["signal"] = self.signal
+        return out

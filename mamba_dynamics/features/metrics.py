@@ -1,0 +1,88 @@
+"""Quantities tracked during training of the feature-filtering model (arXiv 2602.12499; docs/features.md).
+
+Glossary (key -> meaning, paper object):
+
+==================  =======================================================================================
+key                 meaning
+==================  =======================================================================================
+``w_pos``           <w, o_+>  (gating alignment with the relevant pattern of label +1; Lemma 4.1)
+``w_neg``           <w, o_->
+``w_irr``           mean_j <w, o_j> over irrelevant j (signed; Lemma 4.2 says strongly negative in locality)
+``w_irr_abs``       max_j |<w, o_j>| over irrelevant j
+``cos_pos``         cos(w, o_+); ``cos_neg``: cos(w, o_-); ``cos_irr``: mean_j cos(w, o_j) (0 when w = 0)
+``norm_w``          ||w||  (``ssm``);  for ``lt-mlp`` the same keys use the attention matrix: ``w_pos`` =
+                    o_+^T W o_+, ``w_neg`` = o_-^T W o_-, ``w_irr`` = mean_j o_j^T W o_j, ``cos_*`` = these /||W||_F
+``gate_rel``        mean gate sigma(w^T x) on relevant/confusing tokens (o_+ or o_-) of the test set = beta_{s,s}
+``gate_irr``        mean gate on irrelevant tokens
+``beta_next``       mean beta_s^(s+1) = sigma_s (1 - sigma_{s+1}) (off-diagonal gate product of the proofs)
+``rel_share``       share of output energy on the relevant directions, sum_l (<y_l,o_+>^2 + <y_l,o_->^2) /
+                    sum_l ||y_l||^2 (any model)
+``mlp_pos``         mean over neurons with a_i > 0 of cos(v_i, o_+)  (lucky-neuron alignment)
+``mlp_neg``         mean over neurons with a_i < 0 of cos(v_i, o_-)
+``mlp_irr``         mean over all neurons and irrelevant j of |cos(v_i, o_j)|
+``margin``          min over the training set of y F(X)
+==================  =======================================================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..gating import sigmoid
+from . import model
+from .gradients import outputs
+from .data import Sequences
+
+KEYS = ("w_pos", "w_neg", "w_irr", "w_irr_abs", "cos_pos", "cos_neg", "cos_irr", "norm_w", "gate_rel", "gate_irr",
+        "beta_next", "rel_share", "mlp_pos", "mlp_neg", "mlp_irr")
+
+
+def alignment(params: "model.Params", O: np.ndarray, gated: bool) -> dict:
+    """Gating (or attention) alignment with the patterns; ``O`` ``(d, d)`` rows o_+, o_-, o_3..."""
+    if gated:
+        proj = O @ params.w  # <w, o_k>
+        norm = float(np.linalg.norm(params.w))
+    else:
+        proj = np.einsum("kd,de,ke->k", O, params.W, O)  # o_k^T W o_k
+        norm = float(np.linalg.norm(params.W))
+    cos = proj / norm if norm > 0 else np.zeros_like(proj)
+    return {"w_pos": proj[0], "w_neg": proj[1], "w_irr": float(proj[2:].mean()),
+            "w_irr_abs": float(np.abs(proj[2:]).max()), "cos_pos": cos[0], "cos_neg": cos[1],
+            "cos_irr": float(cos[2:].mean()), "norm_w": norm}
+
+
+def mlp_alignment(params: "model.Params", O: np.ndarray) -> dict:
+    """Cosines of the MLP neurons with the patterns (see module glossary)."""
+    V = params.V
+    norms = np.linalg.norm(V, axis=1)
+    norms[norms == 0] = 1.0
+    cos = (V @ O.T) / norms[:, None]  # (m, d)
+    pos, neg = params.a > 0, params.a < 0
+    return {"mlp_pos": float(cos[pos, 0].mean()), "mlp_neg": float(cos[neg, 1].mean()) if neg.any() else np.nan,
+            "mlp_irr": float(np.abs(cos[:, 2:]).mean())}
+
+
+def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bool) -> dict:
+    """``gate_rel``, ``gate_irr``, ``beta_next`` (SSM; NaN for lt-mlp) and ``rel_share`` (any model)."""
+    out = {"gate_rel": np.nan, "gate_irr": np.nan, "beta_next": np.nan}
+    if gated:
+        sig = sigmoid(seqs.X @ params.w)
+        rel = seqs.k < 2
+        out["gate_rel"] = float(sig[rel].mean()) if rel.any() else np.nan
+        out["gate_irr"] = float(sig[~rel].mean()) if (~rel).any() else np.nan
+        out["beta_next"] = float((sig[:, :-1] * (1.0 - sig[:, 1:])).mean()) if sig.shape[1] > 1 else np.nan
+    Y = outputs(params, seqs.X, gated)
+    on_rel = np.einsum("nld,kd->nlk", Y, O[:2])
+    total = np.einsum("nld,nld->n", Y, Y)
+    out["rel_share"] = float(np.mean(np.einsum("nlk,nlk->n", on_rel, on_rel) / np.maximum(total, 1e-300)))
+    return out
+
+
+def snapshot(params: "model.Params", test: Sequences, O: np.ndarray, gated: bool) -> dict:
+    """Every key of :data:`KEYS` plus ``test_err`` for the current parameters."""
+    F = model.head(outputs(params, test.X, gated), params.V, params.a)
+    out = {"test_err": model.error_01(F, test.y)}
+    out.update(alignment(params, O, gated))
+    out.update(mlp_alignment(params, O))
+    out.update(gate_stats(params, test, O, gated))
+    return out
