@@ -1,8 +1,14 @@
 #!/usr/bin/env python
-"""Simulate one-layer Mamba or the linear Transformer learning in context with outliers (arXiv 2510.00399).
+"""Simulate one model of the package: outlier-robust ICL (arXiv 2510.00399) or feature filtering (2602.12499).
 
     python scripts/simulate.py --model mamba --outlier-frac 0.4
     python scripts/simulate.py --model lt --outlier-frac 0.7 --label-rule random --out runs/lt07
+    python scripts/simulate.py --model ssm --regime majority
+    python scripts/simulate.py --model lt-mlp --regime locality --eta 20
+
+Models: ``mamba`` / ``lt`` (one-layer Mamba / linear Transformer on ICL prompts with outliers; flags below) and
+``ssm`` / ``lt-mlp`` (selective SSM / linear attention + two-layer MLP on majority-voting or local-concentration
+sequences; ``--model ssm --help`` lists their flags).
 
 Trains with SGD (Algorithm 1), tracks the quantities of Theorems 1-4 and Corollaries 1-2, prints a summary and
 writes ``results.npz`` + ``results.json`` and ``tracked.png`` to ``--out``.  Exit status: 0 done, 1 diverged or
@@ -13,6 +19,8 @@ from __future__ import annotations
 
 import _bootstrap  # noqa: F401
 
+import sys
+
 from mamba_dynamics import theory
 from mamba_dynamics.cli import (Parser, add_config_arguments, add_output_arguments, config_from_args, fail,
                                 format_table, output_dir)
@@ -20,8 +28,28 @@ from mamba_dynamics.io import write_run
 from mamba_dynamics.training import train
 
 
+OUTLIER_MODELS = ("mamba", "lt")
+FEATURE_MODELS = ("ssm", "lt-mlp")
+
+
+def requested_model(argv: list) -> str | None:
+    """The value of ``--model`` in ``argv`` (either ``--model X`` or ``--model=X``), or None."""
+    for i, arg in enumerate(argv):
+        if arg == "--model" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--model="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    model = requested_model(argv)
+    if model in FEATURE_MODELS:
+        return simulate_features(argv)
     parser = Parser(prog="simulate.py", description=__doc__.split("\n\n")[0])
+    if model is not None and model not in OUTLIER_MODELS:
+        parser.error(f"unknown model {model!r}; choose one of {', '.join(OUTLIER_MODELS + FEATURE_MODELS)}")
     add_config_arguments(parser)
     add_output_arguments(parser, "<model>")
     parser.add_argument("--no-plot", action="store_true", help="skip the figure")
@@ -60,6 +88,58 @@ def main(argv=None) -> int:
             ("theory: this alpha covered", str(th["covered_by_theorem"])),
             ("output", str(out))]
     print(format_table(rows, f"mamba_dynamics simulate: {cfg.model}, seed {cfg.seed}"))
+    if result.status != "completed":
+        fail(f"simulate.py: {result.message}; results so far written to {out}", 1)
+    return 0
+
+
+def simulate_features(argv: list) -> int:
+    """``--model ssm`` / ``lt-mlp``: train on majority-voting or local-concentration data (arXiv 2602.12499)."""
+    from mamba_dynamics.features import theory as ftheory
+    from mamba_dynamics.features.cli import add_arguments, config_from_args as features_config
+    from mamba_dynamics.features.training import train as train_features
+
+    parser = Parser(prog="simulate.py", description="Selective SSM (or linear attention) + two-layer MLP filtering "
+                                                   "relevant features (arXiv 2602.12499).")
+    add_arguments(parser)
+    add_output_arguments(parser, "<model>-<regime>")
+    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
+    args = parser.parse_args(argv)
+    cfg = features_config(parser, args)
+    out = output_dir(args, f"{cfg.model}-{cfg.regime}")
+
+    result = train_features(cfg, show_progress=not args.quiet)
+    th = ftheory.predicted(cfg)
+    sidecar = {"config": cfg.to_dict(), "seed": cfg.seed, "status": result.status, "message": result.message,
+               "steps_done": result.steps_done, "wall_time_s": result.wall_time, "summary": result.summary(),
+               "theory": th}
+    write_run(out, "results", result.arrays(), sidecar)
+    if not args.no_plot and len(result.history["step"]) > 0:
+        from mamba_dynamics.features.plotting import plot_features_run
+        from mamba_dynamics.plotting import save_figure
+
+        save_figure(plot_features_run(result), out / "tracked.png", pdf=args.pdf)
+
+    h = result.history
+    mixer = "w" if cfg.gated else "W"
+    hit = result.iters_to_target
+    rows = [("model, regime", f"{cfg.model}, {cfg.regime}"), ("status", result.status),
+            ("steps done", str(result.steps_done)), ("wall time", f"{result.wall_time:.1f} s"),
+            ("final train hinge loss", f"{h['train_loss'][-1]:.4g}"),
+            ("train error / test error", f"{h['train_err'][-1]:.4f} / {h['test_err'][-1]:.4f}"),
+            (f"iterations to test error <= {cfg.target_err}", "not reached" if hit != hit else f"{hit:.0f}"),
+            (f"<{mixer}, o_+>, <{mixer}, o_->" if cfg.gated else "o_+^T W o_+, o_-^T W o_-",
+             f"{h['w_pos'][-1]:.4g}, {h['w_neg'][-1]:.4g}"),
+            ("irrelevant: mean, max |.|", f"{h['w_irr'][-1]:.4g}, {h['w_irr_abs'][-1]:.4g}"),
+            ("cos with o_+, o_-, irrelevant (mean)",
+             f"{h['cos_pos'][-1]:.3f}, {h['cos_neg'][-1]:.3f}, {h['cos_irr'][-1]:.3f}")]
+    if cfg.gated:
+        rows.append(("mean gate: relevant, irrelevant tokens", f"{h['gate_rel'][-1]:.3g}, {h['gate_irr'][-1]:.3g}"))
+    rows += [("share of output on o_+, o_-", f"{h['rel_share'][-1]:.3f}"),
+             ("MLP neurons: cos(v, o_+) (a>0), cos(v, o_-) (a<0)", f"{h['mlp_pos'][-1]:.3f}, {h['mlp_neg'][-1]:.3f}"),
+             ("signal (alpha_r - alpha_c or delta)", f"{th['signal']:.4g}"),
+             ("output", str(out))]
+    print(format_table(rows, f"mamba_dynamics simulate: {cfg.model} on {cfg.regime} data, seed {cfg.seed}"))
     if result.status != "completed":
         fail(f"simulate.py: {result.message}; results so far written to {out}", 1)
     return 0

@@ -6,7 +6,7 @@ concentration); ``d`` = token dimension d (patterns o_+, o_-, o_3..o_d); ``L`` =
 ``alpha_r``, ``alpha_c`` = fractions of relevant / confusing tokens (majority voting);
 ``gap_near`` = Delta L^+_{o_+} (distance of the label's pair), ``gap_far`` = Delta L^-_{o_+} (distance of the
 other pair) (local concentration); ``tau`` = token noise level tau (noise ~ N(0, tau^2/d I), so E||xi||^2 =
-tau^2); ``m`` = MLP width m; ``v0`` = std of the initial MLP weights; ``eta`` = step size eta; ``n_train`` = N
+tau^2); ``m`` = MLP width m; ``v0`` = std of the initial MLP weights; ``eta`` = step size eta (default per regime, :data:`REGIME_DEFAULTS`); ``n_train`` = N
 training sequences; ``batch`` = SGD batch (0 = full-batch GD, as in the paper); ``steps`` = iterations T;
 ``target_err`` = test error that counts as converged (iterations-to-target).
 """
@@ -16,10 +16,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 from ..config import ConfigError
 
 MODELS = ("ssm", "lt-mlp")
+#: per-regime defaults of the step size and the number of steps (docs/features.md, "Chosen values")
+REGIME_DEFAULTS = {"majority": {"eta": 2.0, "steps": 200}, "locality": {"eta": 20.0, "steps": 400}}
 REGIMES = ("majority", "locality")
 
 
@@ -27,19 +30,19 @@ REGIMES = ("majority", "locality")
 class FeaturesConfig:
     model: str = "ssm"
     regime: str = "majority"
-    d: int = 20
-    L: int = 20
+    d: int = 10
+    L: int = 12
     alpha_r: float = 0.3
     alpha_c: float = 0.1
     gap_near: int = 1
-    gap_far: int = 6
+    gap_far: int = 4
     tau: float = 0.1
     m: int = 40
     v0: float = 0.1
-    eta: float = 1.0
-    n_train: int = 400
+    eta: Optional[float] = None
+    n_train: int = 1000
     batch: int = 0
-    steps: int = 400
+    steps: Optional[int] = None
     n_test: int = 1000
     target_err: float = 0.01
     log_every: int = 5
@@ -51,6 +54,9 @@ class FeaturesConfig:
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.regime not in REGIMES:
             raise ConfigError(f"unknown regime {self.regime!r}; choose one of {', '.join(REGIMES)}")
+        for name, value in REGIME_DEFAULTS[self.regime].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         for name in ("d", "L", "m", "n_train", "steps", "n_test", "log_every"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -113,6 +119,10 @@ class FeaturesConfig:
         return 0.5**self.gap_near - 0.5**self.gap_far
 
     def replace(self, **changes) -> "FeaturesConfig":
+        """A copy with ``changes``; a new regime brings its own ``eta``/``steps`` defaults unless given."""
+        if "regime" in changes:
+            for name in REGIME_DEFAULTS[self.regime]:
+                changes.setdefault(name, None)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:

@@ -9,7 +9,8 @@ key                 meaning
 ``w_neg``           <w, o_->
 ``w_irr``           mean_j <w, o_j> over irrelevant j (signed; Lemma 4.2 says strongly negative in locality)
 ``w_irr_abs``       max_j |<w, o_j>| over irrelevant j
-``cos_pos``         cos(w, o_+); ``cos_neg``: cos(w, o_-); ``cos_irr``: mean_j cos(w, o_j) (0 when w = 0)
+``cos_pos``         cos(w, o_+); ``cos_neg``: cos(w, o_-); ``cos_irr``: mean_j cos(w, o_j) (0 when w = 0);
+                    ``cos_irr_min``: min_j cos(w, o_j)
 ``norm_w``          ||w||  (``ssm``);  for ``lt-mlp`` the same keys use the attention matrix: ``w_pos`` =
                     o_+^T W o_+, ``w_neg`` = o_-^T W o_-, ``w_irr`` = mean_j o_j^T W o_j, ``cos_*`` = these /||W||_F
 ``gate_rel``        mean gate sigma(w^T x) on relevant/confusing tokens (o_+ or o_-) of the test set = beta_{s,s}
@@ -33,7 +34,7 @@ from . import model
 from .gradients import outputs
 from .data import Sequences
 
-KEYS = ("w_pos", "w_neg", "w_irr", "w_irr_abs", "cos_pos", "cos_neg", "cos_irr", "norm_w", "gate_rel", "gate_irr",
+KEYS = ("w_pos", "w_neg", "w_irr", "w_irr_abs", "cos_pos", "cos_neg", "cos_irr", "cos_irr_min", "norm_w", "gate_rel", "gate_irr",
         "beta_next", "rel_share", "mlp_pos", "mlp_neg", "mlp_irr")
 
 
@@ -48,7 +49,7 @@ def alignment(params: "model.Params", O: np.ndarray, gated: bool) -> dict:
     cos = proj / norm if norm > 0 else np.zeros_like(proj)
     return {"w_pos": proj[0], "w_neg": proj[1], "w_irr": float(proj[2:].mean()),
             "w_irr_abs": float(np.abs(proj[2:]).max()), "cos_pos": cos[0], "cos_neg": cos[1],
-            "cos_irr": float(cos[2:].mean()), "norm_w": norm}
+            "cos_irr": float(cos[2:].mean()), "cos_irr_min": float(cos[2:].min()), "norm_w": norm}
 
 
 def mlp_alignment(params: "model.Params", O: np.ndarray) -> dict:
