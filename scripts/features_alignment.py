@@ -29,9 +29,7 @@ MODELS = ("ssm", "lt-mlp")
 
 def _run(cfg: FeaturesConfig) -> dict:
     r = train(cfg)
-    h = dict(r.history)
-    proj = r.basis[2:] @ r.params.w if cfg.gated else None
-    return {"model": cfg.model, "regime": cfg.regime, "seed": cfg.seed, "history": h, "final_proj": proj,
+    return {"model": cfg.model, "regime": cfg.regime, "seed": cfg.seed, "history": dict(r.history),
             "status": r.status}
 
 

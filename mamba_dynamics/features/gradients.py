@@ -125,15 +125,21 @@ def _head_fast(Y, V, a, y):
     return F, g, R.T @ flat, (R @ V).reshape(N, L, d)
 
 
-def outputs(params: "model.Params", X: np.ndarray, gated: bool) -> np.ndarray:
-    """Fast per-token outputs ``Y`` ``(N, L, d)`` (Numba scan or attention); O(L d) per sequence for the SSM."""
+def _mix_fast(params: "model.Params", X: np.ndarray, gated: bool):
+    """Fast outputs ``Y`` ``(N, L, d)`` and, for the SSM, the gate pre-activations ``T`` ``(N, L)`` (else None)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     Y = np.empty_like(X)
     if gated:
-        ssm_scan(X, np.ascontiguousarray(params.w, dtype=np.float64), Y, np.empty(X.shape[:2]))
-    else:
-        attention_mix(X, np.ascontiguousarray(params.W, dtype=np.float64), Y)
-    return Y
+        T = np.empty(X.shape[:2])
+        ssm_scan(X, np.ascontiguousarray(params.w, dtype=np.float64), Y, T)
+        return X, Y, T
+    attention_mix(X, np.ascontiguousarray(params.W, dtype=np.float64), Y)
+    return X, Y, None
+
+
+def outputs(params: "model.Params", X: np.ndarray, gated: bool) -> np.ndarray:
+    """Fast per-token outputs ``Y`` ``(N, L, d)`` (Numba scan or attention); O(L d) per sequence for the SSM."""
+    return _mix_fast(params, X, gated)[1]
 
 
 def predict(params: "model.Params", X: np.ndarray, gated: bool) -> np.ndarray:
@@ -143,14 +149,8 @@ def predict(params: "model.Params", X: np.ndarray, gated: bool) -> np.ndarray:
 
 def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: bool):
     """Fast hinge loss and gradients.  ``X`` ``(N, L, d)``, ``y`` ``(N,)``; inputs are not modified."""
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    N, L, d = X.shape
-    Y = np.empty_like(X)
-    if gated:
-        T = np.empty((N, L))
-        ssm_scan(X, np.ascontiguousarray(params.w, dtype=np.float64), Y, T)
-    else:
-        attention_mix(X, np.ascontiguousarray(params.W, dtype=np.float64), Y)
+    X, Y, T = _mix_fast(params, X, gated)
+    d = X.shape[2]
     F, _, dV, Gy = _head_fast(Y, params.V, params.a, y)
     loss = float(np.mean(np.maximum(0.0, 1.0 - y * F)))
     if gated:

@@ -21,7 +21,7 @@ import numpy as np
 from ..progress import progress_bar
 from . import data
 from .config import FeaturesConfig
-from .gradients import loss_and_grad
+from .gradients import loss_and_grad, predict
 from .metrics import KEYS, snapshot
 from .model import Params, init_params
 
@@ -94,8 +94,6 @@ def train(cfg: FeaturesConfig, show_progress: bool = False, stop_at_target: bool
     status, message, hit = "completed", "", float("nan")
 
     def log(step: int, F_train: np.ndarray | None = None) -> None:
-        from .gradients import predict
-
         F = predict(params, train_set.X, gated) if F_train is None else F_train
         history["step"].append(step)
         history["train_loss"].append(float(np.mean(np.maximum(0.0, 1.0 - train_set.y * F))))
