@@ -105,18 +105,20 @@ def add_output_arguments(parser: argparse.ArgumentParser, default_prefix: str) -
     parser.add_argument("--pdf", action="store_true", help="also write figures as PDF")
 
 
-def add_repro_arguments(parser: argparse.ArgumentParser, seeds: int = 5) -> None:
-    """``--seeds``, ``--n-eval``, ``--jobs`` shared by the reproduction scripts."""
+def add_repro_arguments(parser: argparse.ArgumentParser, seeds: int = 5, n_eval: bool = True) -> None:
+    """``--seeds``, ``--n-eval`` (unless ``n_eval=False``), ``--jobs`` shared by the reproduction scripts."""
     parser.add_argument("--seeds", type=int, default=seeds, help="number of seeds (0, 1, ..., seeds-1)")
-    parser.add_argument("--n-eval", type=int, default=2000, help="test prompts per evaluated point")
+    if n_eval:
+        parser.add_argument("--n-eval", type=int, default=2000, help="test prompts per evaluated point")
     parser.add_argument("--jobs", type=int, default=0, help="worker processes (0 = all cores)")
 
 
 def check_repro_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """``--seeds``, ``--n-eval`` positive and ``--jobs`` non-negative, else a one-line error (exit 2)."""
+    """``--seeds``, ``--n-eval`` (where present) positive and ``--jobs`` non-negative, else a one-line error
+    (exit 2)."""
     if args.seeds < 1:
         parser.error(f"--seeds must be a positive integer, got {args.seeds}")
-    if args.n_eval < 1:
+    if getattr(args, "n_eval", 1) < 1:
         parser.error(f"--n-eval must be a positive integer, got {args.n_eval}")
     if args.jobs < 0:
         parser.error(f"--jobs must be >= 0, got {args.jobs}")

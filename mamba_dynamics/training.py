@@ -77,13 +77,15 @@ def test_sets(cfg: OutlierConfig, pat: Patterns, rng: np.random.Generator) -> tu
     return clean, noisy
 
 
-def _check(step: int, loss: float, grads, params: Params, limit: float) -> str | None:
+def divergence_problem(step: int, loss: float, grads: dict, params: dict, limit: float) -> str | None:
+    """Why a run must stop at ``step``, or None: a non-finite loss or gradient, or a parameter norm above
+    ``limit``.  ``grads`` and ``params`` map block names to arrays (shared by every training loop)."""
     if not np.isfinite(loss):
         return f"diverged at step {step}: training loss is {loss}"
-    for name, g in zip(("W_B", "W_C", "w"), grads):
+    for name, g in grads.items():
         if not np.all(np.isfinite(g)):
             return f"diverged at step {step}: gradient of {name} is not finite"
-    for name, p in (("W_B", params.W_B), ("W_C", params.W_C), ("w", params.w)):
+    for name, p in params.items():
         norm = float(np.linalg.norm(p))
         if not norm <= limit:
             return f"diverged at step {step}: ||{name}|| = {norm:.3g} exceeds {limit:.3g}"
@@ -129,7 +131,8 @@ def train(cfg: OutlierConfig, show_progress: bool = False, params: Params | None
             params.W_C -= cfg.eta * res.gW_C
             if gated:
                 params.w -= cfg.eta * res.gw
-            problem = _check(step, res.loss, (res.gW_B, res.gW_C, res.gw), params, cfg.diverge_norm)
+            problem = divergence_problem(step, res.loss, {"W_B": res.gW_B, "W_C": res.gW_C, "w": res.gw},
+                                         {"W_B": params.W_B, "W_C": params.W_C, "w": params.w}, cfg.diverge_norm)
             if problem:
                 status, message = "diverged", problem
                 break

@@ -16,7 +16,8 @@ import _bootstrap  # noqa: F401
 
 import numpy as np
 
-from mamba_dynamics.cli import Parser, add_output_arguments, format_table, output_dir
+from mamba_dynamics.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
+                                format_table, output_dir)
 from mamba_dynamics.features.config import FeaturesConfig
 from mamba_dynamics.features.training import train
 from mamba_dynamics.io import write_run
@@ -35,14 +36,10 @@ def _run(cfg: FeaturesConfig) -> dict:
 
 def main(argv=None) -> int:
     parser = Parser(prog="features_alignment.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per (model, regime)")
-    parser.add_argument("--jobs", type=int, default=0, help="worker processes (0 = all cores)")
+    add_repro_arguments(parser, seeds=3, n_eval=False)
     add_output_arguments(parser, "features-alignment")
     args = parser.parse_args(argv)
-    if args.seeds < 1:
-        parser.error(f"--seeds must be a positive integer, got {args.seeds}")
-    if args.jobs < 0:
-        parser.error(f"--jobs must be >= 0, got {args.jobs}")
+    check_repro_arguments(parser, args)
     out = output_dir(args, "features-alignment")
     cfgs = [FeaturesConfig(model=m, regime=r, seed=s) for r in REGIMES for m in MODELS for s in range(args.seeds)]
     bar = progress_bar(len(cfgs), "runs", enabled=not args.quiet)

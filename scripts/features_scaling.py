@@ -18,7 +18,8 @@ import _bootstrap  # noqa: F401
 
 import numpy as np
 
-from mamba_dynamics.cli import Parser, add_output_arguments, format_table, output_dir
+from mamba_dynamics.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
+                                format_table, output_dir)
 from mamba_dynamics.features.config import FeaturesConfig
 from mamba_dynamics.features.plotting import fit_slope, geometric_mean, plot_scaling
 from mamba_dynamics.features.theory import PREDICTED_SLOPES
@@ -62,15 +63,11 @@ def _run(kw: dict) -> float:
 
 def main(argv=None) -> int:
     parser = Parser(prog="features_scaling.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=2, help="seeds per grid point")
+    add_repro_arguments(parser, seeds=2, n_eval=False)
     parser.add_argument("--quick", action="store_true", help="three points per sweep")
-    parser.add_argument("--jobs", type=int, default=0, help="worker processes (0 = all cores)")
     add_output_arguments(parser, "features-scaling")
     args = parser.parse_args(argv)
-    if args.seeds < 1:
-        parser.error(f"--seeds must be a positive integer, got {args.seeds}")
-    if args.jobs < 0:
-        parser.error(f"--jobs must be >= 0, got {args.jobs}")
+    check_repro_arguments(parser, args)
     out = output_dir(args, "features-scaling")
     plan = sweeps(args.quick)
     items = [dict(c, seed=s) for sw in plan for c in sw["cfgs"] for s in range(args.seeds)]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..progress import progress_bar
+from ..training import divergence_problem
 from . import data
 from .config import FeaturesConfig
 from .gradients import loss_and_grad, predict
@@ -63,19 +64,6 @@ def seed_streams(seed: int) -> dict:
     return {n: np.random.default_rng(c) for n, c in zip(names, np.random.SeedSequence(seed).spawn(len(names)))}
 
 
-def _problem(step: int, loss: float, grads: dict, params: Params, limit: float) -> str | None:
-    if not np.isfinite(loss):
-        return f"diverged at step {step}: training loss is {loss}"
-    for name, g in grads.items():
-        if not np.all(np.isfinite(g)):
-            return f"diverged at step {step}: gradient of {name} is not finite"
-    for name in grads:
-        norm = float(np.linalg.norm(getattr(params, name)))
-        if not norm <= limit:
-            return f"diverged at step {step}: ||{name}|| = {norm:.3g} exceeds {limit:.3g}"
-    return None
-
-
 def train(cfg: FeaturesConfig, show_progress: bool = False, stop_at_target: bool = False) -> FeaturesResult:
     """Train for ``cfg.steps`` steps (or until the target error with ``stop_at_target``); never raises on
     divergence."""
@@ -118,7 +106,8 @@ def train(cfg: FeaturesConfig, show_progress: bool = False, stop_at_target: bool
             losses[step - 1] = loss
             getattr(params, mixer)[...] -= cfg.eta * grads[mixer]
             params.V -= cfg.eta * grads["V"]
-            problem = _problem(step, loss, grads, params, cfg.diverge_norm)
+            problem = divergence_problem(step, loss, grads, {k: getattr(params, k) for k in grads},
+                                         cfg.diverge_norm)
             if problem:
                 status, message = "diverged", problem
                 break
