@@ -1,14 +1,20 @@
 #!/usr/bin/env python
-"""Simulate one model of the package: outlier-robust ICL (arXiv 2510.00399) or feature filtering (2602.12499).
+"""Simulate one model of the package: outlier-robust ICL (arXiv 2510.00399), feature filtering (2602.12499) or
+in-context single-index learning (2510.12026).
 
     python scripts/simulate.py --model mamba --outlier-frac 0.4
     python scripts/simulate.py --model lt --outlier-frac 0.7 --label-rule random --out runs/lt07
     python scripts/simulate.py --model ssm --regime majority
     python scripts/simulate.py --model lt-mlp --regime locality --eta 20
+    python scripts/simulate.py --model mamba-single-index --d 16 --r 8 --link h2
+    python scripts/simulate.py --model mamba-single-index --link h4 --stage1 ideal --rho 32 --match-context \
+        --test-N 1024,4096,16384,65536
 
 Models: ``mamba`` / ``lt`` (one-layer Mamba / linear Transformer on ICL prompts with outliers; flags below) and
 ``ssm`` / ``lt-mlp`` (selective SSM / linear attention + two-layer MLP on majority-voting or local-concentration
-sequences; ``--model ssm --help`` lists their flags).
+sequences; ``--model ssm --help`` lists their flags) and ``mamba-single-index`` / ``la-single-index`` (gated Mamba
+readout / linear attention + MLP pretrained by Algorithm 1, scored in context on Gaussian single-index prompts;
+``--model mamba-single-index --help``).
 
 Trains with SGD (Algorithm 1), tracks the quantities of Theorems 1-4 and Corollaries 1-2, prints a summary and
 writes ``results.npz`` + ``results.json`` and ``tracked.png`` to ``--out``.  Exit status: 0 done, 1 diverged or
@@ -20,6 +26,7 @@ from __future__ import annotations
 import _bootstrap  # noqa: F401
 
 import sys
+import time
 
 from mamba_dynamics import theory
 from mamba_dynamics.cli import (Parser, add_config_arguments, add_output_arguments, config_from_args, fail,
@@ -30,6 +37,8 @@ from mamba_dynamics.training import train
 
 OUTLIER_MODELS = ("mamba", "lt")
 FEATURE_MODELS = ("ssm", "lt-mlp")
+SINGLE_INDEX_MODELS = ("mamba-single-index", "la-single-index")
+ALL_MODELS = OUTLIER_MODELS + FEATURE_MODELS + SINGLE_INDEX_MODELS
 
 
 def requested_model(argv: list) -> str | None:
@@ -47,9 +56,11 @@ def main(argv=None) -> int:
     model = requested_model(argv)
     if model in FEATURE_MODELS:
         return simulate_features(argv)
+    if model in SINGLE_INDEX_MODELS:
+        return simulate_single_index(argv)
     parser = Parser(prog="simulate.py", description=__doc__.split("\n\n")[0])
     if model is not None and model not in OUTLIER_MODELS:
-        parser.error(f"unknown model {model!r}; choose one of {', '.join(OUTLIER_MODELS + FEATURE_MODELS)}")
+        parser.error(f"unknown model {model!r}; choose one of {', '.join(ALL_MODELS)}")
     add_config_arguments(parser)
     add_output_arguments(parser, "<model>")
     parser.add_argument("--no-plot", action="store_true", help="skip the figure")
@@ -142,6 +153,78 @@ def simulate_features(argv: list) -> int:
     print(format_table(rows, f"mamba_dynamics simulate: {cfg.model} on {cfg.regime} data, seed {cfg.seed}"))
     if result.status != "completed":
         fail(f"simulate.py: {result.message}; results so far written to {out}", 1)
+    return 0
+
+
+def simulate_single_index(argv: list) -> int:
+    """``--model mamba-single-index`` / ``la-single-index``: Algorithm 1, then the in-context risk vs N."""
+    import numpy as np
+
+    from mamba_dynamics.progress import progress_bar
+    from mamba_dynamics.single_index.cli import MODELS, add_arguments, config_from_args as si_config, positive_int_list
+    from mamba_dynamics.single_index.evaluate import simulate
+    from mamba_dynamics.single_index.hermite import generative_exponent, information_exponent, parse_link
+
+    parser = Parser(prog="simulate.py", description="Gated Mamba readout (or linear attention) + MLP, pretrained "
+                                                   "by Algorithm 1, learning single-index targets in context "
+                                                   "(arXiv 2510.12026).")
+    parser.add_argument("--model", choices=list(MODELS), required=True, help="gated Mamba or linear attention")
+    add_arguments(parser)
+    parser.add_argument("--test-N", type=positive_int_list, default=[64, 256, 1024, 4096],
+                        help="context lengths N at test (comma-separated)")
+    parser.add_argument("--match-context", action="store_true",
+                        help="pretrain at every test N (N_pt = N) instead of once at --N-pt")
+    parser.add_argument("--krr", action="store_true", help="also score kernel ridge regression on x and on x_I")
+    parser.add_argument("--krr-prompts", type=int, default=50, help="test prompts for KRR (O(N^3) each)")
+    parser.add_argument("--krr-max-N", type=int, default=1024, help="largest N at which KRR is run")
+    add_output_arguments(parser, "<model>")
+    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
+    args = parser.parse_args(argv)
+    cfg = si_config(parser, args, gate=MODELS[args.model])
+    if args.krr_prompts < 1 or args.krr_max_N < 1:
+        parser.error("--krr-prompts and --krr-max-N must be positive integers")
+    out = output_dir(args, args.model)
+
+    krr = ("x", "x_I") if args.krr else ()
+    steps = len(args.test_N) * (1 + len(krr))
+    bar = progress_bar(steps, "N", enabled=not args.quiet)
+    t0 = time.perf_counter()
+    try:
+        res = simulate(cfg, args.test_N, krr, args.krr_prompts, args.krr_max_N, args.match_context, bar)
+    except FloatingPointError as exc:
+        fail(f"simulate.py: {exc}", 1)
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t0
+    stats = res.pop("stats")
+    coefs = parse_link(cfg.link)
+    ie, ge = information_exponent(coefs), generative_exponent(coefs)
+    sidecar = {"config": cfg.to_dict(), "seed": cfg.seed, "model": args.model, "test_N": args.test_N,
+               "match_context": args.match_context, "wall_time_s": wall, "pretraining": stats,
+               "link_exponents": {"information": ie, "generative": ge},
+               "summary": {int(N): {"risk": float(r), "n_eff": float(n), "cos_quad": float(c)}
+                           for N, r, n, c in zip(res["N"], res["risk"], res["n_eff"], res["cos_quad"])}}
+    write_run(out, "results", res, sidecar)
+    if not args.no_plot:
+        from mamba_dynamics.plotting import save_figure
+        from mamba_dynamics.single_index.plotting import plot_single_run
+
+        save_figure(plot_single_run(res, cfg, "mamba" if cfg.gated else "la"), out / "risk.png", pdf=args.pdf)
+
+    rows = [("model", f"{args.model} (d={cfg.d}, r={cfg.r}, link {cfg.link}: ie={ie}, ge={ge})"),
+            ("Stage I", f"{cfg.stage1}; share of gamma on relevant features {stats['share_relevant']:.3f}"),
+            ("pretraining context", "N_pt = N (per test N)" if args.match_context else f"N_pt = {cfg.N_pt}"),
+            ("wall time", f"{wall:.1f} s")]
+    for i, N in enumerate(res["N"]):
+        se = res["risk_prompts"][i].std() / np.sqrt(res["risk_prompts"].shape[1])
+        line = (f"risk {res['risk'][i]:.3f} +- {se:.3f}   n_eff {res['n_eff'][i]:.0f}   "
+                f"|cos(Q, beta)| {res['cos_quad'][i]:.3f}")
+        for key in ("krr_x", "krr_x_I"):
+            if key in res and np.isfinite(res[key][i]):
+                line += f"   {key.replace('krr_', 'KRR(')}) {res[key][i]:.3f}"
+        rows.append((f"N = {N}", line))
+    rows.append(("output", str(out)))
+    print(format_table(rows, f"mamba_dynamics simulate: {args.model}, seed {cfg.seed}"))
     return 0
 
 

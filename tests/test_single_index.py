@@ -111,7 +111,8 @@ def test_pretraining_selects_relevant_features():
 
 def test_krr_baseline_fits_a_smooth_context():
     rng = np.random.default_rng(6)
-    X = rng.standard_normal((20, 201, 2))
+    X = rng.standard_normal((20, 205, 2))
     Y = np.sin(X[..., 0])
-    pred = krr_predict(X, Y)
-    assert np.mean((pred - Y[:, -1]) ** 2) < 0.05 * np.var(Y[:, -1])
+    pred = krr_predict(X[:, :200], Y[:, :200], X[:, 200:])
+    assert pred.shape == (20, 5)
+    assert np.mean((pred - Y[:, 200:]) ** 2) < 0.05 * np.var(Y[:, 200:])

@@ -2,7 +2,8 @@
 
 Gaussian kernel ``exp(-||x - x'||^2 / (2 k))`` on ``k`` input coordinates (all ``d``, or the ``r`` relevant ones
 ``x_I``: the "intrinsic features" baseline), with ``lambda`` chosen per prompt by exact leave-one-out error over
-``1e-4 .. 10`` (one eigendecomposition per prompt).  Glossary: ``X`` ``(n, N+1, k)``, ``Y`` ``(n, N+1)``.
+``1e-4 .. 10`` (one eigendecomposition per prompt).  Glossary: ``Xc`` ``(n, N, k)`` and ``Yc`` ``(n, N)`` the
+contexts, ``Xq`` ``(n, q, k)`` the queries of each prompt.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import numpy as np
 LAMBDAS = np.geomspace(1e-4, 10.0, 11)
 
 
-def krr_predict(X: np.ndarray, Y: np.ndarray, lambdas=LAMBDAS) -> np.ndarray:
-    """Predictions ``(n,)`` of the query labels from the ``N`` context examples of each prompt."""
-    n, lp1, k = X.shape
-    out = np.empty(n)
+def _kernel(A: np.ndarray, B: np.ndarray, k: int) -> np.ndarray:
+    sq = np.sum(A**2, 1)[:, None] + np.sum(B**2, 1)[None, :] - 2 * A @ B.T
+    return np.exp(-np.maximum(sq, 0.0) / (2 * k))
+
+
+def krr_predict(Xc: np.ndarray, Yc: np.ndarray, Xq: np.ndarray, lambdas=LAMBDAS) -> np.ndarray:
+    """Predictions ``(n, q)`` at the queries from the ``N`` context examples of each prompt (O(N^3) per prompt)."""
+    n, N, k = Xc.shape
+    out = np.empty(Xq.shape[:2])
     for p in range(n):
-        ctx, q, y = X[p, :-1], X[p, -1], Y[p, :-1]
-        sq = np.sum(ctx**2, 1)
-        K = np.exp(-(sq[:, None] + sq[None, :] - 2 * ctx @ ctx.T) / (2 * k))
-        kq = np.exp(-np.sum((ctx - q) ** 2, 1) / (2 * k))
+        ctx, y = Xc[p], Yc[p]
+        K = _kernel(ctx, ctx, k)
         evals, U = np.linalg.eigh(K)
         Uy = U.T @ y
         best, best_err = None, np.inf
@@ -32,5 +36,5 @@ def krr_predict(X: np.ndarray, Y: np.ndarray, lambdas=LAMBDAS) -> np.ndarray:
             err = float(np.mean(loo**2))
             if err < best_err:
                 best, best_err = alpha, err
-        out[p] = kq @ best
+        out[p] = _kernel(Xq[p], ctx, k) @ best
     return out

@@ -53,3 +53,24 @@ def relevant_mask(d: int, I: np.ndarray) -> np.ndarray:
     inI[I] = True
     iu, ju = np.triu_indices(d, k=1)
     return np.concatenate([[True], inI, inI, inI[iu] & inI[ju]])
+
+
+def sample_queries(beta: np.ndarray, q: int, coefs: np.ndarray, tau: float,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``q`` extra queries per prompt with the prompt's ``beta`` ``(n, d)``: ``Xq (n, q, d)``, ``yq (n, q)``."""
+    n, d = beta.shape
+    Xq = rng.standard_normal((n, q, d))
+    z = np.einsum("bqd,bd->bq", Xq, beta)
+    return Xq, link_value(coefs, z) + tau * np.where(rng.random((n, q)) < 0.5, 1.0, -1.0)
+
+
+def sub_embedding_index(d: int, I: np.ndarray) -> np.ndarray:
+    """Positions in ``phi(x)`` (size ``d~``) of the features of ``phi(x_I)`` (size ``(r+1)(r+2)/2``), in the
+    order ``embed`` lists them, for sorted ``I``: ``phi(x)[idx] == phi(x_I)``."""
+    I = np.asarray(I)
+    blocks = feature_blocks(d)
+    cross_pos = np.full((d, d), -1)
+    iu, ju = np.triu_indices(d, k=1)
+    cross_pos[iu, ju] = blocks["cross"].start + np.arange(len(iu))
+    a, b = np.triu_indices(len(I), k=1)
+    return np.concatenate([[0], 1 + I, 1 + d + I, cross_pos[I[a], I[b]]]).astype(np.int64)

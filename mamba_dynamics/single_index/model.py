@@ -54,7 +54,7 @@ def psi_reference(X: np.ndarray, Y: np.ndarray, rho: float, b: float, gated: boo
 
 
 @njit(cache=True)
-def _psi_kernel(X, Y, rho, b, gated, out):  # pragma: no cover - compiled
+def _context_kernel(X, Y, rho, b, gated, out):  # pragma: no cover - compiled
     n, lp1, d = X.shape
     N = lp1 - 1
     s = np.empty(lp1)
@@ -92,21 +92,27 @@ def _psi_kernel(X, Y, rho, b, gated, out):  # pragma: no cover - compiled
         out[p, 0] = m0
         c = 1 + 2 * d
         for k in range(d):
-            xq = X[p, N, k]
-            out[p, 1 + k] = lin[k] * xq
-            out[p, 1 + d + k] = sq[k] * (xq * xq - 1.0) / r2
+            out[p, 1 + k] = lin[k]
+            out[p, 1 + d + k] = sq[k]
             for q in range(k + 1, d):
-                out[p, c] = cross[k, q] * xq * X[p, N, q]
+                out[p, c] = cross[k, q]
                 c += 1
 
 
-def psi(X: np.ndarray, Y: np.ndarray, rho: float, b: float, gated: bool = True) -> np.ndarray:
-    """Numba ``psi`` ``(n, d~)``: O(N d^2) per prompt, without materialising the embedding of the context."""
+def context_statistic(X: np.ndarray, Y: np.ndarray, rho: float, b: float, gated: bool = True) -> np.ndarray:
+    """Numba ``A = sum_i G_i y_i phi(x_i)`` ``(n, d~)`` over the ``N`` context examples of each prompt (the query
+    row ``X[:, -1]`` only enters through its gate factor ``1 - sig(b)``); O(N d^2) per prompt without
+    materialising the embedding.  ``psi = phi(x) * A`` for any query ``x`` of that prompt."""
     n, _, d = X.shape
     out = np.empty((n, (d + 1) * (d + 2) // 2))
-    _psi_kernel(np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(Y, dtype=np.float64), float(rho),
-                float(b), bool(gated), out)
+    _context_kernel(np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(Y, dtype=np.float64),
+                    float(rho), float(b), bool(gated), out)
     return out
+
+
+def psi(X: np.ndarray, Y: np.ndarray, rho: float, b: float, gated: bool = True) -> np.ndarray:
+    """Fast ``psi`` ``(n, d~)`` = ``phi(x_query) * A`` with the Numba context statistic."""
+    return embed(X[:, -1]) * context_statistic(X, Y, rho, b, gated)
 
 
 def mlp(M: np.ndarray, v: np.ndarray, bj: np.ndarray, a: np.ndarray) -> np.ndarray:

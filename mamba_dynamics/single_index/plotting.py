@@ -1,0 +1,96 @@
+"""Figures of the single-index ICL simulator (arXiv 2510.12026): one setting, risk vs N, gate ablation.
+
+Every function returns a matplotlib ``Figure`` (Agg backend); save with :func:`mamba_dynamics.plotting.save_figure`.
+Curves are dicts with ``N`` ``(k,)`` and ``risk`` ``(seeds, k)`` (one row per seed; a single run is one row).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..plotting import _band, plt
+
+STYLE = {
+    "mamba": ("Mamba (gate sigma(y/rho + b))", "tab:blue", "o", "-"),
+    "la": ("linear attention (G = 1/N)", "tab:orange", "s", "-"),
+    "krr_x": ("KRR on x", "tab:gray", "^", "--"),
+    "krr_x_I": ("KRR on x_I (intrinsic)", "k", "v", "--"),
+}
+
+
+def setting_text(cfg) -> str:
+    bias = f"b={cfg.gate_bias}" if cfg.gate_bias is not None else f"b=-log N-{cfg.gate_offset:g}"
+    return (f"link {cfg.link}, r={cfg.r}, tau={cfg.tau}, rho={cfg.rho:g}, {bias}, Stage I: {cfg.stage1}, "
+            f"T1={cfg.T1}, T2={cfg.T2}, m={cfg.width}")
+
+
+def _risk_axes(ax, tau: float, title: str):
+    ax.axhline(1.0, color="k", lw=0.6, ls=":", label="predicting 0 (risk 1)")
+    ax.axhline(tau**2 / (1 + tau**2), color="tab:green", lw=0.8, ls=":", label="noise floor tau^2/(1+tau^2)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set(xlabel="context length N (in-context examples)", ylabel="ICL risk  E(f - y)^2 / E y^2", title=title)
+
+
+def plot_single_run(res: dict, cfg, model: str) -> "plt.Figure":
+    """One setting: risk vs N (with KRR if computed, +-1 s.e. over prompts), and the gate's effective context
+    size, share of gamma on relevant features and alignment of the extracted feature with beta."""
+    N = res["N"]
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 4.8))
+    fig.suptitle(f"{'Mamba' if model == 'mamba' else 'linear attention'}, d={cfg.d}: {setting_text(cfg)}, "
+                 f"seed={cfg.seed}", fontsize=9)
+    ax = axes[0]
+    label, color, marker, ls = STYLE[model]
+    se = res["risk_prompts"].std(axis=1) / np.sqrt(res["risk_prompts"].shape[1])
+    ax.errorbar(N, res["risk"], yerr=se, color=color, marker=marker, ls=ls, label=label, capsize=3)
+    for key in ("krr_x", "krr_x_I"):
+        if key in res and np.any(np.isfinite(res[key])):
+            label, color, marker, ls = STYLE[key]
+            ax.plot(N, res[key], color=color, marker=marker, ls=ls, label=label)
+    _risk_axes(ax, cfg.tau, "in-context risk")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    ax.plot(N, res["n_eff"] / N, marker="o", color="tab:purple", label="n_eff / N (gate's effective context)")
+    ax.plot(N, res["share_relevant"], marker="s", color="tab:red", label="S_rel: share of ||gamma||^2 on relevant")
+    if np.any(np.isfinite(res["cos_quad"])):
+        ax.plot(N, res["cos_quad"], marker="^", color="tab:blue",
+                label="|cos(top eigvec of extracted Q, beta)| (median)")
+    if np.any(np.isfinite(res["cos_linear"])):
+        ax.plot(N, res["cos_linear"], marker="v", color="tab:cyan", label="cos(extracted u, beta) (mean)")
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="context length N", ylabel="value", ylim=(-0.05, 1.05),
+           title="test-time feature learning diagnostics")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_risk_vs_N(panels: dict, tau: float, title: str) -> "plt.Figure":
+    """One panel per ``d``: ``panels[d][key] = (N, (seeds, k) risks)`` for keys of :data:`STYLE`."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.8), sharey=True, squeeze=False)
+    for ax, (d, curves) in zip(axes[0], panels.items()):
+        for key, (N, vals) in curves.items():
+            label, color, marker, ls = STYLE[key]
+            ok = np.any(np.isfinite(vals), axis=0)
+            _band(ax, np.asarray(N)[ok], np.asarray(vals)[:, ok], color, label, marker=marker, ls=ls)
+        _risk_axes(ax, tau, f"d = {d}")
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gate_ablation(panels: dict, tau: float, exponents: dict, title: str) -> "plt.Figure":
+    """One panel per link: ``panels[link][key] = (N, (seeds, k) risks)`` for ``mamba`` and ``la``;
+    ``exponents[link] = (ie, ge)``."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), sharey=True, squeeze=False)
+    for ax, (link, curves) in zip(axes[0], panels.items()):
+        for key, (N, vals) in curves.items():
+            label, color, marker, ls = STYLE[key]
+            _band(ax, N, vals, color, label, marker=marker, ls=ls)
+        ie, ge = exponents[link]
+        _risk_axes(ax, tau, f"link {link}  (ie = {ie}, ge = {ge})")
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
