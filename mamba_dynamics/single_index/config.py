@@ -44,7 +44,7 @@ class SingleIndexConfig:
     width: int = 256
     bias_range: float = 3.0
     stage1: str = "gradient"
-    queries: int = 32
+    queries: int = 256
     a0: Optional[float] = None
     gamma0: Optional[float] = None
     lam2: Optional[float] = None

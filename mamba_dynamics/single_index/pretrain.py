@@ -29,13 +29,15 @@ from .data import embed, feature_blocks, relevant_mask, sample_prompts, sample_q
 from .hermite import generative_exponent
 from .model import context_statistic, gates, effective_context, mlp, mlp_slope, psi
 
-#: Prompt rows ``(N+1) * d`` held in memory at once when drawing prompts.
+#: Floats of prompts (and embedded queries) held in memory at once.
 CHUNK_FLOATS = 12_000_000
 
 
-def chunks(n: int, N: int, d: int):
-    """Sizes of the prompt batches that keep ``X`` under :data:`CHUNK_FLOATS` floats."""
-    size = max(1, min(n, CHUNK_FLOATS // ((N + 1) * d)))
+def chunks(n: int, N: int, d: int, queries: int = 0):
+    """Sizes of the prompt batches that keep the prompts ``X`` and the embedded extra queries under
+    :data:`CHUNK_FLOATS` floats."""
+    per_prompt = (N + 1) * d + queries * (d + 1) * (d + 2) // 2
+    size = max(1, min(n, CHUNK_FLOATS // per_prompt))
     for start in range(0, n, size):
         yield min(size, n - start)
 
@@ -143,7 +145,7 @@ def readout_outputs(cfg: SingleIndexConfig, I: np.ndarray, coefs: np.ndarray, ga
         d_eff, I_eff, g_eff = d, I, gamma
     b = cfg.bias_for(N)
     parts: dict = {k: [] for k in ("M", "y", "n_eff", "cu", "cq", "Xq", "Xc", "Yc")}
-    for k in chunks(n, N, d_eff):
+    for k in chunks(n, N, d_eff, queries):
         X, Y, beta = sample_prompts(k, N, d_eff, I_eff, coefs, cfg.tau, rng)
         Y[:, -1] = 0.0
         Ag = context_statistic(X, Y, cfg.rho, b, cfg.gated) * g_eff
@@ -209,12 +211,16 @@ def pretrain(cfg: SingleIndexConfig, I: np.ndarray, coefs: np.ndarray, rng: np.r
     cut = int(0.8 * cfg.T2)
     grams, rhs, counts, yy = [], [], [], []
     for sl in (slice(0, cut), slice(cut, cfg.T2)):
-        Phi = np.maximum(np.outer(out.M[sl].ravel() * eta1, v) + bj, 0.0)
-        y = out.y[sl].ravel()
-        grams.append(Phi.T @ Phi)
-        rhs.append(Phi.T @ y)
-        counts.append(len(y))
-        yy.append(float(y @ y))
+        Ms, ys = out.M[sl].ravel() * eta1, out.y[sl].ravel()
+        gram, r_vec = np.zeros((m, m)), np.zeros(m)
+        for start in range(0, len(ys), 20_000):  # rows of the feature matrix, a block at a time
+            Phi = np.maximum(np.outer(Ms[start:start + 20_000], v) + bj, 0.0)
+            gram += Phi.T @ Phi
+            r_vec += Phi.T @ ys[start:start + 20_000]
+        grams.append(gram)
+        rhs.append(r_vec)
+        counts.append(len(ys))
+        yy.append(float(ys @ ys))
     if cfg.lam2 is None:
         def val_err(lam):
             a = _solve(grams[0], rhs[0], counts[0], lam)
