@@ -69,7 +69,8 @@ def main(argv=None) -> int:
             for name in ("risk", "n_eff", "cos_quad", "cos_linear"):
                 arrays[f"{link}_{key}_{name}"] = np.stack([r[name] for r in runs])
             vals = arrays[f"{link}_{key}_risk"]
-            panels[link][key] = (np.array(Ns), vals)
+            panels[link][key] = {"N": np.array(Ns), **{name: arrays[f"{link}_{key}_{name}"]
+                                                       for name in ("risk", "cos_quad", "cos_linear")}}
             means[f"{link}/{key}"] = [round(float(v), 4) for v in vals.mean(0)]
             table.append((f"{link:<6} {key:<6}", "  ".join(f"{v:.3f}" for v in vals.mean(0)) +
                           "   |cos(Q, beta)| " + "  ".join(f"{v:.2f}" for v in arrays[f"{link}_{key}_cos_quad"]

@@ -81,15 +81,31 @@ def plot_risk_vs_N(panels: dict, tau: float, title: str) -> "plt.Figure":
 
 
 def plot_gate_ablation(panels: dict, tau: float, exponents: dict, title: str) -> "plt.Figure":
-    """One panel per link: ``panels[link][key] = (N, (seeds, k) risks)`` for ``mamba`` and ``la``;
-    ``exponents[link] = (ie, ge)``."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), sharey=True, squeeze=False)
-    for ax, (link, curves) in zip(axes[0], panels.items()):
-        for key, (N, vals) in curves.items():
-            label, color, marker, ls = STYLE[key]
-            _band(ax, N, vals, color, label, marker=marker, ls=ls)
+    """Two rows, one column per link.  ``panels[link][key]`` for ``key`` in ``mamba``, ``la`` is a dict of ``N``
+    ``(k,)`` and ``(seeds, k)`` arrays ``risk``, ``cos_quad``, ``cos_linear``; ``exponents[link] = (ie, ge)``.
+    Top: ICL risk.  Bottom: alignment of the feature each context extracts with beta (top eigenvector of the
+    quadratic form; for links with an odd part also the linear direction u)."""
+    k = len(panels)
+    fig, axes = plt.subplots(2, k, figsize=(5.2 * k, 8.6), sharey="row", squeeze=False)
+    for j, (link, curves) in enumerate(panels.items()):
         ie, ge = exponents[link]
+        ax = axes[0, j]
+        for key, c in curves.items():
+            label, color, marker, ls = STYLE[key]
+            _band(ax, c["N"], c["risk"], color, label, marker=marker, ls=ls)
         _risk_axes(ax, tau, f"link {link}  (ie = {ie}, ge = {ge})")
+        ax.legend(fontsize=8)
+        ax = axes[1, j]
+        for key, c in curves.items():
+            label, color, marker, _ = STYLE[key]
+            name = "Mamba" if key == "mamba" else "linear attention"
+            _band(ax, c["N"], c["cos_quad"], color, f"{name}: |cos(top eigvec of Q, beta)|", marker=marker)
+            if ge == 1:
+                _band(ax, c["N"], c["cos_linear"], color, f"{name}: cos(u, beta), linear part", marker=marker,
+                      ls="--")
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel="context length N", ylabel="alignment with beta", ylim=(-0.1, 1.05),
+               title="feature extracted from the context")
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
