@@ -83,18 +83,24 @@ def add_config_arguments(parser: argparse.ArgumentParser, skip: tuple = ()) -> N
         group.add_argument(*flags, dest=name, type=typ, default=None, help=f"{text} [default: {shown}]")
 
 
-def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace, **overrides) -> OutlierConfig:
-    """Build a validated config from parsed flags; a bad value ends the program via ``parser.error``."""
-    names = {f.name for f in dataclasses.fields(OutlierConfig)}
+def build_config(parser: argparse.ArgumentParser, args: argparse.Namespace, cls, **overrides):
+    """A validated ``cls`` (a frozen config dataclass) from the parsed flags named like its fields (unset flags
+    keep the defaults) plus ``overrides``; a bad value ends the program via ``parser.error`` (exit 2)."""
+    names = {f.name for f in dataclasses.fields(cls)}
     kw = {k: v for k, v in vars(args).items() if k in names and v is not None}
     kw.update(overrides)
     try:
-        return OutlierConfig(**kw)
+        return cls(**kw)
     except ConfigError as exc:
         parser.error(str(exc))
     except TypeError as exc:  # pragma: no cover - programming error guard
         parser.error(str(exc))
     raise AssertionError("unreachable")
+
+
+def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace, **overrides) -> OutlierConfig:
+    """Build a validated outlier-ICL config from parsed flags (see :func:`build_config`)."""
+    return build_config(parser, args, OutlierConfig, **overrides)
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, default_prefix: str) -> None:

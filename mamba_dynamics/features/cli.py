@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
-from ..config import ConfigError
+from ..cli import build_config
 from .config import REGIME_DEFAULTS, FeaturesConfig
 
 # (flags, field, type, help)
@@ -48,11 +47,4 @@ def add_arguments(parser: argparse.ArgumentParser, skip: tuple = ()) -> None:
 
 def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace, **overrides) -> FeaturesConfig:
     """A validated config from parsed flags; a bad value ends the program via ``parser.error`` (exit 2)."""
-    names = {f.name for f in dataclasses.fields(FeaturesConfig)}
-    kw = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    kw.update(overrides)
-    try:
-        return FeaturesConfig(**kw)
-    except ConfigError as exc:
-        parser.error(str(exc))
-    raise AssertionError("unreachable")
+    return build_config(parser, args, FeaturesConfig, **overrides)
