@@ -30,6 +30,17 @@ from .progress import progress_bar
 PROFILE_KEYS = ("gate_by_rank", "gate_by_pos_clean", "gate_by_pos_outlier")
 
 
+def trajectory_arrays(result) -> dict:
+    """The arrays every training run saves, flat for ``np.savez``: ``hist_<key>`` for each logged quantity,
+    ``loss_per_step`` and the parameters before (``init_*``) and after (``final_*``) training; ``result`` has
+    ``history``, ``loss_per_step``, ``params_init`` and ``params`` (with ``as_arrays(prefix)``)."""
+    out = {f"hist_{k}": v for k, v in result.history.items()}
+    out["loss_per_step"] = result.loss_per_step
+    out.update(result.params_init.as_arrays("init_"))
+    out.update(result.params.as_arrays("final_"))
+    return out
+
+
 @dataclass
 class RunResult:
     """Outcome of :func:`train`.
@@ -54,10 +65,7 @@ class RunResult:
 
     def arrays(self) -> dict:
         """Every array of the run, flat, for ``np.savez``."""
-        out = {f"hist_{k}": v for k, v in self.history.items()}
-        out["loss_per_step"] = self.loss_per_step
-        out.update(self.params_init.as_arrays("init_"))
-        out.update(self.params.as_arrays("final_"))
+        out = trajectory_arrays(self)
         for k, v in self.final.items():
             out[f"final_{k}"] = np.asarray(v)
         if self.patterns is not None:

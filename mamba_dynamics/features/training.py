@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..progress import progress_bar
-from ..training import divergence_problem
+from ..training import divergence_problem, trajectory_arrays
 from . import data
 from .config import FeaturesConfig
 from .gradients import loss_and_grad, predict
@@ -46,10 +46,7 @@ class FeaturesResult:
     final: dict = field(default_factory=dict)
 
     def arrays(self) -> dict:
-        out = {f"hist_{k}": v for k, v in self.history.items()}
-        out["loss_per_step"] = self.loss_per_step
-        out.update(self.params_init.as_arrays("init_"))
-        out.update(self.params.as_arrays("final_"))
+        out = trajectory_arrays(self)
         out["basis"] = self.basis
         return out
 
