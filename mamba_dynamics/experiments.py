@@ -14,23 +14,14 @@ import numpy as np
 from .config import OutlierConfig
 from .data import sample_test
 from .models import error_01, forward
-from .parallel import map_processes
-from .progress import progress_bar
+from .parallel import map_with_progress
 from .training import RunResult, train
 
 
 def train_many(cfgs: list[OutlierConfig], jobs: int = 1, show_progress: bool = False) -> list[RunResult]:
     """Train every config; ``jobs > 1`` runs them in that many processes (order of results = order of cfgs).
     ``show_progress`` shows a bar over runs on a terminal."""
-    bar = progress_bar(total=len(cfgs), desc="training runs", enabled=show_progress)
-    results: list[RunResult] = []
-    try:
-        for r in map_processes(train, cfgs, jobs, ordered=True):
-            results.append(r)
-            bar.update(1)
-        return results
-    finally:
-        bar.close()
+    return map_with_progress(train, cfgs, jobs, "training runs", show_progress)
 
 
 def evaluate(

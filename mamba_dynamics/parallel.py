@@ -48,4 +48,21 @@ def map_processes(fn: Callable, items: list, jobs: int = 0, ordered: bool = True
             delayed(call_pinned)(fn, item) for item in items)
 
 
-__all__ = ("pin_threads", "call_pinned", "map_processes")
+def map_with_progress(fn: Callable, items: list, jobs: int = 0, desc: str = "runs",
+                      show_progress: bool = False) -> list:
+    """``[fn(item) for item in items]`` (in order) through :func:`map_processes`, with a progress bar over the
+    items (shown only on a terminal and with ``show_progress``)."""
+    from .progress import progress_bar
+
+    bar = progress_bar(total=len(items), desc=desc, enabled=show_progress)
+    results = []
+    try:
+        for r in map_processes(fn, items, jobs, ordered=True):
+            results.append(r)
+            bar.update(1)
+        return results
+    finally:
+        bar.close()
+
+
+__all__ = ("pin_threads", "call_pinned", "map_processes", "map_with_progress")

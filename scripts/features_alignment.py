@@ -21,8 +21,7 @@ from mamba_dynamics.cli import (Parser, add_output_arguments, add_repro_argument
 from mamba_dynamics.features.config import FeaturesConfig
 from mamba_dynamics.features.training import train
 from mamba_dynamics.io import write_run
-from mamba_dynamics.parallel import map_processes
-from mamba_dynamics.progress import progress_bar
+from mamba_dynamics.parallel import map_with_progress
 
 REGIMES = ("majority", "locality")
 MODELS = ("ssm", "lt-mlp")
@@ -42,12 +41,7 @@ def main(argv=None) -> int:
     check_repro_arguments(parser, args)
     out = output_dir(args, "features-alignment")
     cfgs = [FeaturesConfig(model=m, regime=r, seed=s) for r in REGIMES for m in MODELS for s in range(args.seeds)]
-    bar = progress_bar(len(cfgs), "runs", enabled=not args.quiet)
-    runs = []
-    for res in map_processes(_run, cfgs, jobs=args.jobs):
-        runs.append(res)
-        bar.update(1)
-    bar.close()
+    runs = map_with_progress(_run, cfgs, args.jobs, "runs", not args.quiet)
 
     arrays, curves, errors, settings, claims, rows = {}, {}, {}, {}, {}, []
     for regime in REGIMES:

@@ -25,9 +25,8 @@ from mamba_dynamics.features.plotting import fit_slope, geometric_mean, plot_sca
 from mamba_dynamics.features.theory import PREDICTED_SLOPES
 from mamba_dynamics.features.training import train
 from mamba_dynamics.io import write_run
-from mamba_dynamics.parallel import map_processes
+from mamba_dynamics.parallel import map_with_progress
 from mamba_dynamics.plotting import save_figure
-from mamba_dynamics.progress import progress_bar
 
 TARGET = {"majority": 0.01, "locality": 0.25}
 MAX_STEPS = {"majority": 1500, "locality": 2000}
@@ -71,12 +70,7 @@ def main(argv=None) -> int:
     out = output_dir(args, "features-scaling")
     plan = sweeps(args.quick)
     items = [dict(c, seed=s) for sw in plan for c in sw["cfgs"] for s in range(args.seeds)]
-    bar = progress_bar(len(items), "runs", enabled=not args.quiet)
-    flat = []
-    for T in map_processes(_run, items, jobs=args.jobs):
-        flat.append(T)
-        bar.update(1)
-    bar.close()
+    flat = map_with_progress(_run, items, args.jobs, "runs", not args.quiet)
 
     arrays, fits, panels, rows, i = {}, {}, [], [], 0
     for sw in plan:
