@@ -41,7 +41,7 @@ def pin_threads(n: int) -> None:
 
 
 def make_numba():
-    from mamba_dynamics.gradients import loss_and_grad
+    from mamba_dynamics.outliers.gradients import loss_and_grad
 
     def step(args, gated):
         r = loss_and_grad(*args, gated)
@@ -51,7 +51,7 @@ def make_numba():
 
 
 def make_numpy():
-    from mamba_dynamics.gradients import loss_and_grad_reference
+    from mamba_dynamics.outliers.gradients import loss_and_grad_reference
 
     def step(args, gated):
         r = loss_and_grad_reference(*args, gated)
@@ -207,7 +207,7 @@ def agree(ref, other, rtol: float = 1e-8) -> bool:
 def compile_times() -> dict:
     """First-call time of the Numba step in fresh interpreters: empty cache dir (compile) vs warm cache dir."""
     code = ("import time, numpy as np, sys; sys.path.insert(0, %r); "
-            "from benchmarks.step_bench import make_case; from mamba_dynamics.gradients import loss_and_grad; "
+            "from benchmarks.step_bench import make_case; from mamba_dynamics.outliers.gradients import loss_and_grad; "
             "a = make_case(8, 5, 4); t = time.perf_counter(); loss_and_grad(*a, True); "
             "print(time.perf_counter() - t)") % str(ROOT)
     out = {}
@@ -284,7 +284,7 @@ def main(argv=None) -> int:
                     raise SystemExit(f"{name} disagrees with the Numba kernel at B={B}, l={l}, d={d}, {model}")
                 fns[name] = (lambda step=step, conv=conv: step(conv, gated))
             times, ratios = paired_times(fns, min_total=budget)
-            from mamba_dynamics.gradients import loss_and_grad
+            from mamba_dynamics.outliers.gradients import loss_and_grad
 
             r = loss_and_grad(*base, gated)
             active = int(np.sum(base[4] * r.F < 1))

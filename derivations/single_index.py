@@ -1,122 +1,23 @@
-"""Symbolic Stage-I gradient of the single-index Mamba readout (arXiv 2510.12026; spec section 7).
+#!/usr/bin/env python
+"""Run the symbolic check of the single-index Stage-I gradient (arXiv 2510.12026; spec section 7).
 
-The readout is the selective scan of :func:`derivations.outlier_mamba.recurrence_output` run on tokens
-``z_i = (phi(x_i), y_i)``, ``z_q = (phi(x), 0)`` with ``W_B = diag(gamma, 0)``, ``W_C = I`` and gate weights
-``w = (b, 0, ..., 0, 1/rho)``; the linear-attention ablation is the ungated scan divided by N.  The loss is
-``L1 = (1/2T) sum_t (f^t - y^t)^2`` with the MLP head ``f = sum_j a_j ReLU(v_j M + b_j)``.  Only ``gamma`` is
-symbolic; sympy differentiates the loss of the *recurrence* and the result is compared with the hand-derived
-``stage1_loss_grad`` (Numba ``psi`` kernel) and its NumPy reference.  Registered as models
-``mamba-single-index`` and ``la-single-index`` with :mod:`mamba_dynamics.gradcheck`.
+    python derivations/single_index.py
+
+sympy differentiates the Stage-I loss built from the raw selective scan (on the Hermite-embedded tokens) and
+compares it with the hand-derived gradient that pretraining runs, with the Numba kernel and with the NumPy
+reference, plus finite differences.  The derivation code is :mod:`mamba_dynamics.single_index.symbolic`.
+Exit 1 if any check fails.
 """
 
-from __future__ import annotations
+import sys
+from pathlib import Path
 
-from functools import lru_cache
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np
-import sympy as sp
+from mamba_dynamics.core.gradcheck import check, format_rows  # noqa: E402
+from mamba_dynamics.single_index import symbolic  # noqa: E402
 
-from .outlier_mamba import recurrence_output
-
-SIZES = dict(d=2, N=3, T=2, m=3)  # d~ = 6 features, tokens of width 7
-RHO, BIAS = 2.0, -1.0
-
-
-def _relu(u):
-    return sp.Piecewise((u, u > 0), (0, True))
-
-
-@lru_cache(maxsize=None)
-def _symbolic(gated: bool, key: tuple):
-    """Lambdified loss and gradient in the symbols gamma, for the fixed numbers encoded in ``key``."""
-    X, Y, v, bj, a = (np.array(k) for k in key)
-    from mamba_dynamics.single_index.data import embed
-
-    T, lp1, d = X.shape
-    dt = (d + 1) * (d + 2) // 2
-    gamma = sp.symbols(f"g0:{dt}", real=True)
-    W_B = sp.diag(*gamma, 0)
-    W_C = sp.eye(dt + 1)
-    w = sp.Matrix([sp.Float(BIAS)] + [0] * (dt - 1) + [sp.Float(1 / RHO)])
-    loss = 0
-    for t in range(T):
-        Phi = embed(X[t])
-        Z = sp.Matrix([[sp.Float(float(v_)) for v_ in Phi[i]] + [sp.Float(float(Y[t, i]) if i < lp1 - 1 else 0.0)]
-                       for i in range(lp1)])
-        M = recurrence_output(W_B, W_C, w, Z, gated)
-        if not gated:
-            M = M / (lp1 - 1)
-        f = sum(sp.Float(float(a[j])) * _relu(sp.Float(float(v[j])) * M + sp.Float(float(bj[j])))
-                for j in range(len(a)))
-        loss += (f - sp.Float(float(Y[t, -1]))) ** 2 / (2 * T)
-    grads = [sp.diff(loss, g) for g in gamma]
-    return sp.lambdify([gamma], loss, "mpmath"), sp.lambdify([gamma], grads, "mpmath")
-
-
-def symbolic_loss_grad(params: dict, data: tuple, gated: bool):
-    import mpmath
-
-    X, Y, v, bj, a = data
-    key = tuple(np.asarray(x).tolist() if np.ndim(x) else x for x in (X, Y, v, bj, a))
-    key = tuple(_freeze(k) for k in key)
-    f_loss, f_grad = _symbolic(gated, key)
-    with mpmath.workdps(40):
-        g = [mpmath.mpf(float(x)) for x in params["gamma"]]
-        return float(f_loss(g)), {"gamma": np.array([float(x) for x in f_grad(g)])}
-
-
-def _freeze(x):
-    return tuple(_freeze(v) for v in x) if isinstance(x, list) else x
-
-
-def make_case(gated: bool):
-    def random_case(rng: np.random.Generator, scale: float = 1.0):
-        from mamba_dynamics.single_index.data import index_set, sample_prompts
-        from mamba_dynamics.single_index.hermite import parse_link
-        from mamba_dynamics.single_index.model import psi
-
-        d, N, T, m = SIZES["d"], SIZES["N"], SIZES["T"], SIZES["m"]
-        while True:  # keep every ReLU away from its kink, so finite differences are exact to O(eps^2)
-            X, Y, _ = sample_prompts(T, N, d, index_set(d, 1, rng), parse_link("h3"), 0.1, rng)
-            gamma = scale * rng.standard_normal((d + 1) * (d + 2) // 2)
-            v, bj, a = np.sign(rng.standard_normal(m)), rng.uniform(-1, 1, m), rng.standard_normal(m)
-            Yc = Y.copy()
-            Yc[:, -1] = 0.0
-            M = psi(X, Yc, RHO, BIAS, gated) @ gamma
-            if np.min(np.abs(np.outer(M, v) + bj)) > 1e-3:
-                return {"gamma": gamma}, (X, Y, v, bj, a)
-
-    return random_case
-
-
-def _spec(name: str, gated: bool):
-    from mamba_dynamics.gradcheck import GradientSpec, register
-    from mamba_dynamics.single_index import model
-
-    def run(psi_fn):
-        def loss_grad(params, data):
-            X, Y, v, bj, a = data
-            Yc = Y.copy()
-            y = Y[:, -1]
-            Yc[:, -1] = 0.0
-            Ps = psi_fn(X, Yc, RHO, BIAS, gated)
-            M = Ps @ params["gamma"]
-            resid = model.mlp(M, v, bj, a) - y
-            return 0.5 * float(np.mean(resid**2)), {"gamma": Ps.T @ (resid * model.mlp_slope(M, v, bj, a)) / len(M)}
-
-        return loss_grad
-
-    def kernel(params, data):  # looked up at call time, so a patched kernel is what gets checked
-        return run(model.psi)(params, data)
-
-    return register(GradientSpec(
-        name=name, blocks=("gamma",), random_case=make_case(gated), kernel=kernel,
-        reference=run(model.psi_reference), symbolic=lambda p, d: symbolic_loss_grad(p, d, gated),
-        symbolic_sizes=dict(SIZES),
-        description=f"single-index {'Mamba' if gated else 'linear-attention'} readout + MLP, Stage-I loss "
-                    f"(arXiv 2510.12026)",
-    ))
-
-
-MAMBA_SI = _spec("mamba-single-index", True)
-LA_SI = _spec("la-single-index", False)
+if __name__ == "__main__":
+    rows = [r for spec in symbolic.gradient_specs() for r in check(spec, 0)]
+    print(format_rows(rows))
+    raise SystemExit(0 if all(r.ok for r in rows) else 1)

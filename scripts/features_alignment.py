@@ -16,21 +16,11 @@ import _bootstrap  # noqa: F401
 
 import numpy as np
 
-from mamba_dynamics.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
+from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
                                 format_table, output_dir)
-from mamba_dynamics.features.config import FeaturesConfig
-from mamba_dynamics.features.training import train
-from mamba_dynamics.io import write_run
-from mamba_dynamics.parallel import map_with_progress
-
-REGIMES = ("majority", "locality")
-MODELS = ("ssm", "lt-mlp")
-
-
-def _run(cfg: FeaturesConfig) -> dict:
-    r = train(cfg)
-    return {"model": cfg.model, "regime": cfg.regime, "seed": cfg.seed, "history": dict(r.history),
-            "status": r.status}
+from mamba_dynamics.core.io import write_run
+from mamba_dynamics.features.config import MODELS, REGIMES, FeaturesConfig
+from mamba_dynamics.features.experiments import alignment_runs
 
 
 def main(argv=None) -> int:
@@ -40,8 +30,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
     out = output_dir(args, "features-alignment")
-    cfgs = [FeaturesConfig(model=m, regime=r, seed=s) for r in REGIMES for m in MODELS for s in range(args.seeds)]
-    runs = map_with_progress(_run, cfgs, args.jobs, "runs", not args.quiet)
+    runs = alignment_runs(args.seeds, args.jobs, not args.quiet)
 
     arrays, curves, errors, settings, claims, rows = {}, {}, {}, {}, {}, []
     for regime in REGIMES:
@@ -66,8 +55,8 @@ def main(argv=None) -> int:
             rows.append((f"{regime:>8} {model:<6}",
                          f"test err {fin['test_err']:.3f}   cos(o_+) {fin['cos_pos']:+.3f}   cos(o_-) "
                          f"{fin['cos_neg']:+.3f}   cos(irr) {fin['cos_irr']:+.3f}   <.,o_j> irr {fin['w_irr']:+.3f}"))
+    from mamba_dynamics.core.plotting import save_figure
     from mamba_dynamics.features.plotting import plot_alignment
-    from mamba_dynamics.plotting import save_figure
 
     save_figure(plot_alignment(curves, errors, settings), out / "alignment.png", pdf=args.pdf)
     write_run(out, "alignment", arrays, {"seeds": args.seeds, "settings": settings, "final_means": claims,

@@ -15,12 +15,14 @@ import _bootstrap  # noqa: F401
 
 import numpy as np
 
-from mamba_dynamics.cli import (Parser, add_config_arguments, add_output_arguments, add_repro_arguments,
-                                check_repro_arguments, config_from_args, fraction_list, output_dir, format_table)
-from mamba_dynamics.config import LABEL_RULES
-from mamba_dynamics.experiments import error_vs_alpha
-from mamba_dynamics.io import write_run
-from mamba_dynamics.plotting import plot_error_vs_alpha, save_figure
+from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
+                                     format_table, fraction_list, output_dir)
+from mamba_dynamics.outliers.cli import add_arguments as add_config_arguments, config_from_args
+from mamba_dynamics.outliers.config import LABEL_RULES
+from mamba_dynamics.outliers.experiments import error_vs_alpha
+from mamba_dynamics.core.io import write_run
+from mamba_dynamics.core.plotting import save_figure
+from mamba_dynamics.outliers.plotting import plot_error_vs_alpha
 
 
 def main(argv=None) -> int:

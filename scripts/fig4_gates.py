@@ -14,14 +14,15 @@ import _bootstrap  # noqa: F401
 
 import numpy as np
 
-from mamba_dynamics.cli import (Parser, add_config_arguments, add_output_arguments, config_from_args,
-                                format_table, output_dir)
-from mamba_dynamics.data import sample_test
-from mamba_dynamics.io import write_run
-from mamba_dynamics.metrics import gate_profile
-from mamba_dynamics.models import gates
-from mamba_dynamics.plotting import plot_gates, save_figure
-from mamba_dynamics.training import train
+from mamba_dynamics.core.cli import Parser, add_output_arguments, format_table, output_dir
+from mamba_dynamics.outliers.cli import add_arguments as add_config_arguments, config_from_args
+from mamba_dynamics.outliers.data import sample_test
+from mamba_dynamics.core.io import write_run
+from mamba_dynamics.outliers.metrics import gate_profile
+from mamba_dynamics.outliers.model import gates
+from mamba_dynamics.core.plotting import save_figure
+from mamba_dynamics.outliers.plotting import plot_gates
+from mamba_dynamics.outliers.train import train
 
 
 def main(argv=None) -> int:
@@ -36,7 +37,7 @@ def main(argv=None) -> int:
     cfg = config_from_args(parser, args, model="mamba", alpha=alpha)
     out = output_dir(args, "fig4")
     run = train(cfg, show_progress=not args.quiet)
-    batch = sample_test(cfg, run.patterns, np.random.default_rng([cfg.seed, 4]), n=args.n_eval)
+    batch = sample_test(cfg, run.extras["patterns"], np.random.default_rng([cfg.seed, 4]), n=args.n_eval)
     prof = gate_profile(run.params, batch, gated=True)
     G = gates(run.params.w, batch.P)
     n_out = batch.outlier.sum(1)

@@ -14,12 +14,15 @@ import _bootstrap  # noqa: F401
 
 import time
 
-from phase_diagram import check_sweep_arguments
+from phase_diagram import check_sweep_arguments, panel
 
-from mamba_dynamics.cli import Parser, add_config_arguments, add_output_arguments, config_from_args, output_dir
-from mamba_dynamics.io import save_json
-from mamba_dynamics.plotting import plot_phase, save_figure
-from mamba_dynamics.sweeps import Axis, GridError, SweepSpec, nanmean_seeds, parse_grid, run_sweep, save_dataset
+from mamba_dynamics.core.cli import Parser, add_output_arguments, output_dir
+from mamba_dynamics.core.io import save_json
+from mamba_dynamics.core.plotting import plot_phase, save_figure
+from mamba_dynamics.core.sweeps import Axis, GridError, SweepSpec, parse_grid, run_sweep, save_dataset
+from mamba_dynamics.outliers.cli import add_arguments as add_config_arguments, config_from_args
+from mamba_dynamics.outliers.experiments import SWEEP
+from mamba_dynamics.outliers.plotting import METRIC_LABEL
 
 PAIRS = (("alpha", "p_a"), ("alpha", "l_ts"))
 
@@ -37,17 +40,17 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=0, help="worker processes (0 = all cores)")
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address")
     args = parser.parse_args(argv)
-    check_sweep_arguments(parser, args)
+    check_sweep_arguments(parser, args, SWEEP)
     out = output_dir(args, "phase-compare")
     grids = {}
     try:
-        grids = {"alpha": parse_grid("alpha", args.alphas), "p_a": parse_grid("p_a", args.p_as),
-                 "l_ts": parse_grid("l_ts", args.l_tss)}
+        grids = {"alpha": parse_grid(SWEEP, "alpha", args.alphas), "p_a": parse_grid(SWEEP, "p_a", args.p_as),
+                 "l_ts": parse_grid(SWEEP, "l_ts", args.l_tss)}
         specs = {}
         for model in ("mamba", "lt"):
             base = config_from_args(parser, args, model=model)
             for xf, yf in PAIRS:
-                spec = SweepSpec(base, Axis(xf, grids[xf]), Axis(yf, grids[yf]),
+                spec = SweepSpec(SWEEP, base, Axis(xf, grids[xf]), Axis(yf, grids[yf]),
                                  tuple(range(base.seed, base.seed + args.seeds)), args.n_eval)
                 spec.groups()
                 specs[(model, xf, yf)] = spec
@@ -62,16 +65,16 @@ def main(argv=None) -> int:
             print(f"[{model}, {xf} x {yf}]", end=" ")
             data = run_sweep(spec, sub, args.jobs, args.scheduler, show_progress=not args.quiet)
             save_dataset(spec, data, sub)
-            mean = nanmean_seeds(data["arrays"][args.metric])
-            panels.append(dict(x_field=xf, xs=spec.x.values, y_field=yf, ys=spec.y.values, mean=mean,
-                               status=data["status"], base=spec.base.to_dict(), model=model,
-                               title=f"{'Mamba' if model == 'mamba' else 'Linear Transformer'}: {xf} vs {yf}"))
+            panels.append(panel(spec, data, args.metric, model,
+                                f"{'Mamba' if model == 'mamba' else 'Linear Transformer'}: {xf} vs {yf}"))
             summary[f"{model}_{xf}_{yf}"] = {"dataset": str(sub / "phase.npz"), "failures": len(data["failures"])}
     wall = time.perf_counter() - t0
     b = specs[("mamba", "alpha", "p_a")].base
     title = (f"Final test error ({b.label_rule} labels), mean of {args.seeds} seeds; fixed: l_tr={b.l_tr}, "
              f"p_a={b.p_a} (right column), l_ts={b.l_ts} (left column), {b.steps} SGD steps")
-    save_figure(plot_phase(panels, args.metric, title, ncols=2), out / "phase_compare.png", pdf=args.pdf)
+    save_figure(plot_phase(panels, args.metric, title, ncols=2, metric_labels=METRIC_LABEL,
+                           lower_is_better=args.metric in SWEEP.lower_is_better), out / "phase_compare.png",
+                pdf=args.pdf)
     save_json(out / "phase_compare.json", {"panels": summary, "wall_time_s_this_invocation": wall,
                                            "grids": {k: list(v) for k, v in grids.items()}})
     print(f"done in {wall:.0f} s; figure {out / 'phase_compare.png'}")

@@ -17,12 +17,12 @@ import _bootstrap  # noqa: F401
 
 import numpy as np
 
-from mamba_dynamics.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
-                                format_table, output_dir)
-from mamba_dynamics.io import write_run
-from mamba_dynamics.plotting import save_figure
-from mamba_dynamics.progress import progress_bar
-from mamba_dynamics.single_index.cli import add_arguments, config_from_args, positive_int_list
+from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
+                                     format_table, output_dir, positive_int_list)
+from mamba_dynamics.core.io import write_run
+from mamba_dynamics.core.plotting import save_figure
+from mamba_dynamics.core.progress import progress_bar
+from mamba_dynamics.single_index.cli import add_arguments, config_from_args
 from mamba_dynamics.single_index.experiments import Cell, run_cells
 from mamba_dynamics.single_index.plotting import plot_risk_vs_N, setting_text
 

@@ -1,11 +1,15 @@
-"""Command-line flags of the feature-filtering simulator: one flag per :class:`FeaturesConfig` field."""
+"""Command line of the feature-filtering family (arXiv 2602.12499): one flag per :class:`FeaturesConfig` field, and
+the ``simulate.py --model ssm|lt-mlp`` entry."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..cli import build_config
-from .config import REGIME_DEFAULTS, FeaturesConfig
+from ..core.cli import Parser, add_flags, add_output_arguments, build_config, fail, format_table, output_dir
+from ..core.io import write_run
+from . import theory
+from .config import MODELS, REGIME_DEFAULTS, FeaturesConfig
+from .train import train
 
 # (flags, field, type, help)
 FLAGS = [
@@ -34,17 +38,62 @@ FLAGS = [
 
 def add_arguments(parser: argparse.ArgumentParser, skip: tuple = ()) -> None:
     """One flag per config field (except ``skip``); unset flags keep the config default."""
-    defaults = FeaturesConfig()
-    group = parser.add_argument_group("setting (paper symbols; docs/features.md)")
-    for flags, name, typ, text in FLAGS:
-        if name in skip:
-            continue
-        shown = getattr(defaults, name)
-        if name in REGIME_DEFAULTS["majority"]:
-            shown = ", ".join(f"{r} {v[name]}" for r, v in REGIME_DEFAULTS.items())
-        group.add_argument(*flags, dest=name, type=typ, default=None, help=f"{text} [default: {shown}]")
+    shown = {name: ", ".join(f"{r} {v[name]}" for r, v in REGIME_DEFAULTS.items()) for name in REGIME_DEFAULTS["majority"]}
+    add_flags(parser, FLAGS, FeaturesConfig(), "setting (paper symbols; docs/features.md)", skip, shown)
 
 
 def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace, **overrides) -> FeaturesConfig:
     """A validated config from parsed flags; a bad value ends the program via ``parser.error`` (exit 2)."""
     return build_config(parser, args, FeaturesConfig, **overrides)
+
+
+def simulate(argv: list, prog: str = "simulate.py") -> int:
+    """``simulate.py --model ssm|lt-mlp``: train on majority-voting or local-concentration data, print the
+    summary, write ``results.npz`` + ``results.json`` and ``tracked.png``.  Exit 0 done, 1 diverged, 2 bad input."""
+    parser = Parser(prog=prog, description="Selective SSM (or linear attention) + two-layer MLP filtering "
+                                           "relevant features (arXiv 2602.12499).")
+    add_arguments(parser)
+    add_output_arguments(parser, "<model>-<regime>")
+    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
+    args = parser.parse_args(argv)
+    cfg = config_from_args(parser, args)
+    out = output_dir(args, f"{cfg.model}-{cfg.regime}")
+
+    result = train(cfg, show_progress=not args.quiet)
+    th = theory.predicted(cfg)
+    sidecar = {"config": cfg.to_dict(), "seed": cfg.seed, "status": result.status, "message": result.message,
+               "steps_done": result.steps_done, "wall_time_s": result.wall_time, "summary": result.summary(),
+               "theory": th}
+    write_run(out, "results", result.arrays(), sidecar)
+    if not args.no_plot and len(result.history["step"]) > 0:
+        from ..core.plotting import save_figure
+        from .plotting import plot_features_run
+
+        save_figure(plot_features_run(result), out / "tracked.png", pdf=args.pdf)
+
+    h = result.history
+    mixer = "w" if cfg.gated else "W"
+    hit = result.final["iters_to_target"]
+    rows = [("model, regime", f"{cfg.model}, {cfg.regime}"), ("status", result.status),
+            ("steps done", str(result.steps_done)), ("wall time", f"{result.wall_time:.1f} s"),
+            ("final train hinge loss", f"{h['train_loss'][-1]:.4g}"),
+            ("train error / test error", f"{h['train_err'][-1]:.4f} / {h['test_err'][-1]:.4f}"),
+            (f"iterations to test error <= {cfg.target_err}", "not reached" if hit != hit else f"{hit:.0f}"),
+            (f"<{mixer}, o_+>, <{mixer}, o_->" if cfg.gated else "o_+^T W o_+, o_-^T W o_-",
+             f"{h['w_pos'][-1]:.4g}, {h['w_neg'][-1]:.4g}"),
+            ("irrelevant: mean, max |.|", f"{h['w_irr'][-1]:.4g}, {h['w_irr_abs'][-1]:.4g}"),
+            ("cos with o_+, o_-, irrelevant (mean)",
+             f"{h['cos_pos'][-1]:.3f}, {h['cos_neg'][-1]:.3f}, {h['cos_irr'][-1]:.3f}")]
+    if cfg.gated:
+        rows.append(("mean gate: relevant, irrelevant tokens", f"{h['gate_rel'][-1]:.3g}, {h['gate_irr'][-1]:.3g}"))
+    rows += [("share of output on o_+, o_-", f"{h['rel_share'][-1]:.3f}"),
+             ("MLP neurons: cos(v, o_+) (a>0), cos(v, o_-) (a<0)", f"{h['mlp_pos'][-1]:.3f}, {h['mlp_neg'][-1]:.3f}"),
+             ("signal (alpha_r - alpha_c or delta)", f"{th['signal']:.4g}"),
+             ("output", str(out))]
+    print(format_table(rows, f"mamba_dynamics simulate: {cfg.model} on {cfg.regime} data, seed {cfg.seed}"))
+    if result.status != "completed":
+        fail(f"{prog}: {result.message}; results so far written to {out}", 1)
+    return 0
+
+
+__all__ = ("FLAGS", "MODELS", "add_arguments", "config_from_args", "simulate")

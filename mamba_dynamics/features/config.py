@@ -13,21 +13,25 @@ training sequences; ``batch`` = SGD batch (0 = full-batch GD, as in the paper); 
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
-from ..config import ConfigError
+from ..core.config import ConfigBase, ConfigError, check_choice, check_int, check_non_negative, check_positive
 
-MODELS = ("ssm", "lt-mlp")
+#: Model names of this family (``--model``) and what each is.
+MODELS = {"ssm": "selective SSM + two-layer MLP, arXiv 2602.12499",
+          "lt-mlp": "causal linear attention + two-layer MLP, arXiv 2602.12499"}
 #: per-regime defaults of the step size and the number of steps (docs/features.md, "Chosen values")
 REGIME_DEFAULTS = {"majority": {"eta": 2.0, "steps": 200}, "locality": {"eta": 20.0, "steps": 400}}
 REGIMES = ("majority", "locality")
 
 
 @dataclass(frozen=True)
-class FeaturesConfig:
+class FeaturesConfig(ConfigBase):
+    """Complete setting of one feature-filtering run (see the module glossary and docs/features.md)."""
+
+    DERIVED: ClassVar[dict] = {"eta": ("regime",), "steps": ("regime",)}
+
     model: str = "ssm"
     regime: str = "majority"
     d: int = 10
@@ -50,21 +54,15 @@ class FeaturesConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
-        if self.regime not in REGIMES:
-            raise ConfigError(f"unknown regime {self.regime!r}; choose one of {', '.join(REGIMES)}")
+        check_choice("model", self.model, MODELS)
+        check_choice("regime", self.regime, REGIMES)
         for name, value in REGIME_DEFAULTS[self.regime].items():
             if getattr(self, name) is None:
-                object.__setattr__(self, name, value)
+                self._set(name, value)
         for name in ("d", "L", "m", "n_train", "steps", "n_test", "log_every"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+            check_int(name, getattr(self, name))
         for name in ("gap_near", "gap_far", "batch", "seed"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise ConfigError(f"{name} must be a non-negative integer, got {v!r}")
+            check_int(name, getattr(self, name), 0)
         if self.d < 3:
             raise ConfigError(f"d must be >= 3 (o_+, o_- and at least one irrelevant pattern), got {self.d}")
         for name in ("alpha_r", "alpha_c", "target_err"):
@@ -72,13 +70,9 @@ class FeaturesConfig:
             if not (0.0 <= v <= 1.0):
                 raise ConfigError(f"{name} must be a fraction in [0, 1], got {v}")
         for name in ("tau", "v0"):
-            v = getattr(self, name)
-            if not (v >= 0 and math.isfinite(v)):
-                raise ConfigError(f"{name} must be >= 0, got {v}")
+            check_non_negative(name, getattr(self, name))
         for name in ("eta", "diverge_norm"):
-            v = getattr(self, name)
-            if not (v > 0 and math.isfinite(v)):
-                raise ConfigError(f"{name} must be positive, got {v}")
+            check_positive(name, getattr(self, name))
         if self.regime == "majority":
             if self.n_relevant <= self.n_confusing:
                 raise ConfigError(f"majority voting needs more relevant than confusing tokens: round(alpha_r L) = "
@@ -118,14 +112,5 @@ class FeaturesConfig:
             return (self.n_relevant - self.n_confusing) / self.L
         return 0.5**self.gap_near - 0.5**self.gap_far
 
-    def replace(self, **changes) -> "FeaturesConfig":
-        """A copy with ``changes``; a new regime brings its own ``eta``/``steps`` defaults unless given."""
-        if "regime" in changes:
-            for name in REGIME_DEFAULTS[self.regime]:
-                changes.setdefault(name, None)
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        out = dataclasses.asdict(self)
-        out["signal"] = self.signal
-        return out
+    def derived_values(self) -> dict:
+        return {"signal": self.signal}

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.seeds import haar_basis
 from .config import FeaturesConfig
 
 
@@ -50,8 +51,7 @@ class Sequences:
 def make_basis(d: int, rng: np.random.Generator) -> np.ndarray:
     """Seeded Haar-random orthonormal basis, rows ``O[0] = o_+``, ``O[1] = o_-``, ``O[2:]`` irrelevant;
     shape ``(d, d)``."""
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    return (q * np.sign(np.diag(r))[None, :]).T.copy()
+    return haar_basis(d, rng)
 
 
 def _majority_patterns(cfg: FeaturesConfig, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..gating import softplus, softplus_scalar
+from ..core.gating import softplus, softplus_scalar
+from ..core.losses import hinge_loss, hinge_slope
 from . import model
 
 
@@ -120,7 +121,7 @@ def _head_fast(Y, V, a, y):
     flat = Y.reshape(N * L, d)
     Z = flat @ V.T
     F = (np.maximum(Z, 0.0) @ a).reshape(N, L).sum(axis=1) / L
-    g = np.where(y * F < 1.0, -y, 0.0) / N
+    g = hinge_slope(F, y)
     R = (Z > 0.0) * a[None, :] * np.repeat(g / L, L)[:, None]
     return F, g, R.T @ flat, (R @ V).reshape(N, L, d)
 
@@ -152,7 +153,7 @@ def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: b
     X, Y, T = _mix_fast(params, X, gated)
     d = X.shape[2]
     F, _, dV, Gy = _head_fast(Y, params.V, params.a, y)
-    loss = float(np.mean(np.maximum(0.0, 1.0 - y * F)))
+    loss = hinge_loss(F, y)
     if gated:
         dw = np.zeros(d)
         ssm_scan_adjoint(X, Y, T, np.ascontiguousarray(Gy), dw)
@@ -170,12 +171,12 @@ def loss_and_grad_reference(params: "model.Params", X: np.ndarray, y: np.ndarray
     Gy = np.zeros_like(Y)
     pre = np.einsum("nld,md->nlm", Y, params.V)
     F = np.einsum("nlm,m->n", np.maximum(pre, 0.0), params.a) / L
-    g = np.where(y * F < 1.0, -y, 0.0) / N
+    g = hinge_slope(F, y)
     for i in range(params.V.shape[0]):
         r = (pre[:, :, i] > 0) * params.a[i] * g[:, None] / L  # (N, L)
         dV[i] = np.einsum("nl,nld->d", r, Y)
         Gy += r[:, :, None] * params.V[i][None, None, :]
-    loss = model.hinge_loss(F, y)
+    loss = hinge_loss(F, y)
     C = np.einsum("nld,nsd->nls", Gy, X)  # C[n, l, s] = <Gy_l, x_s>
     if gated:
         t = X @ params.w

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..gating import sigmoid
+from ..core.gating import sigmoid
+from ..core.losses import error_01
 from . import model
 from .gradients import outputs
 from .data import Sequences
@@ -82,7 +83,7 @@ def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bo
 def snapshot(params: "model.Params", test: Sequences, O: np.ndarray, gated: bool) -> dict:
     """Every key of :data:`KEYS` plus ``test_err`` for the current parameters."""
     F = model.head(outputs(params, test.X, gated), params.V, params.a)
-    out = {"test_err": model.error_01(F, test.y)}
+    out = {"test_err": error_01(F, test.y)}
     out.update(alignment(params, O, gated))
     out.update(mlp_alignment(params, O))
     out.update(gate_stats(params, test, O, gated))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..gating import sigmoid, softplus
+from ..core.gating import sigmoid, softplus
 from .config import FeaturesConfig
 
 
@@ -105,13 +105,3 @@ def head(Y: np.ndarray, V: np.ndarray, a: np.ndarray) -> np.ndarray:
 def forward(params: Params, X: np.ndarray, gated: bool) -> np.ndarray:
     """``F(X)`` ``(N,)``."""
     return head(mix(params, X, gated), params.V, params.a)
-
-
-def hinge_loss(F: np.ndarray, y: np.ndarray) -> float:
-    """(F6) mean ``max(0, 1 - y F)``."""
-    return float(np.mean(np.maximum(0.0, 1.0 - y * F)))
-
-
-def error_01(F: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of sequences with ``sign(F) != y`` (``F = 0`` counts as an error)."""
-    return float(np.mean(y * F <= 0.0))

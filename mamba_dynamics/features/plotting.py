@@ -1,13 +1,15 @@
 """Figures of the feature-filtering simulator (arXiv 2602.12499): one run, alignment curves, scaling fits.
 
-Every function returns a matplotlib ``Figure`` (Agg backend); save with :func:`mamba_dynamics.plotting.save_figure`.
+Every function returns a matplotlib ``Figure`` (Agg backend); save with
+:func:`mamba_dynamics.core.plotting.save_figure`.  :func:`phase_boundary` draws the predicted scaling on phase diagrams.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..plotting import _band, plt
+from ..core.plotting import band, draw_zero_contour, plt
+from . import theory
 
 MODEL_LABEL = {"ssm": "selective SSM + MLP", "lt-mlp": "linear attention + MLP"}
 MODEL_COLOR = {"ssm": "tab:blue", "lt-mlp": "tab:orange"}
@@ -33,9 +35,10 @@ def plot_features_run(result) -> "plt.Figure":
     ax.plot(step, h["train_loss"], label="train hinge loss", color="k")
     ax.plot(step, h["train_err"], label="train error", color="tab:gray", ls="--")
     ax.plot(step, h["test_err"], label="test error", color="tab:red")
-    if result.iters_to_target == result.iters_to_target:
-        ax.axvline(result.iters_to_target, color="tab:red", ls=":", lw=1,
-                   label=f"test error <= {cfg.target_err} (step {result.iters_to_target:.0f})")
+    hit = result.final.get("iters_to_target", float("nan"))
+    if hit == hit:
+        ax.axvline(hit, color="tab:red", ls=":", lw=1,
+                   label=f"test error <= {cfg.target_err} (step {hit:.0f})")
     ax.set(xlabel="GD step", ylabel="loss / error", title="training")
     ax.legend(fontsize=8)
     ax = axes[0, 1]
@@ -78,17 +81,17 @@ def plot_alignment(curves: dict, errors: dict, settings: dict) -> "plt.Figure":
     for j, regime in enumerate(regimes):
         c = curves[regime]
         ax = axes[0, j]
-        _band(ax, c["step"], c["cos_pos"], "tab:blue", "cos(w, o_+)", marker="")
-        _band(ax, c["step"], c["cos_neg"], "tab:green", "cos(w, o_-)", marker="")
-        _band(ax, c["step"], c["cos_irr"], "tab:red", "cos(w, o_j), mean over irrelevant j", marker="")
-        _band(ax, c["step"], c["cos_irr_min"], "tab:red", "min_j cos(w, o_j)", marker="", ls=":")
+        band(ax, c["step"], c["cos_pos"], "tab:blue", "cos(w, o_+)", marker="")
+        band(ax, c["step"], c["cos_neg"], "tab:green", "cos(w, o_-)", marker="")
+        band(ax, c["step"], c["cos_irr"], "tab:red", "cos(w, o_j), mean over irrelevant j", marker="")
+        band(ax, c["step"], c["cos_irr_min"], "tab:red", "min_j cos(w, o_j)", marker="", ls=":")
         ax.axhline(0, color="k", lw=0.5)
         ax.set(xlabel="GD step", ylabel="cosine", ylim=(-1, 1),
                title=f"{REGIME_LABEL[regime]}: gating alignment (SSM)\n{settings[regime]}")
         ax.legend(fontsize=8, loc="lower left" if regime == "majority" else "upper left")
         ax = axes[1, j]
         for model, (step, err) in errors[regime].items():
-            _band(ax, step, err, MODEL_COLOR[model], MODEL_LABEL[model], marker="")
+            band(ax, step, err, MODEL_COLOR[model], MODEL_LABEL[model], marker="")
         ax.axhline(0.5, color="k", lw=0.5, ls=":")
         ax.set(xlabel="GD step", ylabel="test error", ylim=(-0.02, 0.6),
                title=f"{REGIME_LABEL[regime]}: test error, mean +- std over seeds")
@@ -149,3 +152,44 @@ def plot_scaling(panels: list) -> "plt.Figure":
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+SYMBOL = {"alpha_r": r"relevant fraction $\alpha_r$", "alpha_c": r"confusing fraction $\alpha_c$",
+          "L": "sequence length $L$", "d": "dimension $d$", "gap_near": r"$\Delta L^+$", "gap_far": r"$\Delta L^-$",
+          "tau": r"noise $\tau$", "eta": r"step size $\eta$", "n_train": "training sequences $N$", "m": "MLP width $m$"}
+METRIC_LABEL = {"test_err": "test 0-1 error", "iters_to_target": "iterations to target test error",
+                "train_loss": "final train hinge loss", "cos_pos": "cos(w, o_+)", "cos_irr": "mean cos(w, o_j), irrelevant"}
+
+
+def _signal(regime: str, f: dict) -> float:
+    if regime == "majority":
+        return f["alpha_r"] - f["alpha_c"]
+    return theory.locality_delta(f["gap_near"], f["gap_far"])
+
+
+def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None):
+    """A ``boundary(ax)`` drawing the theorems' predicted scaling where the colour is iterations to target: the
+    contour where ``T_pred = C L^p / (eta signal^2)`` equals the step budget, with ``C`` fitted to the measured
+    cells (geometric mean of measured / predicted); None if nothing can be fitted or the axes do not enter it."""
+    regime = base["regime"]
+    if measured is None:
+        return None
+    fields = {"alpha_r", "alpha_c", "L", "eta"} if regime == "majority" else {"gap_near", "gap_far", "L", "eta"}
+    if not {x_field, y_field} & fields:
+        return None
+
+    def predicted(x, y, C=1.0):
+        f = dict(base)
+        f[x_field], f[y_field] = x, y
+        s = _signal(regime, f)
+        return theory.iterations(regime, f["eta"], s, f["L"], C) if s > 0 else np.inf
+
+    ratios = [np.log(measured[iy, ix] / predicted(xs[ix], ys[iy])) for iy in range(len(ys)) for ix in range(len(xs))
+              if np.isfinite(measured[iy, ix]) and measured[iy, ix] > 0 and np.isfinite(predicted(xs[ix], ys[iy]))]
+    if not ratios:
+        return None
+    C = float(np.exp(np.mean(ratios)))
+    budget = base["steps"]
+    label = (f"theory: T = C L^{theory.L_POWER_MAJORITY if regime == 'majority' else theory.L_POWER_LOCALITY:g} "
+             f"/ (eta signal^2) = {budget} steps (C = {C:.3g} fitted)")
+    return lambda ax: draw_zero_contour(ax, xs, ys, lambda x, y: np.log(budget) - np.log(predicted(x, y, C)), label)

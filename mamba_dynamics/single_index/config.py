@@ -16,20 +16,27 @@ prompt in Stage II and at test (they share the prompt's context); ``n_test`` = t
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
-from ..config import ConfigError
+from ..core.config import ConfigBase, ConfigError, check_choice, check_int, check_non_negative, check_positive
 from .hermite import parse_link
 
+#: Model names of this family (``--model``), what each is, and the gate it uses.
+MODELS = {"mamba-single-index": "gated Mamba readout + MLP, Algorithm 1 of arXiv 2510.12026",
+          "la-single-index": "linear-attention readout (G = 1/N) + MLP, arXiv 2510.12026"}
+GATE = {"mamba-single-index": "mamba", "la-single-index": "constant"}
 GATES = ("mamba", "constant")
 STAGE1 = ("gradient", "ideal")
 
 
 @dataclass(frozen=True)
-class SingleIndexConfig:
+class SingleIndexConfig(ConfigBase):
+    """Complete setting of one single-index run (see the module glossary and docs/single_index.md)."""
+
+    DERIVED: ClassVar[dict] = {"a0": ("width",), "gamma0": ("d",)}
+
     gate: str = "mamba"
     d: int = 16
     r: int = 8
@@ -52,34 +59,26 @@ class SingleIndexConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.gate not in GATES:
-            raise ConfigError(f"unknown gate {self.gate!r}; choose one of {', '.join(GATES)}")
-        if self.stage1 not in STAGE1:
-            raise ConfigError(f"unknown stage1 {self.stage1!r}; choose one of {', '.join(STAGE1)}")
+        check_choice("gate", self.gate, GATES)
+        check_choice("stage1", self.stage1, STAGE1)
         for name in ("d", "r", "N_pt", "T1", "T2", "width", "queries", "n_test"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+            check_int(name, getattr(self, name))
         if self.r > self.d:
             raise ConfigError(f"the relevant subspace does not fit in d: r = {self.r} > d = {self.d}")
-        if not (self.tau >= 0 and math.isfinite(self.tau)):
-            raise ConfigError(f"tau must be >= 0, got {self.tau}")
-        if not (self.rho > 0 and math.isfinite(self.rho)):
-            raise ConfigError(f"rho must be positive, got {self.rho}")
-        if not (self.bias_range > 0 and math.isfinite(self.bias_range)):
-            raise ConfigError(f"bias_range must be positive, got {self.bias_range}")
+        check_non_negative("tau", self.tau)
+        check_positive("rho", self.rho)
+        check_positive("bias_range", self.bias_range)
         if self.lam2 is not None and not self.lam2 > 0:
             raise ConfigError(f"lam2 must be positive, got {self.lam2}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        check_int("seed", self.seed, 0)
         try:
             parse_link(self.link)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         if self.a0 is None:
-            object.__setattr__(self, "a0", 1e-3 / self.width)
+            self._set("a0", 1e-3 / self.width)
         if self.gamma0 is None:
-            object.__setattr__(self, "gamma0", 1.0 / math.sqrt(self.dt))
+            self._set("gamma0", 1.0 / math.sqrt(self.dt))
 
     @property
     def dt(self) -> int:
@@ -94,16 +93,5 @@ class SingleIndexConfig:
         """Gate bias b for a prompt of N examples (``gate_bias`` if set, else ``-log N - gate_offset``)."""
         return self.gate_bias if self.gate_bias is not None else -math.log(N) - self.gate_offset
 
-    def replace(self, **changes) -> "SingleIndexConfig":
-        base = dataclasses.asdict(self)
-        if "width" in changes and "a0" not in changes:
-            base["a0"] = None
-        if "d" in changes and "gamma0" not in changes:
-            base["gamma0"] = None
-        base.update(changes)
-        return SingleIndexConfig(**base)
-
-    def to_dict(self) -> dict:
-        out = dataclasses.asdict(self)
-        out["dt"] = self.dt
-        return out
+    def derived_values(self) -> dict:
+        return {"dt": self.dt}

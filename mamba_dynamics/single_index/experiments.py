@@ -1,31 +1,127 @@
-"""Resumable reproduction cells of the single-index paper (arXiv 2510.12026; docs/single_index.md).
+"""Experiments of the single-index paper (arXiv 2510.12026; spec sections 5-6): in-context risk of a pretrained
+model and of the kernel baselines over a grid of context lengths N, resumable reproduction cells, and the family's
+sweep adapter (:data:`SWEEP`).
 
-A cell is one (setting, predictor, seed) run; its arrays are written atomically to ``<out>/cells/<key>.npz`` as
-soon as it finishes, and a rerun into the same folder loads finished cells instead of redoing them (the key
-encodes the whole configuration, so a changed setting is recomputed).  Cells run in worker processes with one
-BLAS/Numba thread each.
+The ICL risk is ``E[(f(Z) - y)^2] / E[y^2]`` with ``E[y^2] = 1 + tau^2`` (1 = predicting zero; the noise floor is
+``tau^2 / (1 + tau^2)``), estimated on ``n_test`` prompts with ``queries`` queries each; per-prompt means give the
+error bars.  Test prompts are seeded by ``(seed, N)`` only, so the Mamba gate and the linear-attention ablation
+with the same seed and Stage-I mode are scored on the same prompts (a paired comparison).
 
-Glossary: ``Ns`` context lengths; ``kind`` = ``"model"`` (pretrained Mamba or linear attention, arrays of
-:func:`evaluate.simulate`) or ``"krr"`` (kernel ridge regression on ``x`` or ``x_I``, array ``risk``).
+A reproduction cell (:class:`Cell`) is one (setting, predictor, seed) run, stored by
+:class:`mamba_dynamics.core.cells.CellStore` under ``<out>/cells/<key>.npz`` as soon as it finishes; a rerun into the
+same folder loads finished cells.
+
+Glossary: ``Ns`` context lengths N; ``kind`` = ``"model"`` (pretrained Mamba or linear attention) or ``"krr"``
+(kernel ridge regression on ``x`` or ``x_I``); ``risk`` ``(len(Ns),)``; ``risk_prompts`` ``(len(Ns), n_test)``;
+``n_eff`` effective context size; ``cos_linear`` / ``cos_quad`` alignment of the extracted feature with beta.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..io import save_npz
-from ..parallel import map_processes
+from ..core.cells import CellStore, cell_key
+from ..core.sweeps import SweepFamily
+from .baselines import krr_predict
 from .config import SingleIndexConfig
-from .evaluate import krr_risk, simulate
+from .data import index_set, sample_prompts, sample_queries
+from .hermite import parse_link
+from .train import Pretrained, pretrain
+
+KRR_INPUTS = ("x", "x_I")
+
+
+def task(cfg: SingleIndexConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed index set ``I`` (seeded by ``cfg.seed`` alone) and the normalised link coefficients."""
+    return index_set(cfg.d, cfg.r, np.random.default_rng([cfg.seed, 0])), parse_link(cfg.link)
+
+
+def test_rng(seed: int, N: int) -> np.random.Generator:
+    return np.random.default_rng([seed, N, 1])
+
+
+def pretrain_model(cfg: SingleIndexConfig) -> Pretrained:
+    """Algorithm 1 for ``cfg`` with the seeded task."""
+    I, coefs = task(cfg)
+    return pretrain(cfg, I, coefs, np.random.default_rng([cfg.seed, 2]))
+
+
+def risk_at(pre: Pretrained, N: int) -> dict:
+    """Risk and diagnostics of ``pre`` at context length ``N`` on ``cfg.n_test`` seeded prompts."""
+    cfg = pre.cfg
+    out = pre.outputs(cfg.n_test, N, test_rng(cfg.seed, N))
+    err = (pre.predict_outputs(out.M) - out.y) ** 2 / (1.0 + cfg.tau**2)
+    per_prompt = err.mean(axis=1)
+    return {"risk": float(per_prompt.mean()), "risk_prompts": per_prompt, "n_eff": float(out.n_eff.mean()),
+            "cos_linear": float(np.nanmean(out.cos_linear)) if np.any(np.isfinite(out.cos_linear)) else np.nan,
+            "cos_quad": float(np.nanmedian(out.cos_quad)) if np.any(np.isfinite(out.cos_quad)) else np.nan}
+
+
+def risk_curve(pre: Pretrained, Ns) -> dict:
+    """:func:`risk_at` over ``Ns``, stacked into arrays."""
+    rows = [risk_at(pre, int(N)) for N in Ns]
+    return {k: np.array([r[k] for r in rows]) for k in rows[0]}
+
+
+def krr_risk(cfg: SingleIndexConfig, N: int, inputs: str, n_prompts: int) -> dict:
+    """Risk of kernel ridge regression on ``x`` or on ``x_I``, fitted on each prompt's context, over
+    ``n_prompts`` seeded prompts with ``cfg.queries`` queries each."""
+    if inputs not in KRR_INPUTS:
+        raise ValueError(f"unknown KRR inputs {inputs!r}")
+    I, coefs = task(cfg)
+    rng = test_rng(cfg.seed, N)
+    X, Y, beta = sample_prompts(n_prompts, N, cfg.d, I, coefs, cfg.tau, rng)
+    Xq, yq = sample_queries(beta, cfg.queries, coefs, cfg.tau, rng)
+    cols = np.arange(cfg.d) if inputs == "x" else I
+    pred = krr_predict(X[:, :-1][..., cols], Y[:, :-1], Xq[..., cols])
+    per_prompt = np.mean((pred - yq) ** 2, axis=1) / (1.0 + cfg.tau**2)
+    return {"risk": float(per_prompt.mean()), "risk_prompts": per_prompt}
+
+
+def simulate(cfg: SingleIndexConfig, Ns, krr_inputs=(), krr_prompts: int = 50, krr_max_N: int = 1024,
+             match_context: bool = False, bar=None) -> dict:
+    """One setting end to end: pretrain (once at ``cfg.N_pt``, or at every ``N`` if ``match_context``), then the
+    risk curve over ``Ns`` and the KRR baselines for ``N <= krr_max_N``.
+
+    Returns arrays ``N``, ``risk``, ``risk_prompts``, ``n_eff``, ``cos_linear``, ``cos_quad``,
+    ``share_relevant`` (per N), ``krr_<inputs>`` (nan above ``krr_max_N``) and ``stats`` (last pretraining).
+    Raises ``FloatingPointError`` naming N and the quantity if a risk is not finite."""
+    Ns = [int(N) for N in Ns]
+    rows, shares, stats = [], [], {}
+    pre = None if match_context else pretrain_model(cfg)
+    for N in Ns:
+        if match_context:
+            pre = pretrain_model(cfg.replace(N_pt=N))
+        row = risk_at(pre, N)
+        if not np.isfinite(row["risk"]):
+            raise FloatingPointError(f"ICL risk is not finite at N = {N} (Mamba output scale eta_1 = "
+                                     f"{pre.stats['eta1']:.3g})")
+        rows.append(row)
+        shares.append(pre.stats["share_relevant"])
+        stats = pre.stats
+        if bar is not None:
+            bar.update(1)
+    out = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    out["N"] = np.array(Ns)
+    out["share_relevant"] = np.array(shares)
+    for inputs in krr_inputs:
+        vals = []
+        for N in Ns:
+            vals.append(krr_risk(cfg, N, inputs, krr_prompts)["risk"] if N <= krr_max_N else np.nan)
+            if bar is not None:
+                bar.update(1)
+        out[f"krr_{inputs}"] = np.array(vals)
+    out["stats"] = stats
+    return out
 
 
 @dataclass(frozen=True)
 class Cell:
+    """One reproduction cell (see the module docstring)."""
+
     kind: str
     cfg: SingleIndexConfig
     Ns: tuple
@@ -36,10 +132,8 @@ class Cell:
 
     @property
     def key(self) -> str:
-        blob = json.dumps({"kind": self.kind, "cfg": self.cfg.to_dict(), "Ns": list(self.Ns),
-                           "match": self.match_context, "krr": [self.krr_inputs, self.krr_prompts,
-                                                                 self.krr_max_N]}, sort_keys=True)
-        return hashlib.sha1(blob.encode()).hexdigest()[:16]
+        return cell_key({"kind": self.kind, "cfg": self.cfg.to_dict(), "Ns": list(self.Ns),
+                         "match": self.match_context, "krr": [self.krr_inputs, self.krr_prompts, self.krr_max_N]})
 
 
 def run_cell(cell: Cell) -> dict:
@@ -53,33 +147,49 @@ def run_cell(cell: Cell) -> dict:
     return {"N": np.array(cell.Ns), "risk": np.array(risks)}
 
 
-def _run_and_save(item):
-    cell, path = item
-    res = run_cell(cell)
-    save_npz(path, res)
-    return cell.key, res
-
-
 def run_cells(cells: list[Cell], out: str | Path, jobs: int = 0, bar=None) -> dict:
     """Results of every cell by key: loaded from ``<out>/cells`` when finished before, else computed (in
     parallel) and saved as each finishes."""
-    folder = Path(out) / "cells"
-    folder.mkdir(parents=True, exist_ok=True)
-    results, todo = {}, []
-    for cell in cells:
-        path = folder / f"{cell.key}.npz"
-        if path.exists():
-            try:
-                with np.load(path) as f:
-                    results[cell.key] = {k: f[k] for k in f.files}
-                if bar is not None:
-                    bar.update(1)
-                continue
-            except (OSError, ValueError):
-                pass
-        todo.append((cell, path))
-    for key, res in map_processes(_run_and_save, todo, jobs, ordered=False):
-        results[key] = res
-        if bar is not None:
-            bar.update(1)
-    return results
+    return CellStore(Path(out) / "cells", "npz").run([(c.key, c) for c in cells], run_cell, jobs, bar)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# phase diagrams (mamba_dynamics.core.sweeps)
+# ------------------------------------------------------------------------------------------------------------
+
+#: Metrics recorded per cell (any can colour a phase diagram); risks are at test length N = N_pt.
+METRICS = ("risk", "n_eff", "cos_quad", "cos_linear", "share_relevant", "stage2_train_risk")
+DEFAULT_GRIDS = {
+    "d": "8,12,16,24,32", "r": "1,2,4,6,8", "N_pt": "64,128,256,512,1024", "rho": "geom:1:64:7",
+    "T1": "2500,5000,10000,20000", "T2": "500,1000,2000,4000", "tau": "0:0.5:0.1", "width": "32,64,128,256",
+    "link": "h2,h3,h4", "gate": "mamba,constant", "stage1": "gradient,ideal", "gate_offset": "0:3:0.5",
+}
+
+
+def sweep_group(train_cfg: SingleIndexConfig, tests: list, n_eval: int) -> list:
+    """Pretrain once (Algorithm 1) and score the ICL risk at ``N = N_pt`` on ``n_eval`` prompts; the risk and the
+    diagnostics of :func:`risk_at` plus the pretraining's ``share_relevant`` and ``stage2_train_risk``."""
+    pre = pretrain_model(train_cfg.replace(n_test=n_eval))
+    row = risk_at(pre, train_cfg.N_pt)
+    if not np.isfinite(row["risk"]):
+        raise FloatingPointError(f"ICL risk is not finite at N = {train_cfg.N_pt}")
+    metrics = {k: float(row[k]) for k in ("risk", "n_eff", "cos_quad", "cos_linear")}
+    metrics.update({k: float(pre.stats[k]) for k in ("share_relevant", "stage2_train_risk")})
+    return [dict(metrics) for _ in tests]
+
+
+def _cost(cfg: SingleIndexConfig, n_cells: int, n_eval: int) -> float:
+    stage1 = cfg.T1 * cfg.N_pt * cfg.d**2 if cfg.stage1 == "gradient" else 0
+    return stage1 + (cfg.T2 + n_eval) * (cfg.N_pt * cfg.r**2 + cfg.queries * cfg.r**2)
+
+
+def _probe(cfg: SingleIndexConfig) -> SingleIndexConfig:
+    return cfg.replace(T1=min(cfg.T1, 2000), T2=min(cfg.T2, 400))
+
+
+SWEEP = SweepFamily(
+    name="single_index", config_cls=SingleIndexConfig, run_group=sweep_group, metrics=METRICS,
+    must_be_finite=("risk",), test_fields=frozenset(),
+    not_axes=frozenset({"seed", "n_test", "a0", "gamma0", "lam2", "queries"}), default_grids=DEFAULT_GRIDS,
+    cost=_cost, probe=_probe, lower_is_better=("risk", "stage2_train_risk"),
+)

@@ -10,8 +10,12 @@ the constant feature), the one-layer Mamba of eq. (3) of arXiv 2510.00399 reads
 with ``s_i = b + y_i / rho`` on context tokens and ``s_q = b`` on the query (``*`` is the entrywise product).
 The linear-attention ablation uses ``G_i = 1/N``.  The MLP head is ``f = sum_j a_j ReLU(v_j M + b_j)``.
 
+The naive reference :func:`psi_reference` embeds every token explicitly; the Numba :func:`context_statistic`
+never materialises the embedding.  Both are tested equal to the raw selective scan of
+:mod:`mamba_dynamics.core.scan`.
+
 Glossary: ``psi`` ``(n, d~)`` = the gated context-feature vector (``M = psi @ gamma``); ``G`` ``(n, N)``;
-``v``, ``bj``, ``a`` ``(m,)`` = MLP first-layer signs, biases, output weights; ``n_eff = (sum G)^2 / sum G^2``.
+``v``, ``bj``, ``a`` ``(m,)`` = MLP first-layer signs, biases, output weights.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..gating import log_gates, log_gates_row
+from ..core.gating import log_gates, log_gates_row
 from .data import embed
 
 
@@ -33,16 +37,11 @@ def gate_preactivations(Y: np.ndarray, rho: float, b: float) -> np.ndarray:
 
 
 def gates(Y: np.ndarray, rho: float, b: float, gated: bool = True) -> np.ndarray:
-    """``G`` ``(n, N)``: the Mamba gate (log space, shared :mod:`mamba_dynamics.gating`) or ``1/N``."""
+    """``G`` ``(n, N)``: the Mamba gate (log space, shared :mod:`mamba_dynamics.core.gating`) or ``1/N``."""
     n, lp1 = Y.shape
     if not gated:
         return np.full((n, lp1 - 1), 1.0 / (lp1 - 1))
     return np.exp(log_gates(gate_preactivations(Y, rho, b)))
-
-
-def effective_context(G: np.ndarray) -> np.ndarray:
-    """``n_eff = (sum_i G_i)^2 / sum_i G_i^2`` per prompt ``(n,)``."""
-    return np.sum(G, axis=1) ** 2 / np.maximum(np.sum(G**2, axis=1), 1e-300)
 
 
 def psi_reference(X: np.ndarray, Y: np.ndarray, rho: float, b: float, gated: bool = True) -> np.ndarray:
@@ -123,15 +122,3 @@ def mlp(M: np.ndarray, v: np.ndarray, bj: np.ndarray, a: np.ndarray) -> np.ndarr
 def mlp_slope(M: np.ndarray, v: np.ndarray, bj: np.ndarray, a: np.ndarray) -> np.ndarray:
     """``df/dM = sum_j a_j v_j 1[v_j M + b_j > 0]`` ``(n,)``."""
     return ((np.outer(M, v) + bj) > 0.0) @ (a * v)
-
-
-def stage1_loss_grad(gamma, X, Y, rho, b, gated, v, bj, a, psi_fn=psi):
-    """Stage-I loss ``L1 = (1/2T) sum_t (f^t - y^t)^2`` and ``grad_gamma L1 = (1/T) sum_t (f^t - y^t) c^t psi^t``
-    with ``c^t = df/dM`` (spec section 7); ``psi_fn`` selects the Numba kernel or the NumPy reference."""
-    Ps = psi_fn(X, Y, rho, b, gated)
-    M = Ps @ gamma
-    f = mlp(M, v, bj, a)
-    resid = f - Y[:, -1]
-    loss = 0.5 * float(np.mean(resid**2))
-    grad = Ps.T @ (resid * mlp_slope(M, v, bj, a)) / len(M)
-    return loss, grad

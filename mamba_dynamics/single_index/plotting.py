@@ -1,6 +1,8 @@
 """Figures of the single-index ICL simulator (arXiv 2510.12026): one setting, risk vs N, gate ablation.
 
-Every function returns a matplotlib ``Figure`` (Agg backend); save with :func:`mamba_dynamics.plotting.save_figure`.
+Every function returns a matplotlib ``Figure`` (Agg backend); save with
+:func:`mamba_dynamics.core.plotting.save_figure`.  :func:`phase_boundary` draws the theorem's context-length
+boundary on phase diagrams.
 Curves are dicts with ``N`` ``(k,)`` and ``risk`` ``(seeds, k)`` (one row per seed; a single run is one row).
 """
 
@@ -8,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plotting import _band, plt
+from ..core.plotting import band, draw_zero_contour, plt
+from . import theory
+from .hermite import generative_exponent, parse_link
 
 STYLE = {
     "mamba": ("Mamba (gate sigma(y/rho + b))", "tab:blue", "o", "-"),
@@ -72,7 +76,7 @@ def plot_risk_vs_N(panels: dict, tau: float, title: str) -> "plt.Figure":
         for key, (N, vals) in curves.items():
             label, color, marker, ls = STYLE[key]
             ok = np.any(np.isfinite(vals), axis=0)
-            _band(ax, np.asarray(N)[ok], np.asarray(vals)[:, ok], color, label, marker=marker, ls=ls)
+            band(ax, np.asarray(N)[ok], np.asarray(vals)[:, ok], color, label, marker=marker, ls=ls)
         _risk_axes(ax, tau, f"d = {d}")
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
@@ -92,16 +96,16 @@ def plot_gate_ablation(panels: dict, tau: float, exponents: dict, title: str) ->
         ax = axes[0, j]
         for key, c in curves.items():
             label, color, marker, ls = STYLE[key]
-            _band(ax, c["N"], c["risk"], color, label, marker=marker, ls=ls)
+            band(ax, c["N"], c["risk"], color, label, marker=marker, ls=ls)
         _risk_axes(ax, tau, f"link {link}  (ie = {ie}, ge = {ge})")
         ax.legend(fontsize=8)
         ax = axes[1, j]
         for key, c in curves.items():
             label, color, marker, _ = STYLE[key]
             name = "Mamba" if key == "mamba" else "linear attention"
-            _band(ax, c["N"], c["cos_quad"], color, f"{name}: |cos(top eigvec of Q, beta)|", marker=marker)
+            band(ax, c["N"], c["cos_quad"], color, f"{name}: |cos(top eigvec of Q, beta)|", marker=marker)
             if ge == 1:
-                _band(ax, c["N"], c["cos_linear"], color, f"{name}: cos(u, beta), linear part", marker=marker,
+                band(ax, c["N"], c["cos_linear"], color, f"{name}: cos(u, beta), linear part", marker=marker,
                       ls="--")
         ax.set_xscale("log", base=2)
         ax.set(xlabel="context length N", ylabel="alignment with beta", ylim=(-0.1, 1.05),
@@ -110,3 +114,26 @@ def plot_gate_ablation(panels: dict, tau: float, exponents: dict, title: str) ->
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+SYMBOL = {"d": "ambient dimension $d$", "r": "intrinsic dimension $r$", "N_pt": "context length $N$ (= $N_{pt}$)",
+          "rho": r"gate temperature $\rho$", "T1": "Stage-I prompts $T_1$", "T2": "Stage-II prompts $T_2$",
+          "width": "MLP width $m$", "tau": r"label noise $\tau$"}
+METRIC_LABEL = {"risk": "ICL risk E(f - y)^2 / E y^2 at N = N_pt", "n_eff": "effective context n_eff",
+                "cos_quad": "|cos(extracted feature, beta)|", "share_relevant": "share of gamma on relevant features"}
+
+
+def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None):
+    """A ``boundary(ax)`` drawing ``r = N^(2 / (3 ge))`` (the theorem's test-time context length ``N = r^(3 ge/2)``,
+    constant 1, template exponent; docs/single_index.md) where ``r`` or ``N_pt`` is an axis; else None."""
+    if not {x_field, y_field} & {"r", "N_pt"}:
+        return None
+    ge = generative_exponent(parse_link(base["link"]))
+
+    def margin(x, y):
+        f = dict(base)
+        f[x_field], f[y_field] = x, y
+        return theory.r_margin(f["N_pt"], f["r"], ge)
+
+    label = f"theory: N = r^(3 ge/2), ge = {ge} (constant 1; larger r needs more context)"
+    return lambda ax: draw_zero_contour(ax, xs, ys, margin, label)

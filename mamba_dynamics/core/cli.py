@@ -1,0 +1,171 @@
+"""Command-line plumbing shared by every family and script: one flag per config field from a family's flag table,
+one-line errors, output and reproduction arguments, the grid syntax, tables.
+
+Bad input never produces a traceback: argparse type errors and :class:`ConfigError` both end as
+``<prog>: error: <one line>`` on stderr with exit status 2.
+
+Glossary: a flag table is a list of ``(flags, field, type, help)``; ``shown`` = what ``--help`` prints as the
+default (the config default unless the family says "derived" or similar).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from .config import ConfigError
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show ``(default: X)`` only where the help text does not state the default already and X is not None."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "[default:" in text or action.default is None or action.default is False:
+            return text
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line (no usage dump) with exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_flags(parser: argparse.ArgumentParser, flags: list, defaults, title: str, skip: tuple = (),
+              shown: dict | None = None) -> None:
+    """One flag per row of ``flags`` (except fields in ``skip``) in an argument group titled ``title``; unset
+    flags stay None so the config's own default applies.  ``--help`` shows ``shown[field]`` or the default of
+    ``defaults`` (a config instance), unless the help text states its default itself."""
+    shown = shown or {}
+    group = parser.add_argument_group(title)
+    for names, name, typ, text in flags:
+        if name in skip:
+            continue
+        if "[default" not in text:
+            text = f"{text} [default: {shown.get(name, getattr(defaults, name))}]"
+        group.add_argument(*names, dest=name, type=typ, default=None, help=text)
+
+
+def build_config(parser: argparse.ArgumentParser, args: argparse.Namespace, cls, **overrides):
+    """A validated ``cls`` (a frozen config dataclass) from the parsed flags named like its fields (unset flags
+    keep the defaults) plus ``overrides``; a bad value ends the program via ``parser.error`` (exit 2)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    kw = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    kw.update(overrides)
+    try:
+        return cls(**kw)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    except TypeError as exc:  # pragma: no cover - programming error guard
+        parser.error(str(exc))
+    raise AssertionError("unreachable")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, default_prefix: str) -> None:
+    """``--out``, ``--quiet``, ``--pdf`` shared by every script."""
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"output folder [default: runs/<timestamp>-{default_prefix}]")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--pdf", action="store_true", help="also write figures as PDF")
+
+
+def add_repro_arguments(parser: argparse.ArgumentParser, seeds: int = 5, n_eval: bool = True) -> None:
+    """``--seeds``, ``--n-eval`` (unless ``n_eval=False``), ``--jobs`` shared by the reproduction scripts."""
+    parser.add_argument("--seeds", type=int, default=seeds, help="number of seeds (0, 1, ..., seeds-1)")
+    if n_eval:
+        parser.add_argument("--n-eval", type=int, default=2000, help="test prompts per evaluated point")
+    parser.add_argument("--jobs", type=int, default=0, help="worker processes (0 = all cores)")
+
+
+def check_repro_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--seeds``, ``--n-eval`` (where present) positive and ``--jobs`` non-negative, else a one-line error
+    (exit 2)."""
+    if args.seeds < 1:
+        parser.error(f"--seeds must be a positive integer, got {args.seeds}")
+    if getattr(args, "n_eval", 1) < 1:
+        parser.error(f"--n-eval must be a positive integer, got {args.n_eval}")
+    if args.jobs < 0:
+        parser.error(f"--jobs must be >= 0, got {args.jobs}")
+
+
+def raw_values(text: str) -> list:
+    """Grid syntax shared by every script: ``"a,b,c"`` (strings kept as given), ``"start:stop:step"`` (stop
+    included) or ``"geom:start:stop:n"`` (``n`` log-spaced values).  Raises ``ValueError`` on a malformed grid."""
+    if text.startswith("geom:"):
+        _, a, b, n = text.split(":")
+        return list(np.geomspace(float(a), float(b), int(n)))
+    if ":" in text:
+        a, b, step = (float(v) for v in text.split(":"))
+        if step <= 0 or b < a:
+            raise ValueError(text)
+        n = int(np.floor((b - a) / step + 1e-9)) + 1
+        return [a + i * step for i in range(n)]
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def float_list(text: str) -> list[float]:
+    """argparse type for a list of numbers in the :func:`raw_values` syntax."""
+    try:
+        return [round(float(v), 12) for v in raw_values(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers like 0,0.5,0.9 or a range 0:0.9:0.1, got {text!r}")
+
+
+def fraction_list(text: str) -> list[float]:
+    """argparse type: a non-empty :func:`float_list` of fractions in [0, 1] (e.g. test outlier fractions)."""
+    values = float_list(text)
+    if not values or any(not 0 <= v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"must be a non-empty list of fractions in [0, 1], got {text!r}")
+    return values
+
+
+def positive_int_list(text: str) -> list[int]:
+    """argparse type: comma-separated positive integers (e.g. context lengths)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers like 64,256,1024, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"must be positive integers, got {text!r}")
+    return values
+
+
+def requested_model(argv: list) -> str | None:
+    """The value of ``--model`` in ``argv`` (either ``--model X`` or ``--model=X``), or None."""
+    for i, arg in enumerate(argv):
+        if arg == "--model" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--model="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def output_dir(args: argparse.Namespace, prefix: str) -> Path:
+    if args.out is not None:
+        return args.out
+    return Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{prefix}"
+
+
+def format_table(rows: list[tuple[str, str]], title: str = "") -> str:
+    """Two-column plain-text table."""
+    width = max(len(k) for k, _ in rows)
+    lines = [title, "-" * max(len(title), width + 20)] if title else []
+    lines += [f"{k:<{width}}  {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print ``message`` on stderr and exit with ``code``."""
+    print(message, file=sys.stderr)
+    raise SystemExit(code)

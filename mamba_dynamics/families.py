@@ -1,0 +1,70 @@
+"""The one model vocabulary of the package: every ``--model`` name, the family (paper package) it belongs to, and
+what each family offers the entry points (simulate, phase diagrams, gradient checks).
+
+Each family defines its own model names once, in its ``config.MODELS`` (name -> description); this module
+collects them (:func:`models`) and maps every name to its family, so ``scripts/simulate.py``,
+``scripts/phase_diagram.py`` and ``scripts/check_gradients.py`` all accept the same names.  Family packages are
+imported lazily, so ``--help`` of one family does not load the others.
+
+=================== ============== =====================================================================
+model               family         what it is
+=================== ============== =====================================================================
+mamba               outliers       one-layer Mamba, eq. 3 of arXiv 2510.00399
+lt                  outliers       linear Transformer (gate G == 1), arXiv 2510.00399
+ssm                 features       selective SSM + two-layer MLP, arXiv 2602.12499
+lt-mlp              features       causal linear attention + two-layer MLP, arXiv 2602.12499
+mamba-single-index  single_index   gated Mamba readout + MLP, Algorithm 1 of arXiv 2510.12026
+la-single-index     single_index   linear-attention readout (G = 1/N) + MLP, arXiv 2510.12026
+=================== ============== =====================================================================
+"""
+
+from __future__ import annotations
+
+import importlib
+
+#: Family (sub-package) names, in the order of the papers' arrival.
+FAMILIES = ("outliers", "features", "single_index")
+
+
+def module(family: str, role: str):
+    """The module ``mamba_dynamics.<family>.<role>`` (e.g. ``("features", "cli")``)."""
+    if family not in FAMILIES:
+        raise KeyError(f"unknown family {family!r}")
+    return importlib.import_module(f"mamba_dynamics.{family}.{role}")
+
+
+def models() -> dict[str, tuple[str, str]]:
+    """Every model name -> ``(family, description)``, in family order."""
+    out = {}
+    for fam in FAMILIES:
+        for name, text in module(fam, "config").MODELS.items():
+            out[name] = (fam, text)
+    return out
+
+
+def family_of(model: str) -> str:
+    """The family of a model name; ``KeyError`` for an unknown name."""
+    return models()[model][0]
+
+
+def model_fields(model: str) -> dict:
+    """The config fields that select ``model`` within its family: ``{"model": name}`` for outliers and features,
+    ``{"gate": ...}`` for single_index (whose config names the gate, not the model)."""
+    fam = family_of(model)
+    if fam == "single_index":
+        return {"gate": module(fam, "config").GATE[model]}
+    return {"model": model}
+
+
+def gradient_specs(register: bool = True) -> dict:
+    """Every family's gradient-check specs by model name; registered with :mod:`mamba_dynamics.core.gradcheck`
+    unless ``register=False``."""
+    from .core.gradcheck import REGISTRY
+    from .core.gradcheck import register as add
+
+    specs = {}
+    for fam in FAMILIES:
+        for spec in module(fam, "symbolic").gradient_specs():
+            specs[spec.name] = add(spec) if register else spec
+    return dict(REGISTRY) if register else specs
+

@@ -1,0 +1,92 @@
+"""Gradient-descent training of the feature-filtering model (arXiv 2602.12499; docs/features.md).
+
+A fixed training set of ``n_train`` sequences is drawn once; each step is full-batch GD (``batch = 0``, the
+paper's algorithm) or SGD on ``batch`` sequences drawn without replacement, ``theta <- theta - eta * grad`` of the
+hinge loss (F6) for ``w`` (or ``W``) and ``V`` (``a`` fixed), with the fast gradients of
+:mod:`mamba_dynamics.features.gradients` (the kernel the checker verifies), in the core loop
+(:func:`mamba_dynamics.core.train.run_loop`).  Every ``log_every`` steps (and at steps 0 and T) the quantities of
+:mod:`mamba_dynamics.features.metrics` are measured on a fixed test set.  ``iters_to_target`` is the first logged
+step whose test error is ``<= target_err`` (NaN if never); ``stop_at_target`` ends the run there (scaling
+studies).  Float64; the same seed gives the same numbers.  Divergence (non-finite loss or gradient, or a
+parameter norm above ``diverge_norm``) stops the run with a message naming the step and the quantity; what was
+logged is kept.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..core.losses import error_01, hinge_loss
+from ..core.seeds import seed_streams as _streams
+from ..core.train import TrainResult, run_loop, stack_history
+from . import data, gradients
+from .config import FeaturesConfig
+from .metrics import KEYS, snapshot
+from .model import init_params
+
+#: Named random streams of one run.
+STREAMS = ("basis", "init", "train", "test", "batches")
+
+
+def seed_streams(seed: int) -> dict:
+    return _streams(seed, STREAMS)
+
+
+def train(cfg: FeaturesConfig, show_progress: bool = False, stop_at_target: bool = False) -> TrainResult:
+    """Train for ``cfg.steps`` steps (or until the target error with ``stop_at_target``); never raises on
+    divergence.
+
+    Returns a :class:`~mamba_dynamics.core.train.TrainResult`: history ``step``, ``train_loss``, ``train_err``,
+    ``test_err``, ``margin`` and every key of :data:`~mamba_dynamics.features.metrics.KEYS`, each ``(n_log,)``;
+    ``final`` adds ``iters_to_target`` (NaN if never reached); ``extras["basis"]`` is the pattern basis ``(d, d)``."""
+    t0 = time.perf_counter()
+    rng = seed_streams(cfg.seed)
+    O = data.make_basis(cfg.d, rng["basis"])
+    params = init_params(cfg, rng["init"])
+    params_init = params.copy()
+    train_set = data.sample(cfg, O, cfg.n_train, rng["train"])
+    test_set = data.sample(cfg, O, cfg.n_test, rng["test"])
+    gated = cfg.gated
+    mixer = "w" if gated else "W"
+    history = {k: [] for k in ("step", "train_loss", "train_err", "test_err", "margin", *KEYS)}
+    hit = [float("nan")]
+
+    def log(step: int, window: np.ndarray) -> dict:
+        F = gradients.predict(params, train_set.X, gated)
+        history["step"].append(step)
+        history["train_loss"].append(hinge_loss(F, train_set.y))
+        history["train_err"].append(error_01(F, train_set.y))
+        history["margin"].append(float(np.min(train_set.y * F)))
+        for k, v in snapshot(params, test_set, O, gated).items():
+            history[k].append(float(v))
+        if step == 0 and history["test_err"][-1] <= cfg.target_err:
+            hit[0] = 0.0
+        return {"loss": history["train_loss"][-1], "err": history["test_err"][-1]}
+
+    def reached(step: int) -> bool:
+        if np.isnan(hit[0]) and history["test_err"][-1] <= cfg.target_err:
+            hit[0] = float(step)
+            return stop_at_target
+        return False
+
+    def step(k: int):
+        if cfg.batch:
+            idx = rng["batches"].choice(cfg.n_train, size=cfg.batch, replace=False)
+            X, y = train_set.X[idx], train_set.y[idx]
+        else:
+            X, y = train_set.X, train_set.y
+        loss, grads, _ = gradients.loss_and_grad(params, X, y, gated)
+        getattr(params, mixer)[...] -= cfg.eta * grads[mixer]
+        params.V -= cfg.eta * grads["V"]
+        return loss, grads, {k: getattr(params, k) for k in grads}
+
+    out = run_loop(cfg.steps, step, log, cfg.log_every, cfg.diverge_norm, f"{cfg.model} {cfg.regime} GD",
+                   show_progress, stop=reached)
+    hist = stack_history(history)
+    final = {k: v[-1] for k, v in hist.items() if len(v)}
+    final["iters_to_target"] = hit[0]
+    return TrainResult(config=cfg, status=out.status, message=out.message, steps_done=out.steps_done,
+                       history=hist, loss_per_step=out.losses, params_init=params_init, params=params,
+                       final=final, wall_time=time.perf_counter() - t0, extras={"basis": O})

@@ -1,0 +1,211 @@
+"""Exact data generator of the outlier-ICL paper (arXiv 2510.00399, Section 3.2), vectorised and seeded.
+
+Glossary (code name -> paper symbol):
+
+=================  ==================  ===========================================================
+code               paper               meaning
+=================  ==================  ===========================================================
+``mu[j]``          mu_j                relevant pattern, ``||mu_j|| = beta``, ``j < M1``
+``nu[k]``          nu_k                irrelevant pattern, ``||nu_k|| = beta``, ``k < M2``
+``vstar[s]``       v*_s                training outlier direction, unit norm, ``s < V``
+``vtest[s]``       v'_s (in V')        unseen test outlier: ``sum_r c_sr v*_r + test_orth * o``
+``tasks``          T                   all ordered pairs ``(a, b)``, ``a != b``: label +1 on mu_a, -1 on mu_b
+``train_tasks``    T_tr                training split, both orders of each pair (see :func:`task_sets`)
+``P``              P                   prompt, shape ``(B, l+1, d+1)``; row ``i`` is ``p_i = (x_i, y_i)``,
+                                       the last row is ``p_query = (x_query, 0)``
+``z``              z                   label of the query, shape ``(B,)``
+=================  ==================  ===========================================================
+
+A context input is ``x = mu_j + kappa nu_k`` (``kappa ~ U(-K, K)``, ``k`` uniform), ``j`` in ``{a, b}`` with
+probability 1/2 each, label ``+1`` iff ``j = a``.  In training, each context example independently carries an
+outlier ``+ kappa_a v*_s`` with probability ``p_a`` and then gets a uniformly random label.  In a test prompt,
+exactly ``round(alpha * l_ts)`` examples carry ``+ kappa'_a v'_s``, at positions given by the placement (R: random,
+FQ: farthest from the query, CQ: closest to it), labelled by the rule (flip / targeted / random).  The query is
+always clean.  Patterns are the columns of a seeded random orthonormal basis of ``R^d``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.seeds import haar_basis
+from ..core.seeds import seed_streams as _streams
+from .config import OutlierConfig
+
+#: Named random streams of one run (see :func:`seed_streams`).
+STREAMS = ("patterns", "init", "train", "test")
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """The orthogonal pattern set; every array has shape ``(count, d)``."""
+
+    mu: np.ndarray
+    nu: np.ndarray
+    vstar: np.ndarray
+    vtest: np.ndarray
+    orth: np.ndarray
+
+    def as_arrays(self, prefix: str = "pattern_") -> dict:
+        """The patterns a run saves: ``<prefix>mu``, ``nu``, ``vstar``, ``vtest``."""
+        return {f"{prefix}{k}": getattr(self, k) for k in ("mu", "nu", "vstar", "vtest")}
+
+
+@dataclass(frozen=True)
+class PromptBatch:
+    """A batch of prompts with the bookkeeping the metrics need.
+
+    P: ``(B, l+1, d+1)`` prompts; z: ``(B,)`` query labels in {-1, +1};
+    outlier: ``(B, l)`` bool, example carries an outlier; same: ``(B, l)`` bool, example's relevant pattern equals
+    the query's; task: ``(B,)`` index into :func:`task_sets` ``[0]`` (all tasks) or the train split;
+    seen: ``(B,)`` bool, the prompt's task belongs to the training split ``T_tr``.
+    """
+
+    P: np.ndarray
+    z: np.ndarray
+    outlier: np.ndarray
+    same: np.ndarray
+    task: np.ndarray
+    seen: np.ndarray
+
+
+def make_patterns(cfg: OutlierConfig, rng: np.random.Generator) -> Patterns:
+    """Draw the orthonormal basis and build ``mu (M1,d)``, ``nu (M2,d)``, ``vstar (V,d)``, ``vtest (V',d)``."""
+    basis = haar_basis(cfg.d, rng)  # rows are orthonormal
+    mu = cfg.beta * basis[: cfg.M1]
+    nu = cfg.beta * basis[cfg.M1 : cfg.M1 + cfg.M2]
+    vstar = basis[cfg.M1 + cfg.M2 : cfg.M1 + cfg.M2 + cfg.V].copy()
+    orth = basis[cfg.M1 + cfg.M2 + cfg.V :].copy()
+    coefs = np.asarray(cfg.test_coefs, dtype=np.float64)
+    vtest = coefs @ vstar
+    if cfg.test_orth > 0:
+        vtest = vtest + cfg.test_orth * orth[np.arange(len(coefs)) % len(orth)]
+    return Patterns(mu=mu, nu=nu, vstar=vstar, vtest=vtest, orth=orth)
+
+
+def task_sets(M1: int, split: str = "matching") -> tuple[np.ndarray, np.ndarray]:
+    """All ordered task pairs ``(M1(M1-1), 2)`` and the training split ``T_tr`` ``(n_tr, 2)`` (Section 3.2).
+
+    Every split holds each pair in both orders, so every pattern appears with both labels equally often.
+
+    * ``matching`` (default): pairs ``(0,1), (2,3), ...``; for odd ``M1`` the last pattern is paired with 0.
+      No two training pairs share a pattern (for even ``M1``), so the negative ``mu_a mu_b^T`` couplings that
+      ``W_B^T W_C`` learns on training pairs never compose into couplings of an unseen pair.
+    * ``ring``: pairs ``(j, j+1 mod M1)``.  Two-hop paths ``a - c - b`` make ``W_B^T W_C`` couple the unseen
+      pair ``(a, b)`` *positively* (a product of two negative couplings), which flips predictions on unseen
+      tasks; kept to show that effect (docs/outliers.md).
+    * ``all``: ``T_tr = T`` (no unseen tasks).
+    """
+    all_tasks = np.array([(a, b) for a in range(M1) for b in range(M1) if a != b], dtype=np.int64)
+    if split == "all":
+        return all_tasks, all_tasks.copy()
+    if split == "ring":
+        edges = [(j, (j + 1) % M1) for j in range(M1)]
+    else:
+        edges = [(j, j + 1) for j in range(0, M1 - 1, 2)]
+        if M1 % 2:
+            edges.append((M1 - 1, 0))
+    train: list[tuple[int, int]] = []
+    for a, b in edges:
+        for pair in ((a, b), (b, a)):
+            if pair not in train:
+                train.append(pair)
+    return all_tasks, np.array(train, dtype=np.int64)
+
+
+def _clean_prompts(pat: Patterns, tasks: np.ndarray, rng: np.random.Generator, B: int, l: int, K: float):
+    """Clean inputs for ``l`` examples + query: returns x ``(B,l+1,d)``, y ``(B,l+1)``, pattern ids, task ids."""
+    t = rng.integers(len(tasks), size=B)
+    a, b = tasks[t, 0], tasks[t, 1]
+    pick_a = rng.random((B, l + 1)) < 0.5
+    j = np.where(pick_a, a[:, None], b[:, None])
+    k = rng.integers(len(pat.nu), size=(B, l + 1))
+    kappa = rng.uniform(-K, K, size=(B, l + 1))
+    x = pat.mu[j] + kappa[..., None] * pat.nu[k]
+    y = np.where(pick_a, 1.0, -1.0)
+    return x, y, j, t
+
+
+def _assemble(x: np.ndarray, y: np.ndarray, j: np.ndarray, outlier: np.ndarray, t: np.ndarray,
+              seen: np.ndarray) -> PromptBatch:
+    B, lp1, d = x.shape
+    P = np.empty((B, lp1, d + 1))
+    P[..., :d] = x
+    P[..., d] = y
+    P[:, -1, d] = 0.0
+    z = y[:, -1].copy()
+    same = j[:, :-1] == j[:, -1:]
+    return PromptBatch(P=P, z=z, outlier=outlier, same=same, task=t, seen=seen)
+
+
+def sample_train(cfg: OutlierConfig, pat: Patterns, rng: np.random.Generator, B: int | None = None) -> PromptBatch:
+    """A batch of ``B`` (default ``cfg.batch``) training prompts of length ``l_tr`` over the tasks ``T_tr``."""
+    B = cfg.batch if B is None else B
+    l = cfg.l_tr
+    _, train_tasks = task_sets(cfg.M1, cfg.train_tasks)
+    x, y, j, t = _clean_prompts(pat, train_tasks, rng, B, l, cfg.K)
+    outlier = rng.random((B, l)) < cfg.p_a
+    s = rng.integers(cfg.V, size=(B, l))
+    x[:, :l] += (cfg.kappa_a * outlier)[..., None] * pat.vstar[s]
+    rand_lab = np.where(rng.random((B, l)) < 0.5, 1.0, -1.0)
+    y[:, :l] = np.where(outlier, rand_lab, y[:, :l])
+    return _assemble(x, y, j, outlier, t, np.ones(B, dtype=bool))
+
+
+def outlier_positions(n: int, l: int, n_out: int, placement: str, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask ``(n, l)`` with exactly ``n_out`` outliers per row; position ``l-1`` is next to the query."""
+    mask = np.zeros((n, l), dtype=bool)
+    if n_out == 0:
+        return mask
+    if placement == "FQ":
+        mask[:, :n_out] = True
+    elif placement == "CQ":
+        mask[:, l - n_out :] = True
+    else:  # "R"
+        order = np.argsort(rng.random((n, l)), axis=1)[:, :n_out]
+        np.put_along_axis(mask, order, True, axis=1)
+    return mask
+
+
+def sample_test(
+    cfg: OutlierConfig,
+    pat: Patterns,
+    rng: np.random.Generator,
+    n: int | None = None,
+    alpha: float | None = None,
+    label_rule: str | None = None,
+    placement: str | None = None,
+    l: int | None = None,
+) -> PromptBatch:
+    """``n`` (default ``cfg.n_test``) test prompts over all tasks ``T`` with unseen outliers from ``V'``.
+
+    ``alpha``, ``label_rule``, ``placement`` and ``l`` override the config (so one model can be evaluated on
+    several test distributions).  Returns a :class:`PromptBatch` with ``P`` of shape ``(n, l+1, d+1)``.
+    """
+    n = cfg.n_test if n is None else n
+    alpha = cfg.alpha if alpha is None else alpha
+    rule = cfg.label_rule if label_rule is None else label_rule
+    placement = cfg.placement if placement is None else placement
+    l = cfg.l_ts if l is None else l
+    all_tasks, train_tasks = task_sets(cfg.M1, cfg.train_tasks)
+    x, y, j, t = _clean_prompts(pat, all_tasks, rng, n, l, cfg.K_test)
+    is_train = (all_tasks[:, None, :] == train_tasks[None, :, :]).all(-1).any(-1)
+    n_out = int(np.floor(alpha * l + 0.5))
+    outlier = outlier_positions(n, l, n_out, placement, rng)
+    s = rng.integers(len(pat.vtest), size=(n, l))
+    x[:, :l] += (cfg.kappa_a_test * outlier)[..., None] * pat.vtest[s]
+    if rule == "flip":
+        new = -y[:, :l]
+    elif rule == "targeted":
+        new = np.full((n, l), float(cfg.target_label))
+    else:
+        new = np.where(rng.random((n, l)) < 0.5, 1.0, -1.0)
+    y[:, :l] = np.where(outlier, new, y[:, :l])
+    return _assemble(x, y, j, outlier, t, is_train[t])
+
+
+def seed_streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent generators for patterns, initialisation, training batches and test sets, from one seed."""
+    return _streams(seed, STREAMS)

@@ -1,0 +1,131 @@
+"""Reproductions of the outlier-ICL paper's experiments (arXiv 2510.00399, Section 4) as functions, and the
+family's sweep adapter (:data:`SWEEP`) for phase diagrams.
+
+The scripts in ``scripts/`` are thin wrappers around these; the tests call the same functions on reduced settings.
+Runs over seeds go to worker processes (joblib) with BLAS and Numba pinned to one thread per worker.
+
+Glossary: ``alphas`` = test outlier fractions alpha; ``rules`` = outlier label rules (A) flip, (B) targeted,
+(C) random; ``placements`` = R / FQ / CQ; ``n_eval`` = test prompts per evaluated cell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.losses import error_01
+from ..core.parallel import map_with_progress
+from ..core.sweeps import SweepFamily
+from ..core.train import TrainResult
+from .config import OutlierConfig
+from .data import sample_test
+from .metrics import SNAPSHOT_KEYS, snapshot
+from .model import forward
+from .train import train
+
+
+def train_many(cfgs: list[OutlierConfig], jobs: int = 1, show_progress: bool = False) -> list[TrainResult]:
+    """Train every config; ``jobs > 1`` runs them in that many processes (order of results = order of cfgs).
+    ``show_progress`` shows a bar over runs on a terminal."""
+    return map_with_progress(train, cfgs, jobs, "training runs", show_progress)
+
+
+def evaluate(
+    result: TrainResult, alphas, rules=("flip",), placements=("R",), n_eval: int = 2000, l_ts: int | None = None,
+) -> np.ndarray:
+    """Test 0-1 error of a trained run on fresh test sets: array ``(len(rules), len(placements), len(alphas))``.
+
+    The evaluation prompts come from a generator seeded by the run's seed, so the numbers are reproducible and
+    the same for every model trained with that seed.
+    """
+    cfg = result.config
+    out = np.empty((len(rules), len(placements), len(alphas)))
+    for ir, rule in enumerate(rules):
+        for ip, placement in enumerate(placements):
+            rng = np.random.default_rng([cfg.seed, 1000 + ir, 100 + ip])
+            for ia, alpha in enumerate(alphas):
+                b = sample_test(cfg, result.extras["patterns"], rng, n=n_eval, alpha=float(alpha), label_rule=rule,
+                                placement=placement, l=l_ts)
+                out[ir, ip, ia] = error_01(forward(result.params, b.P, cfg.gated), b.z)
+    return out
+
+
+def error_vs_alpha(base: OutlierConfig, alphas, rules, seeds, n_eval: int = 2000, jobs: int = 1,
+                   models=("mamba", "lt"), show_progress: bool = False) -> dict:
+    """Fig. 2: ``{"errors": {model: {rule: (len(seeds), len(alphas))}}, "runs": [TrainResult, ...]}``."""
+    cfgs = [base.replace(model=m, seed=s) for m in models for s in seeds]
+    runs = train_many(cfgs, jobs, show_progress)
+    errors: dict = {m: {r: np.empty((len(seeds), len(alphas))) for r in rules} for m in models}
+    for cfg, run in zip(cfgs, runs):
+        e = evaluate(run, alphas, rules, ("R",), n_eval)
+        for ir, rule in enumerate(rules):
+            errors[cfg.model][rule][list(seeds).index(cfg.seed)] = e[ir, 0]
+    return {"errors": errors, "runs": runs}
+
+
+def placement_study(base: OutlierConfig, alphas, seeds, placements=("R", "FQ", "CQ"), rule: str = "flip",
+                    n_eval: int = 2000, jobs: int = 1, models=("mamba", "lt"), show_progress: bool = False) -> dict:
+    """Placement study: ``{"errors": {model: (len(seeds), len(placements), len(alphas))}, "runs": [...]}``."""
+    cfgs = [base.replace(model=m, seed=s) for m in models for s in seeds]
+    runs = train_many(cfgs, jobs, show_progress)
+    errors = {m: np.empty((len(seeds), len(placements), len(alphas))) for m in models}
+    for cfg, run in zip(cfgs, runs):
+        errors[cfg.model][list(seeds).index(cfg.seed)] = evaluate(run, alphas, (rule,), placements, n_eval)[0]
+    return {"errors": errors, "runs": runs}
+
+
+# ------------------------------------------------------------------------------------------------------------
+# phase diagrams (mamba_dynamics.core.sweeps)
+# ------------------------------------------------------------------------------------------------------------
+
+#: Fields that change only the test distribution: cells differing only in these share one training run.
+TEST_FIELDS = frozenset({"alpha", "l_ts", "label_rule", "placement", "kappa_a_test", "K_test", "test_orth",
+                         "test_coefs", "target_label", "n_test"})
+#: Metrics recorded per cell (any can colour a phase diagram).
+METRICS = ("train_loss", *SNAPSHOT_KEYS)
+#: Grid used when an axis is given without values.
+DEFAULT_GRIDS = {
+    "alpha": "0:0.9:0.1", "p_a": "0:0.9:0.1", "l_ts": "10:100:10", "l_tr": "5:50:5", "K": "0:0.5:0.05",
+    "kappa_a": "1:10:1", "kappa_a_test": "2:20:2", "K_test": "0:1:0.1", "beta": "1:10:1", "eta": "geom:0.01:1:10",
+    "batch": "8,16,32,64,128,256", "steps": "250:2500:250", "M1": "2,3,4,5,6,7,8,9,10", "delta": "0.02:0.2:0.02",
+    "model": "mamba,lt", "label_rule": "flip,targeted,random", "placement": "R,FQ,CQ",
+    "train_tasks": "matching,ring,all",
+}
+
+
+def sweep_group(train_cfg: OutlierConfig, tests: list, n_eval: int) -> list:
+    """Train once at ``train_cfg``, then every snapshot metric on fresh clean and outlier test sets of ``n_eval``
+    prompts for each dict of test-side overrides; raises if training did not complete."""
+    run = train(train_cfg)
+    if run.status != "completed":
+        raise RuntimeError(run.message)
+    rows = []
+    for test in tests:
+        cfg = train_cfg.replace(**test)
+        rng = np.random.default_rng([train_cfg.seed, 2024])
+        clean = sample_test(cfg, run.extras["patterns"], rng, n=n_eval, alpha=0.0)
+        noisy = sample_test(cfg, run.extras["patterns"], rng, n=n_eval)
+        metrics = snapshot(run.params, clean, noisy, cfg.gated)
+        metrics["train_loss"] = float(run.history["train_loss"][-1])
+        rows.append(metrics)
+    return rows
+
+
+def _train_overrides(cfg: OutlierConfig) -> dict:
+    return {"log_every": max(cfg.steps, 1), "n_test": min(cfg.n_test, 200)}
+
+
+def _cost(cfg: OutlierConfig, n_cells: int, n_eval: int) -> float:
+    return cfg.steps * cfg.batch * cfg.l_tr + n_cells * 2 * n_eval * cfg.l_ts * 3
+
+
+def _probe(cfg: OutlierConfig) -> OutlierConfig:
+    return cfg.replace(steps=200, log_every=200, n_test=100)
+
+
+SWEEP = SweepFamily(
+    name="outliers", config_cls=OutlierConfig, run_group=sweep_group, metrics=METRICS,
+    must_be_finite=("train_loss", "test_err", "test_err_clean", "norm_W_B", "norm_W_C", "norm_w"),
+    test_fields=TEST_FIELDS, not_axes=frozenset({"seed", "test_coefs", "log_every", "diverge_norm", "n_test"}),
+    default_grids=DEFAULT_GRIDS, train_overrides=_train_overrides, cost=_cost, probe=_probe,
+    lower_is_better=("test_err", "test_err_clean", "train_loss"),
+)

@@ -1,0 +1,100 @@
+"""Quantities the proofs of arXiv 2510.00399 track, measured on a fixed batch of prompts.
+
+Glossary (code name -> paper):
+
+==================  ==========================================================================================
+``err``             test 0-1 error ``P[z F <= 0]`` (Theorems 2 and 4)
+``attn_same``       Cor. 1: sum over examples sharing the query's relevant pattern of ``p~_i^T W_B^T W_C p~_q``
+``attn_other``      Cor. 1: the same sum over the other examples (``p~`` = input part ``x`` of ``p``)
+``attn_other_unseen`` the same, on prompts of tasks outside ``T_tr`` only (NaN if there are none)
+``gate_outlier``    Cor. 2: mean gate ``G_i`` of outlier examples (should be ``O(1/poly(M1))``)
+``gate_clean``      Cor. 2: mean gate of clean examples
+``gate_by_rank``    Cor. 2: mean gate of the k-th closest clean example, ``k = 1..l`` (theory: ``>= 2^-(k-1)``
+                    up to a constant); NaN where no prompt has ``k`` clean examples
+``gate_by_pos``     mean gate at distance ``k = 1..l`` from the query, split by outlier / clean
+==================  ==========================================================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import PromptBatch
+from ..core.losses import error_01
+from .model import Params, forward, gates
+
+
+def attention_sums(params: Params, batch: PromptBatch) -> tuple[float, float, float]:
+    """Cor. 1 sums (mean over prompts) of input-part scores on same-pattern examples, on the other examples, and
+    on the other examples of prompts whose task is unseen in training."""
+    D = batch.P.shape[2]
+    A = (params.W_B.T @ params.W_C)[: D - 1, : D - 1]
+    x, xq = batch.P[:, :-1, :-1], batch.P[:, -1, :-1]
+    s = np.einsum("bid,de,be->bi", x, A, xq)
+    other = np.sum(s * ~batch.same, axis=1)
+    unseen = float(np.mean(other[~batch.seen])) if (~batch.seen).any() else float("nan")
+    return float(np.mean(np.sum(s * batch.same, axis=1))), float(np.mean(other)), unseen
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray, axis=None):
+    count = mask.sum(axis=axis)
+    total = np.where(mask, values, 0.0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def gate_profile(params: Params, batch: PromptBatch, gated: bool = True) -> dict:
+    """Gate statistics of Cor. 2 on ``batch``: scalars ``gate_outlier``, ``gate_clean`` and arrays ``(l,)``
+    ``gate_by_rank`` (with ``gate_rank_count`` prompts behind each entry), ``gate_by_pos_clean``,
+    ``gate_by_pos_outlier`` (index 0 = next to the query)."""
+    G = gates(params.w, batch.P, gated)  # (B, l)
+    out, clean = batch.outlier, ~batch.outlier
+    Gr, outr, cleanr = G[:, ::-1], out[:, ::-1], clean[:, ::-1]  # distance order: index 0 is closest
+    rank = np.cumsum(cleanr, axis=1) - 1  # rank among clean examples, counted from the query
+    l = G.shape[1]
+    by_rank = np.full(l, np.nan)
+    rank_count = np.zeros(l, dtype=np.int64)
+    for k in range(l):
+        sel = cleanr & (rank == k)
+        rank_count[k] = sel.sum()
+        if rank_count[k]:
+            by_rank[k] = Gr[sel].mean()
+    return {
+        "gate_outlier": float(_masked_mean(G, out)),
+        "gate_clean": float(_masked_mean(G, clean)),
+        "gate_by_rank": by_rank,
+        "gate_rank_count": rank_count,
+        "gate_by_pos_clean": _masked_mean(Gr, cleanr, axis=0),
+        "gate_by_pos_outlier": _masked_mean(Gr, outr, axis=0),
+    }
+
+
+def snapshot(params: Params, clean: PromptBatch, noisy: PromptBatch, gated: bool) -> dict:
+    """Scalar diagnostics of one logged step (see :func:`snapshot_with_profile`)."""
+    return snapshot_with_profile(params, clean, noisy, gated)[0]
+
+
+def snapshot_with_profile(params: Params, clean: PromptBatch, noisy: PromptBatch, gated: bool) -> tuple[dict, dict]:
+    """Scalar diagnostics of one logged step (test errors on the clean and outlier test sets, Cor. 1 sums,
+    Cor. 2 gate means on the outlier test set, parameter norms) and the full :func:`gate_profile`."""
+    same, other, other_unseen = attention_sums(params, noisy)
+    prof = gate_profile(params, noisy, gated)
+    scalars = {
+        "test_err_clean": error_01(forward(params, clean.P, gated), clean.z),
+        "test_err": error_01(forward(params, noisy.P, gated), noisy.z),
+        "attn_same": same,
+        "attn_other": other,
+        "attn_other_unseen": other_unseen,
+        "gate_outlier": prof["gate_outlier"],
+        "gate_clean": prof["gate_clean"],
+        "norm_W_B": float(np.linalg.norm(params.W_B)),
+        "norm_W_C": float(np.linalg.norm(params.W_C)),
+        "norm_w": float(np.linalg.norm(params.w)),
+    }
+    return scalars, prof
+
+
+SNAPSHOT_KEYS = (
+    "test_err_clean", "test_err", "attn_same", "attn_other", "attn_other_unseen", "gate_outlier", "gate_clean",
+    "norm_W_B", "norm_W_C", "norm_w",
+)

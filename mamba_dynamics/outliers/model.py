@@ -1,0 +1,66 @@
+"""One-layer Mamba (paper eq. 3) and the linear Transformer, sharing one attention core and the core gate.
+
+    F(Psi; P) = sum_{i=1}^{l} G_i(w) * y_i * p_i^T W_B^T W_C p_query          (Mamba)
+    F(Psi; P) = sum_{i=1}^{l}          y_i * p_i^T W_B^T W_C p_query          (LT: G_i == 1)
+
+(the query term ``i = l+1`` vanishes because ``y_query = 0``).  Paper: arXiv 2510.00399, eqs. (1)-(3).
+
+Glossary: ``W_B, W_C`` ``(m, d+1)`` = W_B, W_C; ``w`` ``(d+1,)`` = w; ``s`` ``(B, l)`` = attention scores
+``p_i^T W_B^T W_C p_query``; ``G`` ``(B, l)`` = gates G_i(w); ``F`` ``(B,)`` = model output; ``z`` = query label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import OutlierConfig
+from ..core.gating import log_gates
+
+
+@dataclass
+class Params:
+    """Trainable parameters Psi = {W_B ``(m, d+1)``, W_C ``(m, d+1)``, w ``(d+1,)``}."""
+
+    W_B: np.ndarray
+    W_C: np.ndarray
+    w: np.ndarray
+
+    def copy(self) -> "Params":
+        return Params(self.W_B.copy(), self.W_C.copy(), self.w.copy())
+
+    def as_arrays(self, prefix: str = "") -> dict:
+        return {prefix + "W_B": self.W_B, prefix + "W_C": self.W_C, prefix + "w": self.w}
+
+
+def init_params(cfg: OutlierConfig, rng: np.random.Generator) -> Params:
+    """Paper Section 3.1: first ``d`` diagonal entries of ``W_B, W_C`` equal ``delta``; ``w ~ N(0, I/(d+1))``."""
+    D = cfg.d + 1
+    W_B = np.zeros((cfg.m, D))
+    W_C = np.zeros((cfg.m, D))
+    idx = np.arange(cfg.d)
+    W_B[idx, idx] = cfg.delta
+    W_C[idx, idx] = cfg.delta
+    w = rng.standard_normal(D) / np.sqrt(D)
+    return Params(W_B, W_C, w)
+
+
+def attention_scores(W_B: np.ndarray, W_C: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """Linear-attention scores ``s_i = p_i^T W_B^T W_C p_query``.  ``P`` ``(B, l+1, d+1)`` -> ``(B, l)``."""
+    v = (P[:, -1, :] @ W_C.T) @ W_B  # (B, d+1) = W_B^T W_C p_query
+    return np.einsum("bid,bd->bi", P[:, :-1, :], v)
+
+
+def gates(w: np.ndarray, P: np.ndarray, gated: bool = True) -> np.ndarray:
+    """Gates ``G_i(w)`` ``(B, l)`` of eq. (3); all ones for the linear Transformer (``gated=False``)."""
+    if not gated:
+        return np.ones(P.shape[:2])[:, :-1]
+    return np.exp(log_gates(P @ w))
+
+
+def forward(params: Params, P: np.ndarray, gated: bool = True) -> np.ndarray:
+    """Model output ``F(Psi; P)`` ``(B,)`` for prompts ``P`` ``(B, l+1, d+1)``."""
+    s = attention_scores(params.W_B, params.W_C, P)
+    G = gates(params.w, P, gated)
+    return np.sum(G * P[:, :-1, -1] * s, axis=1)

@@ -1,0 +1,226 @@
+"""Figures for the outlier-ICL simulator (arXiv 2510.00399): readable without the code (labelled axes, legends,
+theory lines).
+
+Every function takes plain arrays / results and returns a matplotlib ``Figure``; save it with
+:func:`mamba_dynamics.core.plotting.save_figure`.  :func:`phase_boundary` gives phase diagrams the theorems'
+boundary.
+"""
+
+from __future__ import annotations
+
+import matplotlib.ticker
+import numpy as np
+
+from ..core.plotting import band, draw_zero_contour, plt
+from . import theory
+
+MODEL_LABEL = {"mamba": "Mamba (eq. 3)", "lt": "Linear Transformer"}
+MODEL_COLOR = {"mamba": "tab:blue", "lt": "tab:orange"}
+RULE_LABEL = {"flip": "(A) flipped labels", "targeted": "(B) targeted label", "random": "(C) random labels"}
+
+
+def plot_run(result) -> "plt.Figure":
+    """Six panels of one run (:class:`mamba_dynamics.core.train.TrainResult`): loss and test errors, Cor. 1
+    attention sums, Cor. 2 gate means, gates by clean rank against ``2^-(k-1)``, gates by position, norms."""
+    cfg, h, fin = result.config, result.history, result.final
+    step = h["step"]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.2))
+    title = (f"{MODEL_LABEL[cfg.model]}: d={cfg.d}, M1={cfg.M1}, p_a={cfg.p_a}, l_tr={cfg.l_tr}, l_ts={cfg.l_ts}, "
+             f"test alpha={cfg.alpha} ({cfg.label_rule}, {cfg.placement}), eta={cfg.eta}, B={cfg.batch}, "
+             f"seed={cfg.seed}  [{result.status}]")
+    fig.suptitle(title, fontsize=10)
+
+    ax = axes[0, 0]
+    ax.plot(step[1:], h["train_loss"][1:], color="k", label="train hinge loss (window mean)")
+    ax.plot(step, h["test_err_clean"], color="tab:green", label="test 0-1 error, clean (alpha=0)")
+    ax.plot(step, h["test_err"], color="tab:red", label=f"test 0-1 error, alpha={cfg.alpha}")
+    t_scale = (theory.iterations_mamba if cfg.gated else
+               lambda *a: theory.iterations_lt(*a, cfg.l_tr))(cfg.eta, cfg.p_a, cfg.beta, cfg.M1)
+    ax.axvline(t_scale, color="gray", ls=":", label=f"theory order T = {t_scale:.0f} (Thm {1 if cfg.gated else 3}, constant 1)")
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel("loss / error")
+    ax.set_yscale("symlog", linthresh=1e-2)
+    ax.set_ylim(bottom=0)
+    ax.set_title("Training loss and test error")
+    ax.legend(fontsize=7)
+
+    ax = axes[0, 1]
+    ax.plot(step, h["attn_same"], color="tab:blue", label="same pattern as query")
+    ax.plot(step, h["attn_other"], color="tab:gray", label="other examples (all tasks)")
+    ax.plot(step, h["attn_other_unseen"], color="tab:purple", ls="--", label="other examples, unseen tasks")
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel(r"$\sum_i \tilde p_i^\top W_B^\top W_C \tilde p_{query}$ (mean over test prompts)")
+    ax.set_title("Attention concentration (Cor. 1)")
+    ax.legend(fontsize=8)
+
+    ax = axes[0, 2]
+    ax.plot(step, h["gate_clean"], color="tab:green", label="clean examples")
+    ax.plot(step, h["gate_outlier"], color="tab:red", label="outlier examples")
+    ax.set_yscale("log")
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel(r"mean gate $G_i(w)$")
+    ax.set_title("Gate on outlier vs clean examples (Cor. 2)")
+    ax.legend(fontsize=8)
+
+    ax = axes[1, 0]
+    if fin:
+        rank = fin["gate_by_rank"]
+        rank = rank[np.isfinite(rank)]
+        k = np.arange(1, len(rank) + 1)
+        ax.semilogy(k, rank, "o-", color="tab:green", ms=4, label="measured: k-th closest clean example")
+        ref = rank[0] * np.array([theory.clean_gate_profile(int(i)) for i in k])
+        ax.semilogy(k, ref, "--", color="k", label=r"Cor. 2 lower-bound shape $\propto 2^{-(k-1)}$")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("k (rank among clean examples, counted from the query)")
+    ax.set_ylabel("mean gate")
+    ax.set_title("Clean-example gate decay (final)")
+
+    ax = axes[1, 1]
+    if fin:
+        dist = np.arange(1, len(fin["gate_by_pos_clean"]) + 1)
+        ax.semilogy(dist, fin["gate_by_pos_clean"], "o-", color="tab:green", ms=4, label="clean")
+        ax.semilogy(dist, fin["gate_by_pos_outlier"], "x-", color="tab:red", ms=5, label="outlier")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("distance from the query (1 = adjacent)")
+    ax.set_ylabel("mean gate")
+    ax.set_title("Gate by position (final)")
+
+    ax = axes[1, 2]
+    ax.plot(step, h["norm_W_B"], label=r"$\|W_B\|_F$")
+    ax.plot(step, h["norm_W_C"], label=r"$\|W_C\|_F$")
+    ax.plot(step, h["norm_w"], label=r"$\|w\|$")
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel("norm")
+    ax.set_title("Parameter norms")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_error_vs_alpha(alphas, errors: dict, rules, p_a: float, l_tr: int, l_ts: int, title: str = ""):
+    """Fig. 2: ``errors[model][rule]`` is ``(seeds, len(alphas))``; one panel per label rule, theory
+    thresholds ``alpha = min(1, p_a l_tr / l_ts)`` (Mamba, Thm 2) and ``alpha = 1/2`` (LT, Thm 4) drawn."""
+    fig, axes = plt.subplots(1, len(rules), figsize=(4.6 * len(rules), 4), sharey=True, squeeze=False)
+    for ax, rule in zip(axes[0], rules):
+        for model in errors:
+            band(ax, alphas, errors[model][rule], MODEL_COLOR[model], MODEL_LABEL[model], floor=0.0)
+        ax.axvline(theory.alpha_max_mamba(p_a, l_tr, l_ts), color=MODEL_COLOR["mamba"], ls="--", lw=1,
+                   label=r"Thm 2: $\alpha = \min(1, p_a l_{tr}/l_{ts})$")
+        ax.axvline(theory.ALPHA_MAX_LT, color=MODEL_COLOR["lt"], ls="--", lw=1, label=r"Thm 4: $\alpha = 1/2$")
+        ax.axhline(0.01, color="gray", ls=":", lw=1, label="error 0.01")
+        fine = np.linspace(min(alphas), max(alphas), 200)
+        ax.plot(fine, [theory.same_pattern_floor(a, l_ts) for a in fine], color="k", lw=0.8, ls="-.",
+                label="floor of a same-pattern reader:\n" + r"$2^{-n_{clean}}/2$ (docs/outliers.md)")
+        ax.set_title(RULE_LABEL.get(rule, rule))
+        ax.set_xlabel(r"test outlier fraction $\alpha$")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("test 0-1 error (mean, band = 1 std over seeds)")
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attention_history(steps, sums: dict, title: str = ""):
+    """Fig. 3: ``sums[model] = (same, other, other_unseen)``, each ``(seeds, n)``, attention sums over training."""
+    fig, axes = plt.subplots(1, len(sums), figsize=(5.5 * len(sums), 4), squeeze=False)
+    for ax, (model, (same, other, other_unseen)) in zip(axes[0], sums.items()):
+        band(ax, steps, same, "tab:blue", "same relevant pattern as the query", marker=None)
+        band(ax, steps, other, "tab:gray", "other examples (all tasks)", marker=None)
+        band(ax, steps, other_unseen, "tab:purple", "other examples, unseen tasks only", marker=None, ls="--")
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_title(MODEL_LABEL[model])
+        ax.set_xlabel("SGD step")
+        ax.set_ylabel(r"$\sum_i \tilde p_i^\top W_B^\top W_C \tilde p_{query}$ (mean over prompts)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gates(example_gates, example_outlier, rank_mean, rank_counts, title: str = ""):
+    """Fig. 4: left, gates ``(l,)`` of one test prompt by position with outliers marked; right, mean gate of the
+    k-th closest clean example against the Cor. 2 shape ``2^-(k-1)``."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ax = axes[0]
+    l = len(example_gates)
+    pos = np.arange(1, l + 1)
+    colors = np.where(example_outlier, "tab:red", "tab:green")
+    ax.bar(pos, example_gates, color=colors)
+    ax.set_yscale("log")
+    ax.set_ylim(max(np.min(example_gates[example_gates > 0]) / 3, 1e-12) if np.any(example_gates > 0) else 1e-12, 1)
+    ax.bar([0], [0], color="tab:green", label="clean example")
+    ax.bar([0], [0], color="tab:red", label="outlier example")
+    ax.set_xlim(0.3, l + 0.7)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel(f"position i in the prompt (query follows position {l})")
+    ax.set_ylabel(r"gate $G_i(w)$")
+    ax.set_title("One test prompt")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    k = np.arange(1, len(rank_mean) + 1)
+    ok = np.asarray(rank_counts) > 0
+    ax.semilogy(k[ok], rank_mean[ok], "o-", color="tab:green", label="mean gate, k-th closest clean example")
+    ax.semilogy(k[ok], rank_mean[ok][0] * 2.0 ** (-(k[ok] - 1)), "k--",
+                label=r"Cor. 2 lower-bound shape $\propto 2^{-(k-1)}$")
+    ax.set_xlabel("k (rank among clean examples, counted from the query)")
+    ax.set_ylabel("mean gate over test prompts")
+    ax.set_title("Decay with distance")
+    ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_placement(placements, alphas, errors: dict, title: str = ""):
+    """Placement study: ``errors[model]`` is ``(seeds, len(placements), len(alphas))``; one panel per alpha."""
+    fig, axes = plt.subplots(1, len(alphas), figsize=(4.4 * len(alphas), 3.8), sharey=True, squeeze=False)
+    width = 0.38
+    x = np.arange(len(placements))
+    for ax, (ia, alpha) in zip(axes[0], enumerate(alphas)):
+        for im, model in enumerate(errors):
+            e = np.asarray(errors[model])[:, :, ia]
+            ax.bar(x + (im - 0.5) * width, e.mean(0), width, yerr=e.std(0) if e.shape[0] > 1 else None,
+                   color=MODEL_COLOR[model], label=MODEL_LABEL[model], capsize=3)
+        ax.set_xticks(x, [{"R": "R (random)", "FQ": "FQ (far)", "CQ": "CQ (close)"}[p] for p in placements])
+        ax.set_title(rf"$\alpha$ = {alpha}")
+        ax.set_xlabel("outlier placement in the test prompt")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0, 0].set_ylabel("test 0-1 error (mean +- std over seeds)")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+SYMBOL = {"alpha": r"test outlier fraction $\alpha$", "p_a": r"train outlier fraction $p_a$",
+          "l_ts": r"test prompt length $l_{ts}$", "l_tr": r"train prompt length $l_{tr}$",
+          "kappa_a_test": r"test outlier magnitude $\kappa'_a$", "kappa_a": r"train outlier magnitude $\kappa_a$",
+          "K": "irrelevant scale $K$", "K_test": "test irrelevant scale $K'$", "beta": r"pattern norm $\beta$",
+          "eta": r"SGD step $\eta$", "batch": "batch $B$", "steps": "SGD steps $T$", "M1": "relevant patterns $M_1$",
+          "delta": r"init $\delta$"}
+METRIC_LABEL = {"test_err": "test 0-1 error (with outliers)", "test_err_clean": "test 0-1 error (clean)",
+                "train_loss": "final train hinge loss", "attn_same": "Cor. 1 attention sum, same pattern",
+                "attn_other": "Cor. 1 attention sum, other examples", "gate_outlier": "mean gate on outliers",
+                "gate_clean": "mean gate on clean examples"}
+
+
+def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None):
+    """A ``boundary(ax)`` for :func:`mamba_dynamics.core.plotting.draw_phase`: the theorems' region ``alpha <
+    min(1, p_a l_tr / l_ts)`` (Mamba, Thm 2) or ``alpha < 1/2`` (LT, Thm 4) where the axes enter it, else None.
+    ``base`` is the base config as a dict; ``measured`` (the heatmap) is not needed here."""
+    model = base["model"]
+    theory_fields = {"alpha", "p_a", "l_tr", "l_ts"}
+    if not ({x_field, y_field} & theory_fields and ("alpha" in (x_field, y_field) or model == "mamba")):
+        return None
+
+    def margin(x, y):
+        f = {k: base[k] for k in theory_fields}
+        f[x_field], f[y_field] = x, y
+        return theory.alpha_margin(model, f["alpha"], f["p_a"], f["l_tr"], f["l_ts"])
+
+    label = (r"theory boundary $\alpha = \min(1, p_a l_{tr}/l_{ts})$ (Thm 2)" if model == "mamba"
+             else r"theory boundary $\alpha = 1/2$ (Thm 4)")
+    return lambda ax: draw_zero_contour(ax, xs, ys, margin, label)

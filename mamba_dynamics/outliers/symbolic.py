@@ -1,0 +1,233 @@
+"""Symbolic derivation for the outlier-ICL Mamba / linear Transformer (arXiv 2510.00399, eqs. 1-3).
+
+What this file shows, with sympy, at small sizes (default ``d+1 = 3``, ``l = 3``, ``m = 2``):
+
+1. :func:`~mamba_dynamics.core.scan.selective_scan_symbolic` builds ``F`` from the *selective-scan recurrence* (eq. 1 with ``A = -I``,
+   ``Delta = softplus(w^T p)``) with every entry of ``W_B, W_C, w, P`` a symbol.  No closed form is used.
+2. :func:`closed_form_reduction` proves the reduction to eq. (3): the recurrence minus
+   ``sum_i G_i y_i p_i^T W_B^T W_C p_q`` simplifies to exactly 0 (for symbolic gate pre-activations).
+3. :func:`formula_checks` subtracts each hand-written gradient formula (docs/derivations.md) from sympy's
+   derivative and simplifies the difference to exactly 0.
+4. :func:`symbolic_loss_gradients` differentiates the hinge loss of the recurrence output with respect to every
+   entry of ``W_B, W_C, w``; as the gradient-check specs of models ``mamba`` and ``lt`` (:func:`gradient_specs`,
+   registered with :mod:`mamba_dynamics.core.gradcheck` by the caller), it is compared at random points with the
+   hand-derived Numba kernel and the NumPy reference (``python scripts/check_gradients.py``).
+
+Run ``python derivations/outlier_mamba.py`` for all of the above.
+
+Glossary: ``D = d+1`` (prompt row width), ``l`` context examples, ``m`` rows of ``W_B, W_C``; ``t_j = w^T p_j``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from ..core.gradcheck import GradientSpec, check
+from ..core.scan import selective_scan_symbolic
+from . import gradients
+from .model import Params, forward
+
+
+def _symbols(D: int, l: int, m: int):
+    W_B = sp.Matrix(m, D, lambda a, k: sp.Symbol(f"WB_{a}_{k}", real=True))
+    W_C = sp.Matrix(m, D, lambda a, k: sp.Symbol(f"WC_{a}_{k}", real=True))
+    w = sp.Matrix(D, 1, lambda k, _: sp.Symbol(f"w_{k}", real=True))
+    P = sp.Matrix(l + 1, D, lambda i, k: sp.Symbol(f"P_{i}_{k}", real=True))
+    return W_B, W_C, w, P
+
+
+def closed_form_output(W_B, W_C, w, P, gated: bool = True):
+    """Eq. (3): ``sum_i G_i(w) y_i p_i^T W_B^T W_C p_q`` with ``G_i = sig(t_i) prod_{j>i} (1 - sig(t_j))``."""
+    lp1, D = P.shape
+    sig = lambda x: 1 / (1 + sp.exp(-x))  # noqa: E731
+    t = [(w.T * P.row(j).T)[0] for j in range(lp1)]
+    pq = P.row(lp1 - 1).T
+    F = 0
+    for i in range(lp1 - 1):
+        G = sig(t[i]) * sp.prod([1 - sig(t[j]) for j in range(i + 1, lp1)]) if gated else 1
+        F += G * P[i, D - 1] * (P.row(i) * W_B.T * W_C * pq)[0]
+    return F
+
+
+def closed_form_reduction(D: int = 2, l: int = 2, m: int = 1) -> sp.Expr:
+    """Recurrence minus closed form, simplified; returns ``0`` when the reduction of eq. (3) holds.
+
+    The query's label entry is set to 0 as in the paper.  Gate pre-activations enter through ``exp(t_j)``;
+    sympy's ``exp(-log(1 + e^t)) = 1 / (1 + e^t)`` is the identity ``exp(-softplus(t)) = 1 - sigmoid(t)``.
+    """
+    W_B, W_C, w, P = _symbols(D, l, m)
+    P[l, D - 1] = 0
+    diff = selective_scan_symbolic(W_B, W_C, w, P) - closed_form_output(W_B, W_C, w, P)
+    ts = [sp.Symbol(f"t_{j}", real=True) for j in range(l + 1)]
+    # express everything through the gate pre-activations t_j = w^T p_j, then simplify
+    subs = {}
+    for j in range(l + 1):
+        subs[(w.T * P.row(j).T)[0]] = ts[j]
+    diff = diff.subs(subs)
+    return sp.simplify(sp.together(sp.expand(diff)))
+
+
+@lru_cache(maxsize=None)
+def _compiled(D: int, l: int, m: int, gated: bool):
+    """Lambdified ``F`` and ``dF/dtheta`` of the recurrence for one prompt (theta = W_B, W_C, w flattened)."""
+    W_B, W_C, w, P = _symbols(D, l, m)
+    P[l, D - 1] = 0
+    F = selective_scan_symbolic(W_B, W_C, w, P, gated)
+    theta = list(W_B) + list(W_C) + list(w)
+    grads = [sp.diff(F, s) for s in theta]
+    args = theta + [s for s in P if isinstance(s, sp.Symbol)]
+    return sp.lambdify(args, F, "mpmath"), sp.lambdify(args, grads, "mpmath"), len(args)
+
+
+def symbolic_loss_gradients(W_B, W_C, w, P, z, gated: bool = True, dps: int = 40):
+    """Hinge loss and its gradients from the symbolic recurrence, evaluated with ``dps`` digits (mpmath).
+
+    Arrays as in :func:`mamba_dynamics.outliers.gradients.loss_and_grad`: ``P`` ``(B, l+1, D)``, ``z`` ``(B,)``.
+    Returns ``(loss, gW_B (m, D), gW_C (m, D), gw (D,))`` as float64.
+    """
+    import mpmath
+
+    B, lp1, D = P.shape
+    m = W_B.shape[0]
+    f_F, f_g, _ = _compiled(D, lp1 - 1, m, gated)
+    theta = list(W_B.ravel()) + list(W_C.ravel()) + list(w.ravel())
+    loss = mpmath.mpf(0)
+    total = [mpmath.mpf(0)] * len(theta)
+    with mpmath.workdps(dps):
+        for b in range(B):
+            prompt = [P[b, i, k] for i in range(lp1) for k in range(D) if not (i == lp1 - 1 and k == D - 1)]
+            args = [mpmath.mpf(float(v)) for v in theta + prompt]
+            margin = 1 - z[b] * f_F(*args)
+            if margin > 0:
+                loss += margin / B
+                total = [acc - z[b] * g / B for acc, g in zip(total, f_g(*args))]
+    g = np.array([float(v) for v in total])
+    n = m * D
+    return float(loss), g[:n].reshape(m, D), g[n : 2 * n].reshape(m, D), g[2 * n :]
+
+
+def _closed_form_parts(D: int, l: int, m: int):
+    W_B, W_C, w, P = _symbols(D, l, m)
+    P[l, D - 1] = 0
+    return W_B, W_C, w, P, closed_form_output(W_B, W_C, w, P)
+
+
+def formula_checks(D: int = 2, l: int = 2, m: int = 1) -> dict:
+    """Each hand-written formula of docs/derivations.md minus sympy's derivative, simplified (all must be 0).
+
+    ``dF/dW_B = u r^T``, ``dF/dW_C = (W_B r) p_q^T`` and
+    ``dF/dw = sum_i q_i [(1 - sig_i) p_i - sum_{j>i} sig_j p_j]`` with ``u = W_C p_q``, ``r = sum_i G_i y_i p_i``,
+    ``q_i = y_i s_i G_i``; differentiated from eq. (3), which :func:`closed_form_reduction` ties to the scan.
+    """
+    W_B, W_C, w, P, F = _closed_form_parts(D, l, m)
+    sig = lambda x: 1 / (1 + sp.exp(-x))  # noqa: E731
+    t = [(w.T * P.row(j).T)[0] for j in range(l + 1)]
+    pq = P.row(l).T
+    G = [sig(t[i]) * sp.prod([1 - sig(t[j]) for j in range(i + 1, l + 1)]) for i in range(l)]
+    r = sp.zeros(D, 1)
+    for i in range(l):
+        r += G[i] * P[i, D - 1] * P.row(i).T
+    u = W_C * pq
+    hand = {"W_B": u * r.T, "W_C": (W_B * r) * pq.T}
+    gw = sp.zeros(D, 1)
+    for i in range(l):
+        s_i = (P.row(i) * W_B.T * W_C * pq)[0]
+        q_i = P[i, D - 1] * s_i * G[i]
+        inner = (1 - sig(t[i])) * P.row(i).T
+        for j in range(i + 1, l + 1):
+            inner -= sig(t[j]) * P.row(j).T
+        gw += q_i * inner
+    hand["w"] = gw
+    out = {}
+    for name, mat in (("W_B", W_B), ("W_C", W_C), ("w", w)):
+        auto = sp.Matrix(mat.shape[0], mat.shape[1], lambda a, k: sp.diff(F, mat[a, k]))
+        diff = (auto - hand[name]).applyfunc(lambda e: sp.simplify(sp.together(e)))
+        out[name] = diff
+    return out
+
+
+def latex_formulas(l: int = 2) -> dict:
+    """LaTeX, generated by sympy, of the gate of eq. (3) and of ``d log G_i / d t_j`` for a prompt of length l."""
+    t = sp.symbols(f"t_1:{l + 2}", real=True)
+    sig = lambda x: 1 / (1 + sp.exp(-x))  # noqa: E731
+    out = {}
+    for i in range(l):
+        G = sig(t[i]) * sp.prod([1 - sig(t[j]) for j in range(i + 1, l + 1)])
+        out[f"G_{i + 1}"] = sp.latex(sp.simplify(G))
+        for j in range(l + 1):
+            d = sp.simplify(sp.diff(sp.log(G), t[j]))
+            out[f"dlogG_{i + 1}/dt_{j + 1}"] = sp.latex(d)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# gradient-check specs (mamba_dynamics.core.gradcheck)
+# ----------------------------------------------------------------------------------------------------------
+
+SIZES = dict(D=4, l=4, m=2, B=3)  # d = 3, l = 4, m = 2 as in the checker's contract
+
+
+def _unpack(params: dict):
+    return params["W_B"], params["W_C"], params["w"]
+
+
+def _as_dict(res) -> tuple:
+    return res.loss, {"W_B": res.gW_B, "W_C": res.gW_C, "w": res.gw}
+
+
+def make_case(gated: bool):
+    """Random point for the checker: every prompt has a hinge margin at least 0.01 away from the kink."""
+
+    def random_case(rng: np.random.Generator, scale: float = 1.0):
+        D, l, m, B = SIZES["D"], SIZES["l"], SIZES["m"], SIZES["B"]
+        W_B = scale * rng.standard_normal((m, D))
+        W_C = scale * rng.standard_normal((m, D))
+        w = scale * rng.standard_normal(D)
+        P = rng.standard_normal((B, l + 1, D))
+        P[:, :l, D - 1] = np.where(rng.random((B, l)) < 0.5, 1.0, -1.0)
+        P[:, l, D - 1] = 0.0
+        F = forward(Params(W_B, W_C, w), P, gated)
+        z = -np.sign(F)  # active hinge: margin 1 + |F|
+        z[z == 0] = 1.0
+        if abs(F[-1]) > 1.01:  # one inactive prompt when possible: margin 1 - |F| < -0.01
+            z[-1] = np.sign(F[-1])
+        return {"W_B": W_B, "W_C": W_C, "w": w}, (P, z)
+
+    return random_case
+
+
+def _spec(name: str, gated: bool) -> GradientSpec:
+    def kernel(params, data):  # looked up at call time: the function training calls is the one checked
+        return _as_dict(gradients.loss_and_grad(*_unpack(params), *data, gated))
+
+    def reference(params, data):
+        return _as_dict(gradients.loss_and_grad_reference(*_unpack(params), *data, gated))
+
+    def symbolic(params, data):
+        loss, gB, gC, gw = symbolic_loss_gradients(*_unpack(params), *data, gated)
+        return loss, {"W_B": gB, "W_C": gC, "w": gw}
+
+    return GradientSpec(
+        name=name, blocks=("W_B", "W_C", "w"), random_case=make_case(gated), kernel=kernel, reference=reference,
+        symbolic=symbolic, symbolic_sizes=dict(SIZES),
+        description=("one-layer Mamba, eq. 3 of arXiv 2510.00399" if gated else
+                     "linear Transformer (G == 1), arXiv 2510.00399"),
+    )
+
+
+MAMBA = _spec("mamba", True)
+LT = _spec("lt", False)
+
+
+def gradient_specs() -> tuple[GradientSpec, ...]:
+    """The family's gradient-check specs, for the caller to register."""
+    return (MAMBA, LT)
+
+
+def compare(seed: int = 0, gated: bool = True) -> dict:
+    """Max relative error per (implementation, block) against sympy at one random point."""
+    rows = check(MAMBA if gated else LT, seed)
+    return {(r.comparison.split("~")[0], r.block): r.max_rel for r in rows if r.comparison.endswith("sympy")}

@@ -1,0 +1,54 @@
+"""Training loop: determinism under a seed, divergence guard, LT keeps w fixed, theory helpers."""
+
+import numpy as np
+import pytest
+
+from mamba_dynamics.outliers import theory
+from mamba_dynamics.outliers.config import OutlierConfig
+from mamba_dynamics.outliers.train import train
+
+SMALL = OutlierConfig(steps=120, log_every=40, n_test=300)
+
+
+def test_same_seed_same_numbers():
+    a, b = train(SMALL), train(SMALL)
+    for k in a.history:
+        np.testing.assert_array_equal(a.history[k], b.history[k])
+    np.testing.assert_array_equal(a.params.W_B, b.params.W_B)
+    np.testing.assert_array_equal(a.params.w, b.params.w)
+    c = train(SMALL.replace(seed=1))
+    assert not np.array_equal(a.params.W_B, c.params.W_B)
+
+
+def test_logged_steps_and_arrays():
+    r = train(SMALL)
+    np.testing.assert_array_equal(r.history["step"], [0, 40, 80, 120])
+    assert r.status == "completed" and r.steps_done == 120 and len(r.loss_per_step) == 120
+    arrays = r.arrays()
+    for key in ("hist_test_err", "hist_attn_same", "hist_gate_outlier", "final_W_B", "final_gate_by_rank"):
+        assert key in arrays
+    assert arrays["hist_gate_by_rank"].shape == (4, SMALL.l_ts)  # Cor. 2 decay at every logged step
+
+
+def test_lt_keeps_gate_fixed():
+    r = train(SMALL.replace(model="lt"))
+    np.testing.assert_array_equal(r.params.w, r.params_init.w)
+    assert r.history["gate_clean"][-1] == 1.0
+
+
+def test_divergence_stops_with_step_and_quantity():
+    r = train(OutlierConfig(eta=1e8, steps=200, log_every=10, n_test=100))
+    assert r.status == "diverged"
+    assert "diverged at step" in r.message and ("||" in r.message or "not finite" in r.message)
+    assert r.steps_done < 200
+    assert len(r.history["step"]) >= 1  # what was logged before is kept
+
+
+def test_theory_thresholds():
+    assert theory.alpha_max_mamba(0.6, 20, 20) == pytest.approx(0.6)
+    assert theory.alpha_max_mamba(0.6, 40, 20) == 1.0
+    assert theory.alpha_max("lt", 0.6, 20, 20) == 0.5
+    assert theory.iterations_mamba(0.1, 0.6, 3, 6) == pytest.approx(20 * theory.iterations_lt(0.1, 0.6, 3, 6, 20))
+    assert theory.min_test_length_lt(0.5, 6) == np.inf
+    assert theory.covered("mamba", 0.4, 0.6, 20, 20, 6) and not theory.covered("lt", 0.6, 0.6, 20, 20, 6)
+    assert theory.same_pattern_floor(0.8, 20) == pytest.approx(0.5 / 16)
