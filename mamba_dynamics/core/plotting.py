@@ -83,8 +83,7 @@ def draw_phase(ax, x_field, xs, y_field, ys, mean, status, metric: str, axis_lab
     """Heatmap of ``mean`` ``(ny, nx)`` on cell indices, failed cells crossed, ``boundary(ax)`` drawing the
     theory curve (if given).  Returns the image for a colour bar."""
     axis_labels = axis_labels or {}
-    cmap = plt.get_cmap("magma_r" if lower_is_better else "viridis").copy()
-    cmap.set_bad("lightgray")
+    cmap = plt.get_cmap("magma_r" if lower_is_better else "viridis").with_extremes(bad="lightgray")
     im = ax.imshow(np.ma.masked_invalid(mean), origin="lower", aspect="auto", cmap=cmap,
                    vmin=0 if (lower_is_better and vmin is None) else vmin, vmax=vmax)
     ny, nx = mean.shape

@@ -155,3 +155,49 @@ def test_phase_cli_dry_run_and_figure(root, tmp_path):
         assert (z["status"] == 1).all()
     side = json.loads((out / "phase.json").read_text())
     assert side["sweep"]["x"]["field"] == "alpha" and side["n_training_runs"] == 8
+
+
+@pytest.mark.parametrize("args", [
+    ["--model", "ssm", "--regime", "majority", "--x", "alpha_r", "--y", "L", "--dry-run"],
+    ["--model", "mamba-single-index", "--x", "d", "--y", "r", "--metric", "risk", "--dry-run"],
+])
+def test_phase_dry_run_for_other_families(args, capsys):
+    from phase_diagram import main
+
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "training runs" in out and "estimated time" in out
+
+
+@pytest.mark.parametrize("args, shape", [
+    (["--model", "ssm", "--regime", "majority", "--x", "alpha_r", "--x-values", "0.3,0.5", "--y", "L",
+      "--y-values", "10,20", "--steps", "40", "--n-train", "150", "--metric", "iters_to_target"], (2, 2, 2)),
+    (["--model", "mamba-single-index", "--x", "d", "--x-values", "4,6", "--y", "r", "--y-values", "1,2",
+      "--T1", "300", "--T2", "150", "--N-pt", "32", "--width", "16", "--queries", "8", "--metric", "risk"], (2, 2, 2)),
+])
+def test_phase_diagrams_run_for_other_families(args, shape, tmp_path):
+    from phase_diagram import main
+
+    out = tmp_path / "ph"
+    assert main([*args, "--seeds", "2", "--n-eval", "60", "--jobs", "1", "--quiet", "--out", str(out)]) == 0
+    with np.load(out / "phase.npz") as z:
+        metric = args[args.index("--metric") + 1]
+        assert z[metric].shape == shape and (z["status"] == 1).all()
+    assert (out / "phase.png").stat().st_size > 10_000
+    side = json.loads((out / "phase.json").read_text())
+    assert side["sweep"]["family"] in ("features", "single_index")
+    assert main([*args, "--seeds", "2", "--n-eval", "60", "--jobs", "1", "--quiet", "--out", str(out)]) == 0
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--model", "ssm", "--x", "alpha_r", "--y", "nope"], "unknown config field 'nope'"),
+    (["--model", "mamba-single-index", "--x", "d", "--y", "r", "--metric", "test_err"], "unknown metric 'test_err'"),
+    (["--model", "gpt", "--x", "d", "--y", "r"], "unknown model 'gpt'"),
+    (["--model", "mamba-single-index", "--x", "d", "--x-values", "4", "--y", "r", "--y-values", "8"], "r = 8 > d = 4"),
+])
+def test_phase_cli_bad_specs_other_families(root, args, needle):
+    res = subprocess.run([sys.executable, str(root / "scripts" / "phase_diagram.py"), *args], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.stderr

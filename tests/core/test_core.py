@@ -1,0 +1,78 @@
+"""Core pieces on their own: the log-space gate (fast vs naive reference vs Numba), the config base, the cell
+store, the training loop."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mamba_dynamics.core.cells import CellStore, cell_key
+from mamba_dynamics.core.config import ConfigError
+from mamba_dynamics.core.gating import log_gates, log_gates_naive, log_gates_row
+from mamba_dynamics.core.train import run_loop
+from mamba_dynamics.outliers.config import OutlierConfig
+
+
+def test_fast_gates_match_naive_and_numba():
+    rng = np.random.default_rng(1)
+    t = rng.standard_normal((7, 31)) * 4
+    np.testing.assert_allclose(log_gates(t), log_gates_naive(t), rtol=1e-12, atol=1e-12)
+    out = np.empty(30)
+    log_gates_row(t[0], out)
+    np.testing.assert_allclose(out, log_gates(t[0]), rtol=1e-12, atol=1e-12)
+    # gates are a sub-probability vector: sum_i G_i = 1 - prod_j (1 - sigmoid(t_j)) - sigmoid(t_q)-term <= 1
+    G = np.exp(log_gates(t))
+    assert np.all(G.sum(-1) <= 1 + 1e-12)
+
+
+def test_config_base_replace_rederives_and_round_trips():
+    cfg = OutlierConfig()
+    assert cfg.replace(d=40).m == 41 and cfg.replace(d=40, m=50).m == 50
+    assert cfg.replace(K=0.25).K_test == 0.25 and cfg.replace(kappa_a=3.0).kappa_a_test == pytest.approx(10.0)
+    assert OutlierConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert cfg.to_dict()["L"] == pytest.approx(0.3)
+    with pytest.raises(ConfigError, match="seed must be a non-negative integer"):
+        cfg.replace(seed=-1)
+
+
+def test_cell_store_resumes_and_ignores_broken_files(tmp_path):
+    calls = []
+
+    def work(x):
+        calls.append(x)
+        return {"value": x * 2}
+
+    store = CellStore(tmp_path, "json")
+    items = [(cell_key({"x": x}), x) for x in range(4)]
+    first = store.run(items, work, jobs=1)
+    assert sorted(calls) == [0, 1, 2, 3] and first[items[2][0]]["value"] == 4
+    store.path(items[1][0]).write_text("{broken")  # a torn file is recomputed, not trusted
+    calls.clear()
+    again = store.run(items, work, jobs=1)
+    assert calls == [1] and {k: v["value"] for k, v in again.items()} == {k: v["value"] for k, v in first.items()}
+    assert cell_key({"x": 1}) != cell_key({"x": 2})
+
+
+def test_training_loop_logs_stops_and_guards():
+    logged = []
+
+    def log(k, window):
+        logged.append((k, len(window)))
+        return {"loss": 0.0}
+
+    out = run_loop(10, lambda k: (1.0, {"g": np.ones(2)}, {"p": np.ones(2)}), log, 4, 1e6)
+    assert out.status == "completed" and out.steps_done == 10 and logged == [(0, 0), (4, 4), (8, 4), (10, 2)]
+    out = run_loop(10, lambda k: (float("nan") if k == 3 else 1.0, {}, {}), log, 4, 1e6)
+    assert out.status == "diverged" and "step 3: training loss is nan" in out.message and out.steps_done == 2
+    out = run_loop(10, lambda k: (1.0, {}, {"w": np.full(2, 10.0 * k)}), log, 4, 25.0)
+    assert out.status == "diverged" and "||w||" in out.message
+    out = run_loop(10, lambda k: (1.0, {}, {}), log, 2, 1e6, stop=lambda k: k >= 4)
+    assert out.status == "completed" and out.steps_done == 4
+
+    def interrupted(k):
+        if k == 5:
+            raise KeyboardInterrupt
+        return 1.0, {}, {}
+
+    out = run_loop(10, interrupted, log, 2, 1e6)
+    assert out.status == "interrupted" and out.steps_done == 4 and len(out.losses) == 4
