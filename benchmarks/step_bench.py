@@ -45,7 +45,7 @@ def make_numba():
 
     def step(args, gated):
         r = loss_and_grad(*args, gated)
-        return r.loss, (r.gW_B, r.gW_C, r.gw)
+        return r.loss, (r.grads["W_B"], r.grads["W_C"], r.grads["w"])
 
     return step, lambda a: a
 
@@ -55,7 +55,7 @@ def make_numpy():
 
     def step(args, gated):
         r = loss_and_grad_reference(*args, gated)
-        return r.loss, (r.gW_B, r.gW_C, r.gw)
+        return r.loss, (r.grads["W_B"], r.grads["W_C"], r.grads["w"])
 
     return step, lambda a: a
 

@@ -33,11 +33,21 @@ def main(argv=None) -> int:
     parser = Parser(prog="features_scaling.py", description=__doc__.split("\n\n")[0])
     add_repro_arguments(parser, seeds=2, n_eval=False)
     parser.add_argument("--quick", action="store_true", help="three points per sweep")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated sweeps to run: majority_gap, majority_L, locality_delta, locality_L "
+                             "[default: all four]")
     add_output_arguments(parser, "features-scaling")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
     out = output_dir(args, "features-scaling")
     plan = scaling_plan(args.quick)
+    if args.only is not None:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = sorted(set(names) - {sw["name"] for sw in plan})
+        if unknown or not names:
+            parser.error(f"unknown sweep {', '.join(unknown) or repr(args.only)}; choose from "
+                         f"{', '.join(sw['name'] for sw in plan)}")
+        plan = [sw for sw in plan if sw["name"] in names]
     bar = progress_bar(sum(len(sw["cfgs"]) for sw in plan) * args.seeds, "runs", enabled=not args.quiet)
     try:
         Ts = run_scaling(plan, args.seeds, out, args.jobs, bar)

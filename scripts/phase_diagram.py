@@ -21,6 +21,7 @@ from __future__ import annotations
 import _bootstrap  # noqa: F401
 
 import os
+import textwrap
 import sys
 
 from mamba_dynamics import families
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
                         and k not in (args.x, args.y) and not isinstance(v, (list, tuple)))
     title = f"{model}, {len(spec.seeds)} seeds; fixed: {setting}"
     fig = plot_phase([panel(spec, data, args.metric, model, f"{model}: {args.metric}")], args.metric,
-                     "\n".join([title[i:i + 150] for i in range(0, len(title), 150)]),
+                     "\n".join(textwrap.wrap(title, 110)),
                      metric_labels=plotting.METRIC_LABEL, lower_is_better=args.metric in sweep.lower_is_better)
     save_figure(fig, out / "phase.png", pdf=args.pdf)
     n_failed = len(data["failures"])

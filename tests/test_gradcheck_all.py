@@ -64,7 +64,7 @@ def test_outlier_training_runs_the_checked_kernel(monkeypatch):
 
     cfg = OutlierConfig(steps=5, log_every=5, n_test=50)
     before = train(cfg).params.W_C
-    _scaled(gradients, "loss_and_grad", 1.5, monkeypatch, lambda r, f: r._replace(gW_C=f * r.gW_C))
+    _scaled(gradients, "loss_and_grad", 1.5, monkeypatch, lambda r, f: r._replace(grads=dict(r.grads, W_C=f * r.grads["W_C"])))
     assert not all(r.ok for r in check(symbolic.MAMBA, 0, symbolic=False))
     assert not np.array_equal(train(cfg).params.W_C, before)
 
@@ -77,7 +77,7 @@ def test_feature_training_runs_the_checked_kernel(monkeypatch):
     cfg = FeaturesConfig(steps=3, n_train=50, n_test=50)
     before = train(cfg).params.w
     _scaled(gradients, "loss_and_grad", 1.5, monkeypatch,
-            lambda r, f: (r[0], {k: (f * v if k == "w" else v) for k, v in r[1].items()}, r[2]))
+            lambda r, f: r._replace(grads=dict(r.grads, w=f * r.grads["w"])))
     assert not all(r.ok for r in check(symbolic.SSM, 0, symbolic=False))
     assert not np.array_equal(train(cfg).params.w, before)
 
@@ -99,6 +99,6 @@ def test_single_index_pretraining_runs_the_checked_gradient(monkeypatch):
     monkeypatch.setattr(gradients, "stage1_loss_grad", lambda *a, **k: calls.append(len(a[1])) or real(*a, **k))
     spied = stage1_direction(cfg, I, coefs, v, np.random.default_rng(0))[0]
     assert sum(calls) == cfg.T1 and np.allclose(spied, base, rtol=1e-12, atol=0)
-    _scaled(gradients, "stage1_loss_grad", 1.5, monkeypatch, lambda r, f: (r[0], f * r[1]))
+    _scaled(gradients, "stage1_loss_grad", 1.5, monkeypatch, lambda r, f: r._replace(grads={"gamma": f * r.grads["gamma"]}))
     assert not all(r.ok for r in check(symbolic.MAMBA_SI, 0, symbolic=False))
     assert not np.allclose(stage1_direction(cfg, I, coefs, v, np.random.default_rng(0))[0], base)

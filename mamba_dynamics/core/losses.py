@@ -1,12 +1,23 @@
 """Losses and errors shared by every model family.
 
-Glossary: ``F`` ``(B,)`` = model outputs; ``y`` ``(B,)`` = labels in {-1, +1} (classification) or real targets
+Glossary: ``F`` ``(B,)`` = model outputs; ``grads`` = dict block name -> gradient array (same shape as the block); ``y`` ``(B,)`` = labels in {-1, +1} (classification) or real targets
 (regression); ``slope`` = ``dLoss/dF`` ``(B,)``.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+
+class LossGrad(NamedTuple):
+    """What every hand-derived gradient function of every family returns (kernel and reference alike): the loss,
+    the gradients by parameter block name, and the model outputs ``F`` ``(B,)`` they came from."""
+
+    loss: float
+    grads: dict
+    F: np.ndarray
 
 
 def hinge_loss(F: np.ndarray, y: np.ndarray) -> float:
@@ -29,4 +40,4 @@ def half_squared_loss(pred: np.ndarray, y: np.ndarray) -> float:
     return 0.5 * float(np.mean((pred - y) ** 2))
 
 
-__all__ = ("hinge_loss", "hinge_slope", "error_01", "half_squared_loss")
+__all__ = ("LossGrad", "hinge_loss", "hinge_slope", "error_01", "half_squared_loss")

@@ -8,7 +8,8 @@ with failed cells crossed out and the family's theory curve drawn by :func:`draw
 
 Glossary: ``values`` ``(seeds, n)`` = one row per seed; ``mean`` ``(ny, nx)`` = metric averaged over seeds;
 ``status`` ``(ny, nx, seeds)`` = 0 missing, 1 ok, 2 failed; ``margin(X, Y)`` = a function on the axes' values that
-is positive inside the region the theory covers and zero on its boundary.
+is positive inside the region the theory covers and zero on its boundary; level contours draw a predicted
+quantity (e.g. iterations) at a few values.
 """
 
 from __future__ import annotations
@@ -59,21 +60,43 @@ def to_index(values, fine):
     return np.interp(fine, np.asarray(values, float), np.arange(len(values)))
 
 
+def _on_grid(xs, ys, fn):
+    """``fn`` on a 300 x 300 grid spanning the axes' values: (x coordinates, y coordinates, values); non-finite
+    values become NaN."""
+    fx = np.linspace(min(xs), max(xs), 300)
+    fy = np.linspace(min(ys), max(ys), 300)
+    X, Y = np.meshgrid(fx, fy)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        M = np.vectorize(fn, otypes=[float])(X, Y)
+    return fx, fy, np.where(np.isfinite(M), M, np.nan)
+
+
 def draw_zero_contour(ax, xs, ys, margin: Callable, label: str, color: str = "deepskyblue") -> bool:
     """Draw the zero level of ``margin(X, Y)`` (a theory boundary) over a heatmap on cell indices; returns whether
     the boundary crosses the plotted range (nothing is drawn otherwise)."""
     if not (is_numeric(xs) and is_numeric(ys) and len(xs) > 1 and len(ys) > 1):
         return False
-    fx = np.linspace(min(xs), max(xs), 300)
-    fy = np.linspace(min(ys), max(ys), 300)
-    X, Y = np.meshgrid(fx, fy)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        M = np.vectorize(margin, otypes=[float])(X, Y)
-    M = np.where(np.isfinite(M), M, np.nan)
+    fx, fy, M = _on_grid(xs, ys, margin)
     if not (np.nanmin(M) < 0 < np.nanmax(M)):
         return False
     ax.contour(to_index(xs, fx), to_index(ys, fy), M, levels=[0], colors=color, linewidths=2.2, linestyles="--")
     ax.plot([], [], "--", color=color, lw=2.2, label=label)  # legend entry for the contour
+    return True
+
+
+def draw_level_contours(ax, xs, ys, fn: Callable, levels, label: str, color: str = "deepskyblue") -> bool:
+    """Draw the level sets ``fn(X, Y) = level`` (a predicted scaling) over a heatmap on cell indices, each line
+    labelled with its level; returns whether any level crosses the plotted range."""
+    if not (is_numeric(xs) and is_numeric(ys) and len(xs) > 1 and len(ys) > 1):
+        return False
+    fx, fy, M = _on_grid(xs, ys, fn)
+    inside = [v for v in levels if np.nanmin(M) < v < np.nanmax(M)]
+    if not inside:
+        return False
+    cs = ax.contour(to_index(xs, fx), to_index(ys, fy), M, levels=inside, colors=color, linewidths=1.8,
+                    linestyles="--")
+    ax.clabel(cs, fmt=lambda v: f"{v:g}", fontsize=7)
+    ax.plot([], [], "--", color=color, lw=1.8, label=label)  # legend entry for the contours
     return True
 
 
@@ -94,6 +117,8 @@ def draw_phase(ax, x_field, xs, y_field, ys, mean, status, metric: str, axis_lab
     failed = np.argwhere((status == 2).any(-1))
     if len(failed):
         ax.plot(failed[:, 1], failed[:, 0], "x", color="cyan", ms=9, mew=2, label="failed run (see JSON)")
+    if np.any(~np.isfinite(mean) & (status == 1).all(-1)):
+        ax.fill_between([], [], color="lightgray", label="no value (e.g. target not reached)")
     if annotate and nx <= 12 and ny <= 12:
         lo, hi = im.norm.vmin or 0, im.norm.vmax or 1
         for iy in range(ny):
@@ -135,4 +160,5 @@ def plot_phase(panels: list, metric: str, title: str = "", ncols: int | None = N
     return fig
 
 
-__all__ = ("plt", "save_figure", "band", "is_numeric", "to_index", "draw_zero_contour", "draw_phase", "plot_phase")
+__all__ = ("plt", "save_figure", "band", "is_numeric", "to_index", "draw_zero_contour", "draw_level_contours",
+           "draw_phase", "plot_phase")

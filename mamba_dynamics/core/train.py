@@ -16,12 +16,25 @@ per logged step (``history["step"]`` ``(n_log,)``); ``final`` = the quantities o
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from .progress import progress_bar
+
+
+class ParamBlocks:
+    """Mixin for a family's parameter dataclass whose fields are the named parameter arrays (blocks)."""
+
+    def copy(self):
+        """A deep copy (every block copied)."""
+        return type(self)(**{f.name: getattr(self, f.name).copy() for f in dataclasses.fields(self)})
+
+    def as_arrays(self, prefix: str = "") -> dict:
+        """``{prefix + block name: array}`` for every block, in field order."""
+        return {prefix + f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 def divergence_problem(step: int, loss: float, grads: dict, params: dict, limit: float) -> str | None:
@@ -138,4 +151,4 @@ def trajectory_arrays(result: TrainResult) -> dict:
     return out
 
 
-__all__ = ("divergence_problem", "run_loop", "LoopOutcome", "TrainResult", "trajectory_arrays", "stack_history")
+__all__ = ("ParamBlocks", "divergence_problem", "run_loop", "LoopOutcome", "TrainResult", "trajectory_arrays", "stack_history")

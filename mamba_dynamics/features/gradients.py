@@ -15,7 +15,8 @@ fastmath off) for the mixer and its adjoint (F8, F10), BLAS for the head (F7).  
 is plain NumPy: the closed form (F3) in log space, the closed-form derivative (F9), a per-neuron head and
 einsum (F10); it shares no code with the fast path beyond ``softplus``.
 
-Both return ``(loss, grads, F)`` with ``grads = {"w" or "W": ..., "V": (m, d)}`` and ``F`` ``(N,)``.
+Both return a :class:`~mamba_dynamics.core.losses.LossGrad` ``(loss, grads, F)`` with ``grads = {"w" or "W": ...,
+"V": (m, d)}`` and ``F`` ``(N,)``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from ..core.gating import softplus, softplus_scalar
-from ..core.losses import hinge_loss, hinge_slope
+from ..core.losses import LossGrad, hinge_loss, hinge_slope
 from . import model
 
 
@@ -157,10 +158,10 @@ def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: b
     if gated:
         dw = np.zeros(d)
         ssm_scan_adjoint(X, Y, T, np.ascontiguousarray(Gy), dw)
-        return loss, {"w": dw, "V": dV}, F
+        return LossGrad(loss, {"w": dw, "V": dV}, F)
     dW = np.zeros((d, d))
     attention_adjoint(X, np.ascontiguousarray(Gy), dW)
-    return loss, {"W": dW, "V": dV}, F
+    return LossGrad(loss, {"W": dW, "V": dV}, F)
 
 
 def loss_and_grad_reference(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: bool):
@@ -187,7 +188,7 @@ def loss_and_grad_reference(params: "model.Params", X: np.ndarray, y: np.ndarray
         K = C * beta  # (N, l, s), zero above the diagonal
         own = keep[:, :, None] * X + cum  # (1 - sigma_s) x_s + sum_{j<=s} sigma_j x_j
         dw = np.einsum("nls,nsd->d", K, own) - np.einsum("nls,nld->d", K, cum)
-        return loss, {"w": dw, "V": dV}, F
+        return LossGrad(loss, {"w": dw, "V": dV}, F)
     mask = np.tril(np.ones((L, L)))[None] / np.arange(1, L + 1)[None, :, None]
     dW = np.einsum("nls,nsd,nle->de", C * mask, X, X)
-    return loss, {"W": dW, "V": dV}, F
+    return LossGrad(loss, {"W": dW, "V": dV}, F)

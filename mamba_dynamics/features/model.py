@@ -26,11 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.gating import sigmoid, softplus
+from ..core.train import ParamBlocks
 from .config import FeaturesConfig
 
 
 @dataclass
-class Params:
+class Params(ParamBlocks):
     """Trainable state. w: ``(d,)`` gating vector (SSM); W: ``(d, d)`` attention matrix (lt-mlp); V: ``(m, d)``;
     a: ``(m,)`` fixed output layer."""
 
@@ -38,12 +39,6 @@ class Params:
     W: np.ndarray
     V: np.ndarray
     a: np.ndarray
-
-    def copy(self) -> "Params":
-        return Params(self.w.copy(), self.W.copy(), self.V.copy(), self.a.copy())
-
-    def as_arrays(self, prefix: str = "") -> dict:
-        return {f"{prefix}w": self.w, f"{prefix}W": self.W, f"{prefix}V": self.V, f"{prefix}a": self.a}
 
 
 def output_layer(m: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.plotting import band, draw_zero_contour, plt
+from ..core.plotting import band, draw_level_contours, plt
 from . import theory
 
 MODEL_LABEL = {"ssm": "selective SSM + MLP", "lt-mlp": "linear attention + MLP"}
@@ -162,15 +162,18 @@ METRIC_LABEL = {"test_err": "test 0-1 error", "iters_to_target": "iterations to 
 
 
 def _signal(regime: str, f: dict) -> float:
+    """The theorems' signal: ``alpha_r - alpha_c`` (the fractions as the paper states them; the data realise
+    ``round(alpha L)`` tokens, see docs/features.md) or ``delta = (1/2)^{Delta L+} - (1/2)^{Delta L-}``."""
     if regime == "majority":
         return f["alpha_r"] - f["alpha_c"]
     return theory.locality_delta(f["gap_near"], f["gap_far"])
 
 
 def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None):
-    """A ``boundary(ax)`` drawing the theorems' predicted scaling where the colour is iterations to target: the
-    contour where ``T_pred = C L^p / (eta signal^2)`` equals the step budget, with ``C`` fitted to the measured
-    cells (geometric mean of measured / predicted); None if nothing can be fitted or the axes do not enter it."""
+    """A ``boundary(ax)`` drawing the theorems' predicted scaling where the colour is iterations to target: level
+    lines of ``T_pred = C L^p / (eta signal^2)`` (``p`` of :mod:`theory`), with ``C`` fitted to
+    the measured cells (geometric mean of measured / predicted), at 10, 30, 100, 300, 1000 iterations; None if
+    nothing can be fitted or the axes do not enter the law."""
     regime = base["regime"]
     if measured is None:
         return None
@@ -189,7 +192,7 @@ def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None
     if not ratios:
         return None
     C = float(np.exp(np.mean(ratios)))
-    budget = base["steps"]
-    label = (f"theory: T = C L^{theory.L_POWER_MAJORITY if regime == 'majority' else theory.L_POWER_LOCALITY:g} "
-             f"/ (eta signal^2) = {budget} steps (C = {C:.3g} fitted)")
-    return lambda ax: draw_zero_contour(ax, xs, ys, lambda x, y: np.log(budget) - np.log(predicted(x, y, C)), label)
+    p = theory.L_POWER_MAJORITY if regime == "majority" else theory.L_POWER_LOCALITY
+    label = f"theory: T = C L^{p:g} / (eta signal^2), C = {C:.3g} fitted (labels: iterations)"
+    return lambda ax: draw_level_contours(ax, xs, ys, lambda x, y: predicted(x, y, C), (10, 30, 100, 300, 1000),
+                                          label)

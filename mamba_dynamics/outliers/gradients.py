@@ -23,34 +23,24 @@ Two implementations with one signature:
 * :func:`loss_and_grad` - the Numba kernel (``@njit(cache=True)``, no fastmath, serial loops; the two rank-B
   weight updates and the query projections are BLAS products), O(B l d + B m d).
 
-Glossary: ``gWB, gWC, gw`` = gradients of the loss w.r.t. W_B, W_C, w; ``F`` ``(B,)`` = outputs; ``z`` ``(B,)``.
+Glossary: ``gWB, gWC, gw`` = gradients of the loss w.r.t. W_B, W_C, w (returned as ``grads["W_B"]`` ...);
+``F`` ``(B,)`` = outputs; ``z`` ``(B,)``.
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from ..core.gating import log_gates_naive, sigmoid
-from ..core.losses import hinge_loss, hinge_slope
-
-
-class LossGrad(NamedTuple):
-    """Loss value, outputs ``F`` ``(B,)`` and gradients ``gW_B, gW_C`` ``(m, d+1)``, ``gw`` ``(d+1,)``."""
-
-    loss: float
-    F: np.ndarray
-    gW_B: np.ndarray
-    gW_C: np.ndarray
-    gw: np.ndarray
+from ..core.losses import LossGrad, hinge_loss, hinge_slope
 
 
 def loss_and_grad_reference(
     W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray, gated: bool = True
 ) -> LossGrad:
-    """NumPy reference.  ``P`` ``(B, l+1, d+1)``, ``z`` ``(B,)``; returns :class:`LossGrad`."""
+    """NumPy reference.  ``P`` ``(B, l+1, d+1)``, ``z`` ``(B,)``; returns a :class:`~mamba_dynamics.core.losses.LossGrad`
+    with ``grads = {"W_B": (m, d+1), "W_C": (m, d+1), "w": (d+1,)}`` and ``F`` ``(B,)``."""
     B, lp1, D = P.shape
     ctx, pq, y = P[:, :-1, :], P[:, -1, :], P[:, :-1, -1]
     A = W_B.T @ W_C
@@ -74,7 +64,7 @@ def loss_and_grad_reference(
         gw = np.einsum("b,bi,bid->d", g, y * s * G, dlogG)
     else:
         gw = np.zeros_like(w)
-    return LossGrad(loss, F, gW_B, gW_C, gw)
+    return LossGrad(loss, {"W_B": gW_B, "W_C": gW_C, "w": gw}, F)
 
 
 @njit(cache=True)
@@ -215,4 +205,4 @@ def loss_and_grad(
         np.ascontiguousarray(W_B), np.ascontiguousarray(W_C), np.ascontiguousarray(w),
         np.ascontiguousarray(P), np.ascontiguousarray(z, dtype=np.float64), bool(gated), gWB, gWC, gw, F,
     )
-    return LossGrad(float(loss), F, gWB, gWC, gw)
+    return LossGrad(float(loss), {"W_B": gWB, "W_C": gWC, "w": gw}, F)

@@ -17,21 +17,16 @@ import numpy as np
 
 from .config import OutlierConfig
 from ..core.gating import log_gates
+from ..core.train import ParamBlocks
 
 
 @dataclass
-class Params:
+class Params(ParamBlocks):
     """Trainable parameters Psi = {W_B ``(m, d+1)``, W_C ``(m, d+1)``, w ``(d+1,)``}."""
 
     W_B: np.ndarray
     W_C: np.ndarray
     w: np.ndarray
-
-    def copy(self) -> "Params":
-        return Params(self.W_B.copy(), self.W_C.copy(), self.w.copy())
-
-    def as_arrays(self, prefix: str = "") -> dict:
-        return {prefix + "W_B": self.W_B, prefix + "W_C": self.W_C, prefix + "w": self.w}
 
 
 def init_params(cfg: OutlierConfig, rng: np.random.Generator) -> Params:

@@ -68,11 +68,11 @@ def train(cfg: OutlierConfig, show_progress: bool = False, params: Params | None
     def step(k: int):
         batch = sample_train(cfg, pat, rng["train"])
         res = gradients.loss_and_grad(params.W_B, params.W_C, params.w, batch.P, batch.z, gated)
-        params.W_B -= cfg.eta * res.gW_B
-        params.W_C -= cfg.eta * res.gW_C
+        params.W_B -= cfg.eta * res.grads["W_B"]
+        params.W_C -= cfg.eta * res.grads["W_C"]
         if gated:
-            params.w -= cfg.eta * res.gw
-        return res.loss, {"W_B": res.gW_B, "W_C": res.gW_C, "w": res.gw}, params.as_arrays()
+            params.w -= cfg.eta * res.grads["w"]
+        return res.loss, res.grads, params.as_arrays()
 
     out = run_loop(cfg.steps, step, log, cfg.log_every, cfg.diverge_norm, f"{cfg.model} SGD", show_progress)
     return TrainResult(config=cfg, status=out.status, message=out.message, steps_done=out.steps_done,

@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.losses import half_squared_loss
+from ..core.losses import LossGrad, half_squared_loss
 from . import model
 
 
-def stage1_loss_grad(gamma, X, Y, rho, b, gated, v, bj, a, psi_fn=None):
-    """``(L1, grad_gamma L1)`` over the ``T`` prompts of ``X``, ``Y`` with gate temperature ``rho`` and bias ``b``;
-    ``psi_fn`` defaults to the Numba kernel :func:`~mamba_dynamics.single_index.model.psi`."""
+def stage1_loss_grad(gamma, X, Y, rho, b, gated, v, bj, a, psi_fn=None) -> LossGrad:
+    """``L1`` and ``grads = {"gamma": grad_gamma L1}`` over the ``T`` prompts of ``X``, ``Y`` with gate temperature
+    ``rho`` and bias ``b``, and the predictions ``F = f`` ``(T,)``; ``psi_fn`` defaults to the Numba kernel
+    :func:`~mamba_dynamics.single_index.model.psi`."""
     Ps = (psi_fn or model.psi)(X, Y, rho, b, gated)
     M = Ps @ gamma
     f = model.mlp(M, v, bj, a)
     resid = f - Y[:, -1]
     grad = Ps.T @ (resid * model.mlp_slope(M, v, bj, a)) / len(M)
-    return half_squared_loss(f, Y[:, -1]), grad
+    return LossGrad(half_squared_loss(f, Y[:, -1]), {"gamma": grad}, f)
 
 
 __all__ = ("stage1_loss_grad",)

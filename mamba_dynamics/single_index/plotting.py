@@ -119,7 +119,7 @@ def plot_gate_ablation(panels: dict, tau: float, exponents: dict, title: str) ->
 SYMBOL = {"d": "ambient dimension $d$", "r": "intrinsic dimension $r$", "N_pt": "context length $N$ (= $N_{pt}$)",
           "rho": r"gate temperature $\rho$", "T1": "Stage-I prompts $T_1$", "T2": "Stage-II prompts $T_2$",
           "width": "MLP width $m$", "tau": r"label noise $\tau$"}
-METRIC_LABEL = {"risk": "ICL risk E(f - y)^2 / E y^2 at N = N_pt", "n_eff": "effective context n_eff",
+METRIC_LABEL = {"risk": "ICL risk at N = N_pt", "n_eff": "effective context n_eff",
                 "cos_quad": "|cos(extracted feature, beta)|", "share_relevant": "share of gamma on relevant features"}
 
 

@@ -93,8 +93,7 @@ def _spec(name: str, gated: bool) -> GradientSpec:
         def loss_grad(params, data):  # looked up at call time: the function pretraining calls is checked
             X, Y, v, bj, a = data
             psi_fn = model.psi_reference if reference else None
-            loss, grad = gradients.stage1_loss_grad(params["gamma"], X, Y, RHO, BIAS, gated, v, bj, a, psi_fn)
-            return loss, {"gamma": grad}
+            return gradients.stage1_loss_grad(params["gamma"], X, Y, RHO, BIAS, gated, v, bj, a, psi_fn)[:2]
 
         return loss_grad
 

@@ -157,9 +157,9 @@ def stage1_direction(cfg: SingleIndexConfig, I: np.ndarray, coefs: np.ndarray, v
     grad, loss = np.zeros(cfg.dt), 0.0
     for n in chunks(cfg.T1, cfg.N_pt, cfg.d):
         X, Y, _ = sample_prompts(n, cfg.N_pt, cfg.d, I, coefs, cfg.tau, rng)
-        loss_c, grad_c = gradients.stage1_loss_grad(gamma0, X, Y, cfg.rho, b_gate, cfg.gated, v, b0, a0)
-        grad += n * grad_c
-        loss += n * loss_c
+        res = gradients.stage1_loss_grad(gamma0, X, Y, cfg.rho, b_gate, cfg.gated, v, b0, a0)
+        grad += n * res.grads["gamma"]
+        loss += n * res.loss
     return -grad / cfg.T1, loss / cfg.T1
 
 

@@ -141,14 +141,15 @@ def test_phase_cli_bad_specs_exit_2(root, args, needle):
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.stderr
 
 
-def test_phase_cli_dry_run_and_figure(root, tmp_path):
-    dry = subprocess.run([sys.executable, str(root / "scripts" / "phase_diagram.py"), "--x", "alpha", "--y", "l_ts",
-                          "--dry-run", "--out", str(tmp_path / "dry")], capture_output=True, text=True, timeout=120)
-    assert dry.returncode == 0 and "training runs" in dry.stdout and "estimated time" in dry.stdout
+def test_phase_cli_dry_run_and_figure(root, tmp_path, capsys):
+    from phase_diagram import main
+
+    assert main(["--x", "alpha", "--y", "l_ts", "--dry-run", "--out", str(tmp_path / "dry")]) == 0
+    dry = capsys.readouterr().out
+    assert "training runs" in dry and "estimated time" in dry
     assert not (tmp_path / "dry").exists()
     out = tmp_path / "ph"
-    res = subprocess.run(_phase_cmd(root, out, "--pdf"), capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
+    assert main(_phase_cmd(root, out, "--pdf")[2:]) == 0
     assert (out / "phase.png").stat().st_size > 10_000 and (out / "phase.pdf").exists()
     with np.load(out / "phase.npz") as z:
         assert z["test_err"].shape == (4, 2, 2) and z["test_err_mean"].shape == (4, 2)

@@ -164,11 +164,19 @@ def test_cli_run_writes_results(root, tmp_path):
     assert (tmp_path / "r" / "tracked.png").stat().st_size > 10000
 
 
-def test_scaling_script_quick(root, tmp_path):
-    """The scaling script runs end to end; the majority-voting gap exponent is near the predicted -2."""
-    res = run(root, "--quick", "--seeds", "1", "--quiet", "--out", str(tmp_path), script="features_scaling.py",
-              timeout=400)
-    assert res.returncode == 0, res.stderr
+def test_scaling_script_quick(tmp_path):
+    """The scaling script runs end to end in-process on the majority-voting gap sweep; the gap exponent is near
+    the predicted -2; a rerun resumes from its cells; an unknown sweep name is one line, exit 2."""
+    from features_scaling import main
+
+    args = ["--quick", "--seeds", "1", "--jobs", "1", "--only", "majority_gap", "--quiet", "--out", str(tmp_path)]
+    assert main(args) == 0
     fits = json.loads((tmp_path / "scaling.json").read_text())["fits"]
     assert -3.0 < fits["majority_gap"]["fitted_slope"] < -1.5
     assert (tmp_path / "scaling.png").exists()
+    cells = sorted((tmp_path / "cells").glob("*.npz"))
+    stamps = [c.stat().st_mtime_ns for c in cells]
+    assert len(cells) == 3 and main(args) == 0 and [c.stat().st_mtime_ns for c in cells] == stamps
+    with pytest.raises(SystemExit) as exc:
+        main(["--only", "majority_gapp", "--out", str(tmp_path)])
+    assert exc.value.code == 2
