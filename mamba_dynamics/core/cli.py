@@ -165,6 +165,39 @@ def format_table(rows: list[tuple[str, str]], title: str = "") -> str:
     return "\n".join(lines)
 
 
+def simulation_parser(prog: str, description: str, add_family_arguments, out_prefix: str) -> Parser:
+    """The parser of a family's ``simulate.py`` entry: the family's setting flags, ``--out``, ``--quiet``,
+    ``--pdf`` and ``--no-plot``."""
+    parser = Parser(prog=prog, description=description)
+    add_family_arguments(parser)
+    add_output_arguments(parser, out_prefix)
+    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
+    return parser
+
+
+def report_training_run(result, args: argparse.Namespace, out: Path, theory: dict, plot, rows: list, title: str,
+                        prog: str) -> int:
+    """Finish a ``simulate.py`` run of a trained model (:class:`mamba_dynamics.core.train.TrainResult`): write
+    ``results.npz`` + ``results.json`` (config, seed, status, wall time, final scalars, ``theory``), draw
+    ``tracked.png`` with ``plot(result)`` unless ``--no-plot``, print ``rows`` as a table; exit status 1 (after
+    writing) if the run did not complete, else return 0."""
+    from .io import write_run
+
+    cfg = result.config
+    sidecar = {"config": cfg.to_dict(), "seed": cfg.seed, "status": result.status, "message": result.message,
+               "steps_done": result.steps_done, "wall_time_s": result.wall_time, "summary": result.summary(),
+               "theory": theory}
+    write_run(out, "results", result.arrays(), sidecar)
+    if not args.no_plot and len(result.history["step"]) > 0:
+        from .plotting import save_figure
+
+        save_figure(plot(result), out / "tracked.png", pdf=args.pdf)
+    print(format_table(rows + [("output", str(out))], title))
+    if result.status != "completed":
+        fail(f"{prog}: {result.message}; results so far written to {out}", 1)
+    return 0
+
+
 def fail(message: str, code: int = 1) -> None:
     """Print ``message`` on stderr and exit with ``code``."""
     print(message, file=sys.stderr)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..core.cli import Parser, add_flags, add_output_arguments, build_config, fail, format_table, output_dir
-from ..core.io import write_run
+from ..core.cli import add_flags, build_config, output_dir, report_training_run, simulation_parser
 from . import theory
 from .config import MODELS, REGIME_DEFAULTS, FeaturesConfig
 from .train import train
@@ -50,27 +49,14 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace, 
 def simulate(argv: list, prog: str = "simulate.py") -> int:
     """``simulate.py --model ssm|lt-mlp``: train on majority-voting or local-concentration data, print the
     summary, write ``results.npz`` + ``results.json`` and ``tracked.png``.  Exit 0 done, 1 diverged, 2 bad input."""
-    parser = Parser(prog=prog, description="Selective SSM (or linear attention) + two-layer MLP filtering "
-                                           "relevant features (arXiv 2602.12499).")
-    add_arguments(parser)
-    add_output_arguments(parser, "<model>-<regime>")
-    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
+    parser = simulation_parser(prog, "Selective SSM (or linear attention) + two-layer MLP filtering relevant "
+                                     "features (arXiv 2602.12499).", add_arguments, "<model>-<regime>")
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
     out = output_dir(args, f"{cfg.model}-{cfg.regime}")
 
     result = train(cfg, show_progress=not args.quiet)
     th = theory.predicted(cfg)
-    sidecar = {"config": cfg.to_dict(), "seed": cfg.seed, "status": result.status, "message": result.message,
-               "steps_done": result.steps_done, "wall_time_s": result.wall_time, "summary": result.summary(),
-               "theory": th}
-    write_run(out, "results", result.arrays(), sidecar)
-    if not args.no_plot and len(result.history["step"]) > 0:
-        from ..core.plotting import save_figure
-        from .plotting import plot_features_run
-
-        save_figure(plot_features_run(result), out / "tracked.png", pdf=args.pdf)
-
     h = result.history
     mixer = "w" if cfg.gated else "W"
     hit = result.final["iters_to_target"]
@@ -88,12 +74,11 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
         rows.append(("mean gate: relevant, irrelevant tokens", f"{h['gate_rel'][-1]:.3g}, {h['gate_irr'][-1]:.3g}"))
     rows += [("share of output on o_+, o_-", f"{h['rel_share'][-1]:.3f}"),
              ("MLP neurons: cos(v, o_+) (a>0), cos(v, o_-) (a<0)", f"{h['mlp_pos'][-1]:.3f}, {h['mlp_neg'][-1]:.3f}"),
-             ("signal (alpha_r - alpha_c or delta)", f"{th['signal']:.4g}"),
-             ("output", str(out))]
-    print(format_table(rows, f"mamba_dynamics simulate: {cfg.model} on {cfg.regime} data, seed {cfg.seed}"))
-    if result.status != "completed":
-        fail(f"{prog}: {result.message}; results so far written to {out}", 1)
-    return 0
+             ("signal (alpha_r - alpha_c or delta)", f"{th['signal']:.4g}")]
+    from .plotting import plot_features_run
+
+    return report_training_run(result, args, out, th, plot_features_run, rows,
+                               f"mamba_dynamics simulate: {cfg.model} on {cfg.regime} data, seed {cfg.seed}", prog)
 
 
 __all__ = ("FLAGS", "MODELS", "add_arguments", "config_from_args", "simulate")

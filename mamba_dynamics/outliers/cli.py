@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..core.cli import Parser, add_flags, add_output_arguments, build_config, fail, format_table, output_dir
-from ..core.io import write_run
+from ..core.cli import add_flags, build_config, output_dir, report_training_run, simulation_parser
 from . import theory
 from .config import MODELS, OutlierConfig
 from .train import train
@@ -61,11 +60,8 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
     """``simulate.py --model mamba|lt``: train with SGD (Algorithm 1), print the summary table, write
     ``results.npz`` + ``results.json`` and ``tracked.png``.  Exit status 0 done, 1 diverged or interrupted (what was
     computed is still written), 2 bad input."""
-    parser = Parser(prog=prog, description="One-layer Mamba (eq. 3) or the linear Transformer learning in context "
-                                           "with outliers (arXiv 2510.00399).")
-    add_arguments(parser)
-    add_output_arguments(parser, "<model>")
-    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
+    parser = simulation_parser(prog, "One-layer Mamba (eq. 3) or the linear Transformer learning in context with "
+                                     "outliers (arXiv 2510.00399).", add_arguments, "<model>")
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
     out = output_dir(args, f"{cfg.model}")
@@ -77,16 +73,6 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
         "iterations_scale": (theory.iterations_mamba(cfg.eta, cfg.p_a, cfg.beta, cfg.M1) if cfg.gated else
                              theory.iterations_lt(cfg.eta, cfg.p_a, cfg.beta, cfg.M1, cfg.l_tr)),
     }
-    sidecar = {"config": cfg.to_dict(), "seed": cfg.seed, "status": result.status, "message": result.message,
-               "steps_done": result.steps_done, "wall_time_s": result.wall_time, "summary": result.summary(),
-               "theory": th}
-    write_run(out, "results", result.arrays(), sidecar)
-    if not args.no_plot and len(result.history["step"]) > 0:
-        from ..core.plotting import save_figure
-        from .plotting import plot_run
-
-        save_figure(plot_run(result), out / "tracked.png", pdf=args.pdf)
-
     h = result.history
     rows = [("model", cfg.model), ("status", result.status), ("steps done", str(result.steps_done)),
             ("wall time", f"{result.wall_time:.1f} s"),
@@ -99,12 +85,11 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
             ("mean gate, clean examples (Cor. 2)", f"{h['gate_clean'][-1]:.3e}"),
             ("||W_B||, ||W_C||, ||w||", f"{h['norm_W_B'][-1]:.3f}, {h['norm_W_C'][-1]:.3f}, {h['norm_w'][-1]:.3f}"),
             ("theory: largest alpha covered", f"{th['alpha_max']:.3g} (Thm {2 if cfg.gated else 4})"),
-            ("theory: this alpha covered", str(th["covered_by_theorem"])),
-            ("output", str(out))]
-    print(format_table(rows, f"mamba_dynamics simulate: {cfg.model}, seed {cfg.seed}"))
-    if result.status != "completed":
-        fail(f"{prog}: {result.message}; results so far written to {out}", 1)
-    return 0
+            ("theory: this alpha covered", str(th["covered_by_theorem"]))]
+    from .plotting import plot_run
+
+    return report_training_run(result, args, out, th, plot_run, rows,
+                               f"mamba_dynamics simulate: {cfg.model}, seed {cfg.seed}", prog)
 
 
 __all__ = ("FLAGS", "MODELS", "add_arguments", "config_from_args", "simulate")

@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 
-from ..core.cli import (Parser, add_flags, add_output_arguments, build_config, fail, format_table, output_dir,
-                        positive_int_list)
+from ..core.cli import (add_flags, build_config, fail, format_table, output_dir, positive_int_list,
+                        simulation_parser)
 from ..core.io import write_run
 from ..core.progress import progress_bar
 from .config import GATE, MODELS, SingleIndexConfig
@@ -53,19 +53,19 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
     """``simulate.py --model mamba-single-index|la-single-index``: Algorithm 1, then the in-context risk vs N;
     prints the table, writes ``results.npz`` + ``results.json`` and ``risk.png``.  Exit 0, 1 (non-finite risk) or
     2 (bad input)."""
-    parser = Parser(prog=prog, description="Gated Mamba readout (or linear attention) + MLP, pretrained by "
-                                           "Algorithm 1, learning single-index targets in context (arXiv 2510.12026).")
-    parser.add_argument("--model", choices=list(MODELS), required=True, help="gated Mamba or linear attention")
-    add_arguments(parser)
-    parser.add_argument("--test-N", type=positive_int_list, default=[64, 256, 1024, 4096],
-                        help="context lengths N at test (comma-separated)")
-    parser.add_argument("--match-context", action="store_true",
-                        help="pretrain at every test N (N_pt = N) instead of once at --N-pt")
-    parser.add_argument("--krr", action="store_true", help="also score kernel ridge regression on x and on x_I")
-    parser.add_argument("--krr-prompts", type=int, default=50, help="test prompts for KRR (O(N^3) each)")
-    parser.add_argument("--krr-max-N", type=int, default=1024, help="largest N at which KRR is run")
-    add_output_arguments(parser, "<model>")
-    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
+    def add_all(parser):
+        parser.add_argument("--model", choices=list(MODELS), required=True, help="gated Mamba or linear attention")
+        add_arguments(parser)
+        parser.add_argument("--test-N", type=positive_int_list, default=[64, 256, 1024, 4096],
+                            help="context lengths N at test (comma-separated)")
+        parser.add_argument("--match-context", action="store_true",
+                            help="pretrain at every test N (N_pt = N) instead of once at --N-pt")
+        parser.add_argument("--krr", action="store_true", help="also score kernel ridge regression on x and on x_I")
+        parser.add_argument("--krr-prompts", type=int, default=50, help="test prompts for KRR (O(N^3) each)")
+        parser.add_argument("--krr-max-N", type=int, default=1024, help="largest N at which KRR is run")
+
+    parser = simulation_parser(prog, "Gated Mamba readout (or linear attention) + MLP, pretrained by Algorithm 1, "
+                                     "learning single-index targets in context (arXiv 2510.12026).", add_all, "<model>")
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args, gate=GATE[args.model])
     if args.krr_prompts < 1 or args.krr_max_N < 1:
