@@ -14,7 +14,6 @@ achieved GFLOP/s against a counted FLOP figure, and first-call compile time with
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import subprocess
@@ -233,13 +232,20 @@ def cpu_name() -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    from mamba_dynamics.core.cli import Parser
+
+    parser = Parser(prog="step_bench.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="paper sizes only, no scaling study")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and short timings (checks the script runs)")
     parser.add_argument("--threads", type=int, default=1, help="threads for every framework")
     parser.add_argument("--skip", default="", help="comma-separated frameworks to skip (numpy,torch,jax)")
     parser.add_argument("--no-compile-times", action="store_true")
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be a positive integer, got {args.threads}")
+    unknown = sorted(set(filter(None, args.skip.split(","))) - {"numpy", "torch", "jax"})
+    if unknown:
+        parser.error(f"--skip takes numpy, torch, jax; got {', '.join(unknown)}")
     pin_threads(args.threads)
     import numpy as np
 

@@ -8,6 +8,7 @@ every family's specs come from its ``symbolic`` module (:func:`mamba_dynamics.fa
 
 from __future__ import annotations
 
+import math
 import time
 
 from .core.cli import Parser
@@ -28,8 +29,8 @@ def main(argv=None, prog: str = "check_gradients.py") -> int:
         parser.error(f"unknown model {args.model!r}; choose one of {', '.join(registry)}, or all")
     if args.seed < 0:
         parser.error(f"--seed must be a non-negative integer, got {args.seed}")
-    if not args.scale > 0:
-        parser.error(f"--scale must be positive, got {args.scale}")
+    if not (args.scale > 0 and math.isfinite(args.scale)):
+        parser.error(f"--scale must be positive and finite, got {args.scale}")
     names = list(registry) if args.model == "all" else [args.model]
     t0 = time.perf_counter()
     rows = []

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     add_output_arguments(parser, "features-alignment")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
-    out = output_dir(args, "features-alignment")
+    out = output_dir(parser, args, "features-alignment")
     runs = alignment_runs(args.seeds, args.jobs, not args.quiet)
 
     arrays, curves, errors, settings, claims, rows = {}, {}, {}, {}, {}, []

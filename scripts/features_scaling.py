@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     add_output_arguments(parser, "features-scaling")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
-    out = output_dir(args, "features-scaling")
+    out = output_dir(parser, args, "features-scaling")
     plan = scaling_plan(args.quick)
     if args.only is not None:
         names = [n.strip() for n in args.only.split(",") if n.strip()]

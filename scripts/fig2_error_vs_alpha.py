@@ -35,10 +35,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
     rules = [r.strip() for r in args.rules.split(",") if r.strip()]
+    if not rules:
+        parser.error("--rules must name at least one label rule")
     for r in rules:
         config_from_args(parser, args, label_rule=r)  # validates each rule with the config's message
     base = config_from_args(parser, args)
-    out = output_dir(args, "fig2")
+    out = output_dir(parser, args, "fig2")
     seeds = list(range(base.seed, base.seed + args.seeds))
 
     res = error_vs_alpha(base, args.alphas, rules, seeds, args.n_eval, args.jobs, show_progress=not args.quiet)

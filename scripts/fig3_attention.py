@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
     base = config_from_args(parser, args)
-    out = output_dir(args, "fig3")
+    out = output_dir(parser, args, "fig3")
     seeds = list(range(base.seed, base.seed + args.seeds))
     models = ("mamba", "lt")
     cfgs = [base.replace(model=m, seed=s) for m in models for s in seeds]

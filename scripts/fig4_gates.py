@@ -35,7 +35,7 @@ def main(argv=None) -> int:
         parser.error(f"--n-eval must be a positive integer, got {args.n_eval}")
     alpha = 0.3 if args.alpha is None else args.alpha
     cfg = config_from_args(parser, args, model="mamba", alpha=alpha)
-    out = output_dir(args, "fig4")
+    out = output_dir(parser, args, "fig4")
     run = train(cfg, show_progress=not args.quiet)
     batch = sample_test(cfg, run.extras["patterns"], np.random.default_rng([cfg.seed, 4]), n=args.n_eval)
     prof = gate_profile(run.params, batch, gated=True)

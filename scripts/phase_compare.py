@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address")
     args = parser.parse_args(argv)
     check_sweep_arguments(parser, args, SWEEP)
-    out = output_dir(args, "phase-compare")
+    out = output_dir(parser, args, "phase-compare")
     grids = {}
     try:
         grids = {"alpha": parse_grid(SWEEP, "alpha", args.alphas), "p_a": parse_grid(SWEEP, "p_a", args.p_as),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import _bootstrap  # noqa: F401
 
 import os
+import re
 import textwrap
 import sys
 
@@ -48,6 +49,8 @@ def add_sweep_arguments(parser, sweep) -> None:
 
 
 def check_sweep_arguments(parser, args, sweep) -> None:
+    if args.scheduler is not None and not re.fullmatch(r"[a-z]+://[^\s:/]+:\d+", args.scheduler):
+        parser.error(f"--scheduler must be a Dask scheduler address like tcp://HOST:8786, got {args.scheduler!r}")
     if args.metric not in sweep.metrics:
         parser.error(f"unknown metric {args.metric!r}; choose one of {', '.join(sweep.metrics)}")
     check_repro_arguments(parser, args)
@@ -111,7 +114,7 @@ def main(argv=None) -> int:
     if args.dry_run:
         dry_run(spec, args.jobs)
         return 0
-    out = output_dir(args, f"phase-{model}-{args.x}-{args.y}")
+    out = output_dir(parser, args, f"phase-{model}-{args.x}-{args.y}")
     try:
         data = run_sweep(spec, out, args.jobs, args.scheduler, show_progress=not args.quiet)
     except (RuntimeError, OSError) as exc:

@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     check_repro_arguments(parser, args)
     p_a = 0.4 if args.p_a is None else args.p_a
     base = config_from_args(parser, args, p_a=p_a)
-    out = output_dir(args, "placement")
+    out = output_dir(parser, args, "placement")
     seeds = list(range(base.seed, base.seed + args.seeds))
     res = placement_study(base, args.alphas, seeds, PLACEMENTS, base.label_rule, args.n_eval, args.jobs,
                           show_progress=not args.quiet)

@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     if args.n_test < 1:
         parser.error("--n-test must be a positive integer")
     base = {link: config_from_args(parser, args, link=link, n_test=args.n_test) for link in links}
-    out = output_dir(args, "single-index-gates")
+    out = output_dir(parser, args, "single-index-gates")
     Ns = tuple(args.test_N)
 
     cells = {(link, key, s): Cell("model", cfg.replace(gate=gate, seed=s), Ns, match_context=True)

@@ -43,10 +43,10 @@ def main(argv=None) -> int:
     add_output_arguments(parser, "single-index-risk")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
-    if args.n_test < 1 or args.krr_prompts < 1:
-        parser.error("--n-test and --krr-prompts must be positive integers")
+    if args.n_test < 1 or args.krr_prompts < 1 or args.krr_max_N < 1:
+        parser.error("--n-test, --krr-prompts and --krr-max-N must be positive integers")
     base = {d: config_from_args(parser, args, d=d, n_test=args.n_test) for d in args.dims}
-    out = output_dir(args, "single-index-risk")
+    out = output_dir(parser, args, "single-index-risk")
     Ns = tuple(args.test_N)
 
     cells = {}

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import shutil
 import sys
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -151,10 +154,39 @@ def requested_model(argv: list) -> str | None:
     return None
 
 
-def output_dir(args: argparse.Namespace, prefix: str) -> Path:
-    if args.out is not None:
-        return args.out
-    return Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{prefix}"
+#: Free space an output folder's file system must have before a run starts (a run writes at most a few MiB).
+MIN_FREE_BYTES = 16 * 2**20
+
+
+def output_problem(path: Path) -> str | None:
+    """Why the folder ``path`` cannot receive a run's files, or None.  Probes without leaving anything behind:
+    the path must be a folder or not exist yet, its nearest existing ancestor must be a folder in which a
+    (removed at once) entry can be created, and that file system needs :data:`MIN_FREE_BYTES` free."""
+    if path.exists() and not path.is_dir():
+        return f"--out {path} exists and is not a folder"
+    base = path
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir():
+        return f"--out {path}: {base} is a file, not a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".mamba_dynamics-probe-", dir=base))
+    except OSError as exc:
+        return f"--out {path}: cannot create files in {base} ({exc.strerror or exc})"
+    free = shutil.disk_usage(base).free
+    if free < MIN_FREE_BYTES:
+        return f"--out {path}: no space, {free / 2**20:.1f} MiB free on {base} (at least {MIN_FREE_BYTES // 2**20} MiB needed)"
+    return None
+
+
+def output_dir(parser: argparse.ArgumentParser, args: argparse.Namespace, prefix: str) -> Path:
+    """``--out``, or ``runs/<timestamp>-<prefix>``; an unusable folder (see :func:`output_problem`) ends the
+    program with one line and exit status 2 before any work starts."""
+    path = args.out if args.out is not None else Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{prefix}"
+    problem = output_problem(Path(path))
+    if problem:
+        parser.error(problem)
+    return Path(path)
 
 
 def format_table(rows: list[tuple[str, str]], title: str = "") -> str:

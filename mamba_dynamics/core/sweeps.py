@@ -86,6 +86,8 @@ def parse_grid(family: SweepFamily, name: str, text: str | None) -> tuple:
     typ = field_type(family.config_cls, name)
     try:
         raw = raw_values(text)
+        if typ is not str and not all(np.isfinite(float(v)) for v in raw):
+            raise GridError(f"the grid for {name} must hold finite numbers, got {text!r}")
         if typ is str:
             values = tuple(str(v) for v in raw)
         elif typ is int:

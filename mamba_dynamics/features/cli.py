@@ -53,7 +53,7 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
                                      "features (arXiv 2602.12499).", add_arguments, "<model>-<regime>")
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
-    out = output_dir(args, f"{cfg.model}-{cfg.regime}")
+    out = output_dir(parser, args, f"{cfg.model}-{cfg.regime}")
 
     result = train(cfg, show_progress=not args.quiet)
     th = theory.predicted(cfg)

@@ -64,7 +64,7 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
                                      "outliers (arXiv 2510.00399).", add_arguments, "<model>")
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
-    out = output_dir(args, f"{cfg.model}")
+    out = output_dir(parser, args, f"{cfg.model}")
 
     result = train(cfg, show_progress=not args.quiet)
     th = {

@@ -42,7 +42,8 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Optional, Tuple
 
-from ..core.config import ConfigBase, ConfigError, check_choice, check_fraction, check_int, check_positive
+from ..core.config import (ConfigBase, ConfigError, check_choice, check_fraction, check_int, check_non_negative,
+                           check_positive)
 
 #: Model names of this family (``--model``) and what each is.
 MODELS = {"mamba": "one-layer Mamba, eq. 3 of arXiv 2510.00399",
@@ -154,14 +155,15 @@ class OutlierConfig(ConfigBase):
         set_("test_coefs", coefs)
         if self.L <= 0:
             raise ConfigError(f"every test outlier needs a positive coefficient sum (L > 0), got L = {self.L:g}")
-        if self.test_orth < 0 or (self.test_orth > 0 and self.M1 + self.M2 + self.V >= self.d):
+        check_non_negative("test_orth", self.test_orth)
+        if self.test_orth > 0 and self.M1 + self.M2 + self.V >= self.d:
             raise ConfigError("test_orth must be >= 0 and needs d > M1 + M2 + V for an orthogonal direction")
         if self.K_test is None:
             set_("K_test", self.K)
-        if not self.K_test >= 0:
-            raise ConfigError(f"K_test must be >= 0, got {self.K_test}")
+        check_non_negative("K_test", self.K_test)
         if self.kappa_a_test is None:
             set_("kappa_a_test", self.kappa_a / self.L)
+        check_positive("kappa_a_test", self.kappa_a_test, "must be positive and finite")
         if not self.kappa_a_test >= self.kappa_a:
             raise ConfigError(
                 f"kappa_a_test must be >= kappa_a = {self.kappa_a} (paper Section 3.2), got {self.kappa_a_test}"

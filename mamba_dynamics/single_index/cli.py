@@ -70,7 +70,7 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
     cfg = config_from_args(parser, args, gate=GATE[args.model])
     if args.krr_prompts < 1 or args.krr_max_N < 1:
         parser.error("--krr-prompts and --krr-max-N must be positive integers")
-    out = output_dir(args, args.model)
+    out = output_dir(parser, args, args.model)
 
     krr = ("x", "x_I") if args.krr else ()
     bar = progress_bar(len(args.test_N) * (1 + len(krr)), "N", enabled=not args.quiet)

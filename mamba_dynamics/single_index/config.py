@@ -68,8 +68,12 @@ class SingleIndexConfig(ConfigBase):
         check_non_negative("tau", self.tau)
         check_positive("rho", self.rho)
         check_positive("bias_range", self.bias_range)
-        if self.lam2 is not None and not self.lam2 > 0:
-            raise ConfigError(f"lam2 must be positive, got {self.lam2}")
+        if self.lam2 is not None:
+            check_positive("lam2", self.lam2)
+        if self.gate_bias is not None and not math.isfinite(self.gate_bias):
+            raise ConfigError(f"gate_bias must be finite, got {self.gate_bias}")
+        if not math.isfinite(self.gate_offset):
+            raise ConfigError(f"gate_offset must be finite, got {self.gate_offset}")
         check_int("seed", self.seed, 0)
         try:
             parse_link(self.link)

@@ -88,7 +88,7 @@ def test_failed_cells_are_recorded_and_sweep_goes_on(tmp_path, monkeypatch):
 
 def _phase_cmd(root, out, *extra):
     return [sys.executable, str(root / "scripts" / "phase_diagram.py"), "--model", "mamba", "--x", "alpha",
-            "--x-values", "0.2,0.6", "--y", "p_a", "--y-values", "0.2,0.4,0.6,0.8", "--seeds", "2", "--steps", "600",
+            "--x-values", "0.2,0.6", "--y", "p_a", "--y-values", "0.2,0.4,0.6,0.8", "--seeds", "2", "--steps", "300",
             "--n-eval", "200", "--jobs", "1", "--quiet", "--out", str(out), *extra]
 
 
