@@ -3,8 +3,9 @@ what each family offers the entry points (simulate, phase diagrams, gradient che
 
 Each family defines its own model names once, in its ``config.MODELS`` (name -> description); this module
 collects them (:func:`models`) and maps every name to its family, so ``scripts/simulate.py``,
-``scripts/phase_diagram.py`` and ``scripts/check_gradients.py`` all accept the same names.  Family packages are
-imported lazily, so ``--help`` of one family does not load the others.
+``scripts/phase_diagram.py`` and ``scripts/check_gradients.py`` all accept the same names.  Listing the names
+reads only the families' light ``config`` modules; a family's models, kernels and plotting are imported when an
+entry point asks for that family.
 
 =================== ============== =====================================================================
 model               family         what it is
@@ -59,12 +60,11 @@ def model_fields(model: str) -> dict:
 def gradient_specs(register: bool = True) -> dict:
     """Every family's gradient-check specs by model name; registered with :mod:`mamba_dynamics.core.gradcheck`
     unless ``register=False``."""
-    from .core.gradcheck import REGISTRY
     from .core.gradcheck import register as add
 
-    specs = {}
-    for fam in FAMILIES:
-        for spec in module(fam, "symbolic").gradient_specs():
-            specs[spec.name] = add(spec) if register else spec
-    return dict(REGISTRY) if register else specs
+    specs = {spec.name: spec for fam in FAMILIES for spec in module(fam, "symbolic").gradient_specs()}
+    if register:
+        for spec in specs.values():
+            add(spec)
+    return specs
 
