@@ -66,10 +66,11 @@ class CellStore:
         """Results by key for ``work`` = ``[(key, item), ...]``: loaded when finished before, else ``fn(item)`` in
         ``jobs`` worker processes (or through ``executor(func, items)``, which yields ``func(item)`` in any order),
         each saved as it completes.  ``on_start(n_done, n_todo)`` is called once, before any work."""
-        results, todo = {}, []
+        results, todo, seen = {}, [], set()
         for key, item in work:
-            if key in results:
+            if key in seen:  # the same cell asked for twice is computed once
                 continue
+            seen.add(key)
             found = self.load(key)
             if found is None:
                 todo.append((key, item))

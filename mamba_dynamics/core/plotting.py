@@ -100,7 +100,7 @@ def draw_level_contours(ax, xs, ys, fn: Callable, levels, label: str, color: str
     return True
 
 
-def draw_phase(ax, x_field, xs, y_field, ys, mean, status, metric: str, axis_labels: dict | None = None,
+def draw_phase(ax, x_field, xs, y_field, ys, mean, status, axis_labels: dict | None = None,
                lower_is_better: bool = False, vmin=None, vmax=None,
                annotate: bool = True, boundary: Callable | None = None):
     """Heatmap of ``mean`` ``(ny, nx)`` on cell indices, failed cells crossed, ``boundary(ax)`` drawing the
@@ -150,7 +150,7 @@ def plot_phase(panels: list, metric: str, title: str = "", ncols: int | None = N
     label = (metric_labels or {}).get(metric, metric)
     for ax, p in zip(axes.flat, panels):
         kw = {k: v for k, v in p.items() if k != "title"}
-        im = draw_phase(ax, **kw, metric=metric, lower_is_better=lower_is_better, vmax=vmax)
+        im = draw_phase(ax, **kw, lower_is_better=lower_is_better, vmax=vmax)
         ax.set_title(p.get("title", ""), fontsize=10)
         fig.colorbar(im, ax=ax, label=label + " (mean over seeds)")
     for ax in list(axes.flat)[n:]:
