@@ -6,7 +6,8 @@
 Trains Mamba and the linear Transformer for each seed at the paper's setting (p_a = 0.6 by default), evaluates
 each on fresh test prompts for every alpha and label rule, and plots mean +- std over seeds with the theorems'
 thresholds alpha = min(1, p_a l_tr / l_ts) (Mamba, Thm 2) and alpha = 1/2 (LT, Thm 4).
-Writes fig2.npz, fig2.json, fig2.png to --out.
+Writes fig2.npz, fig2.json, fig2.png to --out; each training run is stored under <out>/cells as it finishes, so a
+rerun after an interruption resumes.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def main(argv=None) -> int:
     out = output_dir(parser, args, "fig2")
     seeds = list(range(base.seed, base.seed + args.seeds))
 
-    res = error_vs_alpha(base, args.alphas, rules, seeds, args.n_eval, args.jobs, show_progress=not args.quiet)
+    res = error_vs_alpha(base, args.alphas, rules, seeds, args.n_eval, args.jobs, show_progress=not args.quiet,
+                         out=out)
     errors = res["errors"]
     arrays = {"alphas": np.asarray(args.alphas), "seeds": np.asarray(seeds)}
     for m in errors:

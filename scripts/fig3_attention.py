@@ -5,7 +5,8 @@
 
 Trains Mamba and the linear Transformer for several seeds and plots, at every logged step, the Cor. 1 sums
 sum_i p~_i^T W_B^T W_C p~_query over the examples that share the query's relevant pattern and over the rest
-(mean over the fixed test prompts; band = 1 std over seeds).  Writes fig3.npz, fig3.json, fig3.png to --out.
+(mean over the fixed test prompts; band = 1 std over seeds).  Writes fig3.npz, fig3.json, fig3.png to --out;
+training runs are stored under <out>/cells (a rerun resumes).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
     seeds = list(range(base.seed, base.seed + args.seeds))
     models = ("mamba", "lt")
     cfgs = [base.replace(model=m, seed=s) for m in models for s in seeds]
-    runs = train_many(cfgs, args.jobs, show_progress=not args.quiet)
+    runs = train_many(cfgs, args.jobs, show_progress=not args.quiet, out=out)
     steps = runs[0].history["step"]
     sums, arrays, rows = {}, {"step": steps, "seeds": np.asarray(seeds)}, []
     for m in models:

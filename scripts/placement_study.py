@@ -5,7 +5,8 @@
 
 Trains both models at p_a = 0.4 (Table 1's setting) for several seeds and evaluates test prompts whose outliers
 sit at random positions (R), farthest from the query (FQ) or closest to it (CQ), at several alpha.
-Writes placement.npz, placement.json, placement.png to --out.
+Writes placement.npz, placement.json, placement.png to --out; training runs are stored under <out>/cells (a rerun
+resumes).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
     out = output_dir(parser, args, "placement")
     seeds = list(range(base.seed, base.seed + args.seeds))
     res = placement_study(base, args.alphas, seeds, PLACEMENTS, base.label_rule, args.n_eval, args.jobs,
-                          show_progress=not args.quiet)
+                          show_progress=not args.quiet, out=out)
     errors = res["errors"]
     arrays = {"alphas": np.asarray(args.alphas), "seeds": np.asarray(seeds),
               **{f"err_{m}": e for m, e in errors.items()}}

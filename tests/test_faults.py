@@ -1,7 +1,8 @@
 """Fault tests, one per family and per resumable sweep or reproduction: kill -9 in the middle, rerun the same
 command, and the final arrays equal those of an uninterrupted run bit for bit (atomic writes, resumable cells).
 
-Each command runs in its own process group so the kill takes its workers too.  The outlier phase diagram's kill
+Each command runs in its own process group so the kill takes its workers too.  (fig3 and the placement study store
+their training runs through the same function as fig2, ``outliers.experiments.train_many``.)  The outlier phase diagram's kill
 test is ``tests/core/test_sweeps.py::test_resume_after_kill_gives_identical_dataset``.
 """
 
@@ -23,6 +24,8 @@ CASES = [
                                 "--n-test", "300", "--log-every", "10"], "results.npz", None),
     ("simulate-single-index", SIM, ["--model", "mamba-single-index", "--d", "8", "--r", "2", "--T1", "4000",
                                     "--T2", "800", "--n-test", "100", "--test-N", "64,256,1024"], "results.npz", None),
+    ("fig2", "fig2_error_vs_alpha.py", ["--seeds", "2", "--steps", "300", "--n-eval", "200", "--alphas", "0,0.5"],
+     "fig2.npz", "cells/*.pkl"),
     ("features-scaling", "features_scaling.py", ["--quick", "--seeds", "1", "--only", "majority_L"],
      "scaling.npz", "cells/*.npz"),
     ("phase-features", "phase_diagram.py", ["--model", "ssm", "--x", "alpha_r", "--x-values", "0.3,0.4,0.5", "--y",

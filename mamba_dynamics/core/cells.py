@@ -6,20 +6,22 @@ payload.  Its key is a hash of that payload (plus the package version), and its 
 collects results.  Rerunning the same work into the same folder loads finished cells and computes only the rest,
 also after ``kill -9``; a changed setting has a new key and is recomputed.
 
-Glossary: ``payload`` = everything a cell's result depends on; ``fmt`` = ``"json"`` (dict of plain values) or
-``"npz"`` (dict of arrays).
+Glossary: ``payload`` = everything a cell's result depends on; ``fmt`` = ``"json"`` (dict of plain values),
+``"npz"`` (dict of arrays) or ``"pkl"`` (any picklable result, e.g. a whole training run; written and read only by
+this package, and the key changes with the package version).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
-from .io import save_json, save_npz
+from .io import atomic_write_bytes, save_json, save_npz
 from .parallel import map_processes
 
 
@@ -35,14 +37,14 @@ class CellStore:
     """Finished cells of one folder (see the module docstring)."""
 
     def __init__(self, folder: str | Path, fmt: str = "json"):
-        if fmt not in ("json", "npz"):
+        if fmt not in ("json", "npz", "pkl"):
             raise ValueError(f"unknown cell format {fmt!r}")
         self.folder, self.fmt = Path(folder), fmt
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.{self.fmt}"
 
-    def load(self, key: str) -> dict | None:
+    def load(self, key: str):
         """The stored result of ``key``, or None if missing or unreadable (a JSON record must carry its key)."""
         path = self.path(key)
         if not path.exists():
@@ -51,14 +53,18 @@ class CellStore:
             if self.fmt == "npz":
                 with np.load(path) as f:
                     return {k: f[k] for k in f.files}
+            if self.fmt == "pkl":
+                return pickle.loads(path.read_bytes())
             rec = json.loads(path.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, pickle.UnpicklingError, EOFError):
             return None
         return rec if rec.get("key") == key else None
 
-    def save(self, key: str, result: dict) -> Path:
+    def save(self, key: str, result) -> Path:
         if self.fmt == "npz":
             return save_npz(self.path(key), result)
+        if self.fmt == "pkl":
+            return atomic_write_bytes(self.path(key), pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
         return save_json(self.path(key), dict(result, key=key))
 
     def run(self, work: Iterable[tuple[str, object]], fn: Callable, jobs: int = 0, bar=None,

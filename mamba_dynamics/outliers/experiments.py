@@ -10,10 +10,14 @@ Glossary: ``alphas`` = test outlier fractions alpha; ``rules`` = outlier label r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from ..core.cells import CellStore, cell_key
 from ..core.losses import error_01
 from ..core.parallel import map_with_progress
+from ..core.progress import progress_bar
 from ..core.sweeps import SweepFamily
 from ..core.train import TrainResult
 from .config import OutlierConfig
@@ -23,10 +27,19 @@ from .model import forward
 from .train import train
 
 
-def train_many(cfgs: list[OutlierConfig], jobs: int = 1, show_progress: bool = False) -> list[TrainResult]:
+def train_many(cfgs: list[OutlierConfig], jobs: int = 1, show_progress: bool = False, out=None) -> list[TrainResult]:
     """Train every config; ``jobs > 1`` runs them in that many processes (order of results = order of cfgs).
-    ``show_progress`` shows a bar over runs on a terminal."""
-    return map_with_progress(train, cfgs, jobs, "training runs", show_progress)
+    ``show_progress`` shows a bar over runs on a terminal.  With ``out`` (a folder) every finished run is stored
+    under ``<out>/cells`` as it completes and a rerun loads it instead of training again (resumable)."""
+    if out is None:
+        return map_with_progress(train, cfgs, jobs, "training runs", show_progress)
+    keys = [cell_key({"train": cfg.to_dict()}) for cfg in cfgs]
+    bar = progress_bar(total=len(cfgs), desc="training runs", enabled=show_progress)
+    try:
+        done = CellStore(Path(out) / "cells", "pkl").run(list(zip(keys, cfgs)), train, jobs, bar)
+    finally:
+        bar.close()
+    return [done[k] for k in keys]
 
 
 def evaluate(
@@ -50,10 +63,11 @@ def evaluate(
 
 
 def error_vs_alpha(base: OutlierConfig, alphas, rules, seeds, n_eval: int = 2000, jobs: int = 1,
-                   models=("mamba", "lt"), show_progress: bool = False) -> dict:
-    """Fig. 2: ``{"errors": {model: {rule: (len(seeds), len(alphas))}}, "runs": [TrainResult, ...]}``."""
+                   models=("mamba", "lt"), show_progress: bool = False, out=None) -> dict:
+    """Fig. 2: ``{"errors": {model: {rule: (len(seeds), len(alphas))}}, "runs": [TrainResult, ...]}``; resumable
+    with ``out`` (see :func:`train_many`)."""
     cfgs = [base.replace(model=m, seed=s) for m in models for s in seeds]
-    runs = train_many(cfgs, jobs, show_progress)
+    runs = train_many(cfgs, jobs, show_progress, out)
     errors: dict = {m: {r: np.empty((len(seeds), len(alphas))) for r in rules} for m in models}
     for cfg, run in zip(cfgs, runs):
         e = evaluate(run, alphas, rules, ("R",), n_eval)
@@ -63,10 +77,12 @@ def error_vs_alpha(base: OutlierConfig, alphas, rules, seeds, n_eval: int = 2000
 
 
 def placement_study(base: OutlierConfig, alphas, seeds, placements=("R", "FQ", "CQ"), rule: str = "flip",
-                    n_eval: int = 2000, jobs: int = 1, models=("mamba", "lt"), show_progress: bool = False) -> dict:
-    """Placement study: ``{"errors": {model: (len(seeds), len(placements), len(alphas))}, "runs": [...]}``."""
+                    n_eval: int = 2000, jobs: int = 1, models=("mamba", "lt"), show_progress: bool = False,
+                    out=None) -> dict:
+    """Placement study: ``{"errors": {model: (len(seeds), len(placements), len(alphas))}, "runs": [...]}``;
+    resumable with ``out`` (see :func:`train_many`)."""
     cfgs = [base.replace(model=m, seed=s) for m in models for s in seeds]
-    runs = train_many(cfgs, jobs, show_progress)
+    runs = train_many(cfgs, jobs, show_progress, out)
     errors = {m: np.empty((len(seeds), len(placements), len(alphas))) for m in models}
     for cfg, run in zip(cfgs, runs):
         errors[cfg.model][list(seeds).index(cfg.seed)] = evaluate(run, alphas, (rule,), placements, n_eval)[0]
