@@ -15,7 +15,7 @@ import pytest
 from mamba_dynamics import families
 
 ROOT_SCRIPTS = ["fig2_error_vs_alpha", "fig3_attention", "fig4_gates", "placement_study", "phase_compare",
-                "features_alignment", "features_scaling", "single_index_risk", "single_index_gates"]
+                "outlier_sensitivity", "features_alignment", "features_scaling", "single_index_risk", "single_index_gates"]
 #: Axes that are valid for each family, so the phase-diagram entry reaches the flag under test.
 AXES = {"outliers": ["--x", "alpha", "--x-values", "0.1,0.2", "--y", "p_a", "--y-values", "0.2,0.4"],
         "features": ["--x", "alpha_r", "--x-values", "0.3,0.4", "--y", "L", "--y-values", "10,20"],

@@ -25,7 +25,7 @@ FLAGS = [
     (("--train-outlier-frac", "--p-a"), "p_a", float, "training outlier probability p_a"),
     (("--l-tr",), "l_tr", int, "training prompt length l_tr"),
     (("--l-ts",), "l_ts", int, "testing prompt length l_ts"),
-    (("--train-tasks",), "train_tasks", str, "training-task split T_tr: matching, ring or all"),
+    (("--train-tasks",), "train_tasks", str, "training-task split T_tr: matching, ring, random or all"),
     (("--outlier-frac", "--alpha"), "alpha", float, "test-time outlier fraction alpha"),
     (("--kappa-a-test",), "kappa_a_test", float, "test outlier magnitude kappa'_a (default kappa_a / L)"),
     (("--K-test",), "K_test", float, "irrelevant scale bound K' in test prompts (default K)"),
@@ -33,6 +33,8 @@ FLAGS = [
     (("--label-rule",), "label_rule", str, "test outlier labels: flip, targeted or random"),
     (("--target-label",), "target_label", int, "label used by the targeted rule (+1 or -1)"),
     (("--placement",), "placement", str, "test outlier placement: R, FQ or CQ"),
+    (("--outlier-count",), "outlier_count", str, "test outliers per prompt: exact (round(alpha l_ts)) or per-example "
+                                                  "(each with probability alpha, Def. 2)"),
     (("--m",), "m", int, "rows m of W_B, W_C (default d+1)"),
     (("--delta",), "delta", float, "initial diagonal delta of W_B, W_C"),
     (("--eta",), "eta", float, "SGD step eta"),

@@ -17,7 +17,7 @@ kappa_a        kappa_a      magnitude of a training outlier ``kappa_a v*_s`` (``
 K              K            irrelevant-pattern scale ``kappa ~ U(-K, K)`` in training (``K <= 1/2``)
 p_a            p_a          probability that a training context example carries an outlier
 l_tr, l_ts     l_tr, l_ts   training / testing prompt length (context examples, query excluded)
-train_tasks    T_tr         training-task split: ``matching`` (default), ``ring`` or ``all`` (see data.py)
+train_tasks    T_tr         training-task split: ``matching`` (default), ``ring``, ``random`` or ``all`` (data.py)
 delta          delta        initial diagonal of ``W_B`` and ``W_C``
 m              m            rows of ``W_B, W_C`` (hidden width; ``m >= d``, default ``d+1``)
 eta, batch     eta, B       SGD step and batch size (Algorithm 1)
@@ -29,6 +29,8 @@ test_coefs     --           rows = coefficients of the unseen outliers ``v'_s`` 
 test_orth      --           weight of the part of ``v'_s`` orthogonal to every pattern
 label_rule     (A)/(B)/(C)  test-outlier labels: ``flip`` / ``targeted`` / ``random``
 placement      R/FQ/CQ      test-outlier positions: random / farthest from / closest to the query
+outlier_count  --           ``exact``: round(alpha l_ts) outliers per test prompt; ``per-example``: each example is
+                            an outlier with probability alpha (the paper's Def. 2)
 diverge_norm   --           training stops as diverged when a parameter norm exceeds this
 ============== ============ =====================================================================
 
@@ -50,7 +52,8 @@ MODELS = {"mamba": "one-layer Mamba, eq. 3 of arXiv 2510.00399",
           "lt": "linear Transformer (gate G == 1), arXiv 2510.00399"}
 LABEL_RULES = ("flip", "targeted", "random")
 PLACEMENTS = ("R", "FQ", "CQ")
-TRAIN_TASKS = ("matching", "ring", "all")
+TRAIN_TASKS = ("matching", "ring", "random", "all")
+OUTLIER_COUNTS = ("exact", "per-example")
 
 #: Unseen test outliers of the paper's Section 4 (coefficients on v*_1, v*_2, v*_3); their sums give L = 0.3.
 PAPER_TEST_COEFS: Tuple[Tuple[float, ...], ...] = (
@@ -103,6 +106,7 @@ class OutlierConfig(ConfigBase):
     label_rule: str = "flip"
     target_label: int = 1
     placement: str = "R"
+    outlier_count: str = "exact"
     # model and training (Algorithm 1)
     m: Optional[int] = None
     delta: float = 0.2
@@ -144,6 +148,7 @@ class OutlierConfig(ConfigBase):
         check_choice("train_tasks", self.train_tasks, TRAIN_TASKS, "train-task split")
         check_choice("label_rule", self.label_rule, LABEL_RULES, "label rule")
         check_choice("placement", self.placement, PLACEMENTS, "placement")
+        check_choice("outlier_count", self.outlier_count, OUTLIER_COUNTS, "outlier count")
         if self.target_label not in (-1, 1):
             raise ConfigError(f"target_label must be +1 or -1, got {self.target_label!r}")
         check_int("seed", self.seed, 0)
@@ -184,4 +189,5 @@ class OutlierConfig(ConfigBase):
         return {"L": self.L}
 
 
-__all__ = ["OutlierConfig", "ConfigError", "MODELS", "LABEL_RULES", "PLACEMENTS", "TRAIN_TASKS", "PAPER_TEST_COEFS"]
+__all__ = ["OutlierConfig", "ConfigError", "MODELS", "LABEL_RULES", "PLACEMENTS", "TRAIN_TASKS", "OUTLIER_COUNTS",
+           "PAPER_TEST_COEFS"]

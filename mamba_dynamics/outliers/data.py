@@ -19,7 +19,8 @@ code               paper               meaning
 A context input is ``x = mu_j + kappa nu_k`` (``kappa ~ U(-K, K)``, ``k`` uniform), ``j`` in ``{a, b}`` with
 probability 1/2 each, label ``+1`` iff ``j = a``.  In training, each context example independently carries an
 outlier ``+ kappa_a v*_s`` with probability ``p_a`` and then gets a uniformly random label.  In a test prompt,
-exactly ``round(alpha * l_ts)`` examples carry ``+ kappa'_a v'_s``, at positions given by the placement (R: random,
+``round(alpha * l_ts)`` examples (``outlier_count = "exact"``; with ``"per-example"`` each example independently with
+probability alpha) carry ``+ kappa'_a v'_s``, at positions given by the placement (R: random,
 FQ: farthest from the query, CQ: closest to it), labelled by the rule (flip / targeted / random).  The query is
 always clean.  Patterns are the columns of a seeded random orthonormal basis of ``R^d``.
 """
@@ -96,6 +97,9 @@ def task_sets(M1: int, split: str = "matching") -> tuple[np.ndarray, np.ndarray]
     * ``ring``: pairs ``(j, j+1 mod M1)``.  Two-hop paths ``a - c - b`` make ``W_B^T W_C`` couple the unseen
       pair ``(a, b)`` *positively* (a product of two negative couplings), which flips predictions on unseen
       tasks; kept to show that effect (docs/outliers.md).
+    * ``random``: each unordered pair kept with probability 1/2 (both orders), drawn once from a generator seeded
+      by ``M1`` alone and redrawn until every pattern is covered: a split that satisfies the coverage condition and
+      was not chosen for its result (patterns appear in different numbers of pairs; for ``M1 = 6``, 9 of 15 pairs).
     * ``all``: ``T_tr = T`` (no unseen tasks).
     """
     all_tasks = np.array([(a, b) for a in range(M1) for b in range(M1) if a != b], dtype=np.int64)
@@ -103,6 +107,14 @@ def task_sets(M1: int, split: str = "matching") -> tuple[np.ndarray, np.ndarray]
         return all_tasks, all_tasks.copy()
     if split == "ring":
         edges = [(j, (j + 1) % M1) for j in range(M1)]
+    elif split == "random":
+        pairs = [(a, b) for a in range(M1) for b in range(a + 1, M1)]
+        rng = np.random.default_rng([M1, 2510])
+        while True:
+            pick = rng.random(len(pairs)) < 0.5
+            edges = [pr for pr, keep in zip(pairs, pick) if keep]
+            if len({j for e in edges for j in e}) == M1:
+                break
     else:
         edges = [(j, j + 1) for j in range(0, M1 - 1, 2)]
         if M1 % 2:
@@ -154,8 +166,16 @@ def sample_train(cfg: OutlierConfig, pat: Patterns, rng: np.random.Generator, B:
     return _assemble(x, y, j, outlier, t, np.ones(B, dtype=bool))
 
 
-def outlier_positions(n: int, l: int, n_out: int, placement: str, rng: np.random.Generator) -> np.ndarray:
-    """Boolean mask ``(n, l)`` with exactly ``n_out`` outliers per row; position ``l-1`` is next to the query."""
+def outlier_positions(n: int, l: int, n_out, placement: str, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask ``(n, l)`` with ``n_out`` outliers per row (an int, or an ``(n,)`` array of per-row counts);
+    position ``l-1`` is next to the query."""
+    if np.ndim(n_out):
+        counts = np.asarray(n_out)
+        if placement == "R":
+            ranks = np.argsort(np.argsort(rng.random((n, l)), axis=1), axis=1)  # a random rank per position
+            return ranks < counts[:, None]
+        pos = np.arange(l)[None, :]
+        return pos < counts[:, None] if placement == "FQ" else pos >= l - counts[:, None]
     mask = np.zeros((n, l), dtype=bool)
     if n_out == 0:
         return mask
@@ -192,7 +212,10 @@ def sample_test(
     all_tasks, train_tasks = task_sets(cfg.M1, cfg.train_tasks)
     x, y, j, t = _clean_prompts(pat, all_tasks, rng, n, l, cfg.K_test)
     is_train = (all_tasks[:, None, :] == train_tasks[None, :, :]).all(-1).any(-1)
-    n_out = int(np.floor(alpha * l + 0.5))
+    if cfg.outlier_count == "exact":
+        n_out = int(np.floor(alpha * l + 0.5))
+    else:  # per-example (Def. 2): each example independently, so the count is Binomial(l, alpha)
+        n_out = rng.binomial(l, alpha, size=n)
     outlier = outlier_positions(n, l, n_out, placement, rng)
     s = rng.integers(len(pat.vtest), size=(n, l))
     x[:, :l] += (cfg.kappa_a_test * outlier)[..., None] * pat.vtest[s]

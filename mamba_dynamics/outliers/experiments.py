@@ -44,13 +44,15 @@ def train_many(cfgs: list[OutlierConfig], jobs: int = 1, show_progress: bool = F
 
 def evaluate(
     result: TrainResult, alphas, rules=("flip",), placements=("R",), n_eval: int = 2000, l_ts: int | None = None,
+    test: dict | None = None,
 ) -> np.ndarray:
-    """Test 0-1 error of a trained run on fresh test sets: array ``(len(rules), len(placements), len(alphas))``.
+    """Test 0-1 error of a trained run on fresh test sets: array ``(len(rules), len(placements), len(alphas))``;
+    ``test`` overrides test-side config fields (e.g. ``kappa_a_test``, ``outlier_count``).
 
     The evaluation prompts come from a generator seeded by the run's seed, so the numbers are reproducible and
-    the same for every model trained with that seed.
+    the same for every model trained with that seed (and for every ``test`` override: paired comparisons).
     """
-    cfg = result.config
+    cfg = result.config.replace(**test) if test else result.config
     out = np.empty((len(rules), len(placements), len(alphas)))
     for ir, rule in enumerate(rules):
         for ip, placement in enumerate(placements):
@@ -89,13 +91,33 @@ def placement_study(base: OutlierConfig, alphas, seeds, placements=("R", "FQ", "
     return {"errors": errors, "runs": runs}
 
 
+def sensitivity(base: OutlierConfig, alphas, ratios, splits, counts=("exact", "per-example"), seeds=(0, 1, 2),
+                n_eval: int = 1000, jobs: int = 1, models=("mamba", "lt"), show_progress: bool = False,
+                out=None) -> dict:
+    """How the Fig. 2 error depends on the choices the paper leaves open: the test-outlier magnitude
+    ``kappa'_a = ratio * kappa_a``, the training-task split and how test outliers are counted.  One training run
+    per (split, model, seed) (resumable with ``out``); every (count, ratio) is evaluated on the same seeded prompts.
+    Returns ``{"errors": {(split, model): (len(seeds), len(counts), len(ratios), len(alphas))}, "runs": [...]}``
+    with flipped labels and random placement."""
+    cfgs = [base.replace(model=m, seed=s, train_tasks=sp) for sp in splits for m in models for s in seeds]
+    runs = train_many(cfgs, jobs, show_progress, out)
+    errors = {(sp, m): np.empty((len(seeds), len(counts), len(ratios), len(alphas))) for sp in splits for m in models}
+    for cfg, run in zip(cfgs, runs):
+        for ic, count in enumerate(counts):
+            for ir, ratio in enumerate(ratios):
+                test = {"kappa_a_test": ratio * cfg.kappa_a, "outlier_count": count}
+                errors[(cfg.train_tasks, cfg.model)][list(seeds).index(cfg.seed), ic, ir] = \
+                    evaluate(run, alphas, ("flip",), ("R",), n_eval, test=test)[0, 0]
+    return {"errors": errors, "runs": runs}
+
+
 # ------------------------------------------------------------------------------------------------------------
 # phase diagrams (mamba_dynamics.core.sweeps)
 # ------------------------------------------------------------------------------------------------------------
 
 #: Fields that change only the test distribution: cells differing only in these share one training run.
 TEST_FIELDS = frozenset({"alpha", "l_ts", "label_rule", "placement", "kappa_a_test", "K_test", "test_orth",
-                         "test_coefs", "target_label", "n_test"})
+                         "test_coefs", "target_label", "n_test", "outlier_count"})
 #: Metrics recorded per cell (any can colour a phase diagram).
 METRICS = ("train_loss", *SNAPSHOT_KEYS)
 #: Grid used when an axis is given without values.
@@ -104,7 +126,7 @@ DEFAULT_GRIDS = {
     "kappa_a": "1:10:1", "kappa_a_test": "2:20:2", "K_test": "0:1:0.1", "beta": "1:10:1", "eta": "geom:0.01:1:10",
     "batch": "8,16,32,64,128,256", "steps": "250:2500:250", "M1": "2,3,4,5,6,7,8,9,10", "delta": "0.02:0.2:0.02",
     "model": "mamba,lt", "label_rule": "flip,targeted,random", "placement": "R,FQ,CQ",
-    "train_tasks": "matching,ring,all",
+    "train_tasks": "matching,ring,random,all", "outlier_count": "exact,per-example",
 }
 
 

@@ -195,6 +195,43 @@ def plot_placement(placements, alphas, errors: dict, title: str = ""):
     return fig
 
 
+def plot_sensitivity(alphas, errors: dict, splits, counts, ratios, p_a: float, l_tr: int, l_ts: int, title: str = ""):
+    """Fig. 2 under the choices the paper leaves open: one panel per (split, count mode); error vs alpha, one colour
+    per ``kappa'_a / kappa_a``, Mamba solid and LT dashed (mean over seeds), theorems' thresholds drawn.
+    ``errors[(split, model)]`` is ``(seeds, len(counts), len(ratios), len(alphas))``."""
+    fig, axes = plt.subplots(len(splits), len(counts), figsize=(5.6 * len(counts), 3.9 * len(splits)), sharex=True,
+                             sharey=True, squeeze=False)
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, len(ratios)))
+    for i, split in enumerate(splits):
+        for j, count in enumerate(counts):
+            ax = axes[i, j]
+            for k, ratio in enumerate(ratios):
+                for model, ls in (("mamba", "-"), ("lt", "--")):
+                    if (split, model) in errors:
+                        e = np.asarray(errors[(split, model)])[:, j, k].mean(0)
+                        ax.plot(alphas, e, ls=ls, color=colors[k], marker="o" if model == "mamba" else None, ms=3,
+                                label=f"{MODEL_LABEL[model]}, kappa'_a = {ratio:.3g} kappa_a")
+            ax.axvline(theory.alpha_max_mamba(p_a, l_tr, l_ts), color=MODEL_COLOR["mamba"], ls=":", lw=1)
+            ax.axvline(theory.ALPHA_MAX_LT, color=MODEL_COLOR["lt"], ls=":", lw=1)
+            ax.axhline(0.01, color="gray", ls=":", lw=0.8)
+            ax.set_yscale("symlog", linthresh=0.01)
+            ax.set_ylim(0, 1.05)
+            ax.set_title(f"train split: {split}; test outliers: {count}", fontsize=9)
+            ax.grid(alpha=0.3)
+            if i == len(splits) - 1:
+                ax.set_xlabel(r"test outlier fraction $\alpha$")
+            if j == 0:
+                ax.set_ylabel("test 0-1 error (flipped labels)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles += [plt.Line2D([], [], color=MODEL_COLOR["mamba"], ls=":"), plt.Line2D([], [], color=MODEL_COLOR["lt"], ls=":"),
+                plt.Line2D([], [], color="gray", ls=":")]
+    labels += [r"Thm 2: $\alpha = \min(1, p_a l_{tr}/l_{ts})$", r"Thm 4: $\alpha = 1/2$", "error 0.01"]
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.01))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    return fig
+
+
 SYMBOL = {"alpha": r"test outlier fraction $\alpha$", "p_a": r"train outlier fraction $p_a$",
           "l_ts": r"test prompt length $l_{ts}$", "l_tr": r"train prompt length $l_{tr}$",
           "kappa_a_test": r"test outlier magnitude $\kappa'_a$", "kappa_a": r"train outlier magnitude $\kappa_a$",

@@ -26,7 +26,7 @@ def test_patterns_orthogonal_with_paper_norms(pat):
     np.testing.assert_allclose(pat.vtest @ np.vstack([pat.mu, pat.nu]).T, 0, atol=1e-12)
 
 
-@pytest.mark.parametrize("split", ["matching", "ring", "all"])
+@pytest.mark.parametrize("split", ["matching", "ring", "random", "all"])
 @pytest.mark.parametrize("M1", [2, 5, 6])
 def test_train_split_covers_every_pattern_with_both_labels_evenly(M1, split):
     all_tasks, train = task_sets(M1, split)
@@ -114,3 +114,17 @@ def test_seeded_determinism():
     np.testing.assert_array_equal(sample_train(CFG, pa, a["train"]).P, sample_train(CFG, pb, b["train"]).P)
     c = seed_streams(8)
     assert not np.allclose(make_patterns(CFG, c["patterns"]).mu, pa.mu)
+
+
+@pytest.mark.parametrize("placement", ["R", "FQ", "CQ"])
+def test_per_example_outlier_count_is_binomial(pat, placement):
+    """Def. 2: with outlier_count = per-example each test example is an outlier with probability alpha, so the
+    count per prompt is Binomial(l_ts, alpha), placed by the placement rule."""
+    cfg = CFG.replace(alpha=0.35, outlier_count="per-example", placement=placement)
+    b = sample_test(cfg, pat, np.random.default_rng(3), n=4000)
+    counts = b.outlier.sum(1)
+    assert abs(counts.mean() - 0.35 * cfg.l_ts) < 0.1 and abs(counts.var() - cfg.l_ts * 0.35 * 0.65) < 0.5
+    if placement == "FQ":
+        assert all(b.outlier[i, :c].all() for i, c in enumerate(counts[:50]))
+    if placement == "CQ":
+        assert all(b.outlier[i, cfg.l_ts - c:].all() for i, c in enumerate(counts[:50]))

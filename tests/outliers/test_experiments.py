@@ -75,3 +75,21 @@ def test_lt_copes_below_half_given_more_context(fig2_fast):
     short = evaluate(lt, [0.4], n_eval=1500, l_ts=20)[0, 0, 0]
     long = evaluate(lt, [0.4], n_eval=1500, l_ts=200)[0, 0, 0]
     assert long < 0.5 * short and long < 0.05
+
+
+def test_sensitivity_reduced_magnitude_matters_for_mamba_not_for_lt(tmp_path):
+    """The sensitivity study on a reduced setting: Mamba's error at alpha = 0.5 depends on kappa'_a (larger test
+    outliers are easier to gate out), the LT's stays at chance whatever kappa'_a; the script resumes its runs."""
+    import json
+
+    from outlier_sensitivity import main
+
+    args = ["--seeds", "1", "--steps", "800", "--n-eval", "600", "--alphas", "0,0.5", "--splits", "matching",
+            "--ratios", "1,3.3333", "--jobs", "1", "--quiet", "--out", str(tmp_path)]
+    assert main(args) == 0
+    means = json.loads((tmp_path / "sensitivity.json").read_text())["mean_error"]
+    for count in ("exact", "per-example"):
+        weak, strong = means[f"matching/mamba/{count}/1"][1], means[f"matching/mamba/{count}/3.33"][1]
+        assert weak > 2 * strong + 0.02
+        assert all(abs(means[f"matching/lt/{count}/{r}"][1] - 0.5) < 0.07 for r in ("1", "3.33"))
+    assert len(list((tmp_path / "cells").glob("*.pkl"))) == 2 and (tmp_path / "sensitivity.png").exists()
