@@ -55,10 +55,11 @@ def main(argv=None) -> int:
                "n_eval": args.n_eval, "wall_time_s": sum(r.wall_time for r in res["runs"]),
                "status": [r.status for r in res["runs"]]}
     write_run(out, "fig2", arrays, sidecar)
-    title = (f"Fig. 2 reproduction: d={base.d}, M1={base.M1}, p_a={base.p_a}, l_tr={base.l_tr}, l_ts={base.l_ts}, "
-             f"kappa'_a={base.kappa_a_test:.3g}, {base.steps} SGD steps, {len(seeds)} seeds")
-    save_figure(plot_error_vs_alpha(args.alphas, errors, rules, base.p_a, base.l_tr, base.l_ts, title),
-                out / "fig2.png", pdf=args.pdf)
+    title = (f"Fig. 2 reproduction, preset {base.preset}: d={base.d}, M1={base.M1}, p_a={base.p_a}, l_tr={base.l_tr}, "
+             f"l_ts={base.l_ts}, kappa'_a={base.kappa_a_test:.3g}, K'={base.K_test:g}, split {base.train_tasks}, "
+             f"{base.outlier_count} outlier count, {base.steps} SGD steps, {len(seeds)} seeds")
+    save_figure(plot_error_vs_alpha(args.alphas, errors, rules, base.p_a, base.l_tr, base.l_ts, title,
+                                    base.outlier_count), out / "fig2.png", pdf=args.pdf)
     rows = []
     for m in errors:
         for r in rules:

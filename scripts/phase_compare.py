@@ -70,8 +70,9 @@ def main(argv=None) -> int:
             summary[f"{model}_{xf}_{yf}"] = {"dataset": str(sub / "phase.npz"), "failures": len(data["failures"])}
     wall = time.perf_counter() - t0
     b = specs[("mamba", "alpha", "p_a")].base
-    title = (f"Final test error ({b.label_rule} labels), mean of {args.seeds} seeds; fixed: l_tr={b.l_tr}, "
-             f"p_a={b.p_a} (right column), l_ts={b.l_ts} (left column), {b.steps} SGD steps")
+    title = (f"Final test error ({b.label_rule} labels), preset {b.preset} (kappa'_a={b.kappa_a_test:.3g}, K'={b.K_test:g}, "
+             f"split {b.train_tasks}, {b.outlier_count} outlier count), mean of {args.seeds} seeds;\nfixed: "
+             f"l_tr={b.l_tr}, p_a={b.p_a} (right column), l_ts={b.l_ts} (left column), {b.steps} SGD steps")
     save_figure(plot_phase(panels, args.metric, title, ncols=2, metric_labels=METRIC_LABEL,
                            lower_is_better=args.metric in SWEEP.lower_is_better), out / "phase_compare.png",
                 pdf=args.pdf)

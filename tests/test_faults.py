@@ -18,13 +18,13 @@ import pytest
 SIM = "simulate.py"
 #: (id, script, args, final arrays file, what must exist before the kill: a glob under the output folder)
 CASES = [
-    ("simulate-outliers", SIM, ["--model", "mamba", "--steps", "800", "--log-every", "200", "--n-test", "200"],
+    ("simulate-outliers", SIM, ["--model", "mamba", "--steps", "500", "--log-every", "100", "--n-test", "200"],
      "results.npz", None),
     ("simulate-features", SIM, ["--model", "ssm", "--regime", "locality", "--steps", "150", "--n-train", "300",
                                 "--n-test", "300", "--log-every", "10"], "results.npz", None),
     ("simulate-single-index", SIM, ["--model", "mamba-single-index", "--d", "8", "--r", "2", "--T1", "4000",
                                     "--T2", "800", "--n-test", "100", "--test-N", "64,256,1024"], "results.npz", None),
-    ("fig2", "fig2_error_vs_alpha.py", ["--seeds", "2", "--steps", "300", "--n-eval", "200", "--alphas", "0,0.5"],
+    ("fig2", "fig2_error_vs_alpha.py", ["--seeds", "2", "--steps", "150", "--n-eval", "100", "--alphas", "0.5"],
      "fig2.npz", "cells/*.pkl"),
     ("features-scaling", "features_scaling.py", ["--quick", "--seeds", "1", "--only", "majority_L"],
      "scaling.npz", "cells/*.npz"),
@@ -36,7 +36,7 @@ CASES = [
                                                 "--N-pt", "64", "--width", "32", "--seeds", "1", "--n-eval", "100"],
      "phase.npz", "cells/*.json"),
     ("single-index-gates", "single_index_gates.py", ["--links", "h2", "--d", "4", "--r", "2", "--test-N", "128,256",
-                                                     "--seeds", "2", "--T2", "200", "--n-test", "40"],
+                                                     "--seeds", "2", "--T2", "100", "--n-test", "20"],
      "gates.npz", "cells/*.npz"),
     ("single-index-risk", "single_index_risk.py", ["--dims", "6", "--r", "2", "--T1", "1000", "--T2", "200",
                                                    "--n-test", "30", "--test-N", "32,128", "--krr-prompts", "4",

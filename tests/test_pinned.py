@@ -1,5 +1,6 @@
 """Numbers pinned before the package was split into core + one package per paper (commit 7082b81): the same
-short runs must give the same numbers after the move, for every family and for a sweep.  Outlier and feature
+short runs must give the same numbers after the move, for every family and for a sweep.  The outlier runs use
+``preset="tuned"``, the defaults of that time (the plain reading became the default afterwards).  Outlier and feature
 runs and the sweep are bit-identical; the single-index risks are compared to 1e-9 (Stage I now sums the checked
 gradient chunk by chunk, a different order of the same float64 additions)."""
 
@@ -203,8 +204,8 @@ PINNED = {
 
 @pytest.mark.parametrize("model", ["mamba", "lt"])
 def test_outlier_numbers_unchanged(model):
-    """What `simulate.py --model mamba --outlier-frac 0.4 --steps 60` trains (its defaults, shorter)."""
-    r = train_outliers(OutlierConfig(model=model, steps=60, log_every=20, n_test=200))
+    """What `simulate.py --model mamba --preset tuned --outlier-frac 0.4 --steps 60` trains."""
+    r = train_outliers(OutlierConfig(model=model, preset="tuned", steps=60, log_every=20, n_test=200))
     p = PINNED[f"outliers/{model}"]
     assert r.history["test_err"].tolist() == p["test_err"]
     assert r.history["train_loss"][1:].tolist() == p["train_loss"]
@@ -216,8 +217,8 @@ def test_outlier_numbers_unchanged(model):
 def test_simulate_entry_gives_the_pinned_numbers(tmp_path):
     from simulate import main
 
-    assert main(["--model", "mamba", "--outlier-frac", "0.4", "--steps", "60", "--log-every", "20", "--n-test",
-                 "200", "--no-plot", "--quiet", "--out", str(tmp_path)]) == 0
+    assert main(["--model", "mamba", "--preset", "tuned", "--outlier-frac", "0.4", "--steps", "60", "--log-every",
+                 "20", "--n-test", "200", "--no-plot", "--quiet", "--out", str(tmp_path)]) == 0
     with np.load(tmp_path / "results.npz") as z:
         assert z["hist_test_err"].tolist() == PINNED["outliers/mamba"]["test_err"]
         assert float(z["final_W_B"].sum()) == PINNED["outliers/mamba"]["W_B_sum"]
@@ -242,7 +243,7 @@ def test_single_index_numbers_unchanged(gate):
 
 
 def test_sweep_numbers_unchanged(tmp_path):
-    spec = SweepSpec(SWEEP, OutlierConfig(steps=100, n_test=100), Axis("alpha", (0.2, 0.6)), Axis("p_a", (0.4, 0.6)),
+    spec = SweepSpec(SWEEP, OutlierConfig(preset="tuned", steps=100, n_test=100), Axis("alpha", (0.2, 0.6)), Axis("p_a", (0.4, 0.6)),
                      (0,), n_eval=200)
     data = run_sweep(spec, tmp_path, jobs=1, log=lambda *a: None)
     assert data["arrays"]["test_err"].tolist() == PINNED["sweep/test_err"]

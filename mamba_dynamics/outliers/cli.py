@@ -15,6 +15,9 @@ from .train import train
 
 FLAGS = [
     (("--model",), "model", str, "model: mamba (eq. 3) or lt (linear Transformer, G == 1)"),
+    (("--preset",), "preset", str, "plain (the paper's text read plainly) or tuned (kappa'_a = kappa_a / L, K' = K, "
+                                   "matching split, exact outlier count: the choices that make Fig. 2 come out as "
+                                   "reported); flags given explicitly override it"),
     (("--d",), "d", int, "input dimension d"),
     (("--M1",), "M1", int, "number of relevant patterns M1"),
     (("--M2",), "M2", int, "number of irrelevant patterns M2"),
@@ -25,16 +28,18 @@ FLAGS = [
     (("--train-outlier-frac", "--p-a"), "p_a", float, "training outlier probability p_a"),
     (("--l-tr",), "l_tr", int, "training prompt length l_tr"),
     (("--l-ts",), "l_ts", int, "testing prompt length l_ts"),
-    (("--train-tasks",), "train_tasks", str, "training-task split T_tr: matching, ring, random or all"),
+    (("--train-tasks",), "train_tasks", str, "training-task split T_tr: matching, ring, random or all "
+                                             "(plain: random, tuned: matching)"),
     (("--outlier-frac", "--alpha"), "alpha", float, "test-time outlier fraction alpha"),
-    (("--kappa-a-test",), "kappa_a_test", float, "test outlier magnitude kappa'_a (default kappa_a / L)"),
-    (("--K-test",), "K_test", float, "irrelevant scale bound K' in test prompts (default K)"),
+    (("--kappa-a-test",), "kappa_a_test", float, "test outlier magnitude kappa'_a (plain: kappa_a, tuned: kappa_a / L)"),
+    (("--K-test",), "K_test", float, "irrelevant scale bound K' in test prompts (plain: 1.5, tuned: K)"),
     (("--test-orth",), "test_orth", float, "weight of the part of v' orthogonal to all patterns"),
     (("--label-rule",), "label_rule", str, "test outlier labels: flip, targeted or random"),
     (("--target-label",), "target_label", int, "label used by the targeted rule (+1 or -1)"),
     (("--placement",), "placement", str, "test outlier placement: R, FQ or CQ"),
     (("--outlier-count",), "outlier_count", str, "test outliers per prompt: exact (round(alpha l_ts)) or per-example "
-                                                  "(each with probability alpha, Def. 2)"),
+                                                  "(each with probability alpha, Def. 2) (plain: per-example, tuned: "
+                                                  "exact)"),
     (("--m",), "m", int, "rows m of W_B, W_C (default d+1)"),
     (("--delta",), "delta", float, "initial diagonal delta of W_B, W_C"),
     (("--eta",), "eta", float, "SGD step eta"),
@@ -50,7 +55,7 @@ FLAGS = [
 def add_arguments(parser: argparse.ArgumentParser, skip: tuple = ()) -> None:
     """One flag per config field (except ``skip``); unset flags keep the config default."""
     add_flags(parser, FLAGS, OutlierConfig(), "setting (paper symbols; defaults = paper Section 4)", skip,
-              shown={name: "derived" for name in ("m", "kappa_a_test", "K_test")})
+              shown={name: "derived" for name in ("m", "kappa_a_test", "K_test", "train_tasks", "outlier_count")})
 
 
 def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace, **overrides) -> OutlierConfig:
@@ -72,6 +77,7 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
     th = {
         "alpha_max": theory.alpha_max(cfg.model, cfg.p_a, cfg.l_tr, cfg.l_ts),
         "covered_by_theorem": theory.covered(cfg.model, cfg.alpha, cfg.p_a, cfg.l_tr, cfg.l_ts, cfg.M1),
+        "conditions": [{"condition": n, "holds": h, "detail": d} for n, h, d in theory.conditions(cfg)],
         "iterations_scale": (theory.iterations_mamba(cfg.eta, cfg.p_a, cfg.beta, cfg.M1) if cfg.gated else
                              theory.iterations_lt(cfg.eta, cfg.p_a, cfg.beta, cfg.M1, cfg.l_tr)),
     }
@@ -87,7 +93,8 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
             ("mean gate, clean examples (Cor. 2)", f"{h['gate_clean'][-1]:.3e}"),
             ("||W_B||, ||W_C||, ||w||", f"{h['norm_W_B'][-1]:.3f}, {h['norm_W_C'][-1]:.3f}, {h['norm_w'][-1]:.3f}"),
             ("theory: largest alpha covered", f"{th['alpha_max']:.3g} (Thm {2 if cfg.gated else 4})"),
-            ("theory: this alpha covered", str(th["covered_by_theorem"]))]
+            ("theory: this alpha covered", str(th["covered_by_theorem"])),
+            ("theory: conditions that fail", ", ".join(theory.failing(cfg)) or "none (of those encoded)")]
     from .plotting import plot_run
 
     return report_training_run(result, args, out, th, plot_run, rows,

@@ -10,6 +10,9 @@ Glossary (code name -> paper symbol, Section 3 / Section 4 of the paper):
 field          symbol       meaning
 ============== ============ =====================================================================
 model          --           ``"mamba"`` (eq. 3) or ``"lt"`` (linear Transformer, ``G_i == 1``)
+preset         --           ``plain`` (default: the paper's text read plainly) or ``tuned`` (the choices that make
+                            Fig. 2 come out as reported); fills ``train_tasks``, ``outlier_count``, ``K_test`` and
+                            ``kappa_a_test`` when they are not given (:data:`PRESETS`)
 d              d            input dimension; prompts live in ``R^{d+1}`` (label channel last)
 M1, M2, V      M_1, M_2, V  number of relevant / irrelevant / outlier patterns (``M1+M2+V <= d``)
 beta           beta         norm of every relevant and irrelevant pattern (``beta >= 1``)
@@ -17,14 +20,14 @@ kappa_a        kappa_a      magnitude of a training outlier ``kappa_a v*_s`` (``
 K              K            irrelevant-pattern scale ``kappa ~ U(-K, K)`` in training (``K <= 1/2``)
 p_a            p_a          probability that a training context example carries an outlier
 l_tr, l_ts     l_tr, l_ts   training / testing prompt length (context examples, query excluded)
-train_tasks    T_tr         training-task split: ``matching`` (default), ``ring``, ``random`` or ``all`` (data.py)
+train_tasks    T_tr         training-task split: ``matching``, ``ring``, ``random`` or ``all`` (data.py)
 delta          delta        initial diagonal of ``W_B`` and ``W_C``
 m              m            rows of ``W_B, W_C`` (hidden width; ``m >= d``, default ``d+1``)
 eta, batch     eta, B       SGD step and batch size (Algorithm 1)
 steps          T            SGD iterations
 alpha          alpha        fraction of outlier examples in a *test* prompt
-kappa_a_test   kappa'_a     magnitude of a test outlier (``>= kappa_a``); default ``kappa_a / L``
-K_test         K'           irrelevant-pattern scale in test prompts (default ``K``)
+kappa_a_test   kappa'_a     magnitude of a test outlier (``>= kappa_a``); plain ``kappa_a``, tuned ``kappa_a / L``
+K_test         K'           irrelevant-pattern scale in test prompts; plain 1.5 (the paper allows ``K' > 1``), tuned K
 test_coefs     --           rows = coefficients of the unseen outliers ``v'_s`` on ``v*_1..v*_V``
 test_orth      --           weight of the part of ``v'_s`` orthogonal to every pattern
 label_rule     (A)/(B)/(C)  test-outlier labels: ``flip`` / ``targeted`` / ``random``
@@ -54,6 +57,14 @@ LABEL_RULES = ("flip", "targeted", "random")
 PLACEMENTS = ("R", "FQ", "CQ")
 TRAIN_TASKS = ("matching", "ring", "random", "all")
 OUTLIER_COUNTS = ("exact", "per-example")
+#: What each preset derives for the choices the paper leaves open (fields left unset).  ``plain``: the paper's text
+#: read plainly (test outliers as large as training ones, Remark 3; each test example an outlier with probability
+#: alpha, Def. 2; K' > 1; a task split that covers every pattern and was not picked for its result).  ``tuned``:
+#: the values that make Fig. 2 come out as the paper reports it (docs/outliers.md, "Sensitivity").
+PRESETS = {
+    "plain": {"train_tasks": "random", "outlier_count": "per-example", "K_test": 1.5, "kappa_a_test": "kappa_a"},
+    "tuned": {"train_tasks": "matching", "outlier_count": "exact", "K_test": "K", "kappa_a_test": "kappa_a / L"},
+}
 
 #: Unseen test outliers of the paper's Section 4 (coefficients on v*_1, v*_2, v*_3); their sums give L = 0.3.
 PAPER_TEST_COEFS: Tuple[Tuple[float, ...], ...] = (
@@ -81,10 +92,12 @@ def _default_test_coefs(V: int) -> Tuple[Tuple[float, ...], ...]:
 class OutlierConfig(ConfigBase):
     """Complete setting of one simulation; defaults are the paper's Section 4 (see docs/outliers.md)."""
 
-    DERIVED: ClassVar[dict] = {"m": ("d",), "test_coefs": ("V",), "kappa_a_test": ("kappa_a", "test_coefs", "V"),
-                               "K_test": ("K",)}
+    DERIVED: ClassVar[dict] = {"m": ("d",), "test_coefs": ("V",),
+                               "kappa_a_test": ("kappa_a", "test_coefs", "V", "preset"), "K_test": ("K", "preset"),
+                               "train_tasks": ("preset",), "outlier_count": ("preset",)}
 
     model: str = "mamba"
+    preset: str = "plain"
     # data (Section 3.2)
     d: int = 30
     M1: int = 6
@@ -96,7 +109,7 @@ class OutlierConfig(ConfigBase):
     p_a: float = 0.6
     l_tr: int = 20
     l_ts: int = 20
-    train_tasks: str = "matching"
+    train_tasks: Optional[str] = None
     # test distribution
     alpha: float = 0.4
     kappa_a_test: Optional[float] = None
@@ -106,7 +119,7 @@ class OutlierConfig(ConfigBase):
     label_rule: str = "flip"
     target_label: int = 1
     placement: str = "R"
-    outlier_count: str = "exact"
+    outlier_count: Optional[str] = None
     # model and training (Algorithm 1)
     m: Optional[int] = None
     delta: float = 0.2
@@ -122,6 +135,11 @@ class OutlierConfig(ConfigBase):
     def __post_init__(self) -> None:
         set_ = self._set
         check_choice("model", self.model, MODELS)
+        check_choice("preset", self.preset, tuple(PRESETS))
+        chosen = PRESETS[self.preset]
+        for name in ("train_tasks", "outlier_count"):
+            if getattr(self, name) is None:
+                set_(name, chosen[name])
         for name in ("d", "M1", "M2", "V", "l_tr", "l_ts", "batch", "n_test", "log_every"):
             check_int(name, getattr(self, name))
         check_int("steps", self.steps, 0)
@@ -164,10 +182,10 @@ class OutlierConfig(ConfigBase):
         if self.test_orth > 0 and self.M1 + self.M2 + self.V >= self.d:
             raise ConfigError("test_orth must be >= 0 and needs d > M1 + M2 + V for an orthogonal direction")
         if self.K_test is None:
-            set_("K_test", self.K)
+            set_("K_test", self.K if chosen["K_test"] == "K" else chosen["K_test"])
         check_non_negative("K_test", self.K_test)
         if self.kappa_a_test is None:
-            set_("kappa_a_test", self.kappa_a / self.L)
+            set_("kappa_a_test", self.kappa_a / self.L if chosen["kappa_a_test"] == "kappa_a / L" else self.kappa_a)
         check_positive("kappa_a_test", self.kappa_a_test, "must be positive and finite")
         if not self.kappa_a_test >= self.kappa_a:
             raise ConfigError(
@@ -190,4 +208,4 @@ class OutlierConfig(ConfigBase):
 
 
 __all__ = ["OutlierConfig", "ConfigError", "MODELS", "LABEL_RULES", "PLACEMENTS", "TRAIN_TASKS", "OUTLIER_COUNTS",
-           "PAPER_TEST_COEFS"]
+           "PRESETS", "PAPER_TEST_COEFS"]

@@ -97,7 +97,8 @@ def plot_run(result) -> "plt.Figure":
     return fig
 
 
-def plot_error_vs_alpha(alphas, errors: dict, rules, p_a: float, l_tr: int, l_ts: int, title: str = ""):
+def plot_error_vs_alpha(alphas, errors: dict, rules, p_a: float, l_tr: int, l_ts: int, title: str = "",
+                        outlier_count: str = "exact"):
     """Fig. 2: ``errors[model][rule]`` is ``(seeds, len(alphas))``; one panel per label rule, theory
     thresholds ``alpha = min(1, p_a l_tr / l_ts)`` (Mamba, Thm 2) and ``alpha = 1/2`` (LT, Thm 4) drawn."""
     fig, axes = plt.subplots(1, len(rules), figsize=(4.6 * len(rules), 4), sharey=True, squeeze=False)
@@ -109,8 +110,8 @@ def plot_error_vs_alpha(alphas, errors: dict, rules, p_a: float, l_tr: int, l_ts
         ax.axvline(theory.ALPHA_MAX_LT, color=MODEL_COLOR["lt"], ls="--", lw=1, label=r"Thm 4: $\alpha = 1/2$")
         ax.axhline(0.01, color="gray", ls=":", lw=1, label="error 0.01")
         fine = np.linspace(min(alphas), max(alphas), 200)
-        ax.plot(fine, [theory.same_pattern_floor(a, l_ts) for a in fine], color="k", lw=0.8, ls="-.",
-                label="floor of a same-pattern reader:\n" + r"$2^{-n_{clean}}/2$ (docs/outliers.md)")
+        ax.plot(fine, [theory.same_pattern_floor(a, l_ts, outlier_count) for a in fine], color="k", lw=0.8, ls="-.",
+                label="floor of a same-pattern reader:\n" + r"$E[2^{-n_{clean}}]/2$ (docs/outliers.md)")
         ax.set_title(RULE_LABEL.get(rule, rule))
         ax.set_xlabel(r"test outlier fraction $\alpha$")
         ax.set_ylim(-0.02, 1.02)

@@ -26,9 +26,13 @@ def test_fast_gates_match_naive_and_numba():
 
 
 def test_config_base_replace_rederives_and_round_trips():
-    cfg = OutlierConfig()
+    cfg = OutlierConfig(preset="tuned")
     assert cfg.replace(d=40).m == 41 and cfg.replace(d=40, m=50).m == 50
     assert cfg.replace(K=0.25).K_test == 0.25 and cfg.replace(kappa_a=3.0).kappa_a_test == pytest.approx(10.0)
+    plain = cfg.replace(preset="plain")  # a new preset re-derives every choice it owns
+    assert (plain.kappa_a_test, plain.K_test, plain.train_tasks, plain.outlier_count) == (2.0, 1.5, "random",
+                                                                                            "per-example")
+    assert cfg.replace(preset="plain", train_tasks="ring").train_tasks == "ring"  # explicit values win
     assert OutlierConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert cfg.to_dict()["L"] == pytest.approx(0.3)
     with pytest.raises(ConfigError, match="seed must be a non-negative integer"):

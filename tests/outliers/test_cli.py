@@ -27,20 +27,32 @@ def run(root, *args, timeout=300):
     (["--kappa-a-test", "1.0"], "kappa_a_test must be >="),
     (["--bogus"], "unrecognized arguments"),
 ])
-def test_bad_input_is_one_line_exit_2(root, args, needle):
-    res = run(root, *args)
-    assert res.returncode == 2, res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("simulate.py: error:") and needle in lines[0], res.stderr
-    assert "Traceback" not in res.stderr
+def test_bad_input_is_one_line_exit_2(args, needle, capsys):
+    from simulate import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    err = capsys.readouterr().err
+    assert exc.value.code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("simulate.py: error:") and needle in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_bad_input_from_a_real_process(root):
+    """The same contract through a separate interpreter (exit status as a shell sees it)."""
+    res = run(root, "--d", "-3")
+    assert res.returncode == 2 and res.stderr.strip() == "simulate.py: error: d must be a positive integer, got -3"
 
 
 @pytest.mark.parametrize("script", ["fig2_error_vs_alpha.py", "fig3_attention.py", "fig4_gates.py",
                                     "placement_study.py"])
-def test_reproduction_scripts_reject_bad_input(root, script):
-    res = subprocess.run([sys.executable, str(root / "scripts" / script), "--M1", "0"], capture_output=True,
-                         text=True, timeout=120, cwd=root)
-    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+def test_reproduction_scripts_reject_bad_input(script, capsys):
+    main = __import__(script[:-3]).main
+    with pytest.raises(SystemExit) as exc:
+        main(["--M1", "0"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_simulate_writes_results(root, tmp_path):
@@ -51,6 +63,10 @@ def test_simulate_writes_results(root, tmp_path):
     assert "test error, alpha=0.4" in res.stdout
     side = json.loads((out / "results.json").read_text())
     assert side["status"] == "completed" and side["seed"] == 0 and side["config"]["steps"] == 60
+    cfg = side["config"]  # the default is the paper's text read plainly (issue 18)
+    assert cfg["preset"] == "plain" and cfg["kappa_a_test"] == cfg["kappa_a"] and cfg["K_test"] > 1
+    assert cfg["outlier_count"] == "per-example" and cfg["train_tasks"] == "random"
+    assert any(c["condition"].startswith("Thm 2: alpha") and c["holds"] for c in side["theory"]["conditions"])
     assert side["wall_time_s"] > 0 and "versions" in side["metadata"]
     with np.load(out / "results.npz") as z:
         assert z["hist_step"].tolist() == [0, 20, 40, 60]
@@ -80,8 +96,10 @@ def test_same_command_same_numbers(root, tmp_path):
 
 
 @pytest.mark.parametrize("script", ["fig2_error_vs_alpha.py", "placement_study.py"])
-def test_alpha_grids_must_be_fractions(root, script):
-    res = subprocess.run([sys.executable, str(root / "scripts" / script), "--alphas", "0.5,1.5"],
-                         capture_output=True, text=True, timeout=120, cwd=root)
-    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
-    assert "must be a non-empty list of fractions in [0, 1]" in res.stderr
+def test_alpha_grids_must_be_fractions(script, capsys):
+    main = __import__(script[:-3]).main
+    with pytest.raises(SystemExit) as exc:
+        main(["--alphas", "0.5,1.5"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert "must be a non-empty list of fractions in [0, 1]" in err

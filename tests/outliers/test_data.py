@@ -54,7 +54,7 @@ def test_train_batch_statistics(pat):
     coef = x @ pat.mu.T / CFG.beta**2
     j = coef.argmax(-1)
     np.testing.assert_allclose(coef.max(-1), 1.0, atol=1e-12)
-    _, train = task_sets(CFG.M1)
+    _, train = task_sets(CFG.M1, CFG.train_tasks)
     a = train[b.task, 0][:, None]
     clean_label = np.where(j == a, 1.0, -1.0)
     assert np.all(y[~b.outlier] == clean_label[~b.outlier])
@@ -73,13 +73,13 @@ def test_train_batch_statistics(pat):
 
 @pytest.mark.parametrize("rule", ["flip", "targeted", "random"])
 def test_test_batch_labels_and_exact_fraction(pat, rule):
-    cfg = CFG.replace(alpha=0.35, label_rule=rule, target_label=-1)
+    cfg = CFG.replace(alpha=0.35, label_rule=rule, target_label=-1, outlier_count="exact")
     b = sample_test(cfg, pat, np.random.default_rng(2), n=3000)
     n_out = int(np.floor(0.35 * cfg.l_ts + 0.5))
     assert np.all(b.outlier.sum(1) == n_out)
     x, y = b.P[:, :-1, :-1], b.P[:, :-1, -1]
     j = (x @ pat.mu.T).argmax(-1)
-    all_tasks, _ = task_sets(cfg.M1)
+    all_tasks, _ = task_sets(cfg.M1, cfg.train_tasks)
     true = np.where(j == all_tasks[b.task, 0][:, None], 1.0, -1.0)
     assert np.all(y[~b.outlier] == true[~b.outlier])
     if rule == "flip":

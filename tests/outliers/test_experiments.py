@@ -9,7 +9,10 @@ from mamba_dynamics.outliers.experiments import error_vs_alpha, evaluate, placem
 from mamba_dynamics.outliers.metrics import gate_profile
 from mamba_dynamics.outliers.train import train
 
-FAST = OutlierConfig(steps=800, n_test=400, log_every=200)
+#: The paper's claims on a reduced setting, with the tuned preset (matching split, kappa'_a = kappa_a / L, exact
+#: outlier counts, K' = K): the choices under which Fig. 2 comes out as reported.  What the plain reading changes is
+#: measured by scripts/outlier_sensitivity.py (docs/outliers.md) and tested below.
+FAST = OutlierConfig(preset="tuned", steps=800, n_test=400, log_every=200)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +63,7 @@ def test_ring_split_hurts_unseen_tasks():
 
 @pytest.mark.slow
 def test_fig2_full_paper_setting():
-    res = error_vs_alpha(OutlierConfig(), [0.0, 0.4, 0.7, 0.8], ["flip", "targeted", "random"], seeds=range(5),
+    res = error_vs_alpha(OutlierConfig(preset="tuned"), [0.0, 0.4, 0.7, 0.8], ["flip", "targeted", "random"], seeds=range(5),
                          n_eval=4000, jobs=0)
     e = res["errors"]
     for rule in ("flip", "targeted", "random"):

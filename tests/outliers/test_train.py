@@ -52,3 +52,24 @@ def test_theory_thresholds():
     assert theory.min_test_length_lt(0.5, 6) == np.inf
     assert theory.covered("mamba", 0.4, 0.6, 20, 20, 6) and not theory.covered("lt", 0.6, 0.6, 20, 20, 6)
     assert theory.same_pattern_floor(0.8, 20) == pytest.approx(0.5 / 16)
+    # per-example counts: E[2^-n] over n ~ Binomial(l, 1 - alpha) is ((1 + alpha) / 2)^l
+    assert theory.same_pattern_floor(0.5, 2, "per-example") == pytest.approx(0.5 * (0.25 * 0.25 + 2 * 0.25 * 0.5 + 0.25))
+
+
+def test_theory_conditions_name_what_fails():
+    """Hand-computed cases: the paper setting at alpha = 0.4 (Mamba) meets Thm 2's alpha and l_ts conditions
+    (0.4 < 0.6; l_ts = 20 >= log(6)/0.6 = 2.99) but not Thm 1's batch bound (B_min = max(1e4, 15) log 100 = 4.6e4 >
+    64); alpha = 0.7 also fails Thm 2's alpha bound; the LT at alpha = 0.4 needs l_ts >= 0.4/0.01 log 6 = 71.7."""
+    from mamba_dynamics.outliers.config import OutlierConfig
+
+    cfg = OutlierConfig(alpha=0.4)
+    rows = {n: (h, d) for n, h, d in theory.conditions(cfg)}
+    assert rows["Thm 2: alpha < min(1, p_a l_tr / l_ts)"][0] and rows["Thm 2: l_ts >= its minimum"][0]
+    assert rows["Thm 1: l_tr >= log(M1) / (1 - p_a)"][0]
+    assert theory.failing(cfg) == ["Thm 1: batch >= B_min (eps = 0.01)"]
+    assert "minimum 4.61e+04" in rows["Thm 1: batch >= B_min (eps = 0.01)"][1]
+    assert "Thm 2: alpha < min(1, p_a l_tr / l_ts)" in theory.failing(cfg.replace(alpha=0.7))
+    lt = {n: (h, d) for n, h, d in theory.conditions(cfg.replace(model="lt"))}
+    assert not lt["Thm 4: l_ts >= its minimum"][0] and "minimum 71.7" in lt["Thm 4: l_ts >= its minimum"][1]
+    assert theory.failing(cfg.replace(model="lt", l_ts=80)) == ["Thm 1: batch >= B_min (eps = 0.01)"]
+    assert "Section 3.2: kappa'_a >= kappa_a" not in theory.failing(cfg)
