@@ -50,7 +50,8 @@ def main(argv=None) -> int:
                      f"{same[:, -1].mean():.3g} / {other[:, -1].mean():.3g} / {unseen[:, -1].mean():.3g}"))
     write_run(out, "fig3", arrays, {"figure": "Fig. 3 (arXiv 2510.00399)", "config": base.to_dict(),
                                     "seeds": seeds, "status": [r.status for r in runs]})
-    title = (f"Fig. 3 reproduction: attention concentration (Cor. 1) on test prompts with alpha={base.alpha}, "
+    title = (f"Fig. 3 reproduction, preset {base.preset} (split {base.train_tasks}): attention concentration (Cor. 1) "
+             f"on test prompts with alpha={base.alpha}, "
              f"p_a={base.p_a}, {len(seeds)} seeds")
     save_figure(plot_attention_history(steps, sums, title), out / "fig3.png", pdf=args.pdf)
     print(format_table(rows, "Cor. 1 attention sums (mean over seeds)"))

@@ -45,7 +45,8 @@ def main(argv=None) -> int:
     write_run(out, "placement", arrays, {"figure": "placement study (cf. Table 1 of arXiv 2510.00399)",
                                          "config": base.to_dict(), "placements": list(PLACEMENTS),
                                          "seeds": seeds, "status": [r.status for r in res["runs"]]})
-    title = (f"Outlier placement, one layer: p_a={base.p_a}, labels={base.label_rule}, l_ts={base.l_ts}, "
+    title = (f"Outlier placement, one layer, preset {base.preset}: p_a={base.p_a}, labels={base.label_rule}, "
+             f"kappa'_a={base.kappa_a_test:.3g}, {base.outlier_count} count, l_ts={base.l_ts}, "
              f"{len(seeds)} seeds")
     save_figure(plot_placement(PLACEMENTS, args.alphas, errors, title), out / "placement.png", pdf=args.pdf)
     rows = [(f"{m:<5} {p:<2}", " ".join(f"{v:.3f}" for v in e.mean(0)[ip]))
