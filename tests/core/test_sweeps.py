@@ -133,15 +133,10 @@ def test_dask_cluster_path(tmp_path):
     (["--x", "alpha", "--y", "p_a", "--seeds", "0"], "--seeds must be a positive integer"),
     (["--x", "alpha"], "the following arguments are required: --y"),
 ])
-def test_phase_cli_bad_specs_exit_2(args, needle, capsys):
+def test_phase_cli_bad_specs_exit_2(args, needle, cli_error):
     from phase_diagram import main
 
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    err = capsys.readouterr().err
-    assert exc.value.code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in err
+    assert needle in cli_error(main, args)
 
 
 def test_phase_cli_dry_run_and_figure(root, tmp_path, capsys):
@@ -199,12 +194,7 @@ def test_phase_diagrams_run_for_other_families(args, shape, tmp_path):
     (["--model", "gpt", "--x", "d", "--y", "r"], "unknown model 'gpt'"),
     (["--model", "mamba-single-index", "--x", "d", "--x-values", "4", "--y", "r", "--y-values", "8"], "r = 8 > d = 4"),
 ])
-def test_phase_cli_bad_specs_other_families(args, needle, capsys):
+def test_phase_cli_bad_specs_other_families(args, needle, cli_error):
     from phase_diagram import main
 
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    err = capsys.readouterr().err
-    assert exc.value.code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in err
+    assert needle in cli_error(main, args)

@@ -146,14 +146,10 @@ def run(root, *args, script="simulate.py", timeout=300):
     (["--model", "ssm", "--regime", "locality", "--L", "5"], "do not fit in L"),
     (["--model", "gpt"], "unknown model 'gpt'"),
 ])
-def test_cli_bad_input(args, needle, capsys):
+def test_cli_bad_input(args, needle, cli_error):
     from simulate import main
 
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    err = capsys.readouterr().err
-    assert exc.value.code == 2 and needle in err and len(err.strip().splitlines()) == 1
-    assert "Traceback" not in err
+    assert needle in cli_error(main, args)
 
 
 def test_cli_run_writes_results(root, tmp_path):
@@ -168,7 +164,7 @@ def test_cli_run_writes_results(root, tmp_path):
     assert (tmp_path / "r" / "tracked.png").stat().st_size > 10000
 
 
-def test_scaling_script_quick(tmp_path):
+def test_scaling_script_quick(tmp_path, cli_error):
     """The scaling script runs end to end in-process on the majority-voting gap sweep; the gap exponent is near
     the predicted -2; a rerun resumes from its cells; an unknown sweep name is one line, exit 2."""
     from features_scaling import main
@@ -181,6 +177,4 @@ def test_scaling_script_quick(tmp_path):
     cells = sorted((tmp_path / "cells").glob("*.npz"))
     stamps = [c.stat().st_mtime_ns for c in cells]
     assert len(cells) == 3 and main(args) == 0 and [c.stat().st_mtime_ns for c in cells] == stamps
-    with pytest.raises(SystemExit) as exc:
-        main(["--only", "majority_gapp", "--out", str(tmp_path)])
-    assert exc.value.code == 2
+    assert "unknown sweep majority_gapp" in cli_error(main, ["--only", "majority_gapp", "--out", str(tmp_path)])

@@ -27,16 +27,11 @@ def run(root, *args, timeout=300):
     (["--kappa-a-test", "1.0"], "kappa_a_test must be >="),
     (["--bogus"], "unrecognized arguments"),
 ])
-def test_bad_input_is_one_line_exit_2(args, needle, capsys):
+def test_bad_input_is_one_line_exit_2(args, needle, cli_error):
     from simulate import main
 
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    err = capsys.readouterr().err
-    assert exc.value.code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("simulate.py: error:") and needle in lines[0], err
-    assert "Traceback" not in err
+    line = cli_error(main, args)
+    assert line.startswith("simulate.py: error:") and needle in line
 
 
 def test_bad_input_from_a_real_process(root):
@@ -47,12 +42,8 @@ def test_bad_input_from_a_real_process(root):
 
 @pytest.mark.parametrize("script", ["fig2_error_vs_alpha.py", "fig3_attention.py", "fig4_gates.py",
                                     "placement_study.py"])
-def test_reproduction_scripts_reject_bad_input(script, capsys):
-    main = __import__(script[:-3]).main
-    with pytest.raises(SystemExit) as exc:
-        main(["--M1", "0"])
-    err = capsys.readouterr().err
-    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+def test_reproduction_scripts_reject_bad_input(script, cli_error):
+    assert "M1 must be" in cli_error(__import__(script[:-3]).main, ["--M1", "0"])
 
 
 def test_simulate_writes_results(root, tmp_path):
@@ -96,10 +87,6 @@ def test_same_command_same_numbers(root, tmp_path):
 
 
 @pytest.mark.parametrize("script", ["fig2_error_vs_alpha.py", "placement_study.py"])
-def test_alpha_grids_must_be_fractions(script, capsys):
-    main = __import__(script[:-3]).main
-    with pytest.raises(SystemExit) as exc:
-        main(["--alphas", "0.5,1.5"])
-    err = capsys.readouterr().err
-    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1
-    assert "must be a non-empty list of fractions in [0, 1]" in err
+def test_alpha_grids_must_be_fractions(script, cli_error):
+    line = cli_error(__import__(script[:-3]).main, ["--alphas", "0.5,1.5"])
+    assert "must be a non-empty list of fractions in [0, 1]" in line

@@ -209,14 +209,10 @@ def run(root, *args, script="simulate.py", timeout=300):
     (["--model", "mamba-single-index", "--stage1", "oracle"], "unknown stage1"),
     (["--model", "mamba-single-index", "--tau", "-1"], "tau must be >= 0"),
 ])
-def test_cli_bad_input(args, needle, capsys):
+def test_cli_bad_input(args, needle, cli_error):
     from simulate import main
 
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    err = capsys.readouterr().err
-    assert exc.value.code == 2 and needle in err and len(err.strip().splitlines()) == 1
-    assert "Traceback" not in err
+    assert needle in cli_error(main, args)
 
 
 def test_cli_run_writes_results(root, tmp_path):
