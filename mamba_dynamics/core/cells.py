@@ -2,8 +2,8 @@
 
 A *cell* is one unit of work (a training run and what it is evaluated on) whose result depends only on a JSON
 payload.  Its key is a hash of that payload (plus the package version), and its result is written atomically to
-``<folder>/<key>.json`` (records) or ``<folder>/<key>.npz`` (arrays) as soon as it finishes, by the process that
-collects results.  Rerunning the same work into the same folder loads finished cells and computes only the rest,
+``<folder>/<key>.json`` (records), ``<folder>/<key>.npz`` (arrays) or ``<folder>/<key>.pkl`` (whole objects) as
+soon as it finishes, by the process that collects results.  Rerunning the same work into the same folder loads finished cells and computes only the rest,
 also after ``kill -9``; a changed setting has a new key and is recomputed.
 
 Glossary: ``payload`` = everything a cell's result depends on; ``fmt`` = ``"json"`` (dict of plain values),
