@@ -80,6 +80,8 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
         "conditions": [{"condition": n, "holds": h, "detail": d} for n, h, d in theory.conditions(cfg)],
         "iterations_scale": (theory.iterations_mamba(cfg.eta, cfg.p_a, cfg.beta, cfg.M1) if cfg.gated else
                              theory.iterations_lt(cfg.eta, cfg.p_a, cfg.beta, cfg.M1, cfg.l_tr)),
+        "trained_checks": ([{"check": n, "holds": h, "detail": d} for n, h, d in theory.trained_checks(cfg, result.final)]
+                           if "gate_by_rank" in result.final else []),
     }
     h = result.history
     rows = [("model", cfg.model), ("status", result.status), ("steps done", str(result.steps_done)),
@@ -94,7 +96,9 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
             ("||W_B||, ||W_C||, ||w||", f"{h['norm_W_B'][-1]:.3f}, {h['norm_W_C'][-1]:.3f}, {h['norm_w'][-1]:.3f}"),
             ("theory: largest alpha covered", f"{th['alpha_max']:.3g} (Thm {2 if cfg.gated else 4})"),
             ("theory: this alpha covered", str(th["covered_by_theorem"])),
-            ("theory: conditions that fail", ", ".join(theory.failing(cfg)) or "none (of those encoded)")]
+            ("theory: conditions that fail", ", ".join(theory.failing(cfg)) or "none (of those encoded)"),
+            ("theory: trained-model checks that fail (Cor. 1-2)",
+             ", ".join(c["check"] for c in th["trained_checks"] if not c["holds"]) or "none")]
     from .plotting import plot_run
 
     return report_training_run(result, args, out, th, plot_run, rows,

@@ -27,7 +27,8 @@ def plot_run(result) -> "plt.Figure":
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.2))
     title = (f"{MODEL_LABEL[cfg.model]}: d={cfg.d}, M1={cfg.M1}, p_a={cfg.p_a}, l_tr={cfg.l_tr}, l_ts={cfg.l_ts}, "
              f"test alpha={cfg.alpha} ({cfg.label_rule}, {cfg.placement}), eta={cfg.eta}, B={cfg.batch}, "
-             f"seed={cfg.seed}  [{result.status}]")
+             f"seed={cfg.seed}  [{result.status}]\npreset {cfg.preset}: kappa'_a={cfg.kappa_a_test:.3g}, "
+             f"K'={cfg.K_test:g}, outlier count {cfg.outlier_count}, training tasks {cfg.train_tasks}")
     fig.suptitle(title, fontsize=10)
 
     ax = axes[0, 0]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def iterations_mamba(eta: float, p_a: float, beta: float, M1: int) -> float:
     """Thm 1: ``T_M = Theta(eta^-1 (1-p_a)^-1 beta^-2 M1)``."""
@@ -91,6 +93,43 @@ def conditions(cfg, eps: float = 0.01) -> list[tuple[str, bool, str]]:
         ("Section 3.2: kappa'_a >= kappa_a", cfg.kappa_a_test >= cfg.kappa_a,
          f"kappa'_a = {cfg.kappa_a_test:.3g}, kappa_a = {cfg.kappa_a:g}"),
     ]
+    return rows
+
+
+MIN_RANK_PROMPTS = 20
+"""Cor. 2's gate-by-rank check uses only ranks seen in at least this many test prompts (the last ranks of a
+profile rest on a handful of prompts and are noise)."""
+
+
+def trained_checks(cfg, final: dict, eps: float = 0.01) -> list[tuple[str, bool, str]]:
+    """The corollaries' statements about a *trained* model, checked on its measured quantities (constant 1 in
+    every order): ``(name, holds, detail)`` rows.
+
+    ``final`` holds the last logged scalars ``attn_same``, ``attn_other``, ``gate_outlier`` and the gate profile
+    ``gate_by_rank`` / ``gate_rank_count`` (shapes ``(l_ts,)``) of :func:`mamba_dynamics.outliers.metrics.gate_profile`.
+
+    - Cor. 1: ``attn_same >= 1`` (``Theta(1)``) and ``attn_other <= eps / (1 - p_a)`` (signed sums, as stated).
+    - Cor. 2(i), Mamba only: the mean gate of outlier examples is ``<= 1 / M1`` (``O(1/poly(M1))``, exponent 1).
+    - Cor. 2(ii), Mamba only: the ``k``-th closest clean example keeps ``G_k / G_1 >= 2^-(k-1)`` for every rank
+      seen in at least :data:`MIN_RANK_PROMPTS` prompts (the ratio to the closest removes the order's constant).
+    """
+    other_max = eps / (1.0 - cfg.p_a)
+    rows = [
+        ("Cor 1: same-pattern attention sum >= 1", final["attn_same"] >= 1.0, f"sum = {final['attn_same']:.4g}"),
+        (f"Cor 1: other-example attention sum <= eps / (1 - p_a) (eps = {eps:g})", final["attn_other"] <= other_max,
+         f"sum = {final['attn_other']:.4g}, bound {other_max:.3g}"),
+    ]
+    if cfg.gated:
+        rows.append(("Cor 2(i): mean outlier gate <= 1 / M1", final["gate_outlier"] <= 1.0 / cfg.M1,
+                     f"gate = {final['gate_outlier']:.3e}, bound {1.0 / cfg.M1:.3g}"))
+        by_rank = np.asarray(final["gate_by_rank"], dtype=np.float64)
+        seen = np.flatnonzero(np.asarray(final["gate_rank_count"]) >= MIN_RANK_PROMPTS)
+        seen = seen[seen > 0]  # k = 1 is the reference
+        if seen.size and by_rank[0] > 0:
+            ratio = by_rank[seen] / by_rank[0] * 2.0 ** seen
+            worst = int(seen[np.argmin(ratio)])
+            rows.append(("Cor 2(ii): clean gate G_k / G_1 >= 2^-(k-1)", bool(ratio.min() >= 1.0),
+                         f"ranks 2..{seen[-1] + 1}; smallest G_k 2^(k-1) / G_1 = {ratio.min():.3g} at k = {worst + 1}"))
     return rows
 
 

@@ -73,3 +73,25 @@ def test_theory_conditions_name_what_fails():
     assert not lt["Thm 4: l_ts >= its minimum"][0] and "minimum 71.7" in lt["Thm 4: l_ts >= its minimum"][1]
     assert theory.failing(cfg.replace(model="lt", l_ts=80)) == ["Thm 1: batch >= B_min (eps = 0.01)"]
     assert "Section 3.2: kappa'_a >= kappa_a" not in theory.failing(cfg)
+
+
+def test_trained_checks_hand_cases():
+    """Cor. 1-2 on hand-made measurements: p_a = 0.6 gives the Cor. 1 bound eps/(1-p_a) = 0.025; M1 = 6 gives
+    the Cor. 2(i) bound 1/6; a gate profile halving per rank meets Cor. 2(ii) exactly, one falling by 3 per rank
+    does not (ratio (2/3)^(k-1), smallest at the last rank seen in >= 20 prompts)."""
+    from mamba_dynamics.outliers.config import OutlierConfig
+
+    cfg = OutlierConfig(alpha=0.4)
+    half = 0.4 * 0.5 ** np.arange(5)
+    good = {"attn_same": 1.5, "attn_other": 0.02, "gate_outlier": 0.1, "gate_by_rank": half,
+            "gate_rank_count": np.array([100, 100, 100, 100, 3])}
+    rows = {n: (h, d) for n, h, d in theory.trained_checks(cfg, good)}
+    assert all(h for h, _ in rows.values()) and len(rows) == 4
+    assert "bound 0.025" in rows["Cor 1: other-example attention sum <= eps / (1 - p_a) (eps = 0.01)"][1]
+    assert "ranks 2..4" in rows["Cor 2(ii): clean gate G_k / G_1 >= 2^-(k-1)"][1]
+    bad = dict(good, attn_same=0.5, attn_other=0.03, gate_outlier=0.2, gate_by_rank=0.4 * 3.0 ** -np.arange(5))
+    rows = {n: (h, d) for n, h, d in theory.trained_checks(cfg, bad)}
+    assert not any(h for h, _ in rows.values())
+    assert "0.296 at k = 4" in rows["Cor 2(ii): clean gate G_k / G_1 >= 2^-(k-1)"][1]  # (2/3)^3
+    assert [n for n, _, _ in theory.trained_checks(cfg.replace(model="lt"), good)] == [
+        "Cor 1: same-pattern attention sum >= 1", "Cor 1: other-example attention sum <= eps / (1 - p_a) (eps = 0.01)"]
