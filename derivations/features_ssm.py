@@ -3,8 +3,9 @@
 
     python derivations/features_ssm.py
 
-Prints the raw recurrence (F2) minus the closed form (F3), simplified (zero vector), then the four-way gradient
-check of models ``ssm`` and ``lt-mlp`` against sympy's derivative of the recurrence.  The derivation code is
+Prints each raw recurrence minus its closed form, simplified (zero vectors): the paper's scan (Eqs. 2-3) vs Eq. 5,
+and the gate-only scan (F2) vs (F3); then the four-way gradient check of models ``ssm`` (the paper's model),
+``lt-mlp`` and the variants (gate-only reading, windowed attention) against sympy's derivative of the recurrence.  The derivation code is
 :mod:`mamba_dynamics.features.symbolic`.  Exit 1 if any check fails.
 """
 
@@ -17,8 +18,11 @@ from mamba_dynamics.core.gradcheck import check, format_rows  # noqa: E402
 from mamba_dynamics.features import symbolic  # noqa: E402
 
 if __name__ == "__main__":
-    reduction = list(symbolic.closed_form_reduction())
-    print("recurrence - closed form (F3):", reduction)
-    rows = [r for spec in symbolic.gradient_specs() for r in check(spec, 0)]
+    reduction = list(symbolic.closed_form_reduction(content=True))
+    print("scan (Eqs. 2-3) - closed form (Eq. 5):", reduction)
+    gate_only = list(symbolic.closed_form_reduction())
+    print("gate-only scan (F2) - closed form (F3):", gate_only)
+    reduction += gate_only
+    rows = [r for spec in (*symbolic.gradient_specs(), *symbolic.VARIANTS) for r in check(spec, 0)]
     print(format_rows(rows))
     raise SystemExit(0 if all(e == 0 for e in reduction) and all(r.ok for r in rows) else 1)

@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     arrays, curves, errors, settings, claims, rows = {}, {}, {}, {}, {}, []
     for regime in REGIMES:
         cfg = FeaturesConfig(regime=regime)
-        settings[regime] = (f"d={cfg.d}, L={cfg.L}, N={cfg.n_train}, eta={cfg.eta}, " +
+        settings[regime] = (f"Eqs. 5-6 model; d={cfg.d}, L={cfg.L}, N={cfg.n_train}, eta={cfg.eta}, " +
                             (f"alpha_r={cfg.alpha_r}, alpha_c={cfg.alpha_c}" if regime == "majority" else
                              f"Delta L+={cfg.gap_near}, Delta L-={cfg.gap_far}"))
         errors[regime] = {}

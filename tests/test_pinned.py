@@ -226,7 +226,7 @@ def test_simulate_entry_gives_the_pinned_numbers(tmp_path):
 
 @pytest.mark.parametrize("model, regime", [("ssm", "majority"), ("ssm", "locality"), ("lt-mlp", "majority")])
 def test_feature_numbers_unchanged(model, regime):
-    r = train_features(FeaturesConfig(model=model, regime=regime, steps=20, n_train=200, n_test=200))
+    r = train_features(FeaturesConfig(model=model, regime=regime, reading="gate-only", steps=20, n_train=200, n_test=200))
     p = PINNED[f"features/{model}/{regime}"]
     assert r.history["test_err"].tolist() == p["test_err"] and r.history["w_pos"].tolist() == p["w_pos"]
     assert float(r.params.V.sum()) == p["V_sum"] and float(r.loss_per_step.sum()) == p["loss_sum"]

@@ -14,6 +14,12 @@ from .train import train
 FLAGS = [
     (("--model",), "model", str, "ssm (selective SSM + MLP) or lt-mlp (linear attention + MLP)"),
     (("--regime",), "regime", str, "majority (majority voting) or locality (local concentration)"),
+    (("--reading",), "reading", str, "paper (Eq. 5 mixer with W_B, W_C + Eq. 6 head) or gate-only (the earlier "
+                                     "reading: no content factor, half/half head)"),
+    (("--wbc",), "wbc", str, "frozen (W_B, W_C kept at W^(0), as in the analysis) or trained"),
+    (("--wbc0",), "wbc0", float, "scale delta of W_B^(0) = W_C^(0) = delta I (not given by the paper)"),
+    (("--gate",), "gate", str, "learned (w_Delta trained) or fixed (w_Delta = 0, every gate 1/2: gating removed)"),
+    (("--window",), "window", int, "lt-mlp attention window (0 = global causal attention)"),
     (("--d",), "d", int, "token dimension d (patterns o_+, o_-, o_3..o_d)"),
     (("--L",), "L", int, "tokens per sequence L"),
     (("--alpha-r",), "alpha_r", float, "fraction of relevant tokens alpha_r (majority)"),
@@ -60,7 +66,11 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
     h = result.history
     mixer = "w" if cfg.gated else "W"
     hit = result.final["iters_to_target"]
-    rows = [("model, regime", f"{cfg.model}, {cfg.regime}"), ("status", result.status),
+    what = {"ssm": f"Eq. 5 mixer (W_B, W_C {cfg.wbc}, W^(0) = {cfg.wbc0:g} I), gate {cfg.gate}, Eq. 6 head"
+                   if cfg.content else f"gate-only reading, gate {cfg.gate}",
+            "lt-mlp": f"linear attention ({'window ' + str(cfg.window) if cfg.window else 'global'}), "
+                      f"{'Eq. 6' if cfg.content else 'half/half'} head"}[cfg.model]
+    rows = [("model, regime", f"{cfg.model}, {cfg.regime}"), ("model reading", what), ("status", result.status),
             ("steps done", str(result.steps_done)), ("wall time", f"{result.wall_time:.1f} s"),
             ("final train hinge loss", f"{h['train_loss'][-1]:.4g}"),
             ("train error / test error", f"{h['train_err'][-1]:.4f} / {h['test_err'][-1]:.4f}"),
@@ -73,7 +83,8 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
     if cfg.gated:
         rows.append(("mean gate: relevant, irrelevant tokens", f"{h['gate_rel'][-1]:.3g}, {h['gate_irr'][-1]:.3g}"))
     rows += [("share of output on o_+, o_-", f"{h['rel_share'][-1]:.3f}"),
-             ("MLP neurons: cos(v, o_+) (a>0), cos(v, o_-) (a<0)", f"{h['mlp_pos'][-1]:.3f}, {h['mlp_neg'][-1]:.3f}"),
+             ("W_O rows: cos with o_+ (v>0), with o_- (v<0)", f"{h['mlp_pos'][-1]:.3f}, {h['mlp_neg'][-1]:.3f}"),
+             ("lucky neurons (Fig. 5)", f"{h['lucky_frac'][-1]:.2f}"),
              ("signal (alpha_r - alpha_c or delta)", f"{th['signal']:.4g}")]
     from .plotting import plot_features_run
 

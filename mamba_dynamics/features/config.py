@@ -1,7 +1,13 @@
 """Frozen, validated configuration of the feature-filtering simulator (arXiv 2602.12499; docs/features.md).
 
 Glossary (field -> symbol): ``model`` = ``ssm`` (selective SSM, gate sigma(w^T x)) or ``lt-mlp`` (causal linear
-attention with the same MLP head); ``regime`` = ``majority`` (majority voting) or ``locality`` (local
+attention with the same MLP head); ``reading`` = ``paper`` (the paper's Eq. 5 mixer with the content factor
+``(W_B^T x_s)^T (W_C^T x_t)`` and its Eq. 6 head with fixed random ``v_i = +-1/sqrt(m)``) or ``gate-only`` (the
+package's earlier reading: no content factor, head ``a_i = +-1/m`` half and half); ``wbc`` = ``frozen`` (W_B, W_C
+kept at ``W^(0)``, as the analysis does) or ``trained``; ``wbc0`` = scale delta of ``W_B^(0) = W_C^(0) = delta I_d``;
+``gate`` = ``learned`` (w_Delta trained) or ``fixed`` (w_Delta kept at 0, every gate 1/2: "gating removed", Figs.
+11-12); ``window`` = attention window of ``lt-mlp`` (0 = global causal attention, k = the last k tokens);
+``regime`` = ``majority`` (majority voting) or ``locality`` (local
 concentration); ``d`` = token dimension d (patterns o_+, o_-, o_3..o_d); ``L`` = tokens per sequence L;
 ``alpha_r``, ``alpha_c`` = fractions of relevant / confusing tokens (majority voting);
 ``gap_near`` = Delta L^+_{o_+} (distance of the label's pair), ``gap_far`` = Delta L^-_{o_+} (distance of the
@@ -22,8 +28,12 @@ from ..core.config import ConfigBase, ConfigError, check_choice, check_int, chec
 MODELS = {"ssm": "selective SSM + two-layer MLP, arXiv 2602.12499",
           "lt-mlp": "causal linear attention + two-layer MLP, arXiv 2602.12499"}
 #: per-regime defaults of the step size and the number of steps (docs/features.md, "Chosen values")
-REGIME_DEFAULTS = {"majority": {"eta": 2.0, "steps": 200}, "locality": {"eta": 20.0, "steps": 400}}
+REGIME_DEFAULTS = {"majority": {"eta": 2.0, "steps": 200}, "locality": {"eta": 20.0, "steps": 1000}}
 REGIMES = ("majority", "locality")
+#: ``paper``: Eqs. 5-6 of the paper; ``gate-only``: the earlier reading (docs/features.md, "Two readings")
+READINGS = ("paper", "gate-only")
+WBC_MODES = ("frozen", "trained")
+GATE_MODES = ("learned", "fixed")
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,11 @@ class FeaturesConfig(ConfigBase):
 
     model: str = "ssm"
     regime: str = "majority"
+    reading: str = "paper"
+    wbc: str = "frozen"
+    wbc0: float = 1.0
+    gate: str = "learned"
+    window: int = 0
     d: int = 10
     L: int = 12
     alpha_r: float = 0.3
@@ -56,12 +71,15 @@ class FeaturesConfig(ConfigBase):
     def __post_init__(self) -> None:
         check_choice("model", self.model, MODELS)
         check_choice("regime", self.regime, REGIMES)
+        check_choice("reading", self.reading, READINGS)
+        check_choice("wbc", self.wbc, WBC_MODES)
+        check_choice("gate", self.gate, GATE_MODES)
         for name, value in REGIME_DEFAULTS[self.regime].items():
             if getattr(self, name) is None:
                 self._set(name, value)
         for name in ("d", "L", "m", "n_train", "steps", "n_test", "log_every"):
             check_int(name, getattr(self, name))
-        for name in ("gap_near", "gap_far", "batch", "seed"):
+        for name in ("gap_near", "gap_far", "batch", "seed", "window"):
             check_int(name, getattr(self, name), 0)
         if self.d < 3:
             raise ConfigError(f"d must be >= 3 (o_+, o_- and at least one irrelevant pattern), got {self.d}")
@@ -71,7 +89,7 @@ class FeaturesConfig(ConfigBase):
                 raise ConfigError(f"{name} must be a fraction in [0, 1], got {v}")
         for name in ("tau", "v0"):
             check_non_negative(name, getattr(self, name))
-        for name in ("eta", "diverge_norm"):
+        for name in ("eta", "diverge_norm", "wbc0"):
             check_positive(name, getattr(self, name))
         if self.regime == "majority":
             if self.n_relevant <= self.n_confusing:
@@ -87,6 +105,14 @@ class FeaturesConfig(ConfigBase):
             if self.gap_near + self.gap_far + 2 > self.L:
                 raise ConfigError(f"the two pairs (gaps {self.gap_near} and {self.gap_far}) do not fit in L = "
                                   f"{self.L}: need L >= {self.gap_near + self.gap_far + 2}")
+        if self.window and self.model != "lt-mlp":
+            raise ConfigError(f"window applies to lt-mlp only (model {self.model})")
+        if self.window > self.L:
+            raise ConfigError(f"window {self.window} exceeds L = {self.L}")
+        if self.reading == "gate-only" and (self.wbc != "frozen" or self.wbc0 != 1.0):
+            raise ConfigError("the gate-only reading has no W_B, W_C (wbc and wbc0 apply to the paper reading)")
+        if self.gate == "fixed" and self.model != "ssm":
+            raise ConfigError(f"gate fixed applies to the ssm only (model {self.model})")
         if self.batch > self.n_train:
             raise ConfigError(f"batch {self.batch} exceeds n_train {self.n_train}")
 
@@ -103,6 +129,11 @@ class FeaturesConfig(ConfigBase):
     @property
     def gated(self) -> bool:
         return self.model == "ssm"
+
+    @property
+    def content(self) -> bool:
+        """Whether the SSM has the paper's content factor ``(W_B^T x_s)^T (W_C^T x_t)`` (Eq. 5)."""
+        return self.reading == "paper"
 
     @property
     def signal(self) -> float:

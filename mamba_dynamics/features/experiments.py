@@ -5,6 +5,11 @@
 * :func:`scaling_plan` / :func:`run_scaling`: iterations to a target test error along four one-parameter sweeps
   (Thms 1-2; Figs. 1 and 3), each run a resumable cell.
 
+* :data:`STUDIES` / :func:`run_study`: the paper's further experiments on its own model (Eqs. 5-6): gating removed
+  (Figs. 11-12), local concentration for Mamba vs global vs windowed linear attention (Fig. 6), larger d with
+  varying alpha_c (Figs. 13-18), and the sensitivity of the conclusions to the step size and ``W^(0)`` scale the
+  paper does not give.  Each run is a resumable cell.
+
 Glossary: ``gap`` = alpha_r - alpha_c; ``delta`` = (1/2)^{Delta L+} - (1/2)^{Delta L-}; ``T`` ``(seeds, k)`` =
 iterations to the target (NaN = not reached within the step budget).
 """
@@ -21,7 +26,7 @@ from .train import train
 
 #: Test error that counts as reached, and the step budget, per regime (scaling sweeps).
 TARGET = {"majority": 0.01, "locality": 0.25}
-MAX_STEPS = {"majority": 1500, "locality": 2000}
+MAX_STEPS = {"majority": 1500, "locality": 1000}
 
 
 def _history(cfg: FeaturesConfig) -> dict:
@@ -37,17 +42,26 @@ def alignment_runs(seeds: int, jobs: int = 0, show_progress: bool = False) -> li
     return map_with_progress(_history, cfgs, jobs, "runs", show_progress)
 
 
+#: Step size of the majority-voting iteration sweeps: at the default eta = 2 the largest gaps converge in 1-2
+#: steps, too few for integer counts to resolve a slope; iterations scale as 1/eta, so a smaller step only
+#: stretches the counts (docs/features.md).
+SCALING_ETA_MAJORITY = 0.5
+
+
 def scaling_plan(quick: bool) -> list[dict]:
-    """The four sweeps: name, regime, varied quantity, x values and one config (as keywords) per x."""
-    maj = dict(regime="majority", n_test=500, log_every=1, target_err=TARGET["majority"], steps=MAX_STEPS["majority"])
+    """The iteration sweeps: name, regime, varied quantity, x values and one config (as keywords) per x; the four
+    of the theorems (gate learned) and three with the gate fixed (``<name>_gate_fixed``, ``gate = "fixed"``)."""
+    maj = dict(regime="majority", n_test=500, log_every=1, target_err=TARGET["majority"], steps=MAX_STEPS["majority"],
+               eta=SCALING_ETA_MAJORITY)
     loc = dict(regime="locality", n_test=500, log_every=1, target_err=TARGET["locality"], steps=MAX_STEPS["locality"])
-    alphas = [0.2, 0.3, 0.6] if quick else [0.2, 0.25, 0.3, 0.4, 0.6]
-    Ls = [10, 20, 40] if quick else [10, 20, 30, 40, 60]
-    pairs = [(1, 3), (2, 4), (3, 5)] if quick else [(1, 3), (2, 4), (3, 5), (4, 6)]
-    Lloc = [8, 12, 24] if quick else [8, 12, 16, 24, 32]
-    return [
+    gaps = [0.2, 0.3, 0.6] if quick else [0.2, 0.25, 0.3, 0.4, 0.5, 0.6]
+    Ls = [10, 20, 40] if quick else [10, 20, 30, 40, 50, 60, 80]  # alpha_r L and alpha_c L whole: the gap is exactly 0.2
+    pairs = [(1, 3), (2, 4), (3, 5)] if quick else [(1, 2), (1, 3), (1, 5), (2, 4), (2, 6)]
+    Lloc = [8, 12, 24] if quick else [8, 12, 16, 24]
+    loc = dict(loc, steps=MAX_STEPS["locality"])
+    plan = [
         {"name": "majority_gap", "regime": "majority", "var": "gap", "xlabel": "alpha_r - alpha_c",
-         "cfgs": [dict(maj, L=20, alpha_r=a, alpha_c=0.1) for a in alphas], "x": [a - 0.1 for a in alphas]},
+         "cfgs": [dict(maj, L=20, alpha_r=a, alpha_c=0.1) for a in gaps], "x": [round(a - 0.1, 10) for a in gaps]},
         {"name": "majority_L", "regime": "majority", "var": "L", "xlabel": "L",
          "cfgs": [dict(maj, L=L, alpha_r=0.3, alpha_c=0.1) for L in Ls], "x": Ls},
         {"name": "locality_delta", "regime": "locality", "var": "delta",
@@ -57,6 +71,58 @@ def scaling_plan(quick: bool) -> list[dict]:
         {"name": "locality_L", "regime": "locality", "var": "L", "xlabel": "L",
          "cfgs": [dict(loc, L=L, gap_near=1, gap_far=4) for L in Lloc], "x": Lloc},
     ]
+    # the same sweeps with the gate removed (w = 0): how much of each law the head alone produces
+    fixed = [dict(sw, name=f"{sw['name']}_gate_fixed", gate="fixed",
+                  cfgs=[dict(c, gate="fixed") for c in sw["cfgs"]]) for sw in plan if sw["name"] != "majority_L"]
+    # (run by name: the script's default leaves out the locality *_gate_fixed sweeps, see DEFAULT_SWEEPS)
+    return plan + fixed
+
+
+#: Sweeps the scaling script runs by default (the gate-fixed locality sweeps are available by name: the gating
+#: study already shows the fixed gate learning that regime, and each of their runs costs a full step budget).
+DEFAULT_SWEEPS = ("majority_gap", "majority_L", "locality_delta", "locality_L", "majority_gap_gate_fixed", "samples")
+
+
+#: Sample-complexity sweep: test error after a fixed budget of GD steps on N training sequences, for several d
+#: (majority voting, L = 20, alpha_r - alpha_c = 0.1: 4 relevant against 2 confusing tokens; at the 0.2 gap of the
+#: other sweeps 8 sequences already give zero error at every d, so nothing can be fitted).  Thm 1 predicts
+#: ``N_min ~ d`` at fixed gap and eta.
+SAMPLE_TARGET = 0.05
+
+
+def sample_plan(quick: bool) -> dict:
+    """Grid of the sample-complexity sweep: ``d`` values, ``N`` values and the shared config keywords."""
+    return {"d": [8, 32] if quick else [8, 16, 32, 64], "N": [4, 16, 64] if quick else [2, 4, 8, 16, 32, 64, 128],
+            "base": dict(regime="majority", L=20, alpha_r=0.2, alpha_c=0.1, steps=100 if quick else 300, log_every=50,
+                         n_test=1000)}
+
+
+def final_test_error(kw: dict) -> dict:
+    """One sample-complexity cell: the final test error of ``FeaturesConfig(**kw)``."""
+    return {"err": np.array(train(FeaturesConfig(**kw)).history["test_err"][-1])}
+
+
+def run_samples(plan: dict, seeds: int, out, jobs: int = 0, bar=None) -> np.ndarray:
+    """Final test errors ``(len(d), len(N), seeds)`` of the sample-complexity sweep (cells under ``<out>/cells``)."""
+    items = [dict(plan["base"], d=d, n_train=n, seed=s) for d in plan["d"] for n in plan["N"] for s in range(seeds)]
+    keys = [cell_key({"samples": kw}) for kw in items]
+    done = CellStore(out / "cells", "npz").run(list(zip(keys, items)), final_test_error, jobs, bar)
+    return np.array([float(done[k]["err"]) for k in keys]).reshape(len(plan["d"]), len(plan["N"]), seeds)
+
+
+def n_min(N, err, target: float = SAMPLE_TARGET) -> float:
+    """Smallest N at which the test error ``err`` ``(len(N),)`` reaches ``target`` and stays there for every
+    larger N of the grid, interpolated in log N between the neighbouring grid points (NaN if never)."""
+    N, err = np.asarray(N, float), np.asarray(err, float)
+    above = np.flatnonzero(err > target)
+    if len(above) == 0:
+        return float(N[0])
+    i = above[-1]
+    if i == len(N) - 1:
+        return float("nan")
+    e0, e1 = err[i], err[i + 1]
+    frac = (e0 - target) / (e0 - e1)
+    return float(np.exp(np.log(N[i]) + frac * (np.log(N[i + 1]) - np.log(N[i]))))
 
 
 def iterations_to_target(kw: dict) -> dict:
@@ -76,6 +142,71 @@ def run_scaling(plan: list[dict], seeds: int, out, jobs: int = 0, bar=None) -> d
         out_T[sw["name"]] = np.array(flat[i:i + k * seeds], dtype=float).reshape(k, seeds).T
         i += k * seeds
     return out_T
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the paper's further experiments (Figs. 5, 6, 11-18) and the sensitivity to the open choices
+# ------------------------------------------------------------------------------------------------------------
+
+#: Steps of the local-concentration studies (the regime converges slowly; docs/features.md).
+LOCALITY_STEPS = 1000
+#: Window of the local linear attention in Fig. 6 (the near pair, Delta L^+ = 1, fits; the far pair does not).
+LOCAL_WINDOW = 3
+#: Curves kept from every study run, ``(n_log,)`` each (plus ``w_proj`` ``(n_log, d)``).
+STUDY_KEYS = ("step", "test_err", "train_err", "train_loss", "cos_pos", "cos_neg", "cos_irr", "cos_irr_min", "w_pos",
+              "w_neg", "w_irr", "gate_rel", "gate_irr", "beta_next", "mlp_pos", "mlp_neg", "mlp_pos_max",
+              "mlp_neg_max", "lucky_frac", "w_proj")
+
+
+def _study_runs(name: str, quick: bool) -> list[tuple[str, dict]]:
+    """``(label, config keywords)`` of one study (before seeds)."""
+    small = dict(n_train=300, n_test=300) if quick else {}
+    loc = dict(regime="locality", steps=300 if quick else LOCALITY_STEPS, log_every=10 if quick else 25, **small)
+    maj = dict(regime="majority", log_every=5, **small)
+    if name == "gating":  # Figs. 11-12: Delta fixed (w = 0, every gate 1/2) vs learned, both regimes
+        return [(f"{r} {g}", dict(base, gate=g)) for r, base in (("majority", maj), ("locality", loc))
+                for g in ("learned", "fixed")]
+    if name == "models":  # Fig. 6: local concentration, Mamba vs global vs windowed linear attention
+        return [("ssm, gate learned", dict(loc, gate="learned")), ("ssm, gate fixed", dict(loc, gate="fixed")),
+                ("lt-mlp global", dict(loc, model="lt-mlp")),
+                (f"lt-mlp window {LOCAL_WINDOW}", dict(loc, model="lt-mlp", window=LOCAL_WINDOW))]
+    if name == "dims":  # Figs. 13-18: d in {32, 64, 128}, varying alpha_c (majority voting, L = 20)
+        ds = (32,) if quick else (32, 64, 128)
+        return [(f"d={d} alpha_c={ac}", dict(maj, d=d, L=20, alpha_r=0.3, alpha_c=ac, steps=100 if quick else 200,
+                                             log_every=5)) for d in ds for ac in (0.0, 0.1, 0.2)]
+    if name == "gaps":  # local concentration at other pair distances (Lemma 4.2 has (1/2)^(Delta L^+ - 2))
+        pairs = ((1, 4), (2, 5)) if quick else ((1, 4), (2, 5), (3, 6))
+        return [(f"gaps {a},{b} {g}", dict(loc, gap_near=a, gap_far=b, gate=g)) for a, b in pairs
+                for g in ("learned", "fixed")]
+    if name == "sensitivity":  # the open choices: step size and W^(0) scale, both regimes
+        etas = {"majority": (0.5, 2.0, 8.0), "locality": (5.0, 20.0, 80.0)}
+        return [(f"{r} eta={e} wbc0={s}", dict(base, eta=e, wbc0=s)) for r, base in (("majority", maj), ("locality", loc))
+                for e in etas[r] for s in (0.5, 1.0, 2.0)]
+    raise ValueError(f"unknown study {name!r}")
+
+
+STUDIES = ("gating", "models", "gaps", "dims", "sensitivity")
+
+
+def study_cell(kw: dict) -> dict:
+    """One study run: train ``FeaturesConfig(**kw)``; the curves of :data:`STUDY_KEYS` and the final scalars."""
+    r = train(FeaturesConfig(**kw))
+    out = {k: np.asarray(r.history[k], dtype=np.float64) for k in STUDY_KEYS}
+    out["status_ok"] = np.array(r.status == "completed")
+    return out
+
+
+def run_study(name: str, seeds: int, out, jobs: int = 0, bar=None, quick: bool = False) -> list[dict]:
+    """Every run of study ``name`` for seeds ``0..seeds-1`` (cells under ``<out>/cells``, resumable): a list of
+    ``{"label", "config", "seed", **curves}``."""
+    runs = [(label, dict(kw, seed=s)) for label, kw in _study_runs(name, quick) for s in range(seeds)]
+    keys = [cell_key({"study": kw}) for _, kw in runs]
+    done = CellStore(out / "cells", "npz").run(list(zip(keys, [kw for _, kw in runs])), study_cell, jobs, bar)
+    return [dict(done[k], label=label, config=kw, seed=kw["seed"]) for k, (label, kw) in zip(keys, runs)]
+
+
+def study_size(name: str, seeds: int, quick: bool = False) -> int:
+    return len(_study_runs(name, quick)) * seeds
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -8,15 +8,28 @@ Derivation (docs/features.md, eqs. F7-F10).  With ``g_n = -y_n 1{y_n F_n < 1} / 
       dLoss/dw = sum_{n,l} sigma_l (1 - sigma_l) <G_l, x_l - h_{l-1}> x_l                       (O(L d))
 (F9)  SSM, closed form (F3):  dbeta_s^(l)/dw = beta_s^(l) [ (1 - sigma_s) x_s - sum_{j=s+1}^{l} sigma_j x_j ],
       dLoss/dw = sum_{n, s<=l} <Gy_l, x_s> dbeta_s^(l)/dw                                        (O(L^2 d))
-(F10) linear attention (F4):  dLoss/dW = sum_{n, s<=l} (1/l) <Gy_l, x_s> x_s x_l^T
+(F10) linear attention (F4):  dLoss/dW = sum_{n, s<=l} omega_{l,s} <Gy_l, x_s> x_s x_l^T   (omega = 1/l, or 1/k in a
+      window of the last k tokens)
 
-:func:`loss_and_grad` is the fast path: Numba scan / attention kernels (``@njit(cache=True)``, serial,
+The paper's mixer (Eq. 5, ``content``), with ``b_t = W_B^T x_t``, ``c_t = W_C^T x_t``, state ``H_t`` ``(d, r)``:
+
+(P1)  adjoint of the scan H_t = (1 - sigma_t) H_{t-1} + sigma_t x_t b_t^T, y_t = H_t c_t:
+      Gh_L = Gy_L c_L^T,  Gh_t = Gy_t c_t^T + (1 - sigma_{t+1}) Gh_{t+1}                           ((d, r))
+      dLoss/dw   = sum_t sigma_t (1 - sigma_t) [ x_t^T Gh_t b_t - <Gh_t, H_{t-1}>_F ] x_t
+      dLoss/dW_B = sum_t sigma_t x_t (Gh_t^T x_t)^T        dLoss/dW_C = sum_t x_t (H_t^T Gy_t)^T        (O(L d r))
+(P2)  closed form, with C_{ts} = <Gy_t, x_s>, S_{ts} = b_s^T c_t, M = C * beta:
+      dLoss/dw = (F9) with C replaced by C * S;   dLoss/db_s = sum_t M_{ts} c_t,  dLoss/dc_t = sum_s M_{ts} b_s,
+      dLoss/dW_B = sum_s x_s (dLoss/db_s)^T,  dLoss/dW_C = sum_t x_t (dLoss/dc_t)^T                (O(L^2 (d + r)))
+
+:func:`loss_and_grad` is the fast path: Numba scan / attention kernels (for the Eq. 5 SSM, the scan (P1) on
+long sequences and the quadratic form (P2) in Numba when ``L <= r``, :func:`quadratic_form`) (``@njit(cache=True)``, serial,
 fastmath off) for the mixer and its adjoint (F8, F10), BLAS for the head (F7).  :func:`loss_and_grad_reference`
 is plain NumPy: the closed form (F3) in log space, the closed-form derivative (F9), a per-neuron head and
 einsum (F10); it shares no code with the fast path beyond ``softplus``.
 
-Both return a :class:`~mamba_dynamics.core.losses.LossGrad` ``(loss, grads, F)`` with ``grads = {"w" or "W": ...,
-"V": (m, d)}`` and ``F`` ``(N,)``.
+Both return a :class:`~mamba_dynamics.core.losses.LossGrad` ``(loss, grads, F)`` with ``grads`` holding ``"w"``
+``(d,)`` (SSM), ``"W_B"``, ``"W_C"`` ``(d, r)`` (SSM with ``content``) or ``"W"`` ``(d, d)`` (attention), and
+``"V"`` ``(m, d)``; ``F`` ``(N,)``.
 """
 
 from __future__ import annotations
@@ -74,8 +87,165 @@ def ssm_scan_adjoint(X, Y, T, Gy, dw):
 
 
 @njit(cache=True)
-def attention_mix(X, W, Y):
-    """(F4) for a batch: writes ``Y`` ``(N, L, d)``."""
+def _sequence_gates(X, n, w, logs, keep, csum):
+    """Gates of sequence ``n`` of ``X`` ``(N, L, d)`` in log space, each ``(L,)``: ``logs = log sigma_l``,
+    ``keep = 1 - sigma_l``, ``csum[l] = sum_{j<=l} log(1 - sigma_j)`` (so ``log beta_s^(l) = logs[s] + csum[l] -
+    csum[s]``)."""
+    acc = 0.0
+    for l in range(X.shape[1]):
+        t = 0.0
+        for k in range(X.shape[2]):
+            t += X[n, l, k] * w[k]
+        logs[l] = -softplus_scalar(-t)
+        keep[l] = np.exp(-softplus_scalar(t))
+        acc -= softplus_scalar(t)
+        csum[l] = acc
+
+
+@njit(cache=True)
+def content_scan(X, w, Bp, Cp, Y):
+    """(Eqs. 2-3) for a batch with the ``(d, r)`` state: ``X`` ``(N, L, d)``, ``w`` ``(d,)``, ``Bp = X W_B``,
+    ``Cp = X W_C`` ``(N, L, r)`` (the ``b_t``, ``c_t``); writes ``Y`` ``(N, L, d)``."""
+    N, L, d = X.shape
+    r = Bp.shape[2]
+    H = np.empty((d, r))
+    logs = np.empty(L)
+    keep = np.empty(L)
+    csum = np.empty(L)
+    for n in range(N):
+        _sequence_gates(X, n, w, logs, keep, csum)
+        H[:, :] = 0.0
+        for l in range(L):
+            s = np.exp(logs[l])
+            for i in range(d):
+                sx = s * X[n, l, i]
+                acc = 0.0
+                for j in range(r):
+                    H[i, j] = keep[l] * H[i, j] + sx * Bp[n, l, j]
+                    acc += H[i, j] * Cp[n, l, j]
+                Y[n, l, i] = acc
+
+
+@njit(cache=True)
+def content_scan_adjoint(X, w, Bp, Cp, Gy, dw, dB, dC, want_wbc):
+    """(P1): accumulate ``dLoss/dw`` into ``dw`` ``(d,)`` and, if ``want_wbc``, write ``dLoss/db_t =
+    sigma_t Gh_t^T x_t`` and ``dLoss/dc_t = H_t^T Gy_t`` into ``dB``, ``dC`` ``(N, L, r)`` (the caller forms
+    ``dW_B = X^T dB``, ``dW_C = X^T dC``), from ``Gy = dLoss/dY`` ``(N, L, d)``.  Each sequence's states ``H_t``
+    are recomputed into an ``(L, d, r)`` buffer (memory per sequence, not per batch)."""
+    N, L, d = X.shape
+    r = Bp.shape[2]
+    Hs = np.empty((L, d, r))
+    logs = np.empty(L)
+    keep = np.empty(L)
+    csum = np.empty(L)
+    Gh = np.empty((d, r))
+    gx = np.empty(r)
+    for n in range(N):
+        _sequence_gates(X, n, w, logs, keep, csum)
+        for l in range(L):
+            sg = np.exp(logs[l])
+            for i in range(d):
+                sx = sg * X[n, l, i]
+                for j in range(r):
+                    prev = Hs[l - 1, i, j] if l > 0 else 0.0
+                    Hs[l, i, j] = keep[l] * prev + sx * Bp[n, l, j]
+        for l in range(L - 1, -1, -1):
+            carry = keep[l + 1] if l < L - 1 else 0.0
+            for i in range(d):
+                g = Gy[n, l, i]
+                for j in range(r):
+                    Gh[i, j] = carry * Gh[i, j] + g * Cp[n, l, j] if l < L - 1 else g * Cp[n, l, j]
+            xgb = 0.0
+            gh_h = 0.0
+            for j in range(r):
+                acc = 0.0
+                for i in range(d):
+                    acc += Gh[i, j] * X[n, l, i]
+                    if l > 0:
+                        gh_h += Gh[i, j] * Hs[l - 1, i, j]
+                gx[j] = acc  # (Gh^T x_l)_j
+                xgb += acc * Bp[n, l, j]
+            sg = np.exp(logs[l])
+            coef = sg * keep[l] * (xgb - gh_h)
+            for k in range(d):
+                dw[k] += coef * X[n, l, k]
+            if want_wbc:
+                for j in range(r):
+                    dc = 0.0
+                    for i in range(d):
+                        dc += Hs[l, i, j] * Gy[n, l, i]
+                    dB[n, l, j] = sg * gx[j]
+                    dC[n, l, j] = dc
+
+
+@njit(cache=True)
+def content_quadratic(X, w, Bp, Cp, Y):
+    """(Eq. 5) in its quadratic ("attention") form, for short sequences: ``X`` ``(N, L, d)``, ``w`` ``(d,)``,
+    ``Bp = X W_B``, ``Cp = X W_C`` ``(N, L, r)``; writes ``Y`` ``(N, L, d)``.  O(L^2 (d + r)) per sequence
+    against O(L d r) for :func:`content_scan`; gate products in log space."""
+    N, L, d = X.shape
+    r = Bp.shape[2]
+    logs = np.empty(L)
+    keep = np.empty(L)
+    csum = np.empty(L)
+    for n in range(N):
+        _sequence_gates(X, n, w, logs, keep, csum)
+        for l in range(L):
+            for k in range(d):
+                Y[n, l, k] = 0.0
+            for s in range(l + 1):
+                score = 0.0
+                for j in range(r):
+                    score += Bp[n, s, j] * Cp[n, l, j]
+                coef = np.exp(logs[s] + csum[l] - csum[s]) * score
+                for k in range(d):
+                    Y[n, l, k] += coef * X[n, s, k]
+
+
+@njit(cache=True)
+def content_quadratic_adjoint(X, w, Bp, Cp, Gy, dw, dB, dC, want_wbc):
+    """(P2) for short sequences: accumulate ``dLoss/dw`` into ``dw`` ``(d,)`` and, if ``want_wbc``, write
+    ``dLoss/db_s``, ``dLoss/dc_t`` into ``dB``, ``dC`` ``(N, L, r)`` (the caller forms ``dW_B = X^T dB``,
+    ``dW_C = X^T dC``)."""
+    N, L, d = X.shape
+    r = Bp.shape[2]
+    logs = np.empty(L)
+    keep = np.empty(L)
+    csum = np.empty(L)
+    cum = np.empty((L, d))
+    for n in range(N):
+        _sequence_gates(X, n, w, logs, keep, csum)
+        for l in range(L):
+            sg = np.exp(logs[l])
+            for k in range(d):
+                cum[l, k] = (cum[l - 1, k] if l > 0 else 0.0) + sg * X[n, l, k]  # sum_{j<=l} sigma_j x_j
+        if want_wbc:
+            for l in range(L):
+                for j in range(r):
+                    dB[n, l, j] = 0.0
+                    dC[n, l, j] = 0.0
+        for l in range(L):
+            for s in range(l + 1):
+                beta = np.exp(logs[s] + csum[l] - csum[s])
+                score = 0.0
+                for j in range(r):
+                    score += Bp[n, s, j] * Cp[n, l, j]
+                c = 0.0
+                for k in range(d):
+                    c += Gy[n, l, k] * X[n, s, k]
+                K = c * score * beta
+                for k in range(d):  # d beta / dw = beta [(1 - sigma_s) x_s + cum_s - cum_l]
+                    dw[k] += K * (keep[s] * X[n, s, k] + cum[s, k] - cum[l, k])
+                if want_wbc:
+                    M = c * beta
+                    for j in range(r):
+                        dB[n, s, j] += M * Cp[n, l, j]
+                        dC[n, l, j] += M * Bp[n, s, j]
+
+
+@njit(cache=True)
+def attention_mix(X, W, Y, window):
+    """(F4) for a batch, global (``window = 0``) or over the last ``window`` tokens: writes ``Y`` ``(N, L, d)``."""
     N, L, d = X.shape
     U = np.empty(d)
     for n in range(N):
@@ -87,29 +257,31 @@ def attention_mix(X, W, Y):
                 U[i] = acc  # W x_l
             for k in range(d):
                 Y[n, l, k] = 0.0
-            for s in range(l + 1):
+            first = l - window + 1 if window > 0 and l - window + 1 > 0 else 0
+            for s in range(first, l + 1):
                 score = 0.0
                 for k in range(d):
                     score += X[n, s, k] * U[k]
-                score /= l + 1
+                score /= l + 1 - first
                 for k in range(d):
                     Y[n, l, k] += score * X[n, s, k]
 
 
 @njit(cache=True)
-def attention_adjoint(X, Gy, dW):
-    """(F10): accumulate ``dLoss/dW`` into ``dW`` ``(d, d)``."""
+def attention_adjoint(X, Gy, dW, window):
+    """(F10): accumulate ``dLoss/dW`` into ``dW`` ``(d, d)`` (same ``window`` as :func:`attention_mix`)."""
     N, L, d = X.shape
     Z = np.empty(d)
     for n in range(N):
         for l in range(L):
             for k in range(d):
                 Z[k] = 0.0
-            for s in range(l + 1):
+            first = l - window + 1 if window > 0 and l - window + 1 > 0 else 0
+            for s in range(first, l + 1):
                 c = 0.0
                 for k in range(d):
                     c += Gy[n, l, k] * X[n, s, k]
-                c /= l + 1
+                c /= l + 1 - first
                 for k in range(d):
                     Z[k] += c * X[n, s, k]
             for i in range(d):
@@ -127,47 +299,77 @@ def _head_fast(Y, V, a, y):
     return F, g, R.T @ flat, (R @ V).reshape(N, L, d)
 
 
-def _mix_fast(params: "model.Params", X: np.ndarray, gated: bool):
-    """Fast outputs ``Y`` ``(N, L, d)`` and, for the SSM, the gate pre-activations ``T`` ``(N, L)`` (else None)."""
-    X = np.ascontiguousarray(X, dtype=np.float64)
+def _f64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def quadratic_form(L: int, r: int) -> bool:
+    """Whether the Eq. 5 SSM uses the quadratic kernels (``L <= r``: fewer operations than the scan's
+    O(L d r)) rather than the scan (long sequences: O(L), never O(L^2))."""
+    return L <= r
+
+
+def _mix_fast(params: "model.Params", X: np.ndarray, gated: bool, content: bool, window: int):
+    """Fast outputs ``Y`` ``(N, L, d)`` (Numba scan or attention); returns ``(X, Y, T)`` with the gate
+    pre-activations ``T`` ``(N, L)`` of the gate-only SSM (else None)."""
+    X = _f64(X)
     Y = np.empty_like(X)
+    if gated and content:
+        kernel = content_quadratic if quadratic_form(X.shape[1], params.W_B.shape[1]) else content_scan
+        kernel(X, _f64(params.w), X @ params.W_B, X @ params.W_C, Y)
+        return X, Y, None
     if gated:
         T = np.empty(X.shape[:2])
-        ssm_scan(X, np.ascontiguousarray(params.w, dtype=np.float64), Y, T)
+        ssm_scan(X, _f64(params.w), Y, T)
         return X, Y, T
-    attention_mix(X, np.ascontiguousarray(params.W, dtype=np.float64), Y)
+    attention_mix(X, _f64(params.W), Y, window)
     return X, Y, None
 
 
-def outputs(params: "model.Params", X: np.ndarray, gated: bool) -> np.ndarray:
-    """Fast per-token outputs ``Y`` ``(N, L, d)`` (Numba scan or attention); O(L d) per sequence for the SSM."""
-    return _mix_fast(params, X, gated)[1]
+def outputs(params: "model.Params", X: np.ndarray, gated: bool, content: bool = False, window: int = 0) -> np.ndarray:
+    """Fast per-token outputs ``Y`` ``(N, L, d)``; O(L d) (gate-only SSM), O(L d r) (Eq. 5 SSM) or O(L^2 d)
+    (attention) per sequence."""
+    return _mix_fast(params, X, gated, content, window)[1]
 
 
-def predict(params: "model.Params", X: np.ndarray, gated: bool) -> np.ndarray:
+def predict(params: "model.Params", X: np.ndarray, gated: bool, content: bool = False, window: int = 0) -> np.ndarray:
     """Fast ``F(X)`` ``(N,)``."""
-    return model.head(outputs(params, X, gated), params.V, params.a)
+    return model.head(outputs(params, X, gated, content, window), params.V, params.a)
 
 
-def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: bool):
-    """Fast hinge loss and gradients.  ``X`` ``(N, L, d)``, ``y`` ``(N,)``; inputs are not modified."""
-    X, Y, T = _mix_fast(params, X, gated)
+def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: bool, content: bool = False,
+                  window: int = 0, want_wbc: bool = True):
+    """Fast hinge loss and gradients.  ``X`` ``(N, L, d)``, ``y`` ``(N,)``; inputs are not modified.  With
+    ``content`` and ``want_wbc = False`` the ``W_B``, ``W_C`` gradients are skipped (frozen projections)."""
+    X, Y, T = _mix_fast(params, X, gated, content, window)
     d = X.shape[2]
     F, _, dV, Gy = _head_fast(Y, params.V, params.a, y)
     loss = hinge_loss(F, y)
+    if gated and content:
+        dw = np.zeros(d)
+        shape = X.shape[:2] + (params.W_B.shape[1],)
+        dB, dC = (np.empty(shape), np.empty(shape)) if want_wbc else (np.empty((1, 1, 1)), np.empty((1, 1, 1)))
+        adjoint = content_quadratic_adjoint if quadratic_form(X.shape[1], shape[2]) else content_scan_adjoint
+        adjoint(X, _f64(params.w), X @ params.W_B, X @ params.W_C, _f64(Gy), dw, dB, dC, want_wbc)
+        if not want_wbc:
+            return LossGrad(loss, {"w": dw, "V": dV}, F)
+        flat = X.reshape(-1, d)
+        return LossGrad(loss, {"w": dw, "W_B": flat.T @ dB.reshape(-1, shape[2]),
+                               "W_C": flat.T @ dC.reshape(-1, shape[2]), "V": dV}, F)
     if gated:
         dw = np.zeros(d)
-        ssm_scan_adjoint(X, Y, T, np.ascontiguousarray(Gy), dw)
+        ssm_scan_adjoint(X, Y, T, _f64(Gy), dw)
         return LossGrad(loss, {"w": dw, "V": dV}, F)
     dW = np.zeros((d, d))
-    attention_adjoint(X, np.ascontiguousarray(Gy), dW)
+    attention_adjoint(X, _f64(Gy), dW, window)
     return LossGrad(loss, {"W": dW, "V": dV}, F)
 
 
-def loss_and_grad_reference(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: bool):
-    """Plain NumPy reference: closed forms (F3)/(F4), per-neuron head (F7), derivatives (F9)/(F10)."""
+def loss_and_grad_reference(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: bool,
+                            content: bool = False, window: int = 0):
+    """Plain NumPy reference: closed forms (F3)/(Eq. 5)/(F4), per-neuron head (F7), derivatives (F9)/(P2)/(F10)."""
     N, L, d = X.shape
-    Y = model.mix(params, X, gated)
+    Y = model.mix(params, X, gated, content, window)
     dV = np.zeros_like(params.V)
     Gy = np.zeros_like(Y)
     pre = np.einsum("nld,md->nlm", Y, params.V)
@@ -185,10 +387,17 @@ def loss_and_grad_reference(params: "model.Params", X: np.ndarray, y: np.ndarray
         sig = np.exp(-softplus(-t))
         keep = np.exp(-softplus(t))
         cum = np.cumsum(sig[:, :, None] * X, axis=1)  # cum[l] = sum_{j<=l} sigma_j x_j
-        K = C * beta  # (N, l, s), zero above the diagonal
+        S = model.content_scores(X, params.W_B, params.W_C) if content else 1.0
+        K = C * S * beta  # (N, l, s), zero above the diagonal
         own = keep[:, :, None] * X + cum  # (1 - sigma_s) x_s + sum_{j<=s} sigma_j x_j
         dw = np.einsum("nls,nsd->d", K, own) - np.einsum("nls,nld->d", K, cum)
-        return LossGrad(loss, {"w": dw, "V": dV}, F)
-    mask = np.tril(np.ones((L, L)))[None] / np.arange(1, L + 1)[None, :, None]
-    dW = np.einsum("nls,nsd,nle->de", C * mask, X, X)
+        if not content:
+            return LossGrad(loss, {"w": dw, "V": dV}, F)
+        M = C * beta
+        Bp, Cp = X @ params.W_B, X @ params.W_C  # b_s, c_t  (N, L, r)
+        db = np.einsum("nls,nlr->nsr", M, Cp)
+        dc = np.einsum("nls,nsr->nlr", M, Bp)
+        return LossGrad(loss, {"w": dw, "W_B": np.einsum("nsd,nsr->dr", X, db),
+                               "W_C": np.einsum("nld,nlr->dr", X, dc), "V": dV}, F)
+    dW = np.einsum("nls,nsd,nle->de", C * model.attention_weights(L, window)[None], X, X)
     return LossGrad(loss, {"W": dW, "V": dV}, F)

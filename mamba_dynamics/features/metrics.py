@@ -21,6 +21,13 @@ key                 meaning
 ``mlp_pos``         mean over neurons with a_i > 0 of cos(v_i, o_+)  (lucky-neuron alignment)
 ``mlp_neg``         mean over neurons with a_i < 0 of cos(v_i, o_-)
 ``mlp_irr``         mean over all neurons and irrelevant j of |cos(v_i, o_j)|
+``mlp_pos_max``     max over neurons with a_i > 0 of cos(v_i, o_+); ``mlp_neg_max`` likewise with o_-
+``lucky_frac``      fraction of "lucky" neurons (Fig. 5): rows W_O(i,:) whose largest |cosine| with the basis is
+                    with the relevant pattern of their output sign (o_+ if a_i > 0, o_- if a_i < 0), and positive
+                    (about 1/(2d) at a random initialisation)
+``w_proj``          the full alignment vector <w, o_k>, k = +, -, 3..d, shape ``(d,)`` (every irrelevant j)
+``wbc_rel_share``   share of ||W_B W_C^T||_F^2 on the relevant block span(o_+, o_-) (paper reading; 2/d^2 at
+                    ``W^(0) = delta I``); NaN for other models
 ``margin``          min over the training set of y F(X)
 ==================  =======================================================================================
 """
@@ -36,7 +43,10 @@ from .gradients import outputs
 from .data import Sequences
 
 KEYS = ("w_pos", "w_neg", "w_irr", "w_irr_abs", "cos_pos", "cos_neg", "cos_irr", "cos_irr_min", "norm_w", "gate_rel", "gate_irr",
-        "beta_next", "rel_share", "mlp_pos", "mlp_neg", "mlp_irr")
+        "beta_next", "rel_share", "mlp_pos", "mlp_neg", "mlp_irr", "mlp_pos_max", "mlp_neg_max", "lucky_frac",
+        "wbc_rel_share")
+#: array-valued tracked quantities (one row per logged step)
+PROFILE_KEYS = ("w_proj",)
 
 
 def alignment(params: "model.Params", O: np.ndarray, gated: bool) -> dict:
@@ -48,7 +58,7 @@ def alignment(params: "model.Params", O: np.ndarray, gated: bool) -> dict:
         proj = np.einsum("kd,de,ke->k", O, params.W, O)  # o_k^T W o_k
         norm = float(np.linalg.norm(params.W))
     cos = proj / norm if norm > 0 else np.zeros_like(proj)
-    return {"w_pos": proj[0], "w_neg": proj[1], "w_irr": float(proj[2:].mean()),
+    return {"w_proj": np.asarray(proj, dtype=np.float64), "w_pos": proj[0], "w_neg": proj[1], "w_irr": float(proj[2:].mean()),
             "w_irr_abs": float(np.abs(proj[2:]).max()), "cos_pos": cos[0], "cos_neg": cos[1],
             "cos_irr": float(cos[2:].mean()), "cos_irr_min": float(cos[2:].min()), "norm_w": norm}
 
@@ -60,11 +70,28 @@ def mlp_alignment(params: "model.Params", O: np.ndarray) -> dict:
     norms[norms == 0] = 1.0
     cos = (V @ O.T) / norms[:, None]  # (m, d)
     pos, neg = params.a > 0, params.a < 0
-    return {"mlp_pos": float(cos[pos, 0].mean()), "mlp_neg": float(cos[neg, 1].mean()) if neg.any() else np.nan,
-            "mlp_irr": float(np.abs(cos[:, 2:]).mean())}
+    own = np.where(pos, 0, 1)  # the relevant pattern of each neuron's output sign
+    rows = np.arange(len(own))
+    lucky = (np.argmax(np.abs(cos), axis=1) == own) & (cos[rows, own] > 0)
+    return {"mlp_pos": float(cos[pos, 0].mean()) if pos.any() else np.nan,
+            "mlp_neg": float(cos[neg, 1].mean()) if neg.any() else np.nan,
+            "mlp_irr": float(np.abs(cos[:, 2:]).mean()),
+            "mlp_pos_max": float(cos[pos, 0].max()) if pos.any() else np.nan,
+            "mlp_neg_max": float(cos[neg, 1].max()) if neg.any() else np.nan,
+            "lucky_frac": float(lucky.mean())}
 
 
-def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bool) -> dict:
+def projection_stats(params: "model.Params", O: np.ndarray, content: bool) -> dict:
+    """``wbc_rel_share``: share of ``||W_B W_C^T||_F^2`` in the relevant block (NaN without the content factor)."""
+    if not content:
+        return {"wbc_rel_share": np.nan}
+    A = O @ (params.W_B @ params.W_C.T) @ O.T  # in the pattern basis
+    total = float(np.sum(A * A))
+    return {"wbc_rel_share": float(np.sum(A[:2, :2] ** 2)) / total if total > 0 else np.nan}
+
+
+def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bool, content: bool = False,
+               window: int = 0) -> dict:
     """``gate_rel``, ``gate_irr``, ``beta_next`` (SSM; NaN for lt-mlp) and ``rel_share`` (any model)."""
     out = {"gate_rel": np.nan, "gate_irr": np.nan, "beta_next": np.nan}
     if gated:
@@ -73,18 +100,20 @@ def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bo
         out["gate_rel"] = float(sig[rel].mean()) if rel.any() else np.nan
         out["gate_irr"] = float(sig[~rel].mean()) if (~rel).any() else np.nan
         out["beta_next"] = float((sig[:, :-1] * (1.0 - sig[:, 1:])).mean()) if sig.shape[1] > 1 else np.nan
-    Y = outputs(params, seqs.X, gated)
+    Y = outputs(params, seqs.X, gated, content, window)
     on_rel = np.einsum("nld,kd->nlk", Y, O[:2])
     total = np.einsum("nld,nld->n", Y, Y)
     out["rel_share"] = float(np.mean(np.einsum("nlk,nlk->n", on_rel, on_rel) / np.maximum(total, 1e-300)))
     return out
 
 
-def snapshot(params: "model.Params", test: Sequences, O: np.ndarray, gated: bool) -> dict:
+def snapshot(params: "model.Params", test: Sequences, O: np.ndarray, gated: bool, content: bool = False,
+             window: int = 0) -> dict:
     """Every key of :data:`KEYS` plus ``test_err`` for the current parameters."""
-    F = model.head(outputs(params, test.X, gated), params.V, params.a)
+    F = model.head(outputs(params, test.X, gated, content, window), params.V, params.a)
     out = {"test_err": error_01(F, test.y)}
     out.update(alignment(params, O, gated))
     out.update(mlp_alignment(params, O))
-    out.update(gate_stats(params, test, O, gated))
+    out.update(gate_stats(params, test, O, gated, content, window))
+    out.update(projection_stats(params, O, gated and content))
     return out

@@ -1,6 +1,14 @@
 """Selective SSM (or linear attention) + two-layer ReLU MLP of the feature-filtering paper (arXiv 2602.12499).
 
-Equations (numbered as in docs/features.md):
+The paper's model (``reading = "paper"``, the default; its Eqs. 2-6):
+
+(Eq. 2-3) b_t = W_B^T x_t, c_t = W_C^T x_t, gate sigma_t = sigmoid(w^T x_t); state H_t (d, r):
+          H_0 = 0,  H_t = (1 - sigma_t) H_{t-1} + sigma_t x_t b_t^T,  y_t = H_t c_t              (raw scan)
+(Eq. 5)   y_t = sum_{s<=t} beta_s^(t) (b_s^T c_t) x_s,  beta_s^(t) = sigma_s prod_{j=s+1}^{t} (1 - sigma_j)
+(Eq. 6)   F(X) = (1/L) sum_l sum_i v_i ReLU(W_O(i,:) y_l),  v_i in {+1/sqrt(m), -1/sqrt(m)} drawn once, fixed
+
+The earlier reading (``reading = "gate-only"``; kept for comparison, docs/features.md) drops the content factor
+and uses a half/half head:
 
 (F1) gate       sigma_l = sigmoid(w^T x_l)                      (A = -I, Delta_l = softplus(w^T x_l))
 (F2) recurrence h_0 = 0,  h_l = (1 - sigma_l) h_{l-1} + sigma_l x_l,  y_l = h_l          (raw selective scan)
@@ -10,9 +18,14 @@ Equations (numbered as in docs/features.md):
 (F5) head       F(X) = (1/L) sum_l sum_i a_i ReLU(v_i^T y_l),   a_i = +1/m (i < m/2), -1/m (else), fixed
 (F6) loss       hinge  max(0, 1 - y F(X)), averaged over the batch
 
-Glossary: ``w`` (d,) = gating vector w_Delta; ``W`` (d, d) = W_K^T W_Q of the linear attention; ``V`` (m, d) =
-first MLP layer (rows v_i); ``a`` (m,) = second layer (fixed); ``Y`` (N, L, d) = per-token SSM outputs y_l;
-``beta`` (N, L, L) = gate products beta_s^(l) (index ``[n, l, s]``, zero for ``s > l``).
+The linear-attention counterpart (F4) is Eq. 5 with ``beta_s^(t)`` replaced by ``1/t`` (``W = W_B W_C^T``), or by
+``1/k`` over the last ``k`` tokens when ``window = k`` (local attention, Fig. 6).
+
+Glossary: ``w`` (d,) = gating vector w_Delta; ``W_B``, ``W_C`` (d, r) = the input/output projections of Eq. 2
+(``r = d``; ``W^(0) = wbc0 I_d``); ``W`` (d, d) = W_K^T W_Q of the linear attention; ``V`` (m, d) = first MLP
+layer W_O (rows W_O(i,:)); ``a`` (m,) = second layer v (fixed); ``Y`` (N, L, d) = per-token outputs y_l;
+``beta`` (N, L, L) = gate products beta_s^(l) (index ``[n, l, s]``, zero for ``s > l``); ``S`` (N, L, L) =
+content scores ``b_s^T c_l`` (index ``[n, l, s]``).
 
 The raw scan (:func:`scan_recurrence`, a plain loop) and the closed form (:func:`mix_closed_form`, log space) are
 two independent implementations, tested equal; the fast path is the Numba scan in
@@ -32,13 +45,22 @@ from .config import FeaturesConfig
 
 @dataclass
 class Params(ParamBlocks):
-    """Trainable state. w: ``(d,)`` gating vector (SSM); W: ``(d, d)`` attention matrix (lt-mlp); V: ``(m, d)``;
-    a: ``(m,)`` fixed output layer."""
+    """Trainable state. w: ``(d,)`` gating vector (SSM); W: ``(d, d)`` attention matrix (lt-mlp); V: ``(m, d)``
+    = W_O; a: ``(m,)`` fixed output layer; W_B, W_C: ``(d, d)`` projections of Eq. 2 (paper reading)."""
 
     w: np.ndarray
     W: np.ndarray
     V: np.ndarray
     a: np.ndarray
+    W_B: np.ndarray = None
+    W_C: np.ndarray = None
+
+    def __post_init__(self):
+        d = len(self.w)
+        if self.W_B is None:
+            self.W_B = np.eye(d)
+        if self.W_C is None:
+            self.W_C = np.eye(d)
 
 
 def output_layer(m: int) -> np.ndarray:
@@ -48,10 +70,20 @@ def output_layer(m: int) -> np.ndarray:
     return a
 
 
+def output_layer_random(m: int, rng: np.random.Generator) -> np.ndarray:
+    """Eq. 6's fixed second layer ``v`` ``(m,)``: each entry ``+1/sqrt(m)`` or ``-1/sqrt(m)`` with probability 1/2."""
+    return np.where(rng.random(m) < 0.5, 1.0, -1.0) / np.sqrt(m)
+
+
 def init_params(cfg: FeaturesConfig, rng: np.random.Generator) -> Params:
-    """``w = 0`` (every gate 1/2, so ``beta_s^(l) = 2^-(l-s+1)``), ``W = I``, ``V ~ N(0, v0^2 I)``."""
-    return Params(w=np.zeros(cfg.d), W=np.eye(cfg.d), V=cfg.v0 * rng.standard_normal((cfg.m, cfg.d)),
-                  a=output_layer(cfg.m))
+    """``w = 0`` (every gate 1/2, so ``beta_s^(l) = 2^-(l-s+1)``), ``W = I``, ``V ~ N(0, v0^2 I)``; paper reading:
+    ``W_B = W_C = wbc0 I_d`` and the random Eq. 6 output layer; gate-only reading: the half/half layer."""
+    V = cfg.v0 * rng.standard_normal((cfg.m, cfg.d))
+    if cfg.content:
+        a = output_layer_random(cfg.m, rng)
+        return Params(w=np.zeros(cfg.d), W=np.eye(cfg.d), V=V, a=a, W_B=cfg.wbc0 * np.eye(cfg.d),
+                      W_C=cfg.wbc0 * np.eye(cfg.d))
+    return Params(w=np.zeros(cfg.d), W=np.eye(cfg.d), V=V, a=output_layer(cfg.m))
 
 
 def scan_recurrence(X: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -80,16 +112,50 @@ def mix_closed_form(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.einsum("nls,nsd->nld", np.exp(log_beta(X @ w)), X)
 
 
-def mix_attention(X: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """(F4) causal linear attention: ``X`` ``(N, L, d)``, ``W`` ``(d, d)`` -> ``(N, L, d)``."""
-    L = X.shape[1]
-    S = np.einsum("nsd,de,nle->nls", X, W, X) * np.tril(np.ones((L, L)))[None]
-    return np.einsum("nls,nsd->nld", S, X) / np.arange(1, L + 1)[None, :, None]
+def scan_content_recurrence(X: np.ndarray, w: np.ndarray, W_B: np.ndarray, W_C: np.ndarray) -> np.ndarray:
+    """Eqs. 2-3 literally, with the ``(d, r)`` state: ``X`` ``(N, L, d)``, ``w`` ``(d,)``, ``W_B``, ``W_C``
+    ``(d, r)`` -> ``Y`` ``(N, L, d)``."""
+    sig = sigmoid(X @ w)
+    H = np.zeros((X.shape[0], X.shape[2], W_B.shape[1]))
+    Y = np.empty_like(X)
+    for l in range(X.shape[1]):
+        x = X[:, l]
+        H = (1.0 - sig[:, l, None, None]) * H + sig[:, l, None, None] * x[:, :, None] * (x @ W_B)[:, None, :]
+        Y[:, l] = np.einsum("ndr,nr->nd", H, x @ W_C)
+    return Y
 
 
-def mix(params: Params, X: np.ndarray, gated: bool) -> np.ndarray:
-    """The model's per-token outputs ``(N, L, d)`` (SSM closed form or linear attention)."""
-    return mix_closed_form(X, params.w) if gated else mix_attention(X, params.W)
+def content_scores(X: np.ndarray, W_B: np.ndarray, W_C: np.ndarray) -> np.ndarray:
+    """``S[n, l, s] = (W_B^T x_s)^T (W_C^T x_l)`` ``(N, L, L)`` (all pairs; the mixers mask ``s > l``)."""
+    return np.einsum("nsr,nlr->nls", X @ W_B, X @ W_C)
+
+
+def mix_content(X: np.ndarray, w: np.ndarray, W_B: np.ndarray, W_C: np.ndarray) -> np.ndarray:
+    """(Eq. 5) closed form: ``Y[n, l] = sum_{s<=l} beta_s^(l) S[n, l, s] x_s``; ``(N, L, d)``."""
+    return np.einsum("nls,nsd->nld", np.exp(log_beta(X @ w)) * content_scores(X, W_B, W_C), X)
+
+
+def attention_weights(L: int, window: int = 0) -> np.ndarray:
+    """``(L, L)`` weights of (F4): ``1/l`` on ``s <= l`` (global), or ``1/window`` on the last ``window`` tokens
+    ``l - window < s <= l`` (``1/l`` while ``l < window``)."""
+    rows = np.arange(L)[:, None]
+    cols = np.arange(L)[None, :]
+    keep = (cols <= rows) & ((window == 0) | (cols > rows - window))
+    return keep / keep.sum(axis=1, keepdims=True)
+
+
+def mix_attention(X: np.ndarray, W: np.ndarray, window: int = 0) -> np.ndarray:
+    """(F4) causal linear attention, global or windowed: ``X`` ``(N, L, d)``, ``W`` ``(d, d)`` -> ``(N, L, d)``."""
+    S = np.einsum("nsd,de,nle->nls", X, W, X) * attention_weights(X.shape[1], window)[None]
+    return np.einsum("nls,nsd->nld", S, X)
+
+
+def mix(params: Params, X: np.ndarray, gated: bool, content: bool = False, window: int = 0) -> np.ndarray:
+    """The model's per-token outputs ``(N, L, d)``: SSM closed form (Eq. 5 with ``content``, else F3) or linear
+    attention (F4)."""
+    if gated:
+        return mix_content(X, params.w, params.W_B, params.W_C) if content else mix_closed_form(X, params.w)
+    return mix_attention(X, params.W, window)
 
 
 def head(Y: np.ndarray, V: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -97,6 +163,6 @@ def head(Y: np.ndarray, V: np.ndarray, a: np.ndarray) -> np.ndarray:
     return (np.maximum(Y @ V.T, 0.0) @ a).sum(axis=1) / Y.shape[1]
 
 
-def forward(params: Params, X: np.ndarray, gated: bool) -> np.ndarray:
+def forward(params: Params, X: np.ndarray, gated: bool, content: bool = False, window: int = 0) -> np.ndarray:
     """``F(X)`` ``(N,)``."""
-    return head(mix(params, X, gated), params.V, params.a)
+    return head(mix(params, X, gated, content, window), params.V, params.a)

@@ -17,7 +17,11 @@ REGIME_LABEL = {"majority": "majority voting", "locality": "local concentration"
 
 
 def _setting(cfg) -> str:
-    base = f"d={cfg.d}, L={cfg.L}, tau={cfg.tau}, m={cfg.m}, N={cfg.n_train}, eta={cfg.eta}"
+    reading = (f"Eq. 5-6 model, W^(0)={cfg.wbc0:g} I ({cfg.wbc}), gate {cfg.gate}" if cfg.content else
+               f"gate-only reading, gate {cfg.gate}") if cfg.gated else (
+        f"{'window ' + str(cfg.window) if cfg.window else 'global'} attention, "
+        f"{'Eq. 6' if cfg.content else 'half/half'} head")
+    base = f"{reading}; d={cfg.d}, L={cfg.L}, tau={cfg.tau}, m={cfg.m}, N={cfg.n_train}, eta={cfg.eta}"
     if cfg.regime == "majority":
         return f"{base}, alpha_r={cfg.alpha_r}, alpha_c={cfg.alpha_c}"
     return f"{base}, Delta L+={cfg.gap_near}, Delta L-={cfg.gap_far}"
@@ -29,8 +33,8 @@ def plot_features_run(result) -> "plt.Figure":
     cfg, h = result.config, result.history
     step = h["step"]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.4))
-    fig.suptitle(f"{MODEL_LABEL[cfg.model]} on {REGIME_LABEL[cfg.regime]} data: {_setting(cfg)}, seed={cfg.seed}"
-                 f"  [{result.status}]", fontsize=10)
+    fig.suptitle(f"{MODEL_LABEL[cfg.model]} on {REGIME_LABEL[cfg.regime]} data, seed={cfg.seed}  [{result.status}]\n"
+                 f"{_setting(cfg)}", fontsize=10)
     ax = axes[0, 0]
     ax.plot(step, h["train_loss"], label="train hinge loss", color="k")
     ax.plot(step, h["train_err"], label="train error", color="tab:gray", ls="--")
@@ -64,7 +68,9 @@ def plot_features_run(result) -> "plt.Figure":
     ax.plot(step, h["mlp_pos"], label="mean cos(v_i, o_+), a_i > 0", color="tab:blue")
     ax.plot(step, h["mlp_neg"], label="mean cos(v_i, o_-), a_i < 0", color="tab:green")
     ax.plot(step, h["mlp_irr"], label="mean |cos(v_i, o_j)|, irrelevant j", color="tab:red")
-    ax.set(xlabel="GD step", ylabel="cosine", title="MLP neuron alignment")
+    if "lucky_frac" in h:
+        ax.plot(step, h["lucky_frac"], label="fraction of lucky neurons (Fig. 5)", color="k", ls="--")
+    ax.set(xlabel="GD step", ylabel="cosine / fraction", title="MLP neuron alignment (rows v_i = W_O(i,:))")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -119,36 +125,67 @@ def fit_slope(x, y) -> tuple[float, float]:
     return float(slope), float(icpt)
 
 
+def fit_slope_ci(x, y, level: float = 0.95) -> dict:
+    """Least-squares power law ``y = e^icpt x^slope`` on the finite, positive points, with a ``level`` confidence
+    interval of the slope from the t distribution (``n - 2`` degrees of freedom; NaN with fewer than 3 points):
+    ``{"slope", "intercept", "lo", "hi", "n"}``."""
+    from scipy import stats
+
+    x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    n = int(ok.sum())
+    if n < 2 or np.ptp(np.log(x[ok])) == 0:
+        return {"slope": float("nan"), "intercept": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": n}
+    lx, ly = np.log(x[ok]), np.log(y[ok])
+    slope, icpt = np.polyfit(lx, ly, 1)
+    lo = hi = float("nan")
+    if n > 2:
+        resid = ly - (slope * lx + icpt)
+        se = np.sqrt(np.sum(resid**2) / (n - 2) / np.sum((lx - lx.mean()) ** 2))
+        half = stats.t.ppf(0.5 + level / 2, n - 2) * se
+        lo, hi = slope - half, slope + half
+    return {"slope": float(slope), "intercept": float(icpt), "lo": float(lo), "hi": float(hi), "n": n}
+
+
 def plot_scaling(panels: list) -> "plt.Figure":
     """Iterations-to-target vs the varied quantity on log-log axes, with the fitted and the predicted slope.
 
     Each panel: dict ``title``, ``xlabel``, ``x`` ``(k,)``, ``T`` ``(seeds, k)`` (NaN = not reached),
     ``predicted`` (slope), ``models`` optional dict name -> (x, T) for extra curves."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
-    for ax, p in zip(axes[0], panels):
-        for model, (x, T) in p["curves"].items():
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.6 * ncols, 4.8 * nrows), squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    for ax, p in zip(axes.ravel(), panels):
+        notes = []
+        for k, (model, (x, T)) in enumerate(p["curves"].items()):
             T = np.asarray(T, float)
             x = np.asarray(x, float)
             gm = geometric_mean(T)
-            ax.loglog(x, gm, "o-", color=MODEL_COLOR[model], label=f"{MODEL_LABEL[model]} (geometric mean)")
+            color = MODEL_COLOR.get(model, "tab:green" if k else "tab:blue")
+            ax.loglog(x, gm, "o-", color=color, label=f"{MODEL_LABEL.get(model, model)} (geometric mean)")
             for row in T:
-                ax.loglog(x, row, ".", color=MODEL_COLOR[model], alpha=0.35)
-            if model == "ssm":
-                slope, icpt = fit_slope(np.repeat(x[None], len(T), 0).ravel(), T.ravel())
+                ax.loglog(x, row, ".", color=color, alpha=0.35)
+            if k == 0:
+                fit = fit_slope_ci(np.repeat(x[None], len(T), 0), T)
+                slope, icpt = fit["slope"], fit["intercept"]
                 if slope == slope:
                     xs = np.geomspace(x.min(), x.max(), 50)
+                    ci = f" [{fit['lo']:.2f}, {fit['hi']:.2f}]" if fit["lo"] == fit["lo"] else ""
                     ax.loglog(xs, np.exp(icpt) * xs**slope, "--", color="k", lw=1,
-                              label=f"fit: slope {slope:.2f}")
+                              label=f"fit: slope {slope:.2f}{ci} (95% CI)")
                     seen = np.isfinite(gm)
                     anchor = np.exp(np.mean(np.log(gm[seen])))
                     xm = np.exp(np.mean(np.log(x[seen])))
                     ax.loglog(xs, anchor * (xs / xm) ** p["predicted"], ":", color="tab:red", lw=1.5,
                               label=f"theory: slope {p['predicted']:g}")
-            missing = np.isnan(T).sum()
+            missing = int(np.isnan(T).sum())
             if missing:
-                ax.text(0.02, 0.02, f"{model}: {missing} runs did not reach the target", transform=ax.transAxes,
-                        fontsize=8)
-        ax.set(xlabel=p["xlabel"], ylabel="iterations to target test error", title=p["title"])
+                notes.append(f"{model}: {missing} of {T.size} runs did not reach it")
+        title = p["title"] + ("\n" + "; ".join(notes) if notes else "")
+        ax.set(xlabel=p["xlabel"], ylabel=p.get("ylabel", "iterations to target test error"))
+        ax.set_title(title, fontsize=10)
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -196,3 +233,173 @@ def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None
     label = f"theory: T = C L^{p:g} / (eta signal^2), C = {C:.3g} fitted (labels: iterations)"
     return lambda ax: draw_level_contours(ax, xs, ys, lambda x, y: predicted(x, y, C), (10, 30, 100, 300, 1000),
                                           label)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the paper's further experiments (experiments.STUDIES)
+# ------------------------------------------------------------------------------------------------------------
+
+_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:gray", "tab:olive",
+           "tab:cyan")
+
+
+def _by_label(runs: list) -> dict:
+    """``label -> (step (n_log,), {key: (seeds, n_log)})`` from :func:`experiments.run_study` records."""
+    out = {}
+    for r in runs:
+        out.setdefault(r["label"], []).append(r)
+    stacked = {}
+    for label, rs in out.items():
+        keys = [k for k in rs[0] if isinstance(rs[0][k], np.ndarray) and rs[0][k].ndim >= 1 and k != "step"]
+        stacked[label] = (rs[0]["step"], {k: np.stack([r[k] for r in rs]) for k in keys})
+    return stacked
+
+
+def _curves(ax, groups: dict, key: str, labels=None, ylabel="", log=False, title=""):
+    for i, label in enumerate(labels or groups):
+        step, vals = groups[label]
+        band(ax, step, vals[key], _COLORS[i % len(_COLORS)], label, marker="")
+    ax.set_xlabel("GD step")
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("symlog", linthresh=1e-2)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def plot_gating_removed(runs: list, setting: str) -> "plt.Figure":
+    """Figs. 11-12: test error with the gate learned vs fixed (w = 0), majority voting and local concentration."""
+    g = _by_label(runs)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for ax, regime in zip(axes, ("majority", "locality")):
+        labels = [l for l in g if l.startswith(regime)]
+        _curves(ax, g, "test_err", labels, "test 0-1 error", title=f"{REGIME_LABEL[regime]}: gate learned vs fixed")
+        ax.axhline(0.5, color="gray", ls=":", lw=1)
+    fig.suptitle("Figs. 11-12 reproduction (paper model, Eqs. 5-6): removing the gate (w_Delta fixed at 0, every "
+                 f"gate 1/2); mean +- std over seeds\n{setting}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_wo_alignment(runs: list, setting: str) -> "plt.Figure":
+    """Fig. 5: alignment of the rows of W_O with the relevant pattern of their output sign (learned-gate runs)."""
+    g = _by_label(runs)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for regime, ls in (("majority", "-"), ("locality", "--")):
+        step, vals = g[f"{regime} learned"]
+        for key, color, what in (("mlp_pos", "tab:blue", "mean cos(W_O(i,:), o_+), v_i > 0"),
+                                 ("mlp_neg", "tab:red", "mean cos(W_O(i,:), o_-), v_i < 0")):
+            band(axes[0], step, vals[key], color, f"{REGIME_LABEL[regime]}: {what}", marker="", ls=ls)
+        for key, color, what in (("mlp_pos_max", "tab:blue", "max over v_i > 0 of cos with o_+"),
+                                 ("mlp_neg_max", "tab:red", "max over v_i < 0 of cos with o_-")):
+            band(axes[1], step, vals[key], color, f"{REGIME_LABEL[regime]}: {what}", marker="", ls=ls)
+        band(axes[2], step, vals["lucky_frac"], "tab:green" if regime == "majority" else "tab:purple",
+             REGIME_LABEL[regime], marker="", ls=ls)
+    for ax, title, ylabel in ((axes[0], "mean alignment of W_O rows", "cosine"),
+                              (axes[1], "best-aligned neuron", "cosine"),
+                              (axes[2], "lucky neurons (row's largest |cos| is its own relevant pattern)",
+                               "fraction of neurons")):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("GD step")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Fig. 5 reproduction: W_O alignment during training (paper model, gate learned)\n{setting}",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_locality_models(runs: list, setting: str) -> "plt.Figure":
+    """Fig. 6: local concentration, selective SSM vs global vs windowed linear attention, same head."""
+    g = _by_label(runs)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    _curves(axes[0], g, "test_err", None, "test 0-1 error", title="test error")
+    axes[0].axhline(0.5, color="gray", ls=":", lw=1)
+    _curves(axes[1], g, "train_err", None, "training 0-1 error", title="training error")
+    fig.suptitle(f"Fig. 6 reproduction: local concentration, Mamba vs global vs local linear attention (same Eq. 6 "
+                 f"head); mean +- std over seeds\n{setting}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_dims(runs: list, setting: str) -> "plt.Figure":
+    """Figs. 13-18: majority voting at d in {32, 64, 128} for several alpha_c: test error and gate alignment."""
+    g = _by_label(runs)
+    ds = sorted({int(l.split()[0][2:]) for l in g})
+    fig, axes = plt.subplots(3, len(ds), figsize=(5 * len(ds), 10.5), squeeze=False)
+    for j, d in enumerate(ds):
+        labels = [l for l in g if l.startswith(f"d={d} ")]
+        _curves(axes[0, j], g, "test_err", labels, "test 0-1 error", title=f"d = {d}: test error")
+        for i, label in enumerate(labels):
+            step, vals = g[label]
+            c = _COLORS[i % len(_COLORS)]
+            band(axes[1, j], step, vals["cos_pos"], c, f"{label}: cos(w, o_+)", marker="")
+            band(axes[1, j], step, vals["cos_neg"], c, f"{label}: cos(w, o_-)", marker="", ls="--")
+            band(axes[2, j], step, vals["cos_irr"], c, f"{label}: mean cos(w, o_j), irrelevant", marker="")
+        for ax, title in ((axes[1, j], f"d = {d}: relevant alignment"), (axes[2, j], f"d = {d}: irrelevant alignment")):
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel("GD step")
+            ax.set_ylabel("cosine")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=6)
+    fig.suptitle(f"Figs. 13-18 reproduction: larger d and varying alpha_c (majority voting, paper model); mean +- std "
+                 f"over seeds\n{setting}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sensitivity(rows: list) -> "plt.Figure":
+    """Final test error and gate alignments against the step size and ``W^(0)`` scale, per regime: ``rows`` of
+    ``{"regime", "eta", "wbc0", "test_err", "cos_pos", "cos_neg", "cos_irr"}`` (means over seeds)."""
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    for i, regime in enumerate(("majority", "locality")):
+        sel = [r for r in rows if r["regime"] == regime]
+        etas = sorted({r["eta"] for r in sel})
+        scales = sorted({r["wbc0"] for r in sel})
+        for j, (key, title) in enumerate((("test_err", "final test error"), ("cos_pos", "cos(w, o_+)"),
+                                          ("cos_irr", "mean cos(w, o_j), irrelevant"))):
+            M = np.full((len(scales), len(etas)), np.nan)
+            for r in sel:
+                M[scales.index(r["wbc0"]), etas.index(r["eta"])] = r[key]
+            ax = axes[i, j]
+            im = ax.imshow(M, origin="lower", cmap="magma_r" if key == "test_err" else "coolwarm",
+                           vmin=0 if key == "test_err" else -1, vmax=0.5 if key == "test_err" else 1, aspect="auto")
+            for (a, b), v in np.ndenumerate(M):
+                ax.text(b, a, f"{v:.3f}" if key == "test_err" else f"{v:+.2f}", ha="center", va="center", fontsize=9,
+                        color="white" if (key == "test_err" and v > 0.3) else "black")
+            ax.set_xticks(range(len(etas)), [f"{e:g}" for e in etas])
+            ax.set_yticks(range(len(scales)), [f"{s:g}" for s in scales])
+            ax.set_xlabel("step size eta")
+            ax.set_ylabel("W^(0) scale delta (W_B = W_C = delta I)")
+            ax.set_title(f"{REGIME_LABEL[regime]}: {title}", fontsize=10)
+            fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle("Sensitivity to the choices the paper leaves open (paper model, final values)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gaps(runs: list, setting: str) -> "plt.Figure":
+    """Local concentration at several pair distances: test error (gate learned vs fixed) and the gate's alignment
+    with relevant and irrelevant directions (Lemma 4.2: irrelevant strongly negative, relevant near zero)."""
+    g = _by_label(runs)
+    pairs = list(dict.fromkeys(" ".join(l.split()[:2]) for l in g))
+    fig, axes = plt.subplots(2, len(pairs), figsize=(5.2 * len(pairs), 8), squeeze=False)
+    for j, pair in enumerate(pairs):
+        a, b = (int(v) for v in pair.split()[1].split(","))
+        _curves(axes[0, j], g, "test_err", [f"{pair} learned", f"{pair} fixed"], "test 0-1 error",
+                title=f"Delta L+ = {a}, Delta L- = {b} (delta = {0.5**a - 0.5**b:.3f}): test error")
+        axes[0, j].axhline(0.5, color="gray", ls=":", lw=1)
+        step, vals = g[f"{pair} learned"]
+        for key, color, label in (("w_pos", "tab:blue", "<w, o_+>"), ("w_neg", "tab:red", "<w, o_->"),
+                                  ("w_irr", "tab:gray", "mean <w, o_j>, irrelevant")):
+            band(axes[1, j], step, vals[key], color, label, marker="")
+        axes[1, j].axhline(0, color="k", lw=0.6)
+        axes[1, j].set(xlabel="GD step", ylabel="inner product", title="gate alignment (gate learned)")
+        axes[1, j].grid(alpha=0.3)
+        axes[1, j].legend(fontsize=8)
+    fig.suptitle(f"Local concentration at several pair distances (paper model); mean +- std over seeds\n{setting}",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,11 +1,14 @@
 """Symbolic gradients of the feature-filtering model (arXiv 2602.12499; docs/features.md, eqs. F1-F10).
 
-The loss is built in sympy from the *raw recurrence* (F2) ``h_l = (1 - sigma_l) h_{l-1} + sigma_l x_l`` with
-``sigma_l = 1 / (1 + exp(-w^T x_l))`` (or from the attention sum (F4)), the head (F5) and the hinge (F6) (each kink replaced by its
-piece active at the checked point); sympy differentiates it in every entry of ``w`` (or ``W``) and ``V``, and the
-result is compared with the hand-derived Numba kernel and the NumPy reference of
-:mod:`mamba_dynamics.features.gradients`.  :func:`closed_form_reduction` checks symbolically that the recurrence
-equals the closed form (F3).  :func:`gradient_specs` gives the checker's specs of models ``ssm`` and ``lt-mlp``.
+The loss is built in sympy from the *raw recurrence*: the paper's scan (Eqs. 2-3) ``H_t = (1 - sigma_t) H_{t-1} +
+sigma_t x_t (W_B^T x_t)^T``, ``y_t = H_t W_C^T x_t`` with ``sigma_t = 1 / (1 + exp(-w^T x_t))`` (or the gate-only
+scan (F2) ``h_l = (1 - sigma_l) h_{l-1} + sigma_l x_l``, or the attention sum (F4), global or windowed), the head
+(Eq. 6 / F5) and the hinge (each kink replaced by its piece active at the checked point); sympy differentiates it
+in every entry of ``w``, ``W_B``, ``W_C`` (or ``W``) and ``V``, and the result is compared with the hand-derived
+Numba kernel and the NumPy reference of :mod:`mamba_dynamics.features.gradients`.  :func:`closed_form_reduction`
+checks symbolically that each recurrence equals its closed form (F3 / Eq. 5).  :func:`gradient_specs` gives the
+checker's specs of models ``ssm`` (the paper's model) and ``lt-mlp``; :data:`VARIANTS` the specs of the gate-only
+reading and of windowed attention, which the tests check the same four ways.
 
     python derivations/features_ssm.py      # prints the reduction check and the gradient table
 """
@@ -22,6 +25,9 @@ from .config import FeaturesConfig
 from .model import Params, output_layer
 
 SIZES = dict(N=2, L=3, d=3, m=2)
+#: per-kind sizes of the checked cases: the paper's model has 27 scalar parameters at these sizes, so it is checked
+#: on one sequence (the sympy derivative's cost grows with N times the parameter count)
+KIND_SIZES = {"ssm": dict(SIZES, N=1)}
 
 
 def _sigmoid(t):
@@ -43,41 +49,84 @@ def ssm_outputs(w, X):
     return out
 
 
-def attention_outputs(W, X):
-    """(F4) as sympy: ``W`` (d, d) matrix, ``X`` list of token columns."""
-    return [sum(((X[s].T * W * X[l])[0, 0] * X[s] for s in range(l + 1)), sp.zeros(X[0].shape[0], 1)) / (l + 1)
-            for l in range(len(X))]
+def content_outputs(w, W_B, W_C, X):
+    """Eqs. 2-3 as sympy, with the ``(d, r)`` state matrix: ``w`` column (d, 1), ``W_B``, ``W_C`` (d, r) matrices,
+    ``X`` list of L token columns -> list of L output columns."""
+    H = sp.zeros(X[0].shape[0], W_B.shape[1])
+    out = []
+    for x in X:
+        s = _sigmoid((w.T * x)[0, 0])
+        H = (1 - s) * H + s * x * (W_B.T * x).T
+        out.append(H * (W_C.T * x))
+    return out
 
 
-def closed_form_reduction(L: int = 3, d: int = 2) -> sp.Expr:
-    """Symbolic ``recurrence - closed form (F3)`` for generic tokens and w; simplifies to the zero vector."""
+def attention_outputs(W, X, window: int = 0):
+    """(F4) as sympy: ``W`` (d, d) matrix, ``X`` list of token columns; ``window`` = 0 (global) or k."""
+    out = []
+    for l in range(len(X)):
+        first = max(0, l - window + 1) if window else 0
+        out.append(sum(((X[s].T * W * X[l])[0, 0] * X[s] for s in range(first, l + 1)),
+                       sp.zeros(X[0].shape[0], 1)) / (l + 1 - first))
+    return out
+
+
+def closed_form_reduction(L: int = 3, d: int = 2, content: bool = False) -> sp.Expr:
+    """Symbolic ``recurrence - closed form`` for generic tokens, w (and W_B, W_C with ``content``): (F2) vs (F3),
+    or Eqs. 2-3 vs Eq. 5; simplifies to the zero vector."""
     w = sp.Matrix(sp.symbols(f"w0:{d}", real=True))
     X = [sp.Matrix(sp.symbols(f"x{l}_0:{d}", real=True)) for l in range(L)]
     sig = [_sigmoid((w.T * x)[0, 0]) for x in X]
-    rec = ssm_outputs(w, X)
+    if content:
+        W_B = sp.Matrix(d, d, sp.symbols(f"b0:{d * d}", real=True))
+        W_C = sp.Matrix(d, d, sp.symbols(f"c0:{d * d}", real=True))
+        rec = content_outputs(w, W_B, W_C, X)
+        score = lambda s, l: ((W_B.T * X[s]).T * (W_C.T * X[l]))[0, 0]  # noqa: E731
+    else:
+        rec = ssm_outputs(w, X)
+        score = lambda s, l: 1  # noqa: E731
     diff = sp.zeros(d, 1)
     for l in range(L):
-        closed = sum((sig[s] * sp.prod([1 - sig[j] for j in range(s + 1, l + 1)]) * X[s] for s in range(l + 1)),
-                     sp.zeros(d, 1))
+        closed = sum((sig[s] * sp.prod([1 - sig[j] for j in range(s + 1, l + 1)]) * score(s, l) * X[s]
+                      for s in range(l + 1)), sp.zeros(d, 1))
         diff += (rec[l] - closed).applyfunc(sp.simplify)
     return diff.applyfunc(sp.simplify)
 
 
-def _symbolic(gated: bool, X: np.ndarray, y: np.ndarray, a: np.ndarray, point: list):
+def _blocks(kind: str, d: int, m: int) -> dict:
+    """Sympy matrices of the trainable blocks of ``kind`` in {"ssm", "ssm-gate-only", "lt-mlp"}."""
+    if kind == "ssm":
+        mats = {"w": sp.Matrix(sp.symbols(f"w0:{d}", real=True)),
+                "W_B": sp.Matrix(d, d, sp.symbols(f"b0:{d * d}", real=True)),
+                "W_C": sp.Matrix(d, d, sp.symbols(f"c0:{d * d}", real=True))}
+    elif kind == "ssm-gate-only":
+        mats = {"w": sp.Matrix(sp.symbols(f"w0:{d}", real=True))}
+    else:
+        mats = {"W": sp.Matrix(d, d, sp.symbols(f"W0:{d * d}", real=True))}
+    mats["V"] = sp.Matrix(m, d, sp.symbols(f"v0:{m * d}", real=True))
+    return mats
+
+
+def _symbolic(kind: str, window: int, X: np.ndarray, y: np.ndarray, a: np.ndarray, point: dict):
     """Loss and gradient lambdified in the model's symbols.  Each ReLU and the hinge are replaced by the piece
     that is active at ``point`` (sympy evaluates the pre-activations there); the random cases keep every kink
     at least 1e-3 away, so this is the exact derivative at ``point`` and much faster than ``Piecewise``."""
     N, L, d = X.shape
     m = len(a)
-    mix = sp.Matrix(sp.symbols(f"w0:{d}", real=True)) if gated else sp.Matrix(d, d, sp.symbols(f"W0:{d * d}",
-                                                                                                real=True))
-    V = sp.Matrix(m, d, sp.symbols(f"v0:{m * d}", real=True))
-    syms = list(mix) + list(V)
-    at = dict(zip(syms, point))
+    mats = _blocks(kind, d, m)
+    syms = [s for M in mats.values() for s in M]
+    vals = [float(v) for name in mats for v in np.asarray(point[name]).ravel()]
+    at = dict(zip(syms, vals))
+    V = mats["V"]
     loss = 0
     for n in range(N):
         toks = [sp.Matrix([sp.Float(float(v)) for v in X[n, l]]) for l in range(L)]
-        Y = ssm_outputs(mix, toks) if gated else attention_outputs(mix, toks)
+        if kind == "ssm":
+            Y = content_outputs(mats["w"], mats["W_B"], mats["W_C"], toks)
+        elif kind == "ssm-gate-only":
+            Y = ssm_outputs(mats["w"], toks)
+        else:
+            Y = attention_outputs(mats["W"], toks, window)
         F = 0
         for l in range(L):
             for i in range(m):
@@ -88,40 +137,58 @@ def _symbolic(gated: bool, X: np.ndarray, y: np.ndarray, a: np.ndarray, point: l
         if margin.evalf(30, subs=at) > 0:  # hinge max(0, margin)
             loss += margin / N
     grads = [sp.diff(loss, s) for s in syms]
-    return sp.lambdify([syms], loss, "mpmath"), sp.lambdify([syms], grads, "mpmath")
+    shapes = {name: M.shape for name, M in mats.items()}
+    return sp.lambdify([syms], loss, "mpmath"), sp.lambdify([syms], grads, "mpmath"), vals, shapes
 
 
-def symbolic_loss_grad(params: dict, data: tuple, gated: bool):
-    """Sympy loss and gradient (40-digit mpmath) at ``params`` = {"w" or "W", "V"}, ``data`` = (X, y, a)."""
+def symbolic_loss_grad(params: dict, data: tuple, kind: str, window: int = 0):
+    """Sympy loss and gradient (40-digit mpmath) at ``params`` (the blocks of ``kind``), ``data`` = (X, y, a)."""
     import mpmath
 
     X, y, a = data
-    mix = params["w"] if gated else params["W"]
-    point = [float(v) for v in list(mix.ravel()) + list(params["V"].ravel())]
-    f_loss, f_grad = _symbolic(gated, np.asarray(X), np.asarray(y), np.asarray(a), point)
+    f_loss, f_grad, point, shapes = _symbolic(kind, window, np.asarray(X), np.asarray(y), np.asarray(a), params)
     with mpmath.workdps(40):
         vals = [mpmath.mpf(v) for v in point]
         g = np.array([float(v) for v in f_grad(vals)])
         loss = float(f_loss(vals))
-    k = mix.size
-    return loss, {("w" if gated else "W"): g[:k].reshape(mix.shape), "V": g[k:].reshape(params["V"].shape)}
+    out, i = {}, 0
+    for name, (r, c) in shapes.items():
+        block = g[i:i + r * c]
+        out[name] = block.reshape(r) if c == 1 else block.reshape(r, c)
+        i += r * c
+    return loss, out
 
 
 def _params(params: dict, a: np.ndarray, d: int):
-    return Params(w=params.get("w", np.zeros(d)), W=params.get("W", np.eye(d)), V=params["V"], a=a)
+    return Params(w=params.get("w", np.zeros(d)), W=params.get("W", np.eye(d)), V=params["V"], a=a,
+                  W_B=params.get("W_B"), W_C=params.get("W_C"))
 
 
-def make_case(gated: bool):
+#: model kind -> (gated, content)
+KINDS = {"ssm": (True, True), "ssm-gate-only": (True, False), "lt-mlp": (False, False)}
+
+
+def make_case(kind: str, window: int = 0):
+    gated, content = KINDS[kind]
+
+    sizes = KIND_SIZES.get(kind, SIZES)
+
     def random_case(rng: np.random.Generator, scale: float = 1.0):
-        N, L, d, m = SIZES["N"], SIZES["L"], SIZES["d"], SIZES["m"]
+        N, L, d, m = sizes["N"], sizes["L"], sizes["d"], sizes["m"]
         cfg = FeaturesConfig(d=d, L=L, m=m, alpha_r=0.67, alpha_c=0.0, tau=0.3)
         a = output_layer(m)
         while True:  # keep every ReLU and the hinge away from their kinks (exact finite differences)
             seqs = fdata.sample(cfg, fdata.make_basis(d, rng), N, rng)
             params = {"V": scale * rng.standard_normal((m, d))}
-            params["w" if gated else "W"] = scale * rng.standard_normal(d if gated else (d, d))
+            if gated:
+                params["w"] = scale * rng.standard_normal(d)
+                if content:
+                    params["W_B"] = np.eye(d) + scale * rng.standard_normal((d, d))
+                    params["W_C"] = np.eye(d) + scale * rng.standard_normal((d, d))
+            else:
+                params["W"] = scale * rng.standard_normal((d, d))
             p = _params(params, a, d)
-            Y = gradients.outputs(p, seqs.X, gated)
+            Y = gradients.outputs(p, seqs.X, gated, content, window)
             pre = Y @ p.V.T
             F = (np.maximum(pre, 0) @ a).sum(axis=1) / L
             if np.min(np.abs(pre)) > 1e-3 and np.min(np.abs(1 - seqs.y * F)) > 1e-3 and np.any(seqs.y * F < 1):
@@ -130,27 +197,34 @@ def make_case(gated: bool):
     return random_case
 
 
-def _spec(name: str, gated: bool) -> GradientSpec:
+def _spec(name: str, kind: str, window: int = 0) -> GradientSpec:
+    gated, content = KINDS[kind]
+
     def wrap(which):
         def loss_grad(params, data):
             X, y, a = data
             fn = getattr(gradients, which)  # looked up at call time: the function training calls is checked
-            loss, g, _ = fn(_params(params, a, X.shape[2]), X, y, gated)
+            loss, g, _ = fn(_params(params, a, X.shape[2]), X, y, gated, content=content, window=window)
             return loss, g
 
         return loss_grad
 
+    what = {"ssm": "selective SSM, the paper's Eq. 5 mixer (W_B, W_C, gate) + Eq. 6 head",
+            "ssm-gate-only": "selective SSM, gate-only reading (no content factor) + two-layer ReLU MLP",
+            "lt-mlp": f"{'windowed' if window else 'global'} causal linear attention + two-layer ReLU MLP"}[kind]
+    blocks = ("w", "W_B", "W_C", "V") if content else (("w", "V") if gated else ("W", "V"))
     return GradientSpec(
-        name=name, blocks=("w" if gated else "W", "V"), random_case=make_case(gated),
+        name=name, blocks=blocks, random_case=make_case(kind, window),
         kernel=wrap("loss_and_grad"), reference=wrap("loss_and_grad_reference"),
-        symbolic=lambda p, d: symbolic_loss_grad(p, d, gated), symbolic_sizes=dict(SIZES),
-        description=f"{'selective SSM' if gated else 'linear attention'} + two-layer ReLU MLP, hinge loss "
-                    f"(arXiv 2602.12499)",
+        symbolic=lambda p, d: symbolic_loss_grad(p, d, kind, window), symbolic_sizes=dict(KIND_SIZES.get(kind, SIZES)),
+        description=f"{what}, hinge loss (arXiv 2602.12499)",
     )
 
 
-SSM = _spec("ssm", True)
-LT_MLP = _spec("lt-mlp", False)
+SSM = _spec("ssm", "ssm")
+LT_MLP = _spec("lt-mlp", "lt-mlp")
+#: the earlier gate-only reading and windowed attention (Fig. 6): checked four ways by the tests, not models
+VARIANTS = (_spec("ssm-gate-only", "ssm-gate-only"), _spec("lt-mlp-window2", "lt-mlp", window=2))
 
 
 def gradient_specs() -> tuple[GradientSpec, ...]:

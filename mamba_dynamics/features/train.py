@@ -2,7 +2,7 @@
 
 A fixed training set of ``n_train`` sequences is drawn once; each step is full-batch GD (``batch = 0``, the
 paper's algorithm) or SGD on ``batch`` sequences drawn without replacement, ``theta <- theta - eta * grad`` of the
-hinge loss (F6) for ``w`` (or ``W``) and ``V`` (``a`` fixed), with the fast gradients of
+hinge loss for the blocks of :func:`trained_blocks` (``a`` fixed), with the fast gradients of
 :mod:`mamba_dynamics.features.gradients` (the kernel the checker verifies), in the core loop
 (:func:`mamba_dynamics.core.train.run_loop`).  Every ``log_every`` steps (and at steps 0 and T) the quantities of
 :mod:`mamba_dynamics.features.metrics` are measured on a fixed test set.  ``iters_to_target`` is the first logged
@@ -23,7 +23,7 @@ from ..core.seeds import seed_streams as _streams
 from ..core.train import TrainResult, run_loop, stack_history
 from . import data, gradients
 from .config import FeaturesConfig
-from .metrics import KEYS, snapshot
+from .metrics import KEYS, PROFILE_KEYS, snapshot
 from .model import init_params
 
 #: Named random streams of one run.
@@ -32,6 +32,17 @@ STREAMS = ("basis", "init", "train", "test", "batches")
 
 def seed_streams(seed: int) -> dict:
     return _streams(seed, STREAMS)
+
+
+def trained_blocks(cfg: FeaturesConfig) -> tuple:
+    """The parameter blocks gradient descent updates: ``w`` (SSM, unless the gate is fixed), ``W_B``, ``W_C``
+    (SSM, paper reading, ``wbc = trained``), ``W`` (attention) and ``V`` (always); ``a`` is never trained."""
+    if not cfg.gated:
+        return ("W", "V")
+    blocks = () if cfg.gate == "fixed" else ("w",)
+    if cfg.content and cfg.wbc == "trained":
+        blocks += ("W_B", "W_C")
+    return blocks + ("V",)
 
 
 def train(cfg: FeaturesConfig, show_progress: bool = False, stop_at_target: bool = False) -> TrainResult:
@@ -49,18 +60,19 @@ def train(cfg: FeaturesConfig, show_progress: bool = False, stop_at_target: bool
     train_set = data.sample(cfg, O, cfg.n_train, rng["train"])
     test_set = data.sample(cfg, O, cfg.n_test, rng["test"])
     gated = cfg.gated
-    mixer = "w" if gated else "W"
-    history = {k: [] for k in ("step", "train_loss", "train_err", "test_err", "margin", *KEYS)}
+    arch = dict(content=cfg.content and gated, window=cfg.window)  # the mixer's options (gradients, metrics)
+    trained = trained_blocks(cfg)
+    history = {k: [] for k in ("step", "train_loss", "train_err", "test_err", "margin", *KEYS, *PROFILE_KEYS)}
     hit = [float("nan")]
 
     def log(step: int, window: np.ndarray) -> dict:
-        F = gradients.predict(params, train_set.X, gated)
+        F = gradients.predict(params, train_set.X, gated, **arch)
         history["step"].append(step)
         history["train_loss"].append(hinge_loss(F, train_set.y))
         history["train_err"].append(error_01(F, train_set.y))
         history["margin"].append(float(np.min(train_set.y * F)))
-        for k, v in snapshot(params, test_set, O, gated).items():
-            history[k].append(float(v))
+        for k, v in snapshot(params, test_set, O, gated, **arch).items():
+            history[k].append(np.array(v, dtype=np.float64) if k in PROFILE_KEYS else float(v))
         if step == 0 and history["test_err"][-1] <= cfg.target_err:
             hit[0] = 0.0
         return {"loss": history["train_loss"][-1], "err": history["test_err"][-1]}
@@ -77,9 +89,9 @@ def train(cfg: FeaturesConfig, show_progress: bool = False, stop_at_target: bool
             X, y = train_set.X[idx], train_set.y[idx]
         else:
             X, y = train_set.X, train_set.y
-        loss, grads, _ = gradients.loss_and_grad(params, X, y, gated)
-        getattr(params, mixer)[...] -= cfg.eta * grads[mixer]
-        params.V -= cfg.eta * grads["V"]
+        loss, grads, _ = gradients.loss_and_grad(params, X, y, gated, want_wbc="W_B" in trained, **arch)
+        for name in trained:
+            getattr(params, name)[...] -= cfg.eta * grads[name]
         return loss, grads, {k: getattr(params, k) for k in grads}
 
     out = run_loop(cfg.steps, step, log, cfg.log_every, cfg.diverge_norm, f"{cfg.model} {cfg.regime} GD",
