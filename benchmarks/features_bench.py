@@ -1,0 +1,241 @@
+#!/usr/bin/env python
+"""Time one full-batch gradient step of the feature-filtering models (arXiv 2602.12499): the paper's Eq. 5 SSM with
+its Eq. 6 head (every gradient: w, W_B, W_C, W_O) and the linear-attention counterpart, hand-derived Numba kernels
+vs the NumPy reference vs PyTorch CPU autograd vs JAX jit(value_and_grad), side by side in one run.
+
+    python benchmarks/features_bench.py              # paper sizes, 10x and 100x longer sequences, 10x d
+    python benchmarks/features_bench.py --quick      # the paper sizes only
+    pip install -e .[bench]                          # torch and jax (optional; missing ones are skipped)
+
+Every framework gets the same float64 inputs and one thread (``--threads``); each result is checked equal to
+the Numba kernel (relative 1e-8) before any timing.  Times are medians over paired rounds (each round calls every
+framework once), and a ratio is the median over rounds of time / Numba time (benchmarks/step_bench.py explains
+why).  The sizes keep the token count ``N L`` fixed while ``L`` grows 10x and 100x, so the printed cost exponent
+in ``L`` (per token) is 0 for an O(L) method and 1 for an O(L^2) one.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.step_bench import agree, cpu_name, paired_times, pin_threads  # noqa: E402
+
+BLOCKS = {"ssm": ("w", "W_B", "W_C", "V"), "lt-mlp": ("W", "V")}
+
+
+def make_case(model: str, N: int, L: int, d: int, m: int = 40, seed: int = 0):
+    """Inputs ``(params dict, X (N, L, d), y (N,), a (m,))`` at a trained-looking point (gates away from 1/2,
+    projections away from the identity) so that every gradient block is non-trivial."""
+    import numpy as np
+
+    from mamba_dynamics.features import data
+    from mamba_dynamics.features.config import FeaturesConfig
+    from mamba_dynamics.features.model import output_layer_random
+
+    rng = np.random.default_rng(seed)
+    cfg = FeaturesConfig(model=model, d=d, L=L, m=m)
+    seqs = data.sample(cfg, data.make_basis(d, rng), N, rng)
+    p = {"V": 0.3 * rng.standard_normal((m, d))}
+    if model == "ssm":
+        p.update(w=0.5 * rng.standard_normal(d), W_B=np.eye(d) + 0.1 * rng.standard_normal((d, d)),
+                 W_C=np.eye(d) + 0.1 * rng.standard_normal((d, d)))
+    else:
+        p["W"] = np.eye(d) + 0.1 * rng.standard_normal((d, d))
+    return p, seqs.X, seqs.y, output_layer_random(m, rng)
+
+
+def counted_flops(model: str, N: int, L: int, d: int, m: int) -> float:
+    """2 x multiply-adds of the Numba step (transcendentals not counted): head forward and backward
+    (``6 N L m d``); the mixer forward and adjoint, O(L^2 (d + r)) per sequence in the quadratic form (``L <= r``)
+    or O(L d r) in the scan, and the ``X W_B``, ``X W_C`` products and their transposes (``8 N L d r``)."""
+    head = 6.0 * N * L * m * d
+    if model == "lt-mlp":
+        return head + 2.0 * N * (L * (L + 1) / 2) * 4 * d + 2.0 * N * L * d * d
+    r = d
+    mixer = N * (L * (L + 1) / 2) * (6 * r + 10 * d) if L <= r else N * L * d * r * 12.0
+    return head + mixer + 8.0 * N * L * d * r
+
+
+def make_numba():
+    from mamba_dynamics.features import gradients
+    from mamba_dynamics.features.model import Params
+
+    def convert(case):
+        p, X, y, a = case
+        d = X.shape[2]
+        import numpy as np
+
+        return Params(w=p.get("w", np.zeros(d)), W=p.get("W", np.eye(d)), V=p["V"], a=a, W_B=p.get("W_B"),
+                      W_C=p.get("W_C")), X, y
+
+    def step(args, model):
+        params, X, y = args
+        r = gradients.loss_and_grad(params, X, y, model == "ssm", content=model == "ssm")
+        return r.loss, tuple(r.grads[b] for b in BLOCKS[model])
+
+    return step, convert
+
+
+def make_numpy():
+    from mamba_dynamics.features import gradients
+
+    step_numba, convert = make_numba()
+
+    def step(args, model):
+        params, X, y = args
+        r = gradients.loss_and_grad_reference(params, X, y, model == "ssm", content=model == "ssm")
+        return r.loss, tuple(r.grads[b] for b in BLOCKS[model])
+
+    return step, convert
+
+
+def _loss(xp, softplus, model, blocks, X, y, a):
+    """The model's hinge loss written once for an array library ``xp`` (torch or jax.numpy): Eq. 5 with log-space
+    gate products, or causal linear attention; the Eq. 6 head."""
+    N, L, d = X.shape
+    tril = xp.tril(xp.ones((L, L), dtype=X.dtype))
+    if model == "ssm":
+        w, W_B, W_C, V = blocks
+        t = X @ w
+        csum = xp.cumsum(-softplus(t), -1)
+        log_beta = (-softplus(-t))[:, None, :] + csum[:, :, None] - csum[:, None, :]
+        beta = xp.exp(xp.where(tril > 0, log_beta, -xp.inf * xp.ones_like(log_beta)))
+        S = xp.einsum("nsr,nlr->nls", X @ W_B, X @ W_C)
+        Y = xp.einsum("nls,nsd->nld", beta * S, X)
+    else:
+        W, V = blocks
+        weights = tril / xp.arange(1, L + 1, dtype=X.dtype)[:, None]
+        S = xp.einsum("nsd,de,nle->nls", X, W, X) * weights
+        Y = xp.einsum("nls,nsd->nld", S, X)
+    F = xp.maximum(Y @ V.T, xp.zeros((), dtype=X.dtype)) @ a
+    F = F.sum(1) / L
+    return xp.maximum(1 - y * F, xp.zeros((), dtype=X.dtype)).mean()
+
+
+def make_torch(threads: int):
+    import torch
+    import torch.nn.functional as tf
+
+    torch.set_num_threads(threads)
+
+    def convert(case):
+        p, X, y, a = case
+        return {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in p.items()}, \
+            torch.tensor(X), torch.tensor(y), torch.tensor(a)
+
+    def step(args, model):
+        p, X, y, a = args
+        blocks = [p[b] for b in BLOCKS[model]]
+        loss = _loss(torch, tf.softplus, model, blocks, X, y, a)
+        grads = torch.autograd.grad(loss, blocks)
+        return float(loss.detach()), tuple(g.numpy() for g in grads)
+
+    return step, convert
+
+
+def make_jax():
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    compiled = {model: jax.jit(jax.value_and_grad(
+        lambda blocks, X, y, a, model=model: _loss(jnp, jax.nn.softplus, model, blocks, X, y, a)))
+        for model in BLOCKS}
+
+    def convert(case):
+        p, X, y, a = case
+        return {k: jnp.asarray(v) for k, v in p.items()}, jnp.asarray(X), jnp.asarray(y), jnp.asarray(a)
+
+    def step(args, model):
+        p, X, y, a = args
+        loss, grads = compiled[model]([p[b] for b in BLOCKS[model]], X, y, a)
+        jax.block_until_ready(grads)
+        return float(loss), tuple(jax.device_get(g) for g in grads)
+
+    return step, convert
+
+
+def main(argv=None) -> int:
+    from mamba_dynamics.core.cli import Parser
+
+    parser = Parser(prog="features_bench.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the paper sizes only")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes and short timings (checks the script runs)")
+    parser.add_argument("--threads", type=int, default=1, help="threads for every framework")
+    parser.add_argument("--skip", default="", help="comma-separated frameworks to skip (numpy,torch,jax)")
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be a positive integer, got {args.threads}")
+    skip = set(filter(None, args.skip.split(",")))
+    if skip - {"numpy", "torch", "jax"}:
+        parser.error(f"--skip takes numpy, torch, jax; got {', '.join(sorted(skip - {'numpy', 'torch', 'jax'}))}")
+    pin_threads(args.threads)
+    import platform
+
+    import numpy as np
+
+    factories = {"numba": make_numba, "numpy": make_numpy, "torch": lambda: make_torch(args.threads), "jax": make_jax}
+    loaded, missing = {}, []
+    for name, factory in factories.items():
+        if name in skip:
+            continue
+        try:
+            loaded[name] = factory()
+        except ImportError as exc:
+            missing.append(f"{name} ({exc.name} not installed: pip install -e .[bench])")
+    print(f"machine: {cpu_name()}; {args.threads} thread(s) per framework; python {platform.python_version()}, "
+          f"numpy {np.__version__}")
+    for m in missing:
+        print(f"skipped: {m}")
+
+    # (N, L, d): the defaults of FeaturesConfig (d = 10, L = 12, N = 1000), then L x10 and x100 at the same token
+    # count, then d x10
+    sizes = [(1000, 12, 10)] if args.quick else [(1000, 12, 10), (100, 120, 10), (10, 1200, 10), (1000, 12, 100)]
+    budget = 2.0
+    if args.smoke:
+        sizes, budget = [(20, 6, 5)], 0.05
+    names = list(loaded)
+    head = (f"{'model':<7} {'N':>5} {'L':>5} {'d':>4}  " + " ".join(f"{n + ' ms':>10}" for n in names) + "  " +
+            " ".join(f"{n + '/numba':>12}" for n in names if n != "numba") + f"  {'GFLOP/s':>8}")
+    print("\nmedian time of one full-batch step (loss + every gradient); ratio = median over paired rounds of "
+          "time / Numba time")
+    print(head)
+    print("-" * len(head))
+    per_token = {}
+    for model in BLOCKS:
+        for N, L, d in sizes:
+            case = make_case(model, N, L, d)
+            results, fns = {}, {}
+            for name in names:
+                if name == "numpy" and N * L * L * d > 2e8:
+                    continue  # the O(L^2) reference with a per-neuron head: seconds per call
+                step, convert = loaded[name]
+                conv = convert(case)
+                results[name] = step(conv, model)
+                if name != "numba" and not agree(results["numba"], results[name]):
+                    raise SystemExit(f"{name} disagrees with the Numba kernel: {model}, N={N}, L={L}, d={d}")
+                fns[name] = (lambda step=step, conv=conv: step(conv, model))
+            times, ratios = paired_times(fns, min_total=budget)
+            gflops = counted_flops(model, N, L, d, case[3].size) / times["numba"] / 1e9
+            print(f"{model:<7} {N:>5} {L:>5} {d:>4}  " + " ".join(
+                f"{times[n] * 1e3:>10.2f}" if n in times else f"{'-':>10}" for n in names) + "  " + " ".join(
+                f"{ratios[n]:>12.2f}" if n in ratios else f"{'-':>12}" for n in names if n != "numba")
+                + f"  {gflops:>8.2f}", flush=True)
+            if d == 10:
+                per_token.setdefault(model, []).append((L, {n: t / (N * L) for n, t in times.items()}))
+    if len(sizes) > 2:
+        print("\ncost per token vs L at a fixed token count (fitted exponent: 0 = O(L), 1 = O(L^2))")
+        for model, rows in per_token.items():
+            Ls = np.array([r[0] for r in rows], dtype=float)
+            fits = {n: np.polyfit(np.log(Ls), np.log([r[1][n] for r in rows]), 1)[0]
+                    for n in names if all(n in r[1] for r in rows)}
+            print(f"  {model:<7} " + "  ".join(f"{n}: {v:+.2f}" for n, v in fits.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
