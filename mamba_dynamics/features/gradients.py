@@ -21,8 +21,10 @@ The paper's mixer (Eq. 5, ``content``), with ``b_t = W_B^T x_t``, ``c_t = W_C^T 
       dLoss/dw = (F9) with C replaced by C * S;   dLoss/db_s = sum_t M_{ts} c_t,  dLoss/dc_t = sum_s M_{ts} b_s,
       dLoss/dW_B = sum_s x_s (dLoss/db_s)^T,  dLoss/dW_C = sum_t x_t (dLoss/dc_t)^T                (O(L^2 (d + r)))
 
-:func:`loss_and_grad` is the fast path: Numba scan / attention kernels (for the Eq. 5 SSM, the scan (P1) on
-long sequences and the quadratic form (P2) in Numba when ``L <= r``, :func:`quadratic_form`) (``@njit(cache=True)``, serial,
+:func:`loss_and_grad` is the fast path: Numba scan / attention kernels; for the Eq. 5 SSM one fused kernel,
+:func:`content_step`, runs mixer, head, hinge and, only for sequences whose hinge is active, the backward pass,
+sequence by sequence (the scan (P1) on long sequences, the quadratic form (P2) when ``L <= r``,
+:func:`quadratic_form`) (``@njit(cache=True)``, serial,
 fastmath off) for the mixer and its adjoint (F8, F10), BLAS for the head (F7).  :func:`loss_and_grad_reference`
 is plain NumPy: the closed form (F3) in log space, the closed-form derivative (F9), a per-neuron head and
 einsum (F10); it shares no code with the fast path beyond ``softplus``.
@@ -103,144 +105,193 @@ def _sequence_gates(X, n, w, logs, keep, csum):
 
 
 @njit(cache=True)
-def content_scan(X, w, Bp, Cp, Y):
-    """(Eqs. 2-3) for a batch with the ``(d, r)`` state: ``X`` ``(N, L, d)``, ``w`` ``(d,)``, ``Bp = X W_B``,
-    ``Cp = X W_C`` ``(N, L, r)`` (the ``b_t``, ``c_t``); writes ``Y`` ``(N, L, d)``."""
-    N, L, d = X.shape
-    r = Bp.shape[2]
-    H = np.empty((d, r))
-    logs = np.empty(L)
-    keep = np.empty(L)
-    csum = np.empty(L)
-    for n in range(N):
-        _sequence_gates(X, n, w, logs, keep, csum)
-        H[:, :] = 0.0
-        for l in range(L):
-            s = np.exp(logs[l])
-            for i in range(d):
-                sx = s * X[n, l, i]
-                acc = 0.0
-                for j in range(r):
-                    H[i, j] = keep[l] * H[i, j] + sx * Bp[n, l, j]
-                    acc += H[i, j] * Cp[n, l, j]
-                Y[n, l, i] = acc
+def _seq_scan_forward(Xn, Bn, Cn, logs, keep, Hs, Yn):
+    """(Eqs. 2-3) on one sequence: ``Xn`` ``(L, d)``, ``Bn``, ``Cn`` ``(L, r)`` (the ``b_t``, ``c_t``), gates from
+    :func:`_sequence_gates`; writes every state into ``Hs`` ``(L, d, r)`` and the outputs into ``Yn`` ``(L, d)``."""
+    L, d = Xn.shape
+    r = Bn.shape[1]
+    for l in range(L):
+        sg = np.exp(logs[l])
+        for i in range(d):
+            sx = sg * Xn[l, i]
+            acc = 0.0
+            for j in range(r):
+                prev = Hs[l - 1, i, j] if l > 0 else 0.0
+                h = keep[l] * prev + sx * Bn[l, j]
+                Hs[l, i, j] = h
+                acc += h * Cn[l, j]
+            Yn[l, i] = acc
 
 
 @njit(cache=True)
-def content_scan_adjoint(X, w, Bp, Cp, Gy, dw, dB, dC, want_wbc):
-    """(P1): accumulate ``dLoss/dw`` into ``dw`` ``(d,)`` and, if ``want_wbc``, write ``dLoss/db_t =
-    sigma_t Gh_t^T x_t`` and ``dLoss/dc_t = H_t^T Gy_t`` into ``dB``, ``dC`` ``(N, L, r)`` (the caller forms
-    ``dW_B = X^T dB``, ``dW_C = X^T dC``), from ``Gy = dLoss/dY`` ``(N, L, d)``.  Each sequence's states ``H_t``
-    are recomputed into an ``(L, d, r)`` buffer (memory per sequence, not per batch)."""
+def _seq_scan_adjoint(Xn, Bn, Cn, Gyn, logs, keep, Hs, Gh, gx, dw, dBn, dCn, want_wbc):
+    """(P1) on one sequence, after :func:`_seq_scan_forward` filled ``Hs``: accumulate ``dLoss/dw`` into ``dw``
+    and, if ``want_wbc``, write ``dLoss/db_t = sigma_t Gh_t^T x_t`` and ``dLoss/dc_t = H_t^T Gy_t`` into ``dBn``,
+    ``dCn`` ``(L, r)``.  ``Gh`` ``(d, r)`` and ``gx`` ``(r,)`` are scratch."""
+    L, d = Xn.shape
+    r = Bn.shape[1]
+    for l in range(L - 1, -1, -1):
+        carry = keep[l + 1] if l < L - 1 else 0.0
+        for i in range(d):
+            g = Gyn[l, i]
+            for j in range(r):
+                Gh[i, j] = carry * Gh[i, j] + g * Cn[l, j] if l < L - 1 else g * Cn[l, j]
+        xgb = 0.0
+        gh_h = 0.0
+        for j in range(r):
+            acc = 0.0
+            for i in range(d):
+                acc += Gh[i, j] * Xn[l, i]
+                if l > 0:
+                    gh_h += Gh[i, j] * Hs[l - 1, i, j]
+            gx[j] = acc  # (Gh^T x_l)_j
+            xgb += acc * Bn[l, j]
+        sg = np.exp(logs[l])
+        coef = sg * keep[l] * (xgb - gh_h)
+        for k in range(d):
+            dw[k] += coef * Xn[l, k]
+        if want_wbc:
+            for j in range(r):
+                dc = 0.0
+                for i in range(d):
+                    dc += Hs[l, i, j] * Gyn[l, i]
+                dBn[l, j] = sg * gx[j]
+                dCn[l, j] = dc
+
+
+@njit(cache=True)
+def _seq_quadratic_forward(Xn, Bn, Cn, logs, csum, Yn):
+    """(Eq. 5) on one sequence in its quadratic ("attention") form: O(L^2 (d + r)) against the scan's O(L d r);
+    gate products in log space.  Shapes as in :func:`_seq_scan_forward`."""
+    L, d = Xn.shape
+    r = Bn.shape[1]
+    for l in range(L):
+        for k in range(d):
+            Yn[l, k] = 0.0
+        for s in range(l + 1):
+            score = 0.0
+            for j in range(r):
+                score += Bn[s, j] * Cn[l, j]
+            coef = np.exp(logs[s] + csum[l] - csum[s]) * score
+            for k in range(d):
+                Yn[l, k] += coef * Xn[s, k]
+
+
+@njit(cache=True)
+def _seq_quadratic_adjoint(Xn, Bn, Cn, Gyn, logs, keep, csum, cum, dw, dBn, dCn, want_wbc):
+    """(P2) on one sequence: accumulate ``dLoss/dw`` into ``dw`` and, if ``want_wbc``, write ``dLoss/db_s``,
+    ``dLoss/dc_t`` into ``dBn``, ``dCn`` ``(L, r)``.  ``cum`` ``(L, d)`` is scratch."""
+    L, d = Xn.shape
+    r = Bn.shape[1]
+    for l in range(L):
+        sg = np.exp(logs[l])
+        for k in range(d):
+            cum[l, k] = (cum[l - 1, k] if l > 0 else 0.0) + sg * Xn[l, k]  # sum_{j<=l} sigma_j x_j
+    if want_wbc:
+        for l in range(L):
+            for j in range(r):
+                dBn[l, j] = 0.0
+                dCn[l, j] = 0.0
+    for l in range(L):
+        for s in range(l + 1):
+            beta = np.exp(logs[s] + csum[l] - csum[s])
+            score = 0.0
+            for j in range(r):
+                score += Bn[s, j] * Cn[l, j]
+            c = 0.0
+            for k in range(d):
+                c += Gyn[l, k] * Xn[s, k]
+            K = c * score * beta
+            for k in range(d):  # d beta / dw = beta [(1 - sigma_s) x_s + cum_s - cum_l]
+                dw[k] += K * (keep[s] * Xn[s, k] + cum[s, k] - cum[l, k])
+            if want_wbc:
+                M = c * beta
+                for j in range(r):
+                    dBn[s, j] += M * Cn[l, j]
+                    dCn[l, j] += M * Bn[s, j]
+
+
+@njit(cache=True)
+def content_mix(X, w, Bp, Cp, Y, quadratic):
+    """(Eq. 5) for a batch: ``X`` ``(N, L, d)``, ``w`` ``(d,)``, ``Bp = X W_B``, ``Cp = X W_C`` ``(N, L, r)``;
+    writes ``Y`` ``(N, L, d)``, by the quadratic form or by the scan (an ``(L, d, r)`` state buffer per
+    sequence)."""
     N, L, d = X.shape
     r = Bp.shape[2]
-    Hs = np.empty((L, d, r))
     logs = np.empty(L)
     keep = np.empty(L)
     csum = np.empty(L)
+    Hs = np.empty((0 if quadratic else L, d, r))
+    for n in range(N):
+        _sequence_gates(X, n, w, logs, keep, csum)
+        if quadratic:
+            _seq_quadratic_forward(X[n], Bp[n], Cp[n], logs, csum, Y[n])
+        else:
+            _seq_scan_forward(X[n], Bp[n], Cp[n], logs, keep, Hs, Y[n])
+
+
+@njit(cache=True)
+def content_step(X, y, w, Bp, Cp, V, a, quadratic, want_wbc, F, dw, dV, dB, dC):
+    """One fused pass of the Eq. 5-6 model's hinge loss and gradients, sequence by sequence: mixer forward
+    (quadratic form or scan), head forward (``F[n]``), hinge, and, only where the hinge is active, head backward
+    (F7, into ``dV`` ``(m, d)``) and the mixer's adjoint (P1/P2, into ``dw`` and, if ``want_wbc``, ``dB``, ``dC``
+    ``(N, L, r)``, zero for inactive sequences).  Returns the mean hinge loss.  ``y`` ``(N,)``, ``V`` ``(m, d)``,
+    ``a`` ``(m,)``, ``F`` ``(N,)`` output."""
+    N, L, d = X.shape
+    r = Bp.shape[2]
+    m = V.shape[0]
+    logs = np.empty(L)
+    keep = np.empty(L)
+    csum = np.empty(L)
+    Yn = np.empty((L, d))
+    Z = np.empty((L, m))
+    Gyn = np.empty((L, d))
+    Hs = np.empty((0 if quadratic else L, d, r))
+    cum = np.empty((L, d))
     Gh = np.empty((d, r))
     gx = np.empty(r)
+    loss = 0.0
     for n in range(N):
         _sequence_gates(X, n, w, logs, keep, csum)
+        if quadratic:
+            _seq_quadratic_forward(X[n], Bp[n], Cp[n], logs, csum, Yn)
+        else:
+            _seq_scan_forward(X[n], Bp[n], Cp[n], logs, keep, Hs, Yn)
+        f = 0.0
         for l in range(L):
-            sg = np.exp(logs[l])
-            for i in range(d):
-                sx = sg * X[n, l, i]
-                for j in range(r):
-                    prev = Hs[l - 1, i, j] if l > 0 else 0.0
-                    Hs[l, i, j] = keep[l] * prev + sx * Bp[n, l, j]
-        for l in range(L - 1, -1, -1):
-            carry = keep[l + 1] if l < L - 1 else 0.0
-            for i in range(d):
-                g = Gy[n, l, i]
-                for j in range(r):
-                    Gh[i, j] = carry * Gh[i, j] + g * Cp[n, l, j] if l < L - 1 else g * Cp[n, l, j]
-            xgb = 0.0
-            gh_h = 0.0
-            for j in range(r):
-                acc = 0.0
-                for i in range(d):
-                    acc += Gh[i, j] * X[n, l, i]
-                    if l > 0:
-                        gh_h += Gh[i, j] * Hs[l - 1, i, j]
-                gx[j] = acc  # (Gh^T x_l)_j
-                xgb += acc * Bp[n, l, j]
-            sg = np.exp(logs[l])
-            coef = sg * keep[l] * (xgb - gh_h)
-            for k in range(d):
-                dw[k] += coef * X[n, l, k]
-            if want_wbc:
-                for j in range(r):
-                    dc = 0.0
-                    for i in range(d):
-                        dc += Hs[l, i, j] * Gy[n, l, i]
-                    dB[n, l, j] = sg * gx[j]
-                    dC[n, l, j] = dc
-
-
-@njit(cache=True)
-def content_quadratic(X, w, Bp, Cp, Y):
-    """(Eq. 5) in its quadratic ("attention") form, for short sequences: ``X`` ``(N, L, d)``, ``w`` ``(d,)``,
-    ``Bp = X W_B``, ``Cp = X W_C`` ``(N, L, r)``; writes ``Y`` ``(N, L, d)``.  O(L^2 (d + r)) per sequence
-    against O(L d r) for :func:`content_scan`; gate products in log space."""
-    N, L, d = X.shape
-    r = Bp.shape[2]
-    logs = np.empty(L)
-    keep = np.empty(L)
-    csum = np.empty(L)
-    for n in range(N):
-        _sequence_gates(X, n, w, logs, keep, csum)
-        for l in range(L):
-            for k in range(d):
-                Y[n, l, k] = 0.0
-            for s in range(l + 1):
-                score = 0.0
-                for j in range(r):
-                    score += Bp[n, s, j] * Cp[n, l, j]
-                coef = np.exp(logs[s] + csum[l] - csum[s]) * score
+            for i in range(m):
+                z = 0.0
                 for k in range(d):
-                    Y[n, l, k] += coef * X[n, s, k]
-
-
-@njit(cache=True)
-def content_quadratic_adjoint(X, w, Bp, Cp, Gy, dw, dB, dC, want_wbc):
-    """(P2) for short sequences: accumulate ``dLoss/dw`` into ``dw`` ``(d,)`` and, if ``want_wbc``, write
-    ``dLoss/db_s``, ``dLoss/dc_t`` into ``dB``, ``dC`` ``(N, L, r)`` (the caller forms ``dW_B = X^T dB``,
-    ``dW_C = X^T dC``)."""
-    N, L, d = X.shape
-    r = Bp.shape[2]
-    logs = np.empty(L)
-    keep = np.empty(L)
-    csum = np.empty(L)
-    cum = np.empty((L, d))
-    for n in range(N):
-        _sequence_gates(X, n, w, logs, keep, csum)
-        for l in range(L):
-            sg = np.exp(logs[l])
-            for k in range(d):
-                cum[l, k] = (cum[l - 1, k] if l > 0 else 0.0) + sg * X[n, l, k]  # sum_{j<=l} sigma_j x_j
+                    z += V[i, k] * Yn[l, k]
+                Z[l, i] = z
+                if z > 0.0:
+                    f += a[i] * z
+        f /= L
+        F[n] = f
         if want_wbc:
             for l in range(L):
                 for j in range(r):
                     dB[n, l, j] = 0.0
                     dC[n, l, j] = 0.0
+        margin = 1.0 - y[n] * f
+        if margin <= 0.0:
+            continue  # hinge inactive: no gradient from this sequence
+        loss += margin
+        g = -y[n] / N
         for l in range(L):
-            for s in range(l + 1):
-                beta = np.exp(logs[s] + csum[l] - csum[s])
-                score = 0.0
-                for j in range(r):
-                    score += Bp[n, s, j] * Cp[n, l, j]
-                c = 0.0
-                for k in range(d):
-                    c += Gy[n, l, k] * X[n, s, k]
-                K = c * score * beta
-                for k in range(d):  # d beta / dw = beta [(1 - sigma_s) x_s + cum_s - cum_l]
-                    dw[k] += K * (keep[s] * X[n, s, k] + cum[s, k] - cum[l, k])
-                if want_wbc:
-                    M = c * beta
-                    for j in range(r):
-                        dB[n, s, j] += M * Cp[n, l, j]
-                        dC[n, l, j] += M * Bp[n, s, j]
+            for k in range(d):
+                Gyn[l, k] = 0.0
+            for i in range(m):
+                if Z[l, i] > 0.0:
+                    rr = g * a[i] / L
+                    for k in range(d):
+                        dV[i, k] += rr * Yn[l, k]
+                        Gyn[l, k] += rr * V[i, k]
+        if quadratic:
+            _seq_quadratic_adjoint(X[n], Bp[n], Cp[n], Gyn, logs, keep, csum, cum, dw, dB[n], dC[n], want_wbc)
+        else:
+            _seq_scan_adjoint(X[n], Bp[n], Cp[n], Gyn, logs, keep, Hs, Gh, gx, dw, dB[n], dC[n], want_wbc)
+    return loss / N
 
 
 @njit(cache=True)
@@ -315,8 +366,7 @@ def _mix_fast(params: "model.Params", X: np.ndarray, gated: bool, content: bool,
     X = _f64(X)
     Y = np.empty_like(X)
     if gated and content:
-        kernel = content_quadratic if quadratic_form(X.shape[1], params.W_B.shape[1]) else content_scan
-        kernel(X, _f64(params.w), X @ params.W_B, X @ params.W_C, Y)
+        content_mix(X, _f64(params.w), X @ params.W_B, X @ params.W_C, Y, quadratic_form(X.shape[1], params.W_B.shape[1]))
         return X, Y, None
     if gated:
         T = np.empty(X.shape[:2])
@@ -341,21 +391,12 @@ def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: b
                   window: int = 0, want_wbc: bool = True):
     """Fast hinge loss and gradients.  ``X`` ``(N, L, d)``, ``y`` ``(N,)``; inputs are not modified.  With
     ``content`` and ``want_wbc = False`` the ``W_B``, ``W_C`` gradients are skipped (frozen projections)."""
+    if gated and content:
+        return _content_loss_and_grad(params, _f64(X), _f64(y), want_wbc)
     X, Y, T = _mix_fast(params, X, gated, content, window)
     d = X.shape[2]
     F, _, dV, Gy = _head_fast(Y, params.V, params.a, y)
     loss = hinge_loss(F, y)
-    if gated and content:
-        dw = np.zeros(d)
-        shape = X.shape[:2] + (params.W_B.shape[1],)
-        dB, dC = (np.empty(shape), np.empty(shape)) if want_wbc else (np.empty((1, 1, 1)), np.empty((1, 1, 1)))
-        adjoint = content_quadratic_adjoint if quadratic_form(X.shape[1], shape[2]) else content_scan_adjoint
-        adjoint(X, _f64(params.w), X @ params.W_B, X @ params.W_C, _f64(Gy), dw, dB, dC, want_wbc)
-        if not want_wbc:
-            return LossGrad(loss, {"w": dw, "V": dV}, F)
-        flat = X.reshape(-1, d)
-        return LossGrad(loss, {"w": dw, "W_B": flat.T @ dB.reshape(-1, shape[2]),
-                               "W_C": flat.T @ dC.reshape(-1, shape[2]), "V": dV}, F)
     if gated:
         dw = np.zeros(d)
         ssm_scan_adjoint(X, Y, T, _f64(Gy), dw)
@@ -363,6 +404,21 @@ def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: b
     dW = np.zeros((d, d))
     attention_adjoint(X, _f64(Gy), dW, window)
     return LossGrad(loss, {"W": dW, "V": dV}, F)
+
+
+def _content_loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, want_wbc: bool):
+    """The Eq. 5-6 model through :func:`content_step`; ``dW_B = X^T dB`` and ``dW_C = X^T dC`` by BLAS."""
+    N, L, d = X.shape
+    r = params.W_B.shape[1]
+    shape = (N, L, r) if want_wbc else (1, 1, 1)
+    dB, dC = np.empty(shape), np.empty(shape)
+    F, dw, dV = np.empty(N), np.zeros(d), np.zeros(params.V.shape)
+    loss = content_step(X, y, _f64(params.w), X @ params.W_B, X @ params.W_C, _f64(params.V), _f64(params.a),
+                        quadratic_form(L, r), want_wbc, F, dw, dV, dB, dC)
+    if not want_wbc:
+        return LossGrad(loss, {"w": dw, "V": dV}, F)
+    flat = X.reshape(-1, d)
+    return LossGrad(loss, {"w": dw, "W_B": flat.T @ dB.reshape(-1, r), "W_C": flat.T @ dC.reshape(-1, r), "V": dV}, F)
 
 
 def loss_and_grad_reference(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: bool,
