@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.step_bench import agree, cpu_name, paired_times, pin_threads  # noqa: E402
+from benchmarks.step_bench import load_frameworks, parse_bench_arguments, time_frameworks  # noqa: E402
 
 BLOCKS = {"ssm": ("w", "W_B", "W_C", "V"), "lt-mlp": ("W", "V")}
 
@@ -163,34 +163,11 @@ def main(argv=None) -> int:
     from mamba_dynamics.core.cli import Parser
 
     parser = Parser(prog="features_bench.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="the paper sizes only")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes and short timings (checks the script runs)")
-    parser.add_argument("--threads", type=int, default=1, help="threads for every framework")
-    parser.add_argument("--skip", default="", help="comma-separated frameworks to skip (numpy,torch,jax)")
-    args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error(f"--threads must be a positive integer, got {args.threads}")
-    skip = set(filter(None, args.skip.split(",")))
-    if skip - {"numpy", "torch", "jax"}:
-        parser.error(f"--skip takes numpy, torch, jax; got {', '.join(sorted(skip - {'numpy', 'torch', 'jax'}))}")
-    pin_threads(args.threads)
-    import platform
-
+    args, skip = parse_bench_arguments(parser, argv, "the paper sizes only")
     import numpy as np
 
     factories = {"numba": make_numba, "numpy": make_numpy, "torch": lambda: make_torch(args.threads), "jax": make_jax}
-    loaded, missing = {}, []
-    for name, factory in factories.items():
-        if name in skip:
-            continue
-        try:
-            loaded[name] = factory()
-        except ImportError as exc:
-            missing.append(f"{name} ({exc.name} not installed: pip install -e .[bench])")
-    print(f"machine: {cpu_name()}; {args.threads} thread(s) per framework; python {platform.python_version()}, "
-          f"numpy {np.__version__}")
-    for m in missing:
-        print(f"skipped: {m}")
+    loaded = load_frameworks(factories, skip, args.threads)
 
     # (N, L, d): the defaults of FeaturesConfig (d = 10, L = 12, N = 1000), then L x10 and x100 at the same token
     # count, then d x10
@@ -209,17 +186,9 @@ def main(argv=None) -> int:
     for model in BLOCKS:
         for N, L, d in sizes:
             case = make_case(model, N, L, d)
-            results, fns = {}, {}
-            for name in names:
-                if name == "numpy" and N * L * L * d > 2e8:
-                    continue  # the O(L^2) reference with a per-neuron head: seconds per call
-                step, convert = loaded[name]
-                conv = convert(case)
-                results[name] = step(conv, model)
-                if name != "numba" and not agree(results["numba"], results[name]):
-                    raise SystemExit(f"{name} disagrees with the Numba kernel: {model}, N={N}, L={L}, d={d}")
-                fns[name] = (lambda step=step, conv=conv: step(conv, model))
-            times, ratios = paired_times(fns, min_total=budget)
+            # the O(L^2) NumPy reference with its per-neuron head takes seconds per call on long sequences
+            times, ratios = time_frameworks(loaded, case, model, budget, f"{model}, N={N}, L={L}, d={d}",
+                                            skip=("numpy",) if N * L * L * d > 2e8 else ())
             gflops = counted_flops(model, N, L, d, case[3].size) / times["numba"] / 1e9
             print(f"{model:<7} {N:>5} {L:>5} {d:>4}  " + " ".join(
                 f"{times[n] * 1e3:>10.2f}" if n in times else f"{'-':>10}" for n in names) + "  " + " ".join(

@@ -190,6 +190,22 @@ def paired_times(fns: dict, min_total: float = 2.0, max_rounds: int = 400, warmu
     return med, ratio
 
 
+def time_frameworks(loaded: dict, case, variant, budget: float, where: str, skip=()) -> tuple[dict, dict]:
+    """Convert ``case`` for every loaded framework (``{name: (step, convert)}``, Numba first), run one step each
+    and stop with a message naming ``where`` if any disagrees with Numba, then time them side by side
+    (:func:`paired_times`).  ``variant`` is passed to every step (the model)."""
+    results, fns = {}, {}
+    for name, (step, convert) in loaded.items():
+        if name in skip:
+            continue
+        conv = convert(case)
+        results[name] = step(conv, variant)
+        if name != "numba" and not agree(results["numba"], results[name]):
+            raise SystemExit(f"{name} disagrees with the Numba kernel at {where}")
+        fns[name] = (lambda step=step, conv=conv: step(conv, variant))
+    return paired_times(fns, min_total=budget)
+
+
 def agree(ref, other, rtol: float = 1e-8) -> bool:
     import numpy as np
 
@@ -218,6 +234,43 @@ def compile_times() -> dict:
     return out
 
 
+def parse_bench_arguments(parser, argv, quick_help: str):
+    """Add and parse the flags every benchmark script shares (``--quick``, ``--smoke``, ``--threads``, ``--skip``),
+    check them (one-line error, exit 2), and pin the threads; returns ``(args, frameworks to skip)``."""
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes and short timings (checks the script runs)")
+    parser.add_argument("--threads", type=int, default=1, help="threads for every framework")
+    parser.add_argument("--skip", default="", help="comma-separated frameworks to skip (numpy,torch,jax)")
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be a positive integer, got {args.threads}")
+    skip = set(filter(None, args.skip.split(",")))
+    if skip - {"numpy", "torch", "jax"}:
+        parser.error(f"--skip takes numpy, torch, jax; got {', '.join(sorted(skip - {'numpy', 'torch', 'jax'}))}")
+    pin_threads(args.threads)
+    return args, skip
+
+
+def load_frameworks(factories: dict, skip: set, threads: int) -> dict:
+    """``{name: factory()}`` for every framework not in ``skip`` whose libraries import; prints the machine line
+    and one ``skipped:`` line per framework that is not installed."""
+    import numpy as np
+
+    loaded, missing = {}, []
+    for name, factory in factories.items():
+        if name in skip:
+            continue
+        try:
+            loaded[name] = factory()
+        except ImportError as exc:
+            missing.append(f"{name} ({exc.name} not installed: pip install -e .[bench])")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} logical cores; {threads} thread(s) per framework; "
+          f"python {platform.python_version()}, numpy {np.__version__}")
+    for m in missing:
+        print(f"skipped: {m}")
+    return loaded
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -235,34 +288,13 @@ def main(argv=None) -> int:
     from mamba_dynamics.core.cli import Parser
 
     parser = Parser(prog="step_bench.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="paper sizes only, no scaling study")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes and short timings (checks the script runs)")
-    parser.add_argument("--threads", type=int, default=1, help="threads for every framework")
-    parser.add_argument("--skip", default="", help="comma-separated frameworks to skip (numpy,torch,jax)")
     parser.add_argument("--no-compile-times", action="store_true")
-    args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error(f"--threads must be a positive integer, got {args.threads}")
-    unknown = sorted(set(filter(None, args.skip.split(","))) - {"numpy", "torch", "jax"})
-    if unknown:
-        parser.error(f"--skip takes numpy, torch, jax; got {', '.join(unknown)}")
-    pin_threads(args.threads)
+    args, skip = parse_bench_arguments(parser, argv, "paper sizes only, no scaling study")
     import numpy as np
 
     frameworks = {"numba": make_numba, "numpy": make_numpy, "torch": lambda: make_torch(args.threads),
                   "jax": make_jax}
-    loaded, missing = {}, []
-    for name, factory in frameworks.items():
-        if name in args.skip.split(","):
-            continue
-        try:
-            loaded[name] = factory()
-        except ImportError as exc:
-            missing.append(f"{name} ({exc.name} not installed: pip install -e .[bench])")
-    print(f"machine: {cpu_name()}, {os.cpu_count()} logical cores; {args.threads} thread(s) per framework; "
-          f"python {platform.python_version()}, numpy {np.__version__}")
-    for m in missing:
-        print(f"skipped: {m}")
+    loaded = load_frameworks(frameworks, skip, args.threads)
 
     paper = [(64, 20, 30), (256, 20, 30), (1024, 20, 30)]
     larger = [(256, 80, 30), (1024, 320, 30), (64, 20, 120), (64, 20, 480), (64, 1000, 30), (16, 10_000, 30)]
@@ -279,17 +311,9 @@ def main(argv=None) -> int:
     for gated, model in ((True, "mamba"), (False, "lt")):
         for B, l, d in sizes:
             base = make_case(B, l, d)
-            results, fns = {}, {}
-            for name in names:
-                if name == "numpy" and B * l * l > 2e7:
-                    continue  # the O(l^2) reference would take seconds per call (and B * l^2 memory)
-                step, convert = loaded[name]
-                conv = convert(base)
-                results[name] = step(conv, gated)
-                if name != "numba" and not agree(results["numba"], results[name]):
-                    raise SystemExit(f"{name} disagrees with the Numba kernel at B={B}, l={l}, d={d}, {model}")
-                fns[name] = (lambda step=step, conv=conv: step(conv, gated))
-            times, ratios = paired_times(fns, min_total=budget)
+            # the O(l^2) NumPy reference would take seconds per call (and B * l^2 memory) on long prompts
+            times, ratios = time_frameworks(loaded, base, gated, budget, f"B={B}, l={l}, d={d}, {model}",
+                                            skip=("numpy",) if B * l * l > 2e7 else ())
             from mamba_dynamics.outliers.gradients import loss_and_grad
 
             r = loss_and_grad(*base, gated)
