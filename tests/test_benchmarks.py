@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def test_step_bench_smoke(root):
     res = subprocess.run([sys.executable, str(root / "benchmarks" / "step_bench.py"), "--smoke"],
@@ -17,12 +19,14 @@ def test_step_bench_smoke(root):
         assert f"{name} us" in out or f"skipped: {name}" in out
 
 
-def test_features_bench_smoke(root):
-    """The feature-model benchmark checks torch / JAX / NumPy against the Numba step, then times them."""
-    res = subprocess.run([sys.executable, str(root / "benchmarks" / "features_bench.py"), "--smoke"],
+@pytest.mark.parametrize("script, rows", [("features_bench.py", ("ssm ", "lt-mlp ")),
+                                          ("single_index_bench.py", ("mamba ", "constant "))])
+def test_family_bench_smoke(root, script, rows):
+    """The feature-model and Stage-I benchmarks check torch / JAX / NumPy against the Numba step, then time them
+    (frameworks that are not installed are reported as skipped)."""
+    res = subprocess.run([sys.executable, str(root / "benchmarks" / script), "--smoke"],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
-    rows = [line for line in res.stdout.splitlines() if line.startswith(("ssm ", "lt-mlp "))]
-    assert len(rows) == 2 and "GFLOP/s" in res.stdout
+    assert len([line for line in res.stdout.splitlines() if line.startswith(rows)]) == 2 and "GFLOP/s" in res.stdout
     for name in ("torch", "jax"):
         assert f"{name} ms" in res.stdout or f"skipped: {name}" in res.stdout
