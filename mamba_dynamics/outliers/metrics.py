@@ -30,7 +30,7 @@ def attention_sums(params: Params, batch: PromptBatch) -> tuple[float, float, fl
     D = batch.P.shape[2]
     A = (params.W_B.T @ params.W_C)[: D - 1, : D - 1]
     x, xq = batch.P[:, :-1, :-1], batch.P[:, -1, :-1]
-    s = np.einsum("bid,de,be->bi", x, A, xq)
+    s = np.matmul(x, (xq @ A.T)[:, :, None])[..., 0]  # x_i^T (A x_q): O(B l d), not the O(B l d^2) contraction
     other = np.sum(s * ~batch.same, axis=1)
     unseen = float(np.mean(other[~batch.seen])) if (~batch.seen).any() else float("nan")
     return float(np.mean(np.sum(s * batch.same, axis=1))), float(np.mean(other)), unseen
