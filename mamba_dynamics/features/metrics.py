@@ -91,8 +91,9 @@ def projection_stats(params: "model.Params", O: np.ndarray, content: bool) -> di
 
 
 def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bool, content: bool = False,
-               window: int = 0) -> dict:
-    """``gate_rel``, ``gate_irr``, ``beta_next`` (SSM; NaN for lt-mlp) and ``rel_share`` (any model)."""
+               window: int = 0, Y: np.ndarray | None = None) -> dict:
+    """``gate_rel``, ``gate_irr``, ``beta_next`` (SSM; NaN for lt-mlp) and ``rel_share`` (any model); ``Y``
+    ``(N, L, d)``: the outputs on ``seqs`` if already computed."""
     out = {"gate_rel": np.nan, "gate_irr": np.nan, "beta_next": np.nan}
     if gated:
         sig = sigmoid(seqs.X @ params.w)
@@ -100,7 +101,8 @@ def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bo
         out["gate_rel"] = float(sig[rel].mean()) if rel.any() else np.nan
         out["gate_irr"] = float(sig[~rel].mean()) if (~rel).any() else np.nan
         out["beta_next"] = float((sig[:, :-1] * (1.0 - sig[:, 1:])).mean()) if sig.shape[1] > 1 else np.nan
-    Y = outputs(params, seqs.X, gated, content, window)
+    if Y is None:
+        Y = outputs(params, seqs.X, gated, content, window)
     on_rel = np.einsum("nld,kd->nlk", Y, O[:2])
     total = np.einsum("nld,nld->n", Y, Y)
     out["rel_share"] = float(np.mean(np.einsum("nlk,nlk->n", on_rel, on_rel) / np.maximum(total, 1e-300)))
@@ -110,10 +112,10 @@ def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bo
 def snapshot(params: "model.Params", test: Sequences, O: np.ndarray, gated: bool, content: bool = False,
              window: int = 0) -> dict:
     """Every key of :data:`KEYS` plus ``test_err`` for the current parameters."""
-    F = model.head(outputs(params, test.X, gated, content, window), params.V, params.a)
-    out = {"test_err": error_01(F, test.y)}
+    Y = outputs(params, test.X, gated, content, window)  # once, for the error and the output statistics
+    out = {"test_err": error_01(model.head(Y, params.V, params.a), test.y)}
     out.update(alignment(params, O, gated))
     out.update(mlp_alignment(params, O))
-    out.update(gate_stats(params, test, O, gated, content, window))
+    out.update(gate_stats(params, test, O, gated, content, window, Y=Y))
     out.update(projection_stats(params, O, gated and content))
     return out
