@@ -115,16 +115,6 @@ def geometric_mean(T) -> np.ndarray:
     return np.where(n > 0, np.exp(logs.sum(axis=0) / np.maximum(n, 1)), np.nan)
 
 
-def fit_slope(x, y) -> tuple[float, float]:
-    """Least-squares slope and intercept of ``log y`` on ``log x`` (finite, positive points only)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    if ok.sum() < 2:
-        return float("nan"), float("nan")
-    slope, icpt = np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)
-    return float(slope), float(icpt)
-
-
 def fit_slope_ci(x, y, level: float = 0.95) -> dict:
     """Least-squares power law ``y = e^icpt x^slope`` on the finite, positive points, with a ``level`` confidence
     interval of the slope from the t distribution (``n - 2`` degrees of freedom; NaN with fewer than 3 points):
