@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.step_bench import load_frameworks, parse_bench_arguments, time_frameworks  # noqa: E402
+from benchmarks.step_bench import (load_frameworks, parse_bench_arguments, print_table_header,  # noqa: E402
+                                   time_frameworks)
 
 BLOCKS = {"ssm": ("w", "W_B", "W_C", "V"), "lt-mlp": ("W", "V")}
 
@@ -176,12 +177,9 @@ def main(argv=None) -> int:
     if args.smoke:
         sizes, budget = [(20, 6, 5)], 0.05
     names = list(loaded)
-    head = (f"{'model':<7} {'N':>5} {'L':>5} {'d':>4}  " + " ".join(f"{n + ' ms':>10}" for n in names) + "  " +
-            " ".join(f"{n + '/numba':>12}" for n in names if n != "numba") + f"  {'GFLOP/s':>8}")
     print("\nmedian time of one full-batch step (loss + every gradient); ratio = median over paired rounds of "
           "time / Numba time")
-    print(head)
-    print("-" * len(head))
+    print_table_header(f"{'model':<7} {'N':>5} {'L':>5} {'d':>4}", names, "ms", 10)
     per_token = {}
     for model in BLOCKS:
         for N, L, d in sizes:

@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.step_bench import load_frameworks, parse_bench_arguments, time_frameworks  # noqa: E402
+from benchmarks.step_bench import (load_frameworks, parse_bench_arguments, print_table_header,  # noqa: E402
+                                   time_frameworks)
 
 RHO, BIAS = 4.0, 1.0
 
@@ -154,10 +155,7 @@ def main(argv=None) -> int:
     names = list(loaded)
     print("\nmedian time of one Stage-I gradient (psi, MLP, loss, grad gamma); ratio = median over paired rounds "
           "of time / Numba time")
-    head = (f"{'gate':<9} {'T':>5} {'N':>6} {'d':>4}  " + " ".join(f"{n + ' ms':>10}" for n in names) + "  " +
-            " ".join(f"{n + '/numba':>12}" for n in names if n != "numba") + f"  {'GFLOP/s':>8}")
-    print(head)
-    print("-" * len(head))
+    print_table_header(f"{'gate':<9} {'T':>5} {'N':>6} {'d':>4}", names, "ms", 10)
     per_token = []
     for gated, label in ((True, "mamba"), (False, "constant")):
         for T, N, d in sizes:

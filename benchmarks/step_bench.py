@@ -190,6 +190,15 @@ def paired_times(fns: dict, min_total: float = 2.0, max_rounds: int = 400, warmu
     return med, ratio
 
 
+def print_table_header(lead: str, names: list, unit: str, width: int) -> None:
+    """Print the column header of a timing table (``lead`` = the formatted size columns, then one time column per
+    framework in ``unit``, one ratio column per framework other than Numba, GFLOP/s) and a rule under it."""
+    head = (lead + "  " + " ".join(f"{n + ' ' + unit:>{width}}" for n in names) + "  " +
+            " ".join(f"{n + '/numba':>12}" for n in names if n != "numba") + f"  {'GFLOP/s':>8}")
+    print(head)
+    print("-" * len(head))
+
+
 def time_frameworks(loaded: dict, case, variant, budget: float, where: str, skip=()) -> tuple[dict, dict]:
     """Convert ``case`` for every loaded framework (``{name: (step, convert)}``, Numba first), run one step each
     and stop with a message naming ``where`` if any disagrees with Numba, then time them side by side
@@ -303,11 +312,8 @@ def main(argv=None) -> int:
     if args.smoke:
         sizes, budget = [(8, 5, 6)], 0.05
     names = list(loaded)
-    head = (f"{'model':<6} {'B':>5} {'l':>6} {'d':>4}  " + " ".join(f"{n + ' us':>12}" for n in names) + "  " +
-            " ".join(f"{n + '/numba':>12}" for n in names if n != "numba") + f"  {'GFLOP/s':>8}")
     print("\nmedian time of one step (loss + all gradients); ratio = median over paired rounds of time / Numba time")
-    print(head)
-    print("-" * len(head))
+    print_table_header(f"{'model':<6} {'B':>5} {'l':>6} {'d':>4}", names, "us", 12)
     for gated, model in ((True, "mamba"), (False, "lt")):
         for B, l, d in sizes:
             base = make_case(B, l, d)
