@@ -17,6 +17,7 @@ per logged step (``history["step"]`` ``(n_log,)``); ``final`` = the quantities o
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -39,14 +40,19 @@ class ParamBlocks:
 
 def divergence_problem(step: int, loss: float, grads: dict, params: dict, limit: float) -> str | None:
     """Why a run must stop at ``step``, or None: a non-finite loss or gradient, or a parameter norm above
-    ``limit``.  ``grads`` and ``params`` map block names to arrays."""
-    if not np.isfinite(loss):
+    ``limit``.  ``grads`` and ``params`` map block names to arrays.  Called every step, so it takes the cheap
+    route first: a finite sum means finite entries (the element-wise test runs only when the sum is not finite,
+    which a sum of huge finite entries can also be), and the norm is ``sqrt(v . v)``, what ``np.linalg.norm``
+    computes, without its wrapper."""
+    if not math.isfinite(loss):
         return f"diverged at step {step}: training loss is {loss}"
-    for name, g in grads.items():
-        if not np.all(np.isfinite(g)):
-            return f"diverged at step {step}: gradient of {name} is not finite"
+    with np.errstate(over="ignore", invalid="ignore"):
+        for name, g in grads.items():
+            if not math.isfinite(np.add.reduce(g, axis=None)) and not np.isfinite(g).all():
+                return f"diverged at step {step}: gradient of {name} is not finite"
     for name, p in params.items():
-        norm = float(np.linalg.norm(p))
+        v = p.ravel()
+        norm = math.sqrt(v.dot(v))
         if not norm <= limit:
             return f"diverged at step {step}: ||{name}|| = {norm:.3g} exceeds {limit:.3g}"
     return None

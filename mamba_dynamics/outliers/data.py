@@ -28,8 +28,10 @@ always clean.  Patterns are the columns of a seeded random orthonormal basis of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+from numba import njit
 
 from ..core.seeds import haar_basis
 from ..core.seeds import seed_streams as _streams
@@ -87,7 +89,8 @@ def make_patterns(cfg: OutlierConfig, rng: np.random.Generator) -> Patterns:
 
 
 def task_sets(M1: int, split: str = "matching") -> tuple[np.ndarray, np.ndarray]:
-    """All ordered task pairs ``(M1(M1-1), 2)`` and the training split ``T_tr`` ``(n_tr, 2)`` (Section 3.2).
+    """All ordered task pairs ``(M1(M1-1), 2)`` and the training split ``T_tr`` ``(n_tr, 2)`` (Section 3.2),
+    computed once per ``(M1, split)`` and returned read-only (every training step asks for them).
 
     Every split holds each pair in both orders, so every pattern appears with both labels equally often.
 
@@ -102,9 +105,14 @@ def task_sets(M1: int, split: str = "matching") -> tuple[np.ndarray, np.ndarray]
       was not chosen for its result (patterns appear in different numbers of pairs; for ``M1 = 6``, 9 of 15 pairs).
     * ``all``: ``T_tr = T`` (no unseen tasks).
     """
+    return _task_sets(int(M1), split)
+
+
+@lru_cache(maxsize=64)
+def _task_sets(M1: int, split: str) -> tuple[np.ndarray, np.ndarray]:
     all_tasks = np.array([(a, b) for a in range(M1) for b in range(M1) if a != b], dtype=np.int64)
     if split == "all":
-        return all_tasks, all_tasks.copy()
+        return _read_only(all_tasks), _read_only(all_tasks.copy())
     if split == "ring":
         edges = [(j, (j + 1) % M1) for j in range(M1)]
     elif split == "random":
@@ -124,29 +132,62 @@ def task_sets(M1: int, split: str = "matching") -> tuple[np.ndarray, np.ndarray]
         for pair in ((a, b), (b, a)):
             if pair not in train:
                 train.append(pair)
-    return all_tasks, np.array(train, dtype=np.int64)
+    return _read_only(all_tasks), _read_only(np.array(train, dtype=np.int64))
 
 
-def _clean_prompts(pat: Patterns, tasks: np.ndarray, rng: np.random.Generator, B: int, l: int, K: float):
-    """Clean inputs for ``l`` examples + query: returns x ``(B,l+1,d)``, y ``(B,l+1)``, pattern ids, task ids."""
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+def _clean_draws(tasks: np.ndarray, n_nu: int, rng: np.random.Generator, B: int, l: int, K: float):
+    """The random choices of ``B`` clean prompts of ``l`` examples + query, in the generator's fixed order: task
+    ids ``t`` ``(B,)``, relevant-pattern ids ``j``, irrelevant-pattern ids ``k``, their scales ``kappa`` and labels
+    ``y``, each ``(B, l+1)``."""
     t = rng.integers(len(tasks), size=B)
     a, b = tasks[t, 0], tasks[t, 1]
     pick_a = rng.random((B, l + 1)) < 0.5
     j = np.where(pick_a, a[:, None], b[:, None])
-    k = rng.integers(len(pat.nu), size=(B, l + 1))
+    k = rng.integers(n_nu, size=(B, l + 1))
     kappa = rng.uniform(-K, K, size=(B, l + 1))
-    x = pat.mu[j] + kappa[..., None] * pat.nu[k]
     y = np.where(pick_a, 1.0, -1.0)
-    return x, y, j, t
+    return t, j, k, kappa, y
 
 
-def _assemble(x: np.ndarray, y: np.ndarray, j: np.ndarray, outlier: np.ndarray, t: np.ndarray,
-              seen: np.ndarray) -> PromptBatch:
-    B, lp1, d = x.shape
-    P = np.empty((B, lp1, d + 1))
-    P[..., :d] = x
-    P[..., d] = y
-    P[:, -1, d] = 0.0
+@njit(cache=True)
+def _fill_prompts(mu, nu, out_dirs, j, k, kappa, amp, s, y, P):
+    """Write the prompts ``P`` ``(B, l+1, d+1)``: ``x = mu_j + kappa nu_k``, plus ``amp * out_dirs[s]`` on the
+    ``l`` context examples (``amp`` ``(B, l)`` is 0 where there is no outlier), then the labels ``y``
+    ``(B, l+1)``, 0 at the query.  The same operations in the same order as the NumPy expressions
+    ``mu[j] + kappa[..., None] * nu[k]`` and ``+= amp[..., None] * out_dirs[s]``, so bit for bit the same
+    prompts, without the ``(B, l+1, d)`` temporaries."""
+    B, lp1, dp1 = P.shape
+    d = dp1 - 1
+    l = lp1 - 1
+    for b in range(B):
+        for i in range(lp1):
+            jj = j[b, i]
+            kk = k[b, i]
+            c = kappa[b, i]
+            for q in range(d):
+                P[b, i, q] = mu[jj, q] + c * nu[kk, q]
+            if i < l:
+                ss = s[b, i]
+                am = amp[b, i]
+                for q in range(d):
+                    P[b, i, q] += am * out_dirs[ss, q]
+                P[b, i, d] = y[b, i]
+            else:
+                P[b, i, d] = 0.0
+
+
+def _assemble(pat: Patterns, out_dirs: np.ndarray, draws: tuple, amp: np.ndarray, s: np.ndarray,
+              outlier: np.ndarray, seen: np.ndarray) -> PromptBatch:
+    """The :class:`PromptBatch` of the draws of :func:`_clean_draws` with outliers ``amp * out_dirs[s]``."""
+    t, j, k, kappa, y = draws
+    B, lp1 = j.shape
+    P = np.empty((B, lp1, pat.mu.shape[1] + 1))
+    _fill_prompts(pat.mu, pat.nu, out_dirs, j, k, kappa, amp, s, y, P)
     z = y[:, -1].copy()
     same = j[:, :-1] == j[:, -1:]
     return PromptBatch(P=P, z=z, outlier=outlier, same=same, task=t, seen=seen)
@@ -157,13 +198,13 @@ def sample_train(cfg: OutlierConfig, pat: Patterns, rng: np.random.Generator, B:
     B = cfg.batch if B is None else B
     l = cfg.l_tr
     _, train_tasks = task_sets(cfg.M1, cfg.train_tasks)
-    x, y, j, t = _clean_prompts(pat, train_tasks, rng, B, l, cfg.K)
+    draws = _clean_draws(train_tasks, len(pat.nu), rng, B, l, cfg.K)
+    y = draws[4]
     outlier = rng.random((B, l)) < cfg.p_a
     s = rng.integers(cfg.V, size=(B, l))
-    x[:, :l] += (cfg.kappa_a * outlier)[..., None] * pat.vstar[s]
     rand_lab = np.where(rng.random((B, l)) < 0.5, 1.0, -1.0)
     y[:, :l] = np.where(outlier, rand_lab, y[:, :l])
-    return _assemble(x, y, j, outlier, t, np.ones(B, dtype=bool))
+    return _assemble(pat, pat.vstar, draws, cfg.kappa_a * outlier, s, outlier, np.ones(B, dtype=bool))
 
 
 def outlier_positions(n: int, l: int, n_out, placement: str, rng: np.random.Generator) -> np.ndarray:
@@ -210,7 +251,8 @@ def sample_test(
     placement = cfg.placement if placement is None else placement
     l = cfg.l_ts if l is None else l
     all_tasks, train_tasks = task_sets(cfg.M1, cfg.train_tasks)
-    x, y, j, t = _clean_prompts(pat, all_tasks, rng, n, l, cfg.K_test)
+    draws = _clean_draws(all_tasks, len(pat.nu), rng, n, l, cfg.K_test)
+    t, y = draws[0], draws[4]
     is_train = (all_tasks[:, None, :] == train_tasks[None, :, :]).all(-1).any(-1)
     if cfg.outlier_count == "exact":
         n_out = int(np.floor(alpha * l + 0.5))
@@ -218,7 +260,6 @@ def sample_test(
         n_out = rng.binomial(l, alpha, size=n)
     outlier = outlier_positions(n, l, n_out, placement, rng)
     s = rng.integers(len(pat.vtest), size=(n, l))
-    x[:, :l] += (cfg.kappa_a_test * outlier)[..., None] * pat.vtest[s]
     if rule == "flip":
         new = -y[:, :l]
     elif rule == "targeted":
@@ -226,7 +267,7 @@ def sample_test(
     else:
         new = np.where(rng.random((n, l)) < 0.5, 1.0, -1.0)
     y[:, :l] = np.where(outlier, new, y[:, :l])
-    return _assemble(x, y, j, outlier, t, is_train[t])
+    return _assemble(pat, pat.vtest, draws, cfg.kappa_a_test * outlier, s, outlier, is_train[t])
 
 
 def seed_streams(seed: int) -> dict[str, np.random.Generator]:
