@@ -9,7 +9,9 @@ reference vs PyTorch CPU autograd vs JAX jit(value_and_grad), side by side in on
 Every framework gets the same float64 inputs and single-threaded execution (``--threads``); results are checked
 equal to the Numba kernel before any timing; each time is the median of repeated calls after warm-up.
 Also printed: the cost-vs-prompt-length exponent of the Numba step (fitted on log-log axes; O(l) expected),
-achieved GFLOP/s against a counted FLOP figure, and first-call compile time with and without the Numba cache.
+achieved GFLOP/s against a counted FLOP figure, first-call compile time with and without the Numba cache, and the
+gate's exp options (``gate_exp_study``: speed and accuracy of the libm and SIMD paths, and of a Numba loop
+compiled with the ``afn`` fast-math flag alone).
 """
 
 from __future__ import annotations
@@ -290,6 +292,47 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def gate_exp_study(sizes, budget: float) -> None:
+    """The options for the Mamba gate's ``exp`` (issue 17), measured side by side.
+
+    1. ``exp(-|t|)`` of one batch's pre-activations alone: a Numba loop calling libm, the same loop compiled with
+       ``fastmath={"afn"}`` (approximate functions, the narrowest fast-math flag) and NumPy's vectorised ``exp``;
+       their largest difference from libm in units in the last place (ulp).
+    2. The whole step with ``loss_and_grad(..., exp="libm")`` (the default) and ``exp="simd"`` (pre-activations
+       by BLAS, exponentials by NumPy), with the largest relative difference between their gradients and from
+       the NumPy reference."""
+    import numpy as np
+    from numba import njit
+
+    from mamba_dynamics.outliers.gradients import loss_and_grad, loss_and_grad_reference
+
+    def exp_loop(x, out):
+        for i in range(x.size):
+            out[i] = np.exp(x[i])
+
+    plain, afn = njit(exp_loop), njit(fastmath={"afn"})(exp_loop)
+    print("\nthe gate's exp: options (Mamba step; exp of the batch's B (l+1) pre-activations alone)")
+    print(f"{'B':>5} {'l':>4} {'d':>4}  {'libm loop us':>12} {'afn loop us':>12} {'numpy us':>10} {'afn ulp':>8} {'numpy ulp':>9}  "
+          f"{'step libm us':>12} {'step simd us':>12} {'simd/libm':>9}  {'max rel diff':>12} {'simd vs ref':>11}")
+    for B, l, d in sizes:
+        W_B, W_C, w, P, z = make_case(B, l, d)
+        x = -np.abs(P @ w).ravel()
+        outs = {n: np.empty_like(x) for n in ("libm", "afn", "numpy")}
+        times, _ = paired_times({"libm": lambda: plain(x, outs["libm"]), "afn": lambda: afn(x, outs["afn"]),
+                                 "numpy": lambda: np.exp(x, out=outs["numpy"])}, min_total=budget / 2)
+        ulp = {n: float(np.max(np.abs(outs[n] - outs["libm"]) / np.spacing(outs["libm"]))) for n in ("afn", "numpy")}
+        steps, ratio = paired_times({"libm": lambda: loss_and_grad(W_B, W_C, w, P, z, True),
+                                     "simd": lambda: loss_and_grad(W_B, W_C, w, P, z, True, exp="simd")},
+                                    min_total=budget)
+        a, b = loss_and_grad(W_B, W_C, w, P, z, True), loss_and_grad(W_B, W_C, w, P, z, True, exp="simd")
+        ref = loss_and_grad_reference(W_B, W_C, w, P, z, True)
+        rel = max(np.max(np.abs(a.grads[k] - b.grads[k])) / np.max(np.abs(a.grads[k])) for k in a.grads)
+        rel_ref = max(np.max(np.abs(ref.grads[k] - b.grads[k])) / np.max(np.abs(ref.grads[k])) for k in a.grads)
+        print(f"{B:>5} {l:>4} {d:>4}  {times['libm'] * 1e6:>12.1f} {times['afn'] * 1e6:>12.1f} {times['numpy'] * 1e6:>10.1f} "
+              f"{ulp['afn']:>8.0f} {ulp['numpy']:>9.0f}  {steps['libm'] * 1e6:>12.1f} {steps['simd'] * 1e6:>12.1f} "
+              f"{ratio['simd']:>9.3f}  {rel:>12.1e} {rel_ref:>11.1e}", flush=True)
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -329,6 +372,9 @@ def main(argv=None) -> int:
                 f"{times[n] * 1e6:>12.1f}" if n in times else f"{'-':>12}" for n in names) + "  " + " ".join(
                 f"{ratios[n]:>12.2f}" if n in ratios else f"{'-':>12}" for n in names if n != "numba")
             print(row + f"  {gflops:>8.2f}", flush=True)
+
+    if not args.quick:
+        gate_exp_study(sizes[:1] if args.smoke else paper, budget)
 
     if not (args.quick or args.smoke):
         print("\nscaling of the Numba Mamba step with prompt length (B = 16, d = 30)")

@@ -67,18 +67,41 @@ def loss_and_grad_reference(
     return LossGrad(loss, {"W_B": gW_B, "W_C": gW_C, "w": gw}, F)
 
 
+@njit(cache=True, inline="always")
+def _score(P, V, b, i, D):  # pragma: no cover - compiled
+    """``p_i . V[b]`` for prompt ``b`` with four partial sums: independent chains instead of one latency-bound
+    chain (a fixed order, so still deterministic; fastmath stays off)."""
+    a0 = a1 = a2 = a3 = 0.0
+    k = 0
+    while k + 4 <= D:
+        a0 += P[b, i, k] * V[b, k]
+        a1 += P[b, i, k + 1] * V[b, k + 1]
+        a2 += P[b, i, k + 2] * V[b, k + 2]
+        a3 += P[b, i, k + 3] * V[b, k + 3]
+        k += 4
+    while k < D:
+        a0 += P[b, i, k] * V[b, k]
+        k += 1
+    return (a0 + a1) + (a2 + a3)
+
+
 @njit(cache=True)
-def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F):  # pragma: no cover - compiled
+def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F, T, E):  # pragma: no cover - compiled
     """Write loss gradients into ``gWB, gWC, gw`` and outputs into ``F``; returns the loss.
 
-    Per token one ``exp`` and one division give ``sig`` and ``1 - sig`` without cancellation; the gate product
-    runs in linear space with exact power-of-two rescaling (its base-2 log is tracked, so nothing underflows
-    early), three transcendentals fewer per token than summing logs.  The rank-B updates of ``W_B`` and ``W_C``
+    ``T``, ``E`` ``(B, l+1)``: the gate pre-activations ``w^T p_j`` and ``exp(-|w^T p_j|)`` computed by the
+    caller (``exp = "simd"`` of :func:`loss_and_grad`), or ``(0, 0)`` arrays: then the kernel computes them itself
+    (libm ``exp``).
+
+    Per token one ``exp`` and one division give ``sig`` and ``1 - sig`` without cancellation (in a loop of their
+    own, branch-free); the gate product runs in linear space with exact power-of-two rescaling (its base-2 log is
+    tracked, so nothing underflows early), three transcendentals fewer per token than summing logs.  The rank-B updates of ``W_B`` and ``W_C``
     are matrix products: for ``B > D`` one ``(D, B) x (B, D)`` product ``M = sum_b g_b p_q r_b^T`` then ``W_C M``
     and ``W_B M^T`` (and the queries go through ``A = W_B^T W_C``), else per-prompt projections ``(B, m)``.
     """
     B, lp1, D = P.shape
     l = lp1 - 1
+    given = T.shape[0] > 0
     Pq = np.ascontiguousarray(P[:, l, :])  # (B, D) queries; read-only (a view of P when B == 1)
     via_A = D < B  # forming A = W_B^T W_C costs m D^2 and pays off only when the batch is larger than D
     if via_A:
@@ -91,26 +114,14 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F):  # pragma: no 
     G = np.ones(l)
     sig = np.empty(lp1)
     one_m_sig = np.empty(lp1)
+    tt = np.empty(lp1)  # gate pre-activations w^T p_j
     TINY, HUGE = 2.0 ** -500, 2.0**500
     loss = 0.0
     for b in range(B):
-        if not gated:  # linear Transformer: scores only
+        if not gated or given:  # scores only (linear Transformer, or gates given)
             for i in range(l):
-                a0 = a1 = a2 = a3 = 0.0
-                k = 0
-                while k + 4 <= D:
-                    a0 += P[b, i, k] * V[b, k]
-                    a1 += P[b, i, k + 1] * V[b, k + 1]
-                    a2 += P[b, i, k + 2] * V[b, k + 2]
-                    a3 += P[b, i, k + 3] * V[b, k + 3]
-                    k += 4
-                while k < D:
-                    a0 += P[b, i, k] * V[b, k]
-                    k += 1
-                s[i] = (a0 + a1) + (a2 + a3)
-        for j in range(lp1 if gated else 0):  # one pass: attention score and gate pre-activation together
-            # four partial sums each: independent chains instead of one latency-bound chain (fixed order,
-            # so still deterministic; fastmath stays off)
+                s[i] = _score(P, V, b, i, D)
+        for j in range(lp1 if gated and not given else 0):  # one pass: score and gate pre-activation together
             a0 = a1 = a2 = a3 = 0.0
             t0 = t1 = t2 = t3 = 0.0
             k = 0
@@ -133,15 +144,17 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F):  # pragma: no 
             t = (t0 + t1) + (t2 + t3)
             if j < l:
                 s[j] = acc
-            if gated:
-                e = np.exp(-abs(t))
+            tt[j] = t
+        if gated:
+            # the gates in a loop of their own, the sign test as a select rather than a branch: a mispredicted
+            # branch per token cost more than the exp (docs/performance.md, "The gate's exp")
+            for j in range(lp1):
+                e = E[b, j] if given else np.exp(-abs(tt[j]))
                 inv = 1.0 / (1.0 + e)
-                if t >= 0.0:
-                    sig[j] = inv
-                    one_m_sig[j] = e * inv
-                else:
-                    sig[j] = e * inv
-                    one_m_sig[j] = inv
+                ei = e * inv
+                pos = (T[b, j] if given else tt[j]) >= 0.0
+                sig[j] = inv if pos else ei
+                one_m_sig[j] = ei if pos else inv
         if gated:
             # G_i = sig_i * prod_{j>i} (1 - sig_j), the product kept as mantissa * 2^(-RESCALE * n): exact
             # power-of-two rescaling holds the mantissa in the normal range, so the log of the product is
@@ -193,16 +206,38 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F):  # pragma: no 
     return loss
 
 
+#: How the Mamba kernel exponentiates its gate pre-activations (see :func:`loss_and_grad`).
+GATE_EXPS = ("libm", "simd")
+_NONE = np.empty((0, 0))
+
+
 def loss_and_grad(
-    W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray, gated: bool = True
+    W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray, gated: bool = True,
+    exp: str = "libm",
 ) -> LossGrad:
-    """Numba kernel; same contract as :func:`loss_and_grad_reference`.  Inputs must be float64."""
+    """Numba kernel; same contract as :func:`loss_and_grad_reference`.  Inputs must be float64.
+
+    ``exp`` (Mamba only) chooses how the gates are exponentiated:
+    - ``"libm"`` (default): the kernel computes each pre-activation and calls the C library's scalar ``exp``;
+      the same bits on every machine with the same libm;
+    - ``"simd"``: the pre-activations ``P w`` ``(B, l+1)`` as one BLAS product and ``exp(-|P w|)`` as one NumPy
+      call, which uses the CPU's SIMD ``exp`` (within 1 ulp of libm).  About 10-20% faster per step
+      (docs/performance.md), but the last bits then depend on the BLAS and SIMD paths of the machine.
+    """
+    P = np.ascontiguousarray(P)
     gWB = np.zeros_like(W_B)
     gWC = np.zeros_like(W_C)
     gw = np.zeros_like(w)
     F = np.empty(P.shape[0])
+    if gated and exp == "simd":
+        T = P @ np.ascontiguousarray(w)
+        E = np.exp(-np.abs(T))
+    elif exp in GATE_EXPS:
+        T = E = _NONE
+    else:
+        raise ValueError(f"exp must be one of {GATE_EXPS}, got {exp!r}")
     loss = _loss_grad_kernel(
         np.ascontiguousarray(W_B), np.ascontiguousarray(W_C), np.ascontiguousarray(w),
-        np.ascontiguousarray(P), np.ascontiguousarray(z, dtype=np.float64), bool(gated), gWB, gWC, gw, F,
+        P, np.ascontiguousarray(z, dtype=np.float64), bool(gated), gWB, gWC, gw, F, T, E,
     )
     return LossGrad(float(loss), {"W_B": gWB, "W_C": gWC, "w": gw}, F)
