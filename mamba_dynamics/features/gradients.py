@@ -125,17 +125,22 @@ def _betas(sig, keep, beta):
 @njit(cache=True)
 def _seq_scan_forward(Xn, Bn, Cn, sig, keep, Hs, Yn):
     """(Eqs. 2-3) on one sequence: ``Xn`` ``(L, d)``, ``Bn``, ``Cn`` ``(L, r)`` (the ``b_t``, ``c_t``), gates from
-    :func:`_gates`; writes every state into ``Hs`` ``(L, d, r)`` and the outputs into ``Yn`` ``(L, d)``."""
+    :func:`_gates`; writes the outputs into ``Yn`` ``(L, d)`` and every state into ``Hs`` ``(L, d, r)``, or, when
+    ``Hs`` is ``(1, d, r)``, keeps only the current state there (the forward pass alone: the buffer stays in
+    cache on long sequences)."""
     L, d = Xn.shape
     r = Bn.shape[1]
+    store = Hs.shape[0] == L
     for l in range(L):
+        cur = l if store else 0
+        prv = l - 1 if store else 0
         for i in range(d):
             sx = sig[l] * Xn[l, i]
             acc = 0.0
             for j in range(r):
-                prev = Hs[l - 1, i, j] if l > 0 else 0.0
+                prev = Hs[prv, i, j] if l > 0 else 0.0
                 h = keep[l] * prev + sx * Bn[l, j]
-                Hs[l, i, j] = h
+                Hs[cur, i, j] = h
                 acc += h * Cn[l, j]
             Yn[l, i] = acc
 
@@ -240,11 +245,11 @@ def _seq_quadratic_adjoint(Xn, Bn, Cn, Gyn, sig, keep, beta, cum, rowK, colK, dw
 def content_mix(X, w, Bp, Cp, Y, SIG, KEEP, quadratic):
     """(Eq. 5) for a batch: ``X`` ``(N, L, d)``, ``w`` ``(d,)``, ``Bp = X W_B``, ``Cp = X W_C`` ``(N, L, r)``;
     writes ``Y`` ``(N, L, d)`` and the gates ``SIG``, ``KEEP`` ``(N, L)``, by the quadratic form or by the scan
-    (an ``(L, d, r)`` state buffer reused across sequences)."""
+    (one ``(d, r)`` state, updated in place)."""
     N, L, d = X.shape
     r = Bp.shape[2]
     beta = np.empty((L, L))
-    Hs = np.empty((0 if quadratic else L, d, r))
+    Hs = np.empty((1, d, r))  # the current state only
     for n in range(N):
         _gates(X[n], w, SIG[n], KEEP[n])
         if quadratic:
@@ -313,19 +318,48 @@ def content_adjoint(X, Bp, Cp, Gy, SIG, KEEP, active, na, quadratic, want_wbc, d
 
 
 @njit(cache=True)
+def attention_recurrent(L, d, window):
+    """Whether global linear attention runs as its O(L d^2) recurrence (``L >= 2 d``: fewer operations than the
+    O(L^2 d) direct sum, whose ``L (L + 1) / 2`` pairs cost ``2 d`` each against ``5 d^2`` per token)."""
+    return window == 0 and L >= 2 * d
+
+
+@njit(cache=True)
 def attention_mix(X, W, Y, window):
-    """(F4) for a batch, global (``window = 0``) or over the last ``window`` tokens: writes ``Y`` ``(N, L, d)``."""
+    """(F4) for a batch, global (``window = 0``) or over the last ``window`` tokens: writes ``Y`` ``(N, L, d)``.
+
+    Global attention on long sequences (``L >= 2 d``, :func:`attention_recurrent`) runs as its recurrence,
+    O(L d^2) per sequence instead of O(L^2 d): ``y_l = S_l W x_l / l`` with the running ``(d, d)`` state
+    ``S_l = sum_{s<=l} x_s x_s^T``.  Otherwise the sum over the earlier tokens (or the window's ``k``) is direct,
+    O(L^2 d) (O(L k d))."""
     N, L, d = X.shape
     U = np.empty(d)
+    S = np.empty((d, d))
+    recurrent = attention_recurrent(L, d, window)
     for n in range(N):
+        if recurrent:
+            for i in range(d):
+                for k in range(d):
+                    S[i, k] = 0.0
         for l in range(L):
             for i in range(d):
-                acc = 0.0
-                for k in range(d):
-                    acc += W[i, k] * X[n, l, k]
-                U[i] = acc  # W x_l
+                U[i] = 0.0
+            for k in range(d):
+                xk = X[n, l, k]
+                for i in range(d):
+                    U[i] += W[i, k] * xk  # W x_l
             for k in range(d):
                 Y[n, l, k] = 0.0
+            if recurrent:
+                for i in range(d):
+                    xi = X[n, l, i]
+                    for k in range(d):
+                        S[i, k] += xi * X[n, l, k]
+                for i in range(d):
+                    ui = U[i] / (l + 1)
+                    for k in range(d):
+                        Y[n, l, k] += ui * S[i, k]  # S symmetric: y = sum_i (u_i / l) S[i, :]
+                continue
             first = l - window + 1 if window > 0 and l - window + 1 > 0 else 0
             for s in range(first, l + 1):
                 score = 0.0
@@ -338,24 +372,44 @@ def attention_mix(X, W, Y, window):
 
 @njit(cache=True)
 def attention_adjoint(X, Gy, dW, window):
-    """(F10): accumulate ``dLoss/dW`` into ``dW`` ``(d, d)`` (same ``window`` as :func:`attention_mix`)."""
+    """(F10): accumulate ``dLoss/dW`` into ``dW`` ``(d, d)`` (same ``window`` as :func:`attention_mix`):
+    ``dW = sum_l z_l x_l^T`` with ``z_l = sum_s omega_{ls} <Gy_l, x_s> x_s``, which for global attention is
+    ``S_l Gy_l / l`` (the state of :func:`attention_mix`, O(L d^2) per sequence, when
+    :func:`attention_recurrent`)."""
     N, L, d = X.shape
     Z = np.empty(d)
+    S = np.empty((d, d))
+    recurrent = attention_recurrent(L, d, window)
     for n in range(N):
+        if recurrent:
+            for i in range(d):
+                for k in range(d):
+                    S[i, k] = 0.0
         for l in range(L):
             for k in range(d):
                 Z[k] = 0.0
-            first = l - window + 1 if window > 0 and l - window + 1 > 0 else 0
-            for s in range(first, l + 1):
-                c = 0.0
-                for k in range(d):
-                    c += Gy[n, l, k] * X[n, s, k]
-                c /= l + 1 - first
-                for k in range(d):
-                    Z[k] += c * X[n, s, k]
+            if recurrent:
+                for i in range(d):
+                    xi = X[n, l, i]
+                    for k in range(d):
+                        S[i, k] += xi * X[n, l, k]
+                for i in range(d):
+                    gi = Gy[n, l, i] / (l + 1)
+                    for k in range(d):
+                        Z[k] += gi * S[i, k]
+            else:
+                first = l - window + 1 if window > 0 and l - window + 1 > 0 else 0
+                for s in range(first, l + 1):
+                    c = 0.0
+                    for k in range(d):
+                        c += Gy[n, l, k] * X[n, s, k]
+                    c /= l + 1 - first
+                    for k in range(d):
+                        Z[k] += c * X[n, s, k]
             for i in range(d):
+                zi = Z[i]
                 for k in range(d):
-                    dW[i, k] += Z[i] * X[n, l, k]
+                    dW[i, k] += zi * X[n, l, k]
 
 
 def _head(Y: np.ndarray, V: np.ndarray, a: np.ndarray, y: np.ndarray, compact: bool):
