@@ -51,13 +51,17 @@ def make_case(model: str, N: int, L: int, d: int, m: int = 40, seed: int = 0):
 
 def counted_flops(model: str, N: int, L: int, d: int, m: int) -> float:
     """2 x multiply-adds of the Numba step (transcendentals not counted): head forward and backward
-    (``6 N L m d``); the mixer forward and adjoint, O(L^2 (d + r)) per sequence in the quadratic form (``L <= r``)
-    or O(L d r) in the scan, and the ``X W_B``, ``X W_C`` products and their transposes (``8 N L d r``)."""
+    (``6 N L m d``); the mixer forward and adjoint, O(L^2 (d + r)) per sequence in the quadratic form
+    (``L <= 2 r``) or O(L d r) in the scan, and the ``X W_B``, ``X W_C`` products and their transposes
+    (``8 N L d r``); linear attention: ``W x_l`` (``d^2`` per token), then the direct O(L^2 d) sums, or, when it
+    runs as its recurrence (``L >= 2 d``), ``5 d^2`` more per token."""
     head = 6.0 * N * L * m * d
     if model == "lt-mlp":
+        if L >= 2 * d:
+            return head + 2.0 * N * L * 6 * d * d
         return head + 2.0 * N * (L * (L + 1) / 2) * 4 * d + 2.0 * N * L * d * d
     r = d
-    mixer = N * (L * (L + 1) / 2) * (6 * r + 10 * d) if L <= r else N * L * d * r * 12.0
+    mixer = N * (L * (L + 1) / 2) * (6 * r + 10 * d) if L <= 2 * r else N * L * d * r * 12.0
     return head + mixer + 8.0 * N * L * d * r
 
 
