@@ -65,7 +65,8 @@ def test_recurrence_equals_closed_form_and_kernel():
     assert np.abs(outputs(p, s.X, False) - model.mix_attention(s.X, W)).max() < 1e-12
 
 
-@pytest.mark.parametrize("L, d", [(20, 6), (5, 8)])  # the scan (L > r) and the quadratic kernels (L <= r)
+# the scan (L > 2r), the quadratic kernels (L <= r) and the quadratic kernels with r < L <= 2r
+@pytest.mark.parametrize("L, d", [(20, 6), (5, 8), (12, 8)])
 def test_paper_scan_equals_closed_form_and_kernels(L, d):
     """Eqs. 2-3 (the (d, r) state recurrence) = Eq. 5 (closed form) = the fast kernels, outputs and gradients."""
     cfg, O, s = _set(L=L, d=d)
@@ -81,6 +82,29 @@ def test_paper_scan_equals_closed_form_and_kernels(L, d):
         assert np.allclose(k.grads[name], r.grads[name], rtol=1e-10, atol=1e-13 * max(1.0, np.abs(r.grads[name]).max()))
     frozen = loss_and_grad(p, s.X, s.y, True, content=True, want_wbc=False)
     assert set(frozen.grads) == {"w", "V"} and np.array_equal(frozen.grads["w"], k.grads["w"])
+
+
+@pytest.mark.parametrize("model_name, L, d", [("ssm", 20, 6), ("ssm", 12, 8), ("lt-mlp", 20, 6), ("lt-mlp", 9, 6)])
+def test_only_active_sequences_enter_the_backward_pass(model_name, L, d):
+    """With a third to a half of the hinges inactive, the fast path (head products on the active rows only, the adjoint on
+    the active sequences only) equals the reference; the linear-attention cases cover both its recurrence
+    (L >= 2d) and its direct sum."""
+    cfg, O, s = _set(L=L, d=d)
+    rng = np.random.default_rng(5)
+    p = model.Params(w=rng.standard_normal(d), W=np.eye(d) + 0.3 * rng.standard_normal((d, d)),
+                     V=3 * rng.standard_normal((7, d)), a=model.output_layer_random(7, rng),
+                     W_B=rng.standard_normal((d, d)), W_C=rng.standard_normal((d, d)))
+    content = model_name == "ssm"
+    F = loss_and_grad_reference(p, s.X, s.y, content, content=content).F
+    p.V = p.V * 3 / np.median(np.abs(F))  # |F| about 3: y = sign(F) leaves the hinge
+    y = np.where(np.arange(len(F)) % 2 == 0, np.sign(F), -np.sign(F))
+    k = loss_and_grad(p, s.X, y, content, content=content)
+    r = loss_and_grad_reference(p, s.X, y, content, content=content)
+    active = np.mean(y * r.F < 1)
+    assert 0.4 < active < 0.8, active
+    assert k.loss == pytest.approx(r.loss, abs=1e-13) and np.allclose(k.F, r.F, rtol=1e-12, atol=1e-13)
+    for name in r.grads:
+        assert np.allclose(k.grads[name], r.grads[name], rtol=1e-10, atol=1e-13 * max(1.0, np.abs(r.grads[name]).max()))
 
 
 def test_windowed_attention_weights_and_kernel():
@@ -151,6 +175,16 @@ def test_long_prompts_and_huge_weights_stay_finite():
         assert lk == pytest.approx(lr, abs=1e-12)
         for k in gk:
             assert np.allclose(gk[k], gr[k], rtol=1e-9, atol=1e-12 * max(1.0, np.abs(gr[k]).max()))
+    # global linear attention on the same prompts runs as its O(L d^2) recurrence
+    p = model.Params(np.zeros(5), np.eye(5) + 0.5 * rng.standard_normal((5, 5)), rng.standard_normal((4, 5)),
+                     model.output_layer(4))
+    loss, g, F = loss_and_grad(p, s.X, s.y, False)
+    assert np.isfinite(loss) and all(np.all(np.isfinite(v)) for v in g.values()) and np.all(np.isfinite(F))
+    lk, gk, _ = loss_and_grad(p, s.X[:, :300], s.y, False)
+    lr, gr, _ = loss_and_grad_reference(p, s.X[:, :300], s.y, False)
+    assert lk == pytest.approx(lr, abs=1e-12)
+    for k in gk:
+        assert np.allclose(gk[k], gr[k], rtol=1e-9, atol=1e-12 * max(1.0, np.abs(gr[k]).max()))
 
 
 def test_inputs_not_modified_and_deterministic():
