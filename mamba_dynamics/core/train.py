@@ -70,10 +70,11 @@ class LoopOutcome:
 
 def run_loop(steps: int, step: Callable[[int], tuple], log: Callable[[int, np.ndarray], dict], log_every: int,
              diverge_norm: float, desc: str = "training", show_progress: bool = False,
-             stop: Callable[[int], bool] | None = None) -> LoopOutcome:
-    """Run ``step(1..steps)``, logging at 0, every ``log_every`` steps and at ``steps``; never raises on
-    divergence or Ctrl-C (they end the loop with that status).  ``stop(k)``, checked after each log, ends the loop
-    early as completed.  ``log`` returns a dict of numbers shown on the progress bar."""
+             stop: Callable[[int], bool] | None = None, log_now: Callable[[int], bool] | None = None) -> LoopOutcome:
+    """Run ``step(1..steps)``, logging at 0, every ``log_every`` steps, at ``steps`` and at any step where
+    ``log_now(k)`` is true (a cheap check between logs); never raises on divergence or Ctrl-C (they end the loop
+    with that status).  ``stop(k)``, checked after each log, ends the loop early as completed.  ``log`` returns a
+    dict of numbers shown on the progress bar."""
     losses = np.empty(steps)
     status, message, since = "completed", "", 0
     log(0, losses[:0])
@@ -87,7 +88,7 @@ def run_loop(steps: int, step: Callable[[int], tuple], log: Callable[[int, np.nd
             if problem:
                 status, message = "diverged", problem
                 break
-            if k % log_every == 0 or k == steps:
+            if k % log_every == 0 or k == steps or (log_now is not None and log_now(k)):
                 shown = log(k, losses[since:k])
                 since = k
                 bar.set_postfix(**{name: f"{v:.3f}" for name, v in shown.items()})

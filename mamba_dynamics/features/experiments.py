@@ -51,9 +51,11 @@ SCALING_ETA_MAJORITY = 0.5
 def scaling_plan(quick: bool) -> list[dict]:
     """The iteration sweeps: name, regime, varied quantity, x values and one config (as keywords) per x; the four
     of the theorems (gate learned) and three with the gate fixed (``<name>_gate_fixed``, ``gate = "fixed"``)."""
-    maj = dict(regime="majority", n_test=500, log_every=1, target_err=TARGET["majority"], steps=MAX_STEPS["majority"],
-               eta=SCALING_ETA_MAJORITY)
-    loc = dict(regime="locality", n_test=500, log_every=1, target_err=TARGET["locality"], steps=MAX_STEPS["locality"])
+    # full logs every 25 steps: with stop_at_target the test error alone is checked after every step, so the
+    # iteration counts are those of log_every = 1 (features.train)
+    maj = dict(regime="majority", n_test=500, log_every=25, target_err=TARGET["majority"],
+               steps=MAX_STEPS["majority"], eta=SCALING_ETA_MAJORITY)
+    loc = dict(regime="locality", n_test=500, log_every=25, target_err=TARGET["locality"], steps=MAX_STEPS["locality"])
     gaps = [0.2, 0.3, 0.6] if quick else [0.2, 0.25, 0.3, 0.4, 0.5, 0.6]
     Ls = [10, 20, 40] if quick else [10, 20, 30, 40, 50, 60, 80]  # alpha_r L and alpha_c L whole: the gap is exactly 0.2
     pairs = [(1, 3), (2, 4), (3, 5)] if quick else [(1, 2), (1, 3), (1, 5), (2, 4), (2, 6)]

@@ -7,7 +7,8 @@ hinge loss for the blocks of :func:`trained_blocks` (``a`` fixed), with the fast
 (:func:`mamba_dynamics.core.train.run_loop`).  Every ``log_every`` steps (and at steps 0 and T) the quantities of
 :mod:`mamba_dynamics.features.metrics` are measured on a fixed test set.  ``iters_to_target`` is the first logged
 step whose test error is ``<= target_err`` (NaN if never); ``stop_at_target`` ends the run there (scaling
-studies).  Float64; the same seed gives the same numbers.  Divergence (non-finite loss or gradient, or a
+studies), and then the test error alone is also checked after every step, with a full log at the step that
+reaches the target, so ``iters_to_target`` is the same for every ``log_every``.  Float64; the same seed gives the same numbers.  Divergence (non-finite loss or gradient, or a
 parameter norm above ``diverge_norm``) stops the run with a message naming the step and the quantity; what was
 logged is kept.
 """
@@ -21,7 +22,7 @@ import numpy as np
 from ..core.losses import error_01, hinge_loss
 from ..core.seeds import seed_streams as _streams
 from ..core.train import TrainResult, run_loop, stack_history
-from . import data, gradients
+from . import data, gradients, model
 from .config import FeaturesConfig
 from .metrics import KEYS, PROFILE_KEYS, snapshot
 from .model import init_params
@@ -83,6 +84,14 @@ def train(cfg: FeaturesConfig, show_progress: bool = False, stop_at_target: bool
             return stop_at_target
         return False
 
+    def target_now(k: int) -> bool:
+        """Between logs, with ``stop_at_target``: whether the test error (alone, the same computation as the
+        log's) is already at or below the target."""
+        if not (stop_at_target and np.isnan(hit[0])):
+            return False
+        F = model.head(gradients.outputs(params, test_set.X, gated, **arch), params.V, params.a)
+        return error_01(F, test_set.y) <= cfg.target_err
+
     def step(k: int):
         if cfg.batch:
             idx = rng["batches"].choice(cfg.n_train, size=cfg.batch, replace=False)
@@ -95,7 +104,7 @@ def train(cfg: FeaturesConfig, show_progress: bool = False, stop_at_target: bool
         return loss, grads, {k: getattr(params, k) for k in grads}
 
     out = run_loop(cfg.steps, step, log, cfg.log_every, cfg.diverge_norm, f"{cfg.model} {cfg.regime} GD",
-                   show_progress, stop=reached)
+                   show_progress, stop=reached, log_now=target_now)
     hist = stack_history(history)
     final = {k: v[-1] for k, v in hist.items() if len(v)}
     final["iters_to_target"] = hit[0]

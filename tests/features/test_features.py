@@ -107,6 +107,22 @@ def test_only_active_sequences_enter_the_backward_pass(model_name, L, d):
         assert np.allclose(k.grads[name], r.grads[name], rtol=1e-10, atol=1e-13 * max(1.0, np.abs(r.grads[name]).max()))
 
 
+@pytest.mark.parametrize("sweep", ["majority_L", "locality_L"])
+def test_iterations_to_target_do_not_depend_on_log_every(sweep):
+    """With stop_at_target the test error is checked after every step between the full logs: the same iteration
+    count, the same parameters and the same final values as logging every step (first cell of each quick scaling
+    sweep, which logs every 25 steps)."""
+    from mamba_dynamics.features.experiments import scaling_plan
+
+    kw = next(sw for sw in scaling_plan(True) if sw["name"] == sweep)["cfgs"][0]
+    a = train(FeaturesConfig(**dict(kw, log_every=1)), stop_at_target=True)
+    b = train(FeaturesConfig(**kw), stop_at_target=True)
+    assert a.final["iters_to_target"] == b.final["iters_to_target"] and a.steps_done == b.steps_done
+    assert 1 < b.final["iters_to_target"] and b.final["iters_to_target"] % kw["log_every"] != 0
+    assert np.array_equal(a.params.V, b.params.V) and np.array_equal(a.loss_per_step, b.loss_per_step)
+    assert a.final["test_err"] == b.final["test_err"] and len(b.history["step"]) < len(a.history["step"])
+
+
 def test_windowed_attention_weights_and_kernel():
     W = model.attention_weights(5, 2)
     assert np.allclose(W.sum(1), 1) and W[0, 0] == 1 and np.allclose(W[4], [0, 0, 0, 0.5, 0.5])
