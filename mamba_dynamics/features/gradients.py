@@ -324,6 +324,21 @@ def attention_recurrent(L, d, window):
     return window == 0 and L >= 2 * d
 
 
+@njit(cache=True, inline="always")
+def _attention_state_step(X, n, l, S, v, out):
+    """One token of the linear-attention recurrence for sequence ``n`` of ``X`` ``(N, L, d)``: ``S += x_l x_l^T``
+    (``S`` ``(d, d)``, symmetric), then ``out += S v / l`` (``v``, ``out`` ``(d,)``, ``l`` counted from 1)."""
+    d = X.shape[2]
+    for i in range(d):
+        xi = X[n, l, i]
+        for k in range(d):
+            S[i, k] += xi * X[n, l, k]
+    for i in range(d):
+        vi = v[i] / (l + 1)
+        for k in range(d):
+            out[k] += vi * S[i, k]
+
+
 @njit(cache=True)
 def attention_mix(X, W, Y, window):
     """(F4) for a batch, global (``window = 0``) or over the last ``window`` tokens: writes ``Y`` ``(N, L, d)``.
@@ -351,14 +366,7 @@ def attention_mix(X, W, Y, window):
             for k in range(d):
                 Y[n, l, k] = 0.0
             if recurrent:
-                for i in range(d):
-                    xi = X[n, l, i]
-                    for k in range(d):
-                        S[i, k] += xi * X[n, l, k]
-                for i in range(d):
-                    ui = U[i] / (l + 1)
-                    for k in range(d):
-                        Y[n, l, k] += ui * S[i, k]  # S symmetric: y = sum_i (u_i / l) S[i, :]
+                _attention_state_step(X, n, l, S, U, Y[n, l])  # y_l = S_l W x_l / l
                 continue
             first = l - window + 1 if window > 0 and l - window + 1 > 0 else 0
             for s in range(first, l + 1):
@@ -389,14 +397,7 @@ def attention_adjoint(X, Gy, dW, window):
             for k in range(d):
                 Z[k] = 0.0
             if recurrent:
-                for i in range(d):
-                    xi = X[n, l, i]
-                    for k in range(d):
-                        S[i, k] += xi * X[n, l, k]
-                for i in range(d):
-                    gi = Gy[n, l, i] / (l + 1)
-                    for k in range(d):
-                        Z[k] += gi * S[i, k]
+                _attention_state_step(X, n, l, S, Gy[n, l], Z)  # z_l = S_l Gy_l / l
             else:
                 first = l - window + 1 if window > 0 and l - window + 1 > 0 else 0
                 for s in range(first, l + 1):
