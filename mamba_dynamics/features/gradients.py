@@ -21,14 +21,15 @@ The paper's mixer (Eq. 5, ``content``), with ``b_t = W_B^T x_t``, ``c_t = W_C^T 
       dLoss/dw = (F9) with C replaced by C * S;   dLoss/db_s = sum_t M_{ts} c_t,  dLoss/dc_t = sum_s M_{ts} b_s,
       dLoss/dW_B = sum_s x_s (dLoss/db_s)^T,  dLoss/dW_C = sum_t x_t (dLoss/dc_t)^T                (O(L^2 (d + r)))
 
-:func:`loss_and_grad` is the fast path (``@njit(cache=True)`` kernels, serial, fastmath off, and BLAS).  The
-gate-only SSM and attention: a Numba mixer and adjoint (F8, F10) around the head (F7, :func:`_head`: BLAS
-products and one Numba pass for the hinge).  The Eq. 5 SSM runs in
-three passes: the mixer forward of every sequence (:func:`content_mix`); the head's products by BLAS, with the
-hinge and its backward weights in one Numba pass over the pre-activations (:func:`hinge_rows`); and the mixer's
-adjoint on the sequences whose hinge is active only (:func:`content_adjoint`).  The mixer takes its quadratic form
-(P2, gate products ``beta`` by running products, :func:`_betas`) for ``L <= 2 r`` and the scan (P1) above
-(:func:`quadratic_form`), so long sequences stay O(L).  :func:`loss_and_grad_reference` is plain NumPy: the
+:func:`loss_and_grad` is the fast path (``@njit(cache=True)`` kernels, serial, fastmath off, and BLAS).
+- The gate-only SSM and attention: a Numba mixer and adjoint (F8, F10) around the head (F7, :func:`_head`: BLAS
+  products and one Numba pass for the hinge).  Global attention on long sequences runs as its O(L d^2)
+  recurrence (:func:`attention_recurrent`).
+- The Eq. 5 SSM runs in three passes: the mixer forward of every sequence (:func:`content_mix`); the head
+  (:func:`_head`, :func:`hinge_rows`); and the mixer's adjoint on the sequences whose hinge is active only
+  (:func:`content_adjoint`).  The mixer takes its quadratic form (P2, gate products ``beta`` by running
+  products, :func:`_betas`) for ``L <= 2 r`` and the scan (P1) above (:func:`quadratic_form`), so long sequences
+  stay O(L).  :func:`loss_and_grad_reference` is plain NumPy: the
 closed form (F3) in log space, the closed-form derivative (F9), a per-neuron head and einsum (F10); it shares no
 code with the fast path beyond ``softplus``.
 
