@@ -197,6 +197,23 @@ def test_risk_curve_barely_moves_with_d_while_krr_on_x_degrades():
     assert krr[32] > krr[16] + 0.15
 
 
+def test_risk_grows_with_r_and_falls_with_N_reduced():
+    """The r sweep (issue 16, reduced: d = 16, r in {2, 8}, link h2): for both readouts the ICL risk at N = 256 is
+    clearly higher at r = 8, falls from N = 256 to 1024 at each r, and 4x the context does not make up for 4x
+    the relevant dimension; linear attention stays below Mamba for h2 (the gate adds only variance there)."""
+    risk = {}
+    for gate in ("mamba", "constant"):
+        for r in (2, 8):
+            cfg = SingleIndexConfig(d=16, r=r, link="h2", gate=gate, T1=3000, T2=600, N_pt=256, n_test=200,
+                                    queries=16)
+            risk[gate, r] = simulate(cfg, [256, 1024])["risk"]  # measured 0.25/0.17, 0.52/0.42 (Mamba)
+    for gate in ("mamba", "constant"):
+        assert risk[gate, 8][0] > risk[gate, 2][0] + 0.1
+        assert all(risk[gate, r][1] < risk[gate, r][0] for r in (2, 8))
+        assert risk[gate, 8][1] > risk[gate, 2][0]
+    assert all(risk["constant", r][0] < risk["mamba", r][0] for r in (2, 8))
+
+
 def run(root, *args, script="simulate.py", timeout=300):
     return subprocess.run([sys.executable, str(root / "scripts" / script), *args], capture_output=True, text=True,
                           timeout=timeout, cwd=root)
