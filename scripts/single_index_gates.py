@@ -72,9 +72,10 @@ def main(argv=None) -> int:
             panels[link][key] = {"N": np.array(Ns), **{name: arrays[f"{link}_{key}_{name}"]
                                                        for name in ("risk", "cos_quad", "cos_linear")}}
             means[f"{link}/{key}"] = [round(float(v), 4) for v in vals.mean(0)]
-            table.append((f"{link:<6} {key:<6}", "  ".join(f"{v:.3f}" for v in vals.mean(0)) +
-                          "   |cos(Q, beta)| " + "  ".join(f"{v:.2f}" for v in arrays[f"{link}_{key}_cos_quad"]
-                                                           .mean(0))))
+            cos = "   |cos(Q, beta)| " + "  ".join(f"{v:.2f}" for v in arrays[f"{link}_{key}_cos_quad"].mean(0))
+            if exps[link][1] == 1:  # a linear part: how well the context's linear direction u finds beta
+                cos += "   cos(u, beta) " + "  ".join(f"{v:.2f}" for v in arrays[f"{link}_{key}_cos_linear"].mean(0))
+            table.append((f"{link:<6} {key:<6}", "  ".join(f"{v:.3f}" for v in vals.mean(0)) + cos))
     cfg0 = next(iter(base.values()))
     title = (f"Gate ablation (arXiv 2510.12026): d={cfg0.d}, {setting_text(cfg0).split(', ', 1)[1]}, N_pt = N\n"
              f"mean +- std over {args.seeds} seeds ({args.n_test} test prompts x {cfg0.queries} queries per N)")

@@ -29,7 +29,8 @@ FLAGS = [
     (("--N-pt",), "N_pt", int, "pretraining context length N_pt"),
     (("--T1",), "T1", int, "Stage-I prompts T1"),
     (("--T2",), "T2", int, "Stage-II prompts T2"),
-    (("--stage1",), "stage1", str, "gradient (Algorithm 1's step) or ideal (gamma* = 1 on relevant features)"),
+    (("--stage1",), "stage1", str, "gradient (Algorithm 1's step), ideal (gamma* = 1 on relevant features) or "
+                                   "ideal-linear (on the relevant linear features alone)"),
     (("--width",), "width", int, "MLP width m"),
     (("--bias-range",), "bias_range", float, "Stage-II MLP biases b_j ~ U[-B, B]"),
     (("--lam2",), "lam2", float, "Stage-II ridge lambda_2 [default: chosen on held-out prompts]"),

@@ -10,7 +10,8 @@ standard deviation); ``a0`` = initial output weight alpha;
 held-out Stage-II prompts); ``gate`` = ``"mamba"`` (sigma(y/rho + b)) or ``"constant"`` (linear attention,
 G_i = 1/N); ``stage1`` = ``"gradient"`` (Algorithm 1's one step) or ``"ideal"`` (gamma* = 1 on the relevant
 quadratic features, and on the relevant linear ones for links with an odd part: the selection Stage I reaches as
-T1 -> infinity, for links where Algorithm 1 would need T1 ~ d^(ie+2) prompts); ``queries`` = queries scored per
+T1 -> infinity, for links where Algorithm 1 would need T1 ~ d^(ie+2) prompts) or ``"ideal-linear"`` (gamma* = 1
+on the relevant linear features alone: the h3 lead of docs/single_index.md); ``queries`` = queries scored per
 prompt in Stage II and at test (they share the prompt's context); ``n_test`` = test prompts per context length.
 """
 
@@ -28,7 +29,7 @@ MODELS = {"mamba-single-index": "gated Mamba readout + MLP, Algorithm 1 of arXiv
           "la-single-index": "linear-attention readout (G = 1/N) + MLP, arXiv 2510.12026"}
 GATE = {"mamba-single-index": "mamba", "la-single-index": "constant"}
 GATES = ("mamba", "constant")
-STAGE1 = ("gradient", "ideal")
+STAGE1 = ("gradient", "ideal", "ideal-linear")
 
 
 @dataclass(frozen=True)

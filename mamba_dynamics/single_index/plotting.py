@@ -103,7 +103,8 @@ def plot_gate_ablation(panels: dict, tau: float, exponents: dict, title: str) ->
         for key, c in curves.items():
             label, color, marker, _ = STYLE[key]
             name = "Mamba" if key == "mamba" else "linear attention"
-            band(ax, c["N"], c["cos_quad"], color, f"{name}: |cos(top eigvec of Q, beta)|", marker=marker)
+            if np.any(np.isfinite(c["cos_quad"])):  # none with stage1 = "ideal-linear" (no quadratic form)
+                band(ax, c["N"], c["cos_quad"], color, f"{name}: |cos(top eigvec of Q, beta)|", marker=marker)
             if ge == 1:
                 band(ax, c["N"], c["cos_linear"], color, f"{name}: cos(u, beta), linear part", marker=marker,
                       ls="--")

@@ -44,15 +44,17 @@ def chunks(n: int, N: int, d: int, queries: int = 0):
         yield min(size, n - start)
 
 
-def ideal_gamma(d: int, I: np.ndarray, coefs: np.ndarray) -> np.ndarray:
-    """``(d~,)``: ones on the relevant square and cross features (and linear ones if ``ge = 1``), zeros elsewhere.
+def ideal_gamma(d: int, I: np.ndarray, coefs: np.ndarray, linear_only: bool = False) -> np.ndarray:
+    """``(d~,)``: ones on the relevant square and cross features (and linear ones if ``ge = 1``), zeros elsewhere;
+    with ``linear_only`` ones on the relevant linear features alone (``stage1 = "ideal-linear"``: the readout is
+    then the linear form ``u^T x_q``, ``u = sum_i G_i y_i x_{i, I}``, free of the quadratic blocks' noise).
 
     With weight 1 on both quadratic blocks the population readout is ``c_2 h_2(<beta, x>)``, because
     ``E[h_2(z) h_2(x_k)] = beta_k^2`` and ``E[h_2(z) x_k x_l] = sqrt(2) beta_k beta_l``."""
     mask = relevant_mask(d, I)
     blocks = feature_blocks(d)
     gamma = np.zeros(len(mask))
-    keep = ["square", "cross"] + (["linear"] if generative_exponent(coefs) == 1 else [])
+    keep = ["linear"] if linear_only else ["square", "cross"] + (["linear"] if generative_exponent(coefs) == 1 else [])
     for name in keep:
         gamma[blocks[name]] = mask[blocks[name]]
     return gamma
@@ -170,7 +172,7 @@ def pretrain(cfg: SingleIndexConfig, I: np.ndarray, coefs: np.ndarray, rng: np.r
     if cfg.stage1 == "gradient":
         direction, loss1 = stage1_direction(cfg, I, coefs, v, rng)
     else:
-        direction, loss1 = ideal_gamma(cfg.d, I, coefs), float("nan")
+        direction, loss1 = ideal_gamma(cfg.d, I, coefs, linear_only=cfg.stage1 == "ideal-linear"), float("nan")
     out = readout_outputs(cfg, I, coefs, direction, cfg.T2, cfg.N_pt, rng, cfg.queries)
     std = float(np.std(out.M))
     eta1 = 1.0 / std if std > 0 else 1.0

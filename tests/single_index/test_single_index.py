@@ -154,6 +154,9 @@ def test_ideal_gamma_reads_out_h2_of_the_index_and_alignment_metric():
     gamma = ideal_gamma(d, I, hermite.parse_link("h4"))
     assert not np.any(gamma[feature_blocks(d)["linear"]])  # even link: no linear block
     assert np.any(ideal_gamma(d, I, hermite.parse_link("h3"))[feature_blocks(d)["linear"]])
+    lin = ideal_gamma(d, I, hermite.parse_link("h3"), linear_only=True)  # stage1 = "ideal-linear"
+    blocks = feature_blocks(d)
+    assert np.array_equal(np.flatnonzero(lin), np.arange(d)[I] + blocks["linear"].start) and np.all(lin[lin > 0] == 1)
     x = np.random.default_rng(8).standard_normal((200_000, d))
     A = embed(x).T @ hermite.h(2, x @ beta) / len(x)  # E[h2(z) phi(x)]
     xq = np.random.default_rng(9).standard_normal((50, d))
