@@ -1,4 +1,5 @@
-"""Exact data generator of the outlier-ICL paper (arXiv 2510.00399, Section 3.2), vectorised and seeded.
+"""Exact data generator of the outlier-ICL paper (arXiv 2510.00399, Section 3.2), vectorised and seeded: the random
+choices are NumPy draws in a fixed order and one Numba pass (:func:`_fill_prompts`) writes the prompts from them.
 
 Glossary (code name -> paper symbol):
 
