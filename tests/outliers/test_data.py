@@ -128,3 +128,27 @@ def test_per_example_outlier_count_is_binomial(pat, placement):
         assert all(b.outlier[i, :c].all() for i, c in enumerate(counts[:50]))
     if placement == "CQ":
         assert all(b.outlier[i, cfg.l_ts - c:].all() for i, c in enumerate(counts[:50]))
+
+
+@pytest.mark.parametrize("B, l", [(1, 1), (7, 20), (64, 5)])
+def test_numba_prompt_fill_equals_the_numpy_expression(pat, B, l):
+    """``_fill_prompts`` (the Numba pass every batch goes through) against its naive NumPy reference: the same
+    prompts bit for bit, outliers on context examples only, labels in the last column, 0 at the query."""
+    from mamba_dynamics.outliers import data
+
+    rng = np.random.default_rng(B + l)
+    t, j, k, kappa, y = data._clean_draws(task_sets(CFG.M1)[1], len(pat.nu), rng, B, l, 0.5)
+    amp = np.where(rng.random((B, l)) < 0.4, 2.0, 0.0)
+    s = rng.integers(len(pat.vstar), size=(B, l))
+    P = np.empty((B, l + 1, CFG.d + 1))
+    data._fill_prompts(pat.mu, pat.nu, pat.vstar, j, k, kappa, amp, s, y, P)
+    x = pat.mu[j] + kappa[..., None] * pat.nu[k]
+    x[:, :l] += amp[..., None] * pat.vstar[s]
+    assert np.array_equal(P[..., :-1], x) and np.array_equal(P[:, :l, -1], y[:, :l]) and np.all(P[:, l, -1] == 0)
+
+
+def test_task_sets_are_cached_and_read_only():
+    a, b = task_sets(6, "ring"), task_sets(6, "ring")
+    assert a[0] is b[0] and a[1] is b[1]
+    with pytest.raises(ValueError):
+        a[1][0, 0] = 3
