@@ -80,3 +80,20 @@ def test_training_loop_logs_stops_and_guards():
 
     out = run_loop(10, interrupted, log, 2, 1e6)
     assert out.status == "interrupted" and out.steps_done == 4 and len(out.losses) == 4
+    logged.clear()  # log_now: an extra log where a cheap check asks for one
+    out = run_loop(10, lambda k: (1.0, {}, {}), log, 4, 1e6, stop=lambda k: k == 6, log_now=lambda k: k == 6)
+    assert out.steps_done == 6 and logged == [(0, 0), (4, 4), (6, 2)]
+
+
+def test_divergence_check_fast_path_keeps_its_answers():
+    """The per-step check sums each gradient (the element-wise test only if the sum is not finite): gradients
+    whose sum overflows but whose entries are finite are not divergence; a NaN or an infinity is, with its name."""
+    from mamba_dynamics.core.train import divergence_problem
+
+    ok = {"p": np.ones(3)}
+    assert divergence_problem(1, 0.5, {"g": np.array([1e308, 1e308])}, ok, 10.0) is None
+    for bad in (np.array([1.0, np.nan]), np.array([np.inf, -np.inf]), np.array([0.0, np.inf])):
+        assert divergence_problem(2, 0.5, {"g": bad}, ok, 10.0) == "diverged at step 2: gradient of g is not finite"
+    assert divergence_problem(3, 0.5, {}, {"p": np.full((3, 3), 5.0)}, 10.0) == \
+        "diverged at step 3: ||p|| = 15 exceeds 10"
+    assert "||p|| = nan" in divergence_problem(4, 0.5, {}, {"p": np.array([np.nan])}, 10.0)
