@@ -312,8 +312,9 @@ def gate_exp_study(sizes, budget: float) -> None:
 
     plain, afn = njit(exp_loop), njit(fastmath={"afn"})(exp_loop)
     print("\nthe gate's exp: options (Mamba step; exp of the batch's B (l+1) pre-activations alone)")
-    print(f"{'B':>5} {'l':>4} {'d':>4}  {'libm loop us':>12} {'afn loop us':>12} {'numpy us':>10} {'afn ulp':>8} {'numpy ulp':>9}  "
-          f"{'step libm us':>12} {'step simd us':>12} {'simd/libm':>9}  {'max rel diff':>12} {'simd vs ref':>11}")
+    print(f"{'B':>5} {'l':>4} {'d':>4}  {'libm loop us':>12} {'afn loop us':>12} {'numpy us':>10} {'afn ulp':>8} "
+          f"{'numpy ulp':>9}  {'step libm us':>12} {'step simd us':>12} {'simd/libm':>9}  {'max rel diff':>12} "
+          f"{'simd vs ref':>11}")
     for B, l, d in sizes:
         W_B, W_C, w, P, z = make_case(B, l, d)
         x = -np.abs(P @ w).ravel()
@@ -328,7 +329,8 @@ def gate_exp_study(sizes, budget: float) -> None:
         ref = loss_and_grad_reference(W_B, W_C, w, P, z, True)
         rel = max(np.max(np.abs(a.grads[k] - b.grads[k])) / np.max(np.abs(a.grads[k])) for k in a.grads)
         rel_ref = max(np.max(np.abs(ref.grads[k] - b.grads[k])) / np.max(np.abs(ref.grads[k])) for k in a.grads)
-        print(f"{B:>5} {l:>4} {d:>4}  {times['libm'] * 1e6:>12.1f} {times['afn'] * 1e6:>12.1f} {times['numpy'] * 1e6:>10.1f} "
+        us = {name: t * 1e6 for name, t in times.items()}
+        print(f"{B:>5} {l:>4} {d:>4}  {us['libm']:>12.1f} {us['afn']:>12.1f} {us['numpy']:>10.1f} "
               f"{ulp['afn']:>8.0f} {ulp['numpy']:>9.0f}  {steps['libm'] * 1e6:>12.1f} {steps['simd'] * 1e6:>12.1f} "
               f"{ratio['simd']:>9.3f}  {rel:>12.1e} {rel_ref:>11.1e}", flush=True)
 

@@ -8,9 +8,9 @@ hinge loss for the blocks of :func:`trained_blocks` (``a`` fixed), with the fast
 :mod:`mamba_dynamics.features.metrics` are measured on a fixed test set.  ``iters_to_target`` is the first logged
 step whose test error is ``<= target_err`` (NaN if never); ``stop_at_target`` ends the run there (scaling
 studies), and then the test error alone is also checked after every step, with a full log at the step that
-reaches the target, so ``iters_to_target`` is the same for every ``log_every``.  Float64; the same seed gives the same numbers.  Divergence (non-finite loss or gradient, or a
-parameter norm above ``diverge_norm``) stops the run with a message naming the step and the quantity; what was
-logged is kept.
+reaches the target, so ``iters_to_target`` is the same for every ``log_every``.  Float64; the same seed gives the
+same numbers.  Divergence (non-finite loss or gradient, or a parameter norm above ``diverge_norm``) stops the run
+with a message naming the step and the quantity; what was logged is kept.
 """
 
 from __future__ import annotations

@@ -95,9 +95,10 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F, T, E):  # pragm
 
     Per token one ``exp`` and one division give ``sig`` and ``1 - sig`` without cancellation (in a loop of their
     own, branch-free); the gate product runs in linear space with exact power-of-two rescaling (its base-2 log is
-    tracked, so nothing underflows early), three transcendentals fewer per token than summing logs.  The rank-B updates of ``W_B`` and ``W_C``
-    are matrix products: for ``B > D`` one ``(D, B) x (B, D)`` product ``M = sum_b g_b p_q r_b^T`` then ``W_C M``
-    and ``W_B M^T`` (and the queries go through ``A = W_B^T W_C``), else per-prompt projections ``(B, m)``.
+    tracked, so nothing underflows early), three transcendentals fewer per token than summing logs.  The rank-B
+    updates of ``W_B`` and ``W_C`` are matrix products: for ``B > D`` one ``(D, B) x (B, D)`` product
+    ``M = sum_b g_b p_q r_b^T`` then ``W_C M`` and ``W_B M^T`` (and the queries go through ``A = W_B^T W_C``), else
+    per-prompt projections ``(B, m)``.
     """
     B, lp1, D = P.shape
     l = lp1 - 1
