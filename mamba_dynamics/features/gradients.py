@@ -354,9 +354,7 @@ def attention_mix(X, W, Y, window):
     recurrent = attention_recurrent(L, d, window)
     for n in range(N):
         if recurrent:
-            for i in range(d):
-                for k in range(d):
-                    S[i, k] = 0.0
+            S[:, :] = 0.0  # a new sequence: empty state
         for l in range(L):
             for i in range(d):
                 U[i] = 0.0
@@ -391,9 +389,7 @@ def attention_adjoint(X, Gy, dW, window):
     recurrent = attention_recurrent(L, d, window)
     for n in range(N):
         if recurrent:
-            for i in range(d):
-                for k in range(d):
-                    S[i, k] = 0.0
+            S[:, :] = 0.0  # a new sequence: empty state
         for l in range(L):
             for k in range(d):
                 Z[k] = 0.0
