@@ -156,7 +156,6 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F, T, E):  # pragm
                 pos = (T[b, j] if given else tt[j]) >= 0.0
                 sig[j] = inv if pos else ei
                 one_m_sig[j] = ei if pos else inv
-        if gated:
             # G_i = sig_i * prod_{j>i} (1 - sig_j), the product kept as mantissa * 2^(-RESCALE * n): exact
             # power-of-two rescaling holds the mantissa in the normal range, so the log of the product is
             # tracked in the integer n (no underflow before the true value leaves double range)
