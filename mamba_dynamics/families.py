@@ -7,16 +7,18 @@ collects them (:func:`models`) and maps every name to its family, so ``scripts/s
 reads only the families' light ``config`` modules; a family's models, kernels and plotting are imported when an
 entry point asks for that family.
 
-=================== ============== =====================================================================
-model               family         what it is
-=================== ============== =====================================================================
-mamba               outliers       one-layer Mamba, eq. 3 of arXiv 2510.00399
-lt                  outliers       linear Transformer (gate G == 1), arXiv 2510.00399
-ssm                 features       selective SSM + two-layer MLP, arXiv 2602.12499
-lt-mlp              features       causal linear attention + two-layer MLP, arXiv 2602.12499
-mamba-single-index  single_index   gated Mamba readout + MLP, Algorithm 1 of arXiv 2510.12026
-la-single-index     single_index   linear-attention readout (G = 1/N) + MLP, arXiv 2510.12026
-=================== ============== =====================================================================
+====================== ============== =====================================================================
+model                  family         what it is
+====================== ============== =====================================================================
+mamba                  outliers       one-layer Mamba, eq. 3 of arXiv 2510.00399
+lt                     outliers       linear Transformer (gate G == 1), arXiv 2510.00399
+ssm                    features       selective SSM + two-layer MLP, arXiv 2602.12499
+lt-mlp                 features       causal linear attention + two-layer MLP, arXiv 2602.12499
+mamba-single-index     single_index   gated Mamba readout + MLP, Algorithm 1 of arXiv 2510.12026
+la-single-index        single_index   linear-attention readout (G = 1/N) + MLP, arXiv 2510.12026
+mamba-single-index-e2e single_index   one-layer Mamba + MLP trained end to end (Adam), arXiv 2510.12026
+la-single-index-e2e    single_index   linear attention + MLP trained end to end (Adam), arXiv 2510.12026
+====================== ============== =====================================================================
 """
 
 from __future__ import annotations
@@ -55,6 +57,16 @@ def model_fields(model: str) -> dict:
     if fam == "single_index":
         return {"gate": module(fam, "config").GATE[model]}
     return {"model": model}
+
+
+def sweep_entry(model: str) -> tuple:
+    """``(add_arguments, config_from_args, sweep)`` the phase diagram uses for ``model``: the family's flags,
+    config and :class:`~mamba_dynamics.core.sweeps.SweepFamily`, unless the family's ``cli.sweep_entry(model)``
+    names model-specific ones (the single-index networks trained end to end)."""
+    fam = family_of(model)
+    cli = module(fam, "cli")
+    special = cli.sweep_entry(model) if hasattr(cli, "sweep_entry") else None
+    return special or (cli.add_arguments, cli.config_from_args, module(fam, "experiments").SWEEP)
 
 
 def gradient_specs(register: bool = True) -> dict:

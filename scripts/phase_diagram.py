@@ -101,15 +101,14 @@ def main(argv=None) -> int:
     if model not in known:
         parser.error(f"unknown model {model!r}; choose one of {', '.join(known)}")
     family = known[model][0]
-    cli = families.module(family, "cli")
-    sweep = families.module(family, "experiments").SWEEP
+    add_arguments, config_from_args, sweep = families.sweep_entry(model)
     parser.add_argument("--model", default=model, help=f"model: one of {', '.join(known)}")
-    cli.add_arguments(parser, skip=("model",))
+    add_arguments(parser, skip=("model",))
     add_output_arguments(parser, "phase")
     add_sweep_arguments(parser, sweep)
     args = parser.parse_args(argv)
     check_sweep_arguments(parser, args, sweep)
-    base = cli.config_from_args(parser, args, **families.model_fields(model))
+    base = config_from_args(parser, args, **families.model_fields(model))
     spec = build_spec(parser, args, sweep, base)
     if args.dry_run:
         dry_run(spec, args.jobs)

@@ -20,9 +20,10 @@ def test_step_bench_smoke(root):
 
 
 @pytest.mark.parametrize("script, rows", [("features_bench.py", ("ssm ", "lt-mlp ")),
-                                          ("single_index_bench.py", ("mamba ", "constant "))])
+                                          ("single_index_bench.py", ("mamba ", "constant ")),
+                                          ("single_index_e2e_bench.py", ("mamba ", "constant "))])
 def test_family_bench_smoke(root, script, rows):
-    """The feature-model and Stage-I benchmarks check torch / JAX / NumPy against the Numba step, then time them
+    """The feature-model, Stage-I and end-to-end single-index benchmarks check torch / JAX / NumPy against the Numba step, then time them
     (frameworks that are not installed are reported as skipped)."""
     res = subprocess.run([sys.executable, str(root / "benchmarks" / script), "--smoke"],
                          capture_output=True, text=True, timeout=600)

@@ -15,13 +15,14 @@ import pytest
 from mamba_dynamics import families
 
 ROOT_SCRIPTS = ["fig2_error_vs_alpha", "fig3_attention", "fig4_gates", "placement_study", "phase_compare",
-                "outlier_sensitivity", "features_alignment", "features_scaling", "single_index_risk", "single_index_gates"]
+                "outlier_sensitivity", "features_alignment", "features_scaling", "single_index_risk", "single_index_gates",
+                "single_index_e2e"]
 #: Axes that are valid for each family, so the phase-diagram entry reaches the flag under test.
 AXES = {"outliers": ["--x", "alpha", "--x-values", "0.1,0.2", "--y", "p_a", "--y-values", "0.2,0.4"],
         "features": ["--x", "alpha_r", "--x-values", "0.3,0.4", "--y", "L", "--y-values", "10,20"],
         "single_index": ["--x", "d", "--x-values", "8,10", "--y", "r", "--y-values", "2,3"]}
 #: Flags for which a negative number is a legitimate value.
-NEGATIVE_OK = {"--gate-bias", "--gate-offset"}
+NEGATIVE_OK = {"--gate-bias", "--gate-offset", "--gate-offset0"}
 #: Flags for which an empty value is legitimate (``--skip=``: skip nothing).
 EMPTY_OK = {"--skip"}
 #: Flags fuzzed on their own (output paths) or naming the entry point's mode.

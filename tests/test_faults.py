@@ -41,6 +41,10 @@ CASES = [
     ("single-index-risk", "single_index_risk.py", ["--dims", "6", "--r", "2", "--T1", "1000", "--T2", "200",
                                                    "--n-test", "30", "--test-N", "32,128", "--krr-prompts", "4",
                                                    "--seeds", "1"], "risk_vs_N.npz", "cells/*.npz"),
+    ("single-index-e2e", "single_index_e2e.py", ["--links", "h2", "--dims", "4", "--r", "2", "--seeds", "2",
+                                                 "--steps", "300", "--N-max", "32", "--state", "8", "--width", "16",
+                                                 "--test-N", "8,32", "--n-test", "30", "--test-queries", "16",
+                                                 "--krr-prompts", "4"], "e2e.npz", "cells/*.npz"),
 ]
 
 

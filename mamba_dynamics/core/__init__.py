@@ -9,6 +9,7 @@ module          job
 ``config``      frozen-config base: one ``ConfigError``, validation helpers, ``replace`` / ``to_dict``
 ``seeds``       named independent random streams from one seed; Haar-random bases
 ``train``       the one SGD/GD loop (logging, divergence guard, Ctrl-C, progress) and ``TrainResult``
+``optim``       SGD and Adam steps on named parameter blocks (a few lines, no framework)
 ``io``          atomic ``.npz`` + JSON-sidecar writing with run metadata
 ``parallel``    worker processes with one BLAS/Numba thread each
 ``progress``    tqdm bars on a terminal, silent otherwise

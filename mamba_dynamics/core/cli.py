@@ -96,7 +96,7 @@ def check_repro_arguments(parser: argparse.ArgumentParser, args: argparse.Namesp
     (exit 2)."""
     if args.seeds < 1:
         parser.error(f"--seeds must be a positive integer, got {args.seeds}")
-    if getattr(args, "n_eval", 1) < 1:
+    if getattr(args, "n_eval", None) is not None and args.n_eval < 1:
         parser.error(f"--n-eval must be a positive integer, got {args.n_eval}")
     if args.jobs < 0:
         parser.error(f"--jobs must be >= 0, got {args.jobs}")

@@ -1,5 +1,6 @@
-"""Command line of the single-index family (arXiv 2510.12026): one flag per :class:`SingleIndexConfig` field, and
-the ``simulate.py --model mamba-single-index|la-single-index`` entry."""
+"""Command line of the single-index family (arXiv 2510.12026): one flag per :class:`SingleIndexConfig` field (the
+Algorithm-1 models) and per :class:`NetworkConfig` field (the end-to-end networks), and the ``simulate.py --model
+mamba-single-index|la-single-index|mamba-single-index-e2e|la-single-index-e2e`` entry."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import time
 import numpy as np
 
 from ..core.cli import (add_flags, build_config, fail, format_table, output_dir, positive_int_list,
-                        simulation_parser)
+                        requested_model, simulation_parser)
 from ..core.io import write_run
 from ..core.progress import progress_bar
-from .config import GATE, MODELS, SingleIndexConfig
-from .experiments import simulate as simulate_risk
+from .config import END_TO_END, GATE, MODELS, NetworkConfig, SingleIndexConfig
+from .experiments import krr_risk, simulate as simulate_risk
 from .hermite import generative_exponent, information_exponent, parse_link
 
 # (flags, field, type, help)
@@ -40,6 +41,54 @@ FLAGS = [
 ]
 
 
+NETWORK_FLAGS = [
+    (("--d",), "d", int, "ambient dimension d"),
+    (("--r",), "r", int, "intrinsic dimension r = |I|"),
+    (("--link",), "link", str, "link g_*: h2, h3, h4, h2+h3, h2+h4, herm:c0,c1,... or poly:a0,a1,..."),
+    (("--tau",), "tau", float, "label noise tau"),
+    (("--tokens",), "tokens", str, "hermite (tokens (phi(x), y), the paper's embedding) or raw (tokens (x, y))"),
+    (("--state",), "state", int, "state size m_s (rows of W_B, W_C)"),
+    (("--width",), "width", int, "MLP width m"),
+    (("--N-min",), "N_min", int, "shortest training context (one N per step, log-uniform)"),
+    (("--N-max",), "N_max", int, "longest training context"),
+    (("--batch",), "batch", int, "prompts per step"),
+    (("--queries",), "queries", int, "queries per training prompt"),
+    (("--steps",), "steps", int, "optimiser steps"),
+    (("--lr",), "lr", float, "learning rate"),
+    (("--optimizer",), "optimizer", str, "adam or sgd"),
+    (("--weight-decay",), "weight_decay", float, "decoupled weight decay"),
+    (("--init-scale",), "init_scale", float, "W_B, W_C entries ~ N(0, s^2 / D)"),
+    (("--rho0",), "rho0", float, "initial gate temperature (w_y = 1/rho0)"),
+    (("--gate-offset0",), "gate_offset0", float, "initial gate bias -b (pre-activation w^T z + b - log N)"),
+    (("--log-every",), "log_every", int, "steps between logs of the tracked quantities"),
+    (("--n-eval",), "n_eval", int, "prompts of the evaluation batch logged during training"),
+    (("--n-test",), "n_test", int, "test prompts per context length"),
+    (("--test-queries",), "test_queries", int, "queries per test prompt"),
+    (("--seed",), "seed", int, "random seed"),
+]
+
+
+def add_network_arguments(parser: argparse.ArgumentParser, skip: tuple = ()) -> None:
+    """One flag per :class:`NetworkConfig` field (except ``skip``)."""
+    add_flags(parser, NETWORK_FLAGS, NetworkConfig(), "end-to-end network (docs/single_index.md)", skip)
+
+
+def sweep_entry(model: str):
+    """``(add_arguments, config_from_args, sweep)`` of an end-to-end model for the phase diagram (its config is a
+    :class:`NetworkConfig`, its sweep :data:`experiments.NETWORK_SWEEP`); None for the Algorithm-1 models."""
+    if model not in END_TO_END:
+        return None
+    from .experiments import NETWORK_SWEEP
+
+    def add(parser, skip=()):
+        add_network_arguments(parser, skip=tuple(skip) + ("n_eval",))  # the sweep's own --n-eval scores the cells
+
+    def build(parser, args, **overrides):
+        return build_config(parser, args, NetworkConfig, **overrides)
+
+    return add, build, NETWORK_SWEEP
+
+
 def add_arguments(parser: argparse.ArgumentParser, skip: tuple = ()) -> None:
     """One flag per config field (except ``skip``); unset flags keep the config default."""
     add_flags(parser, FLAGS, SingleIndexConfig(), "setting (paper symbols; docs/single_index.md)", skip)
@@ -50,12 +99,81 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace, 
     return build_config(parser, args, SingleIndexConfig, **overrides)
 
 
+def simulate_network(argv: list, prog: str = "simulate.py") -> int:
+    """``simulate.py --model mamba-single-index-e2e|la-single-index-e2e``: train the network end to end, then its
+    in-context risk vs N (and KRR with ``--krr``); writes ``results.npz`` + ``results.json`` (what was trained is
+    written also when the run diverged) and ``tracked.png``.  Exit 0, 1 (diverged or interrupted) or 2."""
+    from .network_train import risk_curve, train_network
+
+    def add_all(parser):
+        parser.add_argument("--model", choices=list(END_TO_END), required=True,
+                            help="end-to-end Mamba or linear attention")
+        add_network_arguments(parser)
+        parser.add_argument("--test-N", type=positive_int_list, default=[16, 64, 256, 1024],
+                            help="context lengths N at test (comma-separated)")
+        parser.add_argument("--krr", action="store_true", help="also score kernel ridge regression on x and on x_I")
+        parser.add_argument("--krr-prompts", type=int, default=40, help="test prompts for KRR (O(N^3) each)")
+
+    parser = simulation_parser(prog, "One-layer Mamba (or linear attention) + MLP trained end to end on single-index "
+                                     "prompts (arXiv 2510.12026).", add_all, "<model>")
+    args = parser.parse_args(argv)
+    cfg = build_config(parser, args, NetworkConfig, gate=GATE[args.model])
+    if args.krr_prompts < 1:
+        parser.error("--krr-prompts must be a positive integer")
+    out = output_dir(parser, args, args.model)
+    result = train_network(cfg, show_progress=not args.quiet)
+    arrays = result.arrays()
+    curve, krr = {}, {}
+    if result.status == "completed":
+        curve = risk_curve(result.params, cfg, args.test_N)
+        arrays.update({f"test_{k}": v for k, v in curve.items()})
+        if args.krr:
+            alg1 = SingleIndexConfig(d=cfg.d, r=cfg.r, link=cfg.link, tau=cfg.tau, seed=cfg.seed,
+                                     queries=cfg.test_queries)
+            for inputs in ("x", "x_I"):
+                krr[inputs] = np.array([krr_risk(alg1, N, inputs, args.krr_prompts)["risk"] for N in args.test_N])
+                arrays[f"test_krr_{inputs}"] = krr[inputs]
+    sidecar = {"config": cfg.to_dict(), "seed": cfg.seed, "model": args.model, "status": result.status,
+               "message": result.message, "steps_done": result.steps_done, "wall_time_s": result.wall_time,
+               "summary": result.summary(),
+               "test": {int(N): float(r) for N, r in zip(curve.get("N", []), curve.get("risk", []))}}
+    write_run(out, "results", arrays, sidecar)
+    if not args.no_plot and len(result.history["step"]) > 0:
+        from ..core.plotting import save_figure
+        from .plotting import plot_network_run
+
+        save_figure(plot_network_run(result, curve, krr), out / "tracked.png", pdf=args.pdf)
+    fin = result.final
+    rows = [("model", f"{args.model} (d={cfg.d}, r={cfg.r}, link {cfg.link}, {cfg.tokens} tokens, D={cfg.D})"),
+            ("training", f"{result.status}: {result.steps_done} {cfg.optimizer} steps, lr {cfg.lr:g}, "
+                         f"N in [{cfg.N_min}, {cfg.N_max}], {result.wall_time:.1f} s"),
+            ("tracked (last log)", f"eval risk {fin['eval_risk']:.3f}, share of W_B^T W_C on relevant "
+                                   f"{fin['share_relevant']:.3f}, |cos(Q, beta)| {fin['cos_quad']:.3f}, "
+                                   f"n_eff/N {fin['n_eff']:.3f}"),
+            ("gate (last log)", f"w_y {fin['w_label']:.3f}, b {fin['gate_bias']:.3f}, mean weight on relevant / "
+                                f"irrelevant h2(x_k) {fin['w_square_rel']:.3f} / {fin['w_square_irr']:.3f}")]
+    for i, N in enumerate(curve.get("N", [])):
+        se = curve["risk_prompts"][i].std() / np.sqrt(curve["risk_prompts"].shape[1])
+        line = f"risk {curve['risk'][i]:.3f} +- {se:.3f}   |cos(Q, beta)| {curve['cos_quad'][i]:.3f}"
+        for inputs, vals in krr.items():
+            line += f"   KRR({inputs}) {vals[i]:.3f}"
+        rows.append((f"N = {N}", line))
+    rows.append(("output", str(out)))
+    print(format_table(rows, f"mamba_dynamics simulate: {args.model}, seed {cfg.seed}"))
+    if result.status != "completed":
+        fail(f"{prog}: {result.message}; results so far written to {out}", 1)
+    return 0
+
+
 def simulate(argv: list, prog: str = "simulate.py") -> int:
     """``simulate.py --model mamba-single-index|la-single-index``: Algorithm 1, then the in-context risk vs N;
     prints the table, writes ``results.npz`` + ``results.json`` and ``risk.png``.  Exit 0, 1 (non-finite risk) or
-    2 (bad input)."""
+    2 (bad input).  The end-to-end models go to :func:`simulate_network`."""
+    if requested_model(argv) in END_TO_END:
+        return simulate_network(argv, prog)
     def add_all(parser):
-        parser.add_argument("--model", choices=list(MODELS), required=True, help="gated Mamba or linear attention")
+        parser.add_argument("--model", choices=[m for m in MODELS if m not in END_TO_END], required=True,
+                            help="gated Mamba or linear attention")
         add_arguments(parser)
         parser.add_argument("--test-N", type=positive_int_list, default=[64, 256, 1024, 4096],
                             help="context lengths N at test (comma-separated)")
@@ -115,4 +233,5 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
     return 0
 
 
-__all__ = ("FLAGS", "MODELS", "add_arguments", "config_from_args", "simulate")
+__all__ = ("FLAGS", "NETWORK_FLAGS", "MODELS", "add_arguments", "add_network_arguments", "config_from_args",
+           "simulate", "simulate_network", "sweep_entry")

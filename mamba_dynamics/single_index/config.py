@@ -22,14 +22,32 @@ from dataclasses import dataclass
 from typing import ClassVar, Optional
 
 from ..core.config import ConfigBase, ConfigError, check_choice, check_int, check_non_negative, check_positive
+from ..core.optim import OPTIMIZERS
 from .hermite import parse_link
 
 #: Model names of this family (``--model``), what each is, and the gate it uses.
 MODELS = {"mamba-single-index": "gated Mamba readout + MLP, Algorithm 1 of arXiv 2510.12026",
-          "la-single-index": "linear-attention readout (G = 1/N) + MLP, arXiv 2510.12026"}
-GATE = {"mamba-single-index": "mamba", "la-single-index": "constant"}
+          "la-single-index": "linear-attention readout (G = 1/N) + MLP, arXiv 2510.12026",
+          "mamba-single-index-e2e": "one-layer Mamba + MLP trained end to end (Adam), arXiv 2510.12026",
+          "la-single-index-e2e": "linear attention + MLP trained end to end (Adam), arXiv 2510.12026"}
+GATE = {"mamba-single-index": "mamba", "la-single-index": "constant",
+        "mamba-single-index-e2e": "mamba", "la-single-index-e2e": "constant"}
+#: The models trained end to end (:class:`NetworkConfig`); the others run Algorithm 1 (:class:`SingleIndexConfig`).
+END_TO_END = ("mamba-single-index-e2e", "la-single-index-e2e")
 GATES = ("mamba", "constant")
 STAGE1 = ("gradient", "ideal", "ideal-linear")
+
+
+def check_task(cfg) -> None:
+    """The task fields every single-index config shares: ``r <= d``, ``tau >= 0``, a seed, a known link."""
+    if cfg.r > cfg.d:
+        raise ConfigError(f"the relevant subspace does not fit in d: r = {cfg.r} > d = {cfg.d}")
+    check_non_negative("tau", cfg.tau)
+    check_int("seed", cfg.seed, 0)
+    try:
+        parse_link(cfg.link)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -64,9 +82,7 @@ class SingleIndexConfig(ConfigBase):
         check_choice("stage1", self.stage1, STAGE1)
         for name in ("d", "r", "N_pt", "T1", "T2", "width", "queries", "n_test"):
             check_int(name, getattr(self, name))
-        if self.r > self.d:
-            raise ConfigError(f"the relevant subspace does not fit in d: r = {self.r} > d = {self.d}")
-        check_non_negative("tau", self.tau)
+        check_task(self)
         check_positive("rho", self.rho)
         check_positive("bias_range", self.bias_range)
         if self.lam2 is not None:
@@ -75,11 +91,6 @@ class SingleIndexConfig(ConfigBase):
             raise ConfigError(f"gate_bias must be finite, got {self.gate_bias}")
         if not math.isfinite(self.gate_offset):
             raise ConfigError(f"gate_offset must be finite, got {self.gate_offset}")
-        check_int("seed", self.seed, 0)
-        try:
-            parse_link(self.link)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
         if self.a0 is None:
             self._set("a0", 1e-3 / self.width)
         if self.gamma0 is None:
@@ -100,3 +111,84 @@ class SingleIndexConfig(ConfigBase):
 
     def derived_values(self) -> dict:
         return {"dt": self.dt}
+
+
+TOKENS = ("hermite", "raw")
+
+
+def token_width(d: int, tokens: str) -> int:
+    """Token width ``D``: ``(d+1)(d+2)/2 + 1`` for Hermite tokens, ``d + 1`` for raw ones (the label last)."""
+    return (d + 1) * (d + 2) // 2 + 1 if tokens == "hermite" else d + 1
+
+
+@dataclass(frozen=True)
+class NetworkConfig(ConfigBase):
+    """Setting of one end-to-end trained network (:mod:`mamba_dynamics.single_index.network`; docs/single_index.md,
+    "End-to-end networks").  The task fields (``d, r, link, tau, seed``) mean what they mean in
+    :class:`SingleIndexConfig`, and the same seed draws the same index set ``I``.
+
+    Glossary (field -> symbol): ``gate`` = ``"mamba"`` (trained selective gate) or ``"constant"`` (linear
+    attention, G = 1/N); ``tokens`` = ``"hermite"`` (phi(x), the paper's embedding) or ``"raw"`` (x);
+    ``state`` = state size m_s (rows of W_B, W_C); ``width`` = MLP width m; ``N_min``..``N_max`` = training
+    context lengths (one N per step, log-uniform); ``batch`` = prompts per step; ``queries`` = queries per prompt
+    (they share its context); ``steps``, ``lr``, ``optimizer``, ``weight_decay`` = the optimiser's;
+    ``init_scale`` = W_B, W_C entries ~ N(0, init_scale^2 / D); ``rho0`` = initial gate temperature (w_y = 1/rho0,
+    the Algorithm-1 gate) and ``gate_offset0`` = initial gate bias -b; ``log_every`` = steps between logs;
+    ``n_eval`` = prompts of the fixed evaluation batch (at N_max) logged during training; ``n_test`` = test
+    prompts per context length afterwards (``test_queries`` queries each); ``diverge_norm`` = stop when a block's
+    norm exceeds it.
+    """
+
+    gate: str = "mamba"
+    tokens: str = "hermite"
+    d: int = 16
+    r: int = 8
+    link: str = "h2"
+    tau: float = 0.1
+    state: int = 64
+    width: int = 64
+    N_min: int = 16
+    N_max: int = 256
+    batch: int = 64
+    queries: int = 4
+    steps: int = 12000
+    lr: float = 3e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    init_scale: float = 1.0
+    rho0: float = 4.0
+    gate_offset0: float = 1.0
+    log_every: int = 100
+    n_eval: int = 200
+    n_test: int = 300
+    test_queries: int = 256
+    diverge_norm: float = 1e6
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("gate", self.gate, GATES)
+        check_choice("tokens", self.tokens, TOKENS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("d", "r", "state", "width", "N_min", "N_max", "batch", "queries", "steps", "log_every",
+                     "n_eval", "n_test", "test_queries"):
+            check_int(name, getattr(self, name))
+        check_task(self)
+        if self.N_min > self.N_max:
+            raise ConfigError(f"N_min = {self.N_min} exceeds N_max = {self.N_max}")
+        check_non_negative("weight_decay", self.weight_decay)
+        for name in ("lr", "init_scale", "rho0", "diverge_norm"):
+            check_positive(name, getattr(self, name))
+        if not math.isfinite(self.gate_offset0):
+            raise ConfigError(f"gate_offset0 must be finite, got {self.gate_offset0}")
+
+    @property
+    def gated(self) -> bool:
+        return self.gate == "mamba"
+
+    @property
+    def D(self) -> int:
+        """Token width: ``(d+1)(d+2)/2 + 1`` (Hermite) or ``d + 1`` (raw)."""
+        return token_width(self.d, self.tokens)
+
+    def derived_values(self) -> dict:
+        return {"D": self.D}

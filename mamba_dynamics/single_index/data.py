@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from .hermite import link_value
+from .hermite import link_value, parse_link
 
 
 def index_set(d: int, r: int, rng: np.random.Generator) -> np.ndarray:
     """The fixed relevant coordinates ``I`` (sorted, seeded)."""
     return np.sort(rng.choice(d, size=r, replace=False))
+
+
+def task(cfg) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed index set ``I`` (seeded by ``cfg.seed`` alone) and the normalised link coefficients of any config
+    with fields ``d, r, link, seed`` (Algorithm 1 and the end-to-end networks draw the same ``I``)."""
+    return index_set(cfg.d, cfg.r, np.random.default_rng([cfg.seed, 0])), parse_link(cfg.link)
+
+
+def test_rng(seed: int, N: int) -> np.random.Generator:
+    """The stream of the test prompts of context length ``N`` (shared by every predictor of a seed: paired)."""
+    return np.random.default_rng([seed, N, 1])
 
 
 def sample_prompts(n: int, N: int, d: int, I: np.ndarray, coefs: np.ndarray, tau: float,

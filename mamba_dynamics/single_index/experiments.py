@@ -7,12 +7,16 @@ The ICL risk is ``E[(f(Z) - y)^2] / E[y^2]`` with ``E[y^2] = 1 + tau^2`` (1 = pr
 error bars.  Test prompts are seeded by ``(seed, N)`` only, so the Mamba gate and the linear-attention ablation
 with the same seed and Stage-I mode are scored on the same prompts (a paired comparison).
 
+End-to-end networks (:mod:`mamba_dynamics.single_index.network_train`) are scored on the same seeded test streams
+(``data.test_rng(seed, N)``), so every predictor of a seed sees prompts drawn the same way.
+
 A reproduction cell (:class:`Cell`) is one (setting, predictor, seed) run, stored by
 :class:`mamba_dynamics.core.cells.CellStore` under ``<out>/cells/<key>.npz`` as soon as it finishes; a rerun into the
 same folder loads finished cells.
 
-Glossary: ``Ns`` context lengths N; ``kind`` = ``"model"`` (pretrained Mamba or linear attention) or ``"krr"``
-(kernel ridge regression on ``x`` or ``x_I``); ``risk`` ``(len(Ns),)``; ``risk_prompts`` ``(len(Ns), n_test)``;
+Glossary: ``Ns`` context lengths N; ``kind`` = ``"model"`` (Mamba or linear attention pretrained by Algorithm 1),
+``"network"`` (trained end to end; ``cfg`` a :class:`~mamba_dynamics.single_index.config.NetworkConfig`) or
+``"krr"`` (kernel ridge regression on ``x`` or ``x_I``); ``risk`` ``(len(Ns),)``; ``risk_prompts`` ``(len(Ns), n_test)``;
 ``n_eff`` effective context size; ``cos_linear`` / ``cos_quad`` alignment of the extracted feature with beta.
 """
 
@@ -26,21 +30,12 @@ import numpy as np
 from ..core.cells import CellStore, cell_key
 from ..core.sweeps import SweepFamily
 from .baselines import krr_predict
-from .config import SingleIndexConfig
-from .data import index_set, sample_prompts, sample_queries
-from .hermite import parse_link
+from .config import END_TO_END, NetworkConfig, SingleIndexConfig
+from .data import sample_prompts, sample_queries, task, test_rng
+from .network_train import risk_at as network_risk_at, risk_curve as network_risk_curve, train_network
 from .train import Pretrained, pretrain
 
 KRR_INPUTS = ("x", "x_I")
-
-
-def task(cfg: SingleIndexConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The fixed index set ``I`` (seeded by ``cfg.seed`` alone) and the normalised link coefficients."""
-    return index_set(cfg.d, cfg.r, np.random.default_rng([cfg.seed, 0])), parse_link(cfg.link)
-
-
-def test_rng(seed: int, N: int) -> np.random.Generator:
-    return np.random.default_rng([seed, N, 1])
 
 
 def pretrain_model(cfg: SingleIndexConfig) -> Pretrained:
@@ -123,7 +118,7 @@ class Cell:
     """One reproduction cell (see the module docstring)."""
 
     kind: str
-    cfg: SingleIndexConfig
+    cfg: object  # SingleIndexConfig, or NetworkConfig for kind "network"
     Ns: tuple
     match_context: bool = False
     krr_inputs: str = ""
@@ -136,8 +131,23 @@ class Cell:
                          "match": self.match_context, "krr": [self.krr_inputs, self.krr_prompts, self.krr_max_N]})
 
 
+def run_network_cell(cfg, Ns) -> dict:
+    """Train one end-to-end network and score it over ``Ns``: the arrays of :func:`network_train.risk_curve`, the
+    training history as ``hist_<quantity>`` and ``wall_time``.  Raises ``FloatingPointError`` with the training
+    loop's message if the run diverged."""
+    res = train_network(cfg)
+    if res.status != "completed":
+        raise FloatingPointError(res.message)
+    out = network_risk_curve(res.params, cfg, Ns)
+    out.update({f"hist_{k}": v for k, v in res.history.items()})
+    out["wall_time"] = np.array(res.wall_time)
+    return out
+
+
 def run_cell(cell: Cell) -> dict:
     """Arrays of one cell (see the module glossary)."""
+    if cell.kind == "network":
+        return run_network_cell(cell.cfg, cell.Ns)
     if cell.kind == "model":
         res = simulate(cell.cfg, cell.Ns, match_context=cell.match_context)
         res.pop("stats")
@@ -193,3 +203,49 @@ SWEEP = SweepFamily(
     not_axes=frozenset({"seed", "n_test", "a0", "gamma0", "lam2", "queries"}), default_grids=DEFAULT_GRIDS,
     cost=_cost, probe=_probe, lower_is_better=("risk", "stage2_train_risk"),
 )
+
+
+# end-to-end networks: their own sweep adapter (trained by Adam, scored at N = N_max)
+
+NETWORK_METRICS = ("risk", "share_relevant", "cos_quad", "cos_linear", "n_eff", "w_label")
+NETWORK_GRIDS = {
+    "d": "8,16,24,32", "r": "2,4,8", "N_max": "64,128,256,512", "lr": "geom:0.0003:0.01:5",
+    "steps": "2000,4000,8000,12000", "state": "8,16,32,64", "width": "16,32,64,128", "batch": "16,32,64,128",
+    "link": "h2,h3,h4", "tokens": "hermite,raw", "gate": "mamba,constant", "tau": "0:0.5:0.1",
+    "init_scale": "geom:0.1:3:5", "rho0": "geom:1:64:7",
+}
+
+
+def network_sweep_group(train_cfg: NetworkConfig, tests: list, n_eval: int) -> list:
+    """Train one network and score it at ``N = N_max`` on ``n_eval`` test prompts: risk, alignment, ``n_eff / N``
+    and the final share of ``W_B^T W_C`` on the relevant features and gate weight ``w_y``."""
+    res = train_network(train_cfg)
+    if res.status != "completed":
+        raise FloatingPointError(res.message)
+    row = network_risk_at(res.params, train_cfg.replace(n_test=n_eval), train_cfg.N_max)
+    metrics = {k: float(row[k]) for k in ("risk", "cos_quad", "cos_linear", "n_eff")}
+    metrics.update({k: float(res.final[k]) for k in ("share_relevant", "w_label")})
+    return [dict(metrics) for _ in tests]
+
+
+def _network_overrides(cfg: NetworkConfig) -> dict:
+    return {"log_every": cfg.steps}  # a sweep needs the final state only
+
+
+def _network_cost(cfg: NetworkConfig, n_cells: int, n_eval: int) -> float:
+    return cfg.steps * cfg.batch * (cfg.N_min + cfg.N_max) / 2 * cfg.D + n_eval * cfg.N_max * cfg.D
+
+
+def _network_probe(cfg: NetworkConfig) -> NetworkConfig:
+    return cfg.replace(steps=min(cfg.steps, 200))
+
+
+NETWORK_SWEEP = SweepFamily(
+    name="single_index_e2e", config_cls=NetworkConfig, run_group=network_sweep_group, metrics=NETWORK_METRICS,
+    must_be_finite=("risk",), test_fields=frozenset(),
+    not_axes=frozenset({"seed", "n_eval", "n_test", "test_queries", "log_every", "diverge_norm"}),
+    default_grids=NETWORK_GRIDS, train_overrides=_network_overrides, cost=_network_cost, probe=_network_probe,
+    lower_is_better=("risk",),
+)
+#: The sweep adapter of each end-to-end model (the other models of the family use :data:`SWEEP`).
+SWEEPS = {model: NETWORK_SWEEP for model in END_TO_END}

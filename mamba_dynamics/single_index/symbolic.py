@@ -6,8 +6,15 @@ The readout is the raw selective scan :func:`mamba_dynamics.core.scan.selective_
 ``L1 = (1/2T) sum_t (f^t - y^t)^2`` with the MLP head ``f = sum_j a_j ReLU(v_j M + b_j)``.  Only ``gamma`` is
 symbolic; sympy differentiates the loss of the *recurrence* and the result is compared with the hand-derived
 :func:`mamba_dynamics.single_index.gradients.stage1_loss_grad` (the function pretraining runs) with the Numba
-``psi`` kernel and with its NumPy reference.  :func:`gradient_specs` gives the checker's specs of models
-``mamba-single-index`` and ``la-single-index``.
+``psi`` kernel and with its NumPy reference.
+
+The end-to-end networks (:mod:`mamba_dynamics.single_index.network`) are checked the same way with *every* weight
+symbolic: ``W_B, W_C, w, b`` and the MLP's ``v, c, a``.  Each query's output is the raw scan over the prompt's
+tokens with the query last, the gate bias ``b - log N`` carried by a constant coordinate put in front of every
+token (with zero columns in ``W_B, W_C``), so sympy sees only the recurrence.
+
+:func:`gradient_specs` gives the checker's specs of models ``mamba-single-index``, ``la-single-index``,
+``mamba-single-index-e2e`` and ``la-single-index-e2e``.
 """
 
 from __future__ import annotations
@@ -19,8 +26,8 @@ import sympy as sp
 
 from ..core.gradcheck import GradientSpec
 from ..core.scan import selective_scan_symbolic
-from . import gradients, model
-from .data import embed, index_set, sample_prompts
+from . import gradients, model, network, network_gradients
+from .data import embed, index_set, sample_prompts, sample_queries
 from .hermite import parse_link
 
 SIZES = dict(d=2, N=3, T=2, m=3)  # d~ = 6 features, tokens of width 7
@@ -109,6 +116,114 @@ MAMBA_SI = _spec("mamba-single-index", True)
 LA_SI = _spec("la-single-index", False)
 
 
+# ------------------------------------------------------------------------------------------------------------
+# end-to-end networks
+# ------------------------------------------------------------------------------------------------------------
+
+E2E_SIZES = dict(d=1, N=3, n=2, Q=2, state=2, m=2, tokens="hermite")  # D = 4: 27 symbolic weights
+BLOCKS = ("W_B", "W_C", "w", "b", "v", "c", "a")
+
+
+def _block_symbols(D: int, ms: int, m: int) -> dict:
+    return {"W_B": sp.Matrix(ms, D, lambda i, k: sp.Symbol(f"WB_{i}_{k}", real=True)),
+            "W_C": sp.Matrix(ms, D, lambda i, k: sp.Symbol(f"WC_{i}_{k}", real=True)),
+            "w": sp.Matrix(D, 1, lambda k, _: sp.Symbol(f"w_{k}", real=True)),
+            "b": sp.Matrix(1, 1, lambda *_: sp.Symbol("b", real=True)),
+            "v": sp.Matrix(m, 1, lambda j, _: sp.Symbol(f"v_{j}", real=True)),
+            "c": sp.Matrix(m, 1, lambda j, _: sp.Symbol(f"c_{j}", real=True)),
+            "a": sp.Matrix(m, 1, lambda j, _: sp.Symbol(f"a_{j}", real=True))}
+
+
+@lru_cache(maxsize=None)
+def _e2e_symbolic(gated: bool, tokens: str, key: tuple):
+    """Lambdified loss and gradient of the end-to-end network in all its weights, for the fixed prompts in
+    ``key``; the output of each query is the raw selective scan (:func:`selective_scan_symbolic`)."""
+    Xc, Yc, Xq, yq = (np.array(k) for k in key)
+    n, N, d = Xc.shape
+    Q = Xq.shape[1]
+    D = network.token_width(d, tokens)
+    S = _block_symbols(D, E2E_SIZES["state"], E2E_SIZES["m"])
+    zero = sp.zeros(E2E_SIZES["state"], 1)
+    W_B, W_C = zero.row_join(S["W_B"]), zero.row_join(S["W_C"])  # the constant coordinate has no B, C weight
+    w = sp.Matrix([[S["b"][0] + sp.Float(network.gate_offset(N))]]).col_join(S["w"])
+    Zc, Zq = network.embed_tokens(Xc, Yc, tokens), network.embed_tokens(Xq, None, tokens)
+    num = lambda x: sp.Float(float(x))  # noqa: E731
+    loss = 0
+    for p in range(n):
+        for q in range(Q):
+            rows = [[1.0] + list(Zc[p, i]) for i in range(N)] + [[1.0] + list(Zq[p, q])]
+            M = selective_scan_symbolic(W_B, W_C, w, sp.Matrix([[num(x) for x in r] for r in rows]), gated)
+            if not gated:
+                M = M / N
+            f = sum(S["a"][j] * _relu(S["v"][j] * M + S["c"][j]) for j in range(E2E_SIZES["m"]))
+            loss += (f - num(yq[p, q])) ** 2 / (2 * n * Q)
+    flat = [x for name in BLOCKS for x in S[name]]
+    grads = [sp.diff(loss, x) for x in flat]
+    return sp.lambdify([flat], loss, "mpmath", cse=True), sp.lambdify([flat], grads, "mpmath", cse=True)
+
+
+def e2e_symbolic_loss_grad(params: dict, data: tuple, gated: bool, tokens: str):
+    import mpmath
+
+    key = tuple(_freeze(np.asarray(x).tolist()) for x in data)
+    f_loss, f_grad = _e2e_symbolic(gated, tokens, key)
+    shapes = {name: np.shape(params[name]) for name in BLOCKS}
+    with mpmath.workdps(40):
+        flat = [mpmath.mpf(float(x)) for name in BLOCKS for x in np.ravel(params[name])]
+        g = np.array([float(x) for x in f_grad(flat)])
+        loss = float(f_loss(flat))
+    out, start = {}, 0
+    for name in BLOCKS:
+        size = int(np.prod(shapes[name]))
+        out[name] = g[start:start + size].reshape(shapes[name])
+        start += size
+    return loss, out
+
+
+def make_e2e_case(gated: bool, tokens: str):
+    def random_case(rng: np.random.Generator, scale: float = 1.0):
+        z = E2E_SIZES
+        D = network.token_width(z["d"], tokens)
+        while True:  # keep every ReLU away from its kink (finite differences exact to O(eps^2))
+            X, Y, beta = sample_prompts(z["n"], z["N"], z["d"], index_set(z["d"], 1, rng), parse_link("h2"), 0.1, rng)
+            Xq, yq = sample_queries(beta, z["Q"], parse_link("h2"), 0.1, rng)
+            data = (X[:, :-1], Y[:, :-1], Xq, yq)
+            blocks = {"W_B": scale * rng.standard_normal((z["state"], D)) / 2,
+                      "W_C": scale * rng.standard_normal((z["state"], D)) / 2,
+                      "w": scale * rng.standard_normal(D) / 2, "b": scale * rng.standard_normal(1),
+                      "v": rng.standard_normal(z["m"]), "c": rng.uniform(-1, 1, z["m"]),
+                      "a": rng.standard_normal(z["m"])}
+            params = network.NetworkParams(**blocks)
+            M = network.scan_outputs(params, network.context_statistic(*data[:2], params.w, params.b, gated, tokens),
+                                     network.embed_tokens(Xq, None, tokens), z["N"], gated)[0]
+            if np.min(np.abs(network.mlp_forward(M, params)[1])) > 1e-3:
+                return blocks, data
+
+    return random_case
+
+
+def _e2e_spec(name: str, gated: bool) -> GradientSpec:
+    tokens = E2E_SIZES["tokens"]
+
+    def run(reference: bool):
+        def loss_grad(params, data):  # looked up at call time: the function training calls is checked
+            return network_gradients.loss_grad(network.NetworkParams(**params), data, gated, tokens, reference)[:2]
+
+        return loss_grad
+
+    blocks = BLOCKS if gated else ("W_B", "W_C", "v", "c", "a")
+    return GradientSpec(
+        name=name, blocks=blocks, random_case=make_e2e_case(gated, tokens), kernel=run(False), reference=run(True),
+        symbolic=lambda p, d: e2e_symbolic_loss_grad(p, d, gated, tokens), symbolic_sizes=dict(E2E_SIZES),
+        description=f"single-index {'Mamba' if gated else 'linear attention'} + MLP trained end to end, all "
+                    f"weights (arXiv 2510.12026)",
+    )
+
+
+MAMBA_E2E = _e2e_spec("mamba-single-index-e2e", True)
+LA_E2E = _e2e_spec("la-single-index-e2e", False)
+
+
 def gradient_specs() -> tuple[GradientSpec, ...]:
     """The family's gradient-check specs, for the caller to register."""
-    return (MAMBA_SI, LA_SI)
+    return (MAMBA_SI, LA_SI, MAMBA_E2E, LA_E2E)

@@ -1,0 +1,178 @@
+#!/usr/bin/env python
+"""Time one training step's loss and every gradient of the end-to-end single-index networks (arXiv 2510.12026;
+``single_index.network_gradients.loss_grad``): the Numba context passes with BLAS for the rest, the NumPy
+reference (explicit embedding, full gate Jacobian), PyTorch CPU autograd and JAX jit(value_and_grad), side by side
+in one run.
+
+    python benchmarks/single_index_e2e_bench.py            # the experiment's sizes (d = 16, 32), then 10x longer
+    python benchmarks/single_index_e2e_bench.py --quick    # the experiment's sizes only
+
+Same protocol as benchmarks/step_bench.py: one thread each, float64, every loss and gradient checked equal to
+Numba (relative 1e-8) before timing, paired rounds, ratio = median over rounds of time / Numba time.  Sizes are a
+training batch of the reproduction (``scripts/single_index_e2e.py``): 64 prompts x 4 queries, ``m_s = m = 64``,
+Hermite tokens, at the mean training context N = 87 (log-uniform on [16, 256]) and at N = 256; then N = 2560 at
+a tenth of the prompts.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.single_index_bench import _flip, _triu  # noqa: E402
+from benchmarks.step_bench import (load_frameworks, parse_bench_arguments, print_table_header,  # noqa: E402
+                                   time_frameworks)
+
+BLOCKS = ("W_B", "W_C", "w", "b", "v", "c", "a")
+
+
+def blocks_of(gated: bool) -> tuple:
+    """The blocks with a gradient (linear attention has no gate)."""
+    return BLOCKS if gated else ("W_B", "W_C", "v", "c", "a")
+
+
+def make_case(n: int, N: int, d: int, Q: int = 4, seed: int = 0):
+    """``(params, (Xc, Yc, Xq, yq))`` of a trained-like network: the reproduction's initialisation, with the
+    gate's weights perturbed so that every gate gradient is non-trivial."""
+    import numpy as np
+
+    from mamba_dynamics.single_index.config import NetworkConfig
+    from mamba_dynamics.single_index.data import task
+    from mamba_dynamics.single_index.network_train import draw_batch, init_params
+
+    cfg = NetworkConfig(d=d, r=min(8, d), seed=seed)
+    I, coefs = task(cfg)
+    rng = np.random.default_rng(seed)
+    params = init_params(cfg, rng)
+    params.w += rng.standard_normal(params.w.shape) * 0.05
+    Xc, Yc, Xq, yq, _ = draw_batch(cfg, I, coefs, n, N, Q, rng)
+    return params, (Xc, Yc, Xq, yq)
+
+
+def counted_flops(n: int, N: int, d: int, Q: int = 4, ms: int = 64, m: int = 64) -> float:
+    """2 x multiply-adds: per context token the embedding's cross products, ``w . z`` and ``A`` (forward), again
+    the embedding, ``w . z``, ``z . U`` and ``dL/ds z`` (adjoint); per query ``W_C z_q`` and its gradient; per prompt
+    ``W_B A``, ``W_B^T Gamma`` and ``dW_B``; the MLP (``4 m`` per query)."""
+    D = (d + 1) * (d + 2) // 2 + 1
+    ctx = n * N * (2 * d * (d - 1) / 2 + 5 * D)
+    return 2.0 * (ctx + n * Q * (2 * ms * D + 4 * m) + 3 * n * ms * D)
+
+
+def make_numba(reference: bool = False):
+    from mamba_dynamics.single_index import network_gradients
+
+    def step(args, gated):
+        params, data = args
+        r = network_gradients.loss_grad(params, data, gated, "hermite", reference=reference)
+        return r.loss, tuple(r.grads[k] for k in blocks_of(gated))
+
+    return step, lambda case: case
+
+
+def _loss(xp, softplus, gated, data, W_B, W_C, w, b, v, c, a):
+    """The end-to-end loss written once for ``xp`` (torch or jax.numpy): explicit Hermite tokens, log-space
+    gates (a reverse cumulative sum), one shared context statistic per prompt."""
+    Xc, Yc, Xq, yq = data
+    n, N, d = Xc.shape
+    iu, ju = (xp.asarray(i) for i in _triu(d))
+
+    def tokens(X, y):
+        one = xp.ones(X.shape[:-1] + (1,), dtype=X.dtype)
+        return xp.concatenate([one, X, (X**2 - 1) / 2**0.5, X[..., iu] * X[..., ju], y[..., None]], -1)
+
+    Zc, Zq = tokens(Xc, Yc), tokens(Xq, xp.zeros(Xq.shape[:-1], dtype=Xq.dtype))
+    if gated:
+        s = Zc @ w + b[0] - math.log(N)
+        later = _flip(xp, xp.cumsum(_flip(xp, -softplus(s)), -1)) + softplus(s)  # sum_{j > i} log sig(-s_j)
+        G = xp.exp(-softplus(-s) + later)
+        kappa = xp.exp(-softplus(Zq @ w + b[0] - math.log(N)))
+    else:
+        G = xp.ones((n, N), dtype=Xc.dtype) / N
+        kappa = xp.ones(Zq.shape[:2], dtype=Xc.dtype)
+    A = xp.einsum("ni,nik->nk", G * Yc, Zc)
+    M = kappa * xp.einsum("nqs,ns->nq", Zq @ W_C.T, A @ W_B.T)
+    f = xp.maximum(M[..., None] * v + c, xp.zeros((), dtype=Xc.dtype)) @ a
+    return 0.5 * xp.mean((f - yq) ** 2)
+
+
+def make_torch(threads: int):
+    import torch
+    import torch.nn.functional as tf
+
+    torch.set_num_threads(threads)
+
+    def convert(case):
+        params, data = case
+        return ([torch.tensor(getattr(params, k), requires_grad=True) for k in BLOCKS],
+                tuple(torch.tensor(x) for x in data))
+
+    def step(args, gated):
+        weights, data = args
+        loss = _loss(torch, tf.softplus, gated, data, *weights)
+        used = [weights[BLOCKS.index(k)] for k in blocks_of(gated)]
+        grads = torch.autograd.grad(loss, used)
+        return float(loss.detach()), tuple(g.numpy() for g in grads)
+
+    return step, convert
+
+
+def make_jax():
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+
+    def fn(gated):
+        def loss(weights, data):
+            return _loss(jnp, jax.nn.softplus, gated, data, *weights)
+
+        return jax.jit(jax.value_and_grad(loss))
+
+    compiled = {g: fn(g) for g in (True, False)}
+
+    def convert(case):
+        params, data = case
+        return tuple(jnp.asarray(getattr(params, k)) for k in BLOCKS), tuple(jnp.asarray(x) for x in data)
+
+    def step(args, gated):
+        weights, data = args
+        loss, grads = compiled[gated](weights, data)
+        jax.block_until_ready(grads)
+        return float(loss), tuple(jax.device_get(grads[BLOCKS.index(k)]) for k in blocks_of(gated))
+
+    return step, convert
+
+
+def main(argv=None) -> int:
+    from mamba_dynamics.core.cli import Parser
+
+    parser = Parser(prog="single_index_e2e_bench.py", description=__doc__.split("\n\n")[0])
+    args, skip = parse_bench_arguments(parser, argv, "the experiment's sizes only")
+    factories = {"numba": make_numba, "numpy": lambda: make_numba(reference=True),
+                 "torch": lambda: make_torch(args.threads), "jax": make_jax}
+    loaded = load_frameworks(factories, skip, args.threads)
+    paper = [(64, 87, 16), (64, 256, 16), (64, 87, 32), (64, 256, 32)]
+    sizes = paper if args.quick else paper + [(6, 2560, 16)]
+    budget = 2.0
+    if args.smoke:
+        sizes, budget = [(4, 6, 3)], 0.05
+    names = list(loaded)
+    print("\nmedian time of one training step (loss and every gradient); ratio = median over paired rounds of "
+          "time / Numba time")
+    print_table_header(f"{'gate':<9} {'n':>4} {'N':>6} {'d':>4}", names, "ms", 10)
+    for gated, label in ((True, "mamba"), (False, "constant")):
+        for n, N, d in sizes:
+            times, ratios = time_frameworks(loaded, make_case(n, N, d), gated, budget,
+                                            f"{label} gate, n={n}, N={N}, d={d}")
+            gflops = counted_flops(n, N, d) / times["numba"] / 1e9
+            print(f"{label:<9} {n:>4} {N:>6} {d:>4}  " + " ".join(f"{times[k] * 1e3:>10.2f}" for k in names) + "  "
+                  + " ".join(f"{ratios[k]:>12.2f}" for k in names if k != "numba") + f"  {gflops:>8.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,260 @@
+"""The end-to-end trained one-layer Mamba in-context learner of single-index prompts, and its linear-attention
+counterpart (arXiv 2510.12026, the experiment of spec section 6; the selective scan of arXiv 2510.00399 eq. 1-3).
+
+Unlike the Algorithm-1 readout of :mod:`mamba_dynamics.single_index.model` (``W_B^T W_C = diag(gamma, 0)`` and a
+fixed gate), every weight of the scan is trained: full ``W_B, W_C`` ``(m_s, D)``, the gate weights ``w`` ``(D,)``
+and a gate bias ``b``, plus the MLP head.  Tokens are ``z_i = (e(x_i), y_i)`` and a query is ``z_q = (e(x_q), 0)``
+with ``e`` the degree-2 Hermite embedding ``phi`` (``tokens = "hermite"``, ``D = d~ + 1``) or the identity
+(``tokens = "raw"``, ``D = d + 1``).  With ``A = -I`` the label channel of the scan at the query reads
+
+    M_q = kappa_q (W_B A)^T (W_C z_q),          A = sum_{i<=N} G_i y_i z_i,
+    G_i = sig(s_i) prod_{i<j<=N} sig(-s_j),     kappa_q = sig(-s_q),      s = w^T z + b - log N,
+
+where ``kappa_q`` is the query's own decay factor ``1 - sig(s_q)``, so several queries of one prompt share ``A``.
+The ``- log N`` in the gate is the length offset of the spec's section 2.3 (Jiang et al.'s ``b_Delta ~ -log N``):
+without it the gate keeps about three examples at any N; the trained part of the bias is ``b``.  The
+linear-attention counterpart has the constant gate ``G_i = 1/N``, ``kappa = 1`` and no ``w, b``.  The head is
+``f = sum_j a_j ReLU(v_j M + c_j)``, all of ``v, c, a`` trained.
+
+Fast path: the Numba :func:`context_statistic` embeds each token on the fly and returns ``A`` without holding the
+embedded prompt; its naive reference :func:`context_statistic_reference` embeds every token explicitly.  Both are
+tested equal to the raw recurrence :func:`mamba_dynamics.core.scan.selective_scan`.
+
+Glossary: ``Xc`` ``(n, N, d)`` context inputs, ``Yc`` ``(n, N)`` context labels, ``Xq`` ``(n, Q, d)`` queries;
+``D`` token width; ``m_s`` state size (rows of ``W_B, W_C``); ``s`` gate pre-activations; ``logG`` ``(n, N)``
+= ``log G_i``; ``kappa`` ``(n, Q)``; ``M`` ``(n, Q)`` scan outputs; ``m`` MLP width.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from ..core.gating import sigmoid, softplus, softplus_scalar
+from ..core.train import ParamBlocks
+from .config import TOKENS, token_width
+from .data import embed
+
+
+@dataclass
+class NetworkParams(ParamBlocks):
+    """The trained weights.  ``W_B``, ``W_C`` ``(m_s, D)``; ``w`` ``(D,)`` gate weights; ``b`` ``(1,)`` gate bias;
+    ``v``, ``c``, ``a`` ``(m,)`` MLP first-layer weights, biases and output weights.  The linear-attention model
+    keeps ``w, b`` (unused, zero gradient) so both models share one container."""
+
+    W_B: np.ndarray
+    W_C: np.ndarray
+    w: np.ndarray
+    b: np.ndarray
+    v: np.ndarray
+    c: np.ndarray
+    a: np.ndarray
+
+
+def embed_tokens(X: np.ndarray, Y: np.ndarray | None, tokens: str) -> np.ndarray:
+    """Tokens ``(..., D)`` from inputs ``(..., d)`` and labels ``(...)`` (``None``: label slot 0, as for queries)."""
+    feats = embed(X) if tokens == "hermite" else X
+    lab = np.zeros(X.shape[:-1] + (1,)) if Y is None else Y[..., None]
+    return np.concatenate([feats, lab], axis=-1)
+
+
+def gate_offset(N: int) -> float:
+    """The length offset ``-log N`` added to every gate pre-activation of a prompt of ``N`` examples."""
+    return -math.log(N)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# naive references
+# ------------------------------------------------------------------------------------------------------------
+
+def context_gates_reference(Zc: np.ndarray, w: np.ndarray, b: float, gated: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(s, logG)`` each ``(n, N)`` for embedded contexts ``Zc`` ``(n, N, D)``: the literal product of the gate
+    factors (``log G_i = log sig(s_i) + sum_{j>i} log sig(-s_j)``, a triangular matrix product); ``logG`` is
+    ``log(1/N)`` for the constant gate."""
+    n, N, _ = Zc.shape
+    s = Zc @ w + b + gate_offset(N)
+    if not gated:
+        return s, np.full((n, N), -math.log(N))
+    later = np.triu(np.ones((N, N)), k=1)  # later[i, j] = 1 iff j > i
+    return s, -softplus(-s) + (-softplus(s)) @ later.T
+
+
+def context_statistic_reference(Xc, Yc, w, b, gated: bool, tokens: str) -> np.ndarray:
+    """NumPy reference of ``A = sum_i G_i y_i z_i`` ``(n, D)`` through the explicitly embedded tokens."""
+    Zc = embed_tokens(Xc, Yc, tokens)
+    _, logG = context_gates_reference(Zc, w, float(np.ravel(b)[0]), gated)
+    return np.einsum("ni,nik->nk", np.exp(logG) * Yc, Zc)
+
+
+def query_decay(Zq: np.ndarray, w: np.ndarray, b: float, N: int, gated: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(kappa, sig(s_q))`` each ``(n, Q)`` for embedded queries ``Zq`` ``(n, Q, D)``: the query's decay factor
+    ``sig(-s_q)`` and its write factor (ones and zeros for the constant gate)."""
+    if not gated:
+        return np.ones(Zq.shape[:2]), np.zeros(Zq.shape[:2])
+    sq = Zq @ w + b + gate_offset(N)
+    return sigmoid(-sq), sigmoid(sq)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Numba kernels
+# ------------------------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def embed_row(x, hermite, out):  # pragma: no cover - compiled
+    """Write the features of one input ``x`` ``(d,)`` into ``out[:D-1]`` (the order of :func:`data.embed`)."""
+    d = x.shape[0]
+    if not hermite:
+        for k in range(d):
+            out[k] = x[k]
+        return
+    r2 = math.sqrt(2.0)
+    out[0] = 1.0
+    for k in range(d):
+        out[1 + k] = x[k]
+        out[1 + d + k] = (x[k] * x[k] - 1.0) / r2
+    c = 1 + 2 * d
+    for k in range(d):
+        for q in range(k + 1, d):
+            out[c] = x[k] * x[q]
+            c += 1
+
+
+@njit(cache=True)
+def _prompt_gates(Z, w, b_eff, gated, s, logG):  # pragma: no cover - compiled
+    """Embedded prompt ``Z`` ``(N, D)`` -> gate pre-activations ``s = Z w + b_eff`` (BLAS) and ``logG`` ``(N,)``
+    (reverse sum of the log factors)."""
+    N = Z.shape[0]
+    if not gated:
+        for i in range(N):
+            logG[i] = -math.log(N)
+        return
+    s[:] = np.dot(Z, w) + b_eff
+    acc = 0.0
+    for i in range(N - 1, -1, -1):
+        logG[i] = -softplus_scalar(-s[i]) + acc
+        acc -= softplus_scalar(s[i])
+
+
+@njit(cache=True)
+def _embed_prompt(X, Y, p, hermite, Z):  # pragma: no cover - compiled
+    N, D = Z.shape
+    for i in range(N):
+        embed_row(X[p, i], hermite, Z[i])
+        Z[i, D - 1] = Y[p, i]
+
+
+@njit(cache=True)
+def _forward_kernel(X, Y, w, b_eff, gated, hermite, A, logG_all):  # pragma: no cover - compiled
+    """Per prompt: embed the tokens into one ``(N, D)`` buffer, the gates, then ``A = (G y)^T Z`` (BLAS)."""
+    n, N, _ = X.shape
+    D = A.shape[1]
+    Z = np.empty((N, D))
+    s = np.empty(N)
+    wts = np.empty(N)
+    for p in range(n):
+        logG = logG_all[p]
+        _embed_prompt(X, Y, p, hermite, Z)
+        _prompt_gates(Z, w, b_eff, gated, s, logG)
+        for i in range(N):
+            wts[i] = math.exp(logG[i]) * Y[p, i]
+        A[p] = np.dot(wts, Z)
+
+
+@njit(cache=True)
+def _adjoint_kernel(X, Y, w, b_eff, hermite, U, gw):  # pragma: no cover - compiled
+    """``gw[:D]`` += sum over prompts of ``sum_j dL/ds_j z_j`` and ``gw[D]`` += ``sum_j dL/ds_j``, with
+    ``dL/ds_j = e_j sig(-s_j) - sig(s_j) sum_{i<j} e_i``, ``e_i = G_i y_i z_i^T U_p`` (``Z U_p`` by BLAS)."""
+    n, N, _ = X.shape
+    D = U.shape[1]
+    Z = np.empty((N, D))
+    s = np.empty(N)
+    logG = np.empty(N)
+    ds = np.empty(N)
+    acc = np.zeros(D)
+    total = 0.0
+    for p in range(n):
+        _embed_prompt(X, Y, p, hermite, Z)
+        _prompt_gates(Z, w, b_eff, True, s, logG)
+        zu = np.dot(Z, U[p])
+        prefix = 0.0
+        for j in range(N):
+            e = math.exp(logG[j]) * Y[p, j] * zu[j]
+            ds[j] = e * math.exp(-softplus_scalar(s[j])) - math.exp(-softplus_scalar(-s[j])) * prefix
+            prefix += e
+            total += ds[j]
+        acc += np.dot(ds, Z)
+    gw[:D] += acc
+    gw[D] += total
+
+
+def _f64(a):
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def context_statistic(Xc, Yc, w, b, gated: bool, tokens: str, log_gates: bool = False):
+    """Numba ``A = sum_i G_i y_i z_i`` ``(n, D)`` for contexts ``Xc`` ``(n, N, d)``, ``Yc`` ``(n, N)``: O(N D)
+    per prompt, one embedded prompt held at a time.  Gates in log space: no overflow for any weights or N.
+    With ``log_gates`` returns ``(A, logG)``, ``logG`` ``(n, N)``."""
+    n, N, d = Xc.shape
+    A = np.empty((n, token_width(d, tokens)))
+    logG = np.empty((n, N))
+    _forward_kernel(_f64(Xc), _f64(Yc), _f64(w), float(np.ravel(b)[0]) + gate_offset(N), bool(gated),
+                    tokens == "hermite", A, logG)
+    return (A, logG) if log_gates else A
+
+
+def gate_adjoint(Xc, Yc, w, b, tokens: str, U: np.ndarray) -> tuple[np.ndarray, float]:
+    """Numba ``(dL/dw, dL/db)`` ``((D,), float)`` of the context gates, given ``U`` ``(n, D)`` = ``dL/dA`` of each
+    prompt (the gated model only)."""
+    n, N, d = Xc.shape
+    D = token_width(d, tokens)
+    gw = np.zeros(D + 1)
+    _adjoint_kernel(_f64(Xc), _f64(Yc), _f64(w), float(np.ravel(b)[0]) + gate_offset(N), tokens == "hermite",
+                    _f64(U), gw)
+    return gw[:D], float(gw[D])
+
+
+def gate_adjoint_reference(Xc, Yc, w, b, tokens: str, U: np.ndarray) -> tuple[np.ndarray, float]:
+    """NumPy reference of :func:`gate_adjoint` through the full Jacobian ``d log G_i / d s_j`` ``(n, N, N)``:
+    ``sig(-s_i)`` on the diagonal, ``-sig(s_j)`` for ``j > i``, 0 below."""
+    Zc = embed_tokens(Xc, Yc, tokens)
+    s, logG = context_gates_reference(Zc, w, float(np.ravel(b)[0]), True)
+    N = s.shape[1]
+    later = np.triu(np.ones((N, N)), k=1)
+    J = later[None] * -sigmoid(s)[:, None, :] + np.eye(N)[None] * sigmoid(-s)[:, None, :]
+    e = np.exp(logG) * Yc * np.einsum("nik,nk->ni", Zc, U)
+    ds = np.einsum("ni,nij->nj", e, J)
+    return np.einsum("nj,njk->k", ds, Zc), float(ds.sum())
+
+
+def scan_outputs(params: NetworkParams, A: np.ndarray, Zq: np.ndarray, N: int, gated: bool):
+    """``(M, kappa, sig_q, Bc, Cq)``: scan outputs ``M`` ``(n, Q)`` of queries ``Zq`` ``(n, Q, D)`` on prompts with
+    context statistics ``A`` ``(n, D)``, plus what the backward pass reuses: ``Bc = A W_B^T`` ``(n, m_s)`` and
+    ``Cq = Zq W_C^T`` ``(n, Q, m_s)``."""
+    kappa, sig_q = query_decay(Zq, params.w, float(params.b[0]), N, gated)
+    Bc = A @ params.W_B.T
+    Cq = Zq @ params.W_C.T
+    M = kappa * np.einsum("nqs,ns->nq", Cq, Bc)
+    return M, kappa, sig_q, Bc, Cq
+
+
+def mlp_forward(M: np.ndarray, params: NetworkParams) -> tuple[np.ndarray, np.ndarray]:
+    """``(f, H)``: head outputs ``f`` (shape of ``M``) and pre-activations ``H = v M + c`` (``M.shape + (m,)``)."""
+    H = M[..., None] * params.v + params.c
+    return np.maximum(H, 0.0) @ params.a, H
+
+
+def predict(params: NetworkParams, Xc, Yc, Xq, gated: bool, tokens: str, reference: bool = False) -> np.ndarray:
+    """Predictions ``f`` ``(n, Q)`` of the query labels; ``reference`` uses the NumPy context statistic."""
+    stat = context_statistic_reference if reference else context_statistic
+    A = stat(Xc, Yc, params.w, params.b, gated, tokens)
+    M = scan_outputs(params, A, embed_tokens(Xq, None, tokens), Xc.shape[1], gated)[0]
+    return mlp_forward(M, params)[0]
+
+
+__all__ = ("TOKENS", "NetworkParams", "token_width", "embed_tokens", "gate_offset", "context_statistic",
+           "context_statistic_reference", "context_gates_reference", "gate_adjoint", "gate_adjoint_reference",
+           "query_decay", "scan_outputs", "mlp_forward", "predict", "embed_row")

@@ -1,0 +1,64 @@
+"""Hand-derived gradients of the end-to-end single-index network (:mod:`mamba_dynamics.single_index.network`):
+the one function training runs and the gradient checker verifies.  Derivation in docs/single_index.md
+("End-to-end networks"); sympy re-derives it from the raw scan in :mod:`mamba_dynamics.single_index.symbolic`.
+
+Loss ``L = (1/2nQ) sum_{p,q} (f_pq - y_pq)^2``.  With ``R = (f - y)/(nQ)``, ``S = 1[H > 0]`` and
+``g = dL/dM = sum_j R a_j v_j S_j``:
+
+    dL/da_j = sum R ReLU(H_j),     dL/dv_j = sum R a_j S_j M,     dL/dc_j = sum R a_j S_j,
+    Gamma_p = sum_q g_pq kappa_pq C_pq                       (m_s,)   C_pq = W_C z_pq
+    dL/dW_B = sum_p Gamma_p A_p^T,    dL/dW_C = sum_{p,q} g_pq kappa_pq (W_B A_p) z_pq^T,
+    U_p = W_B^T Gamma_p = dL/dA_p                            (D,)
+    dL/ds_j = e_j sig(-s_j) - sig(s_j) sum_{i<j} e_i,   e_i = G_i y_i z_i^T U_p    (context gates)
+    dL/ds_q = -g_pq sig(s_q) M_pq                                                  (query decay)
+    dL/dw = sum dL/ds z,   dL/db = sum dL/ds.
+
+Cost per step O(n N D + n Q m_s D): two Numba passes over the context (:func:`network.context_statistic`,
+:func:`network.gate_adjoint`), the rest BLAS.  ``reference=True`` swaps both passes for their NumPy references.
+
+Glossary: ``data`` = ``(Xc (n, N, d), Yc (n, N), Xq (n, Q, d), yq (n, Q))``; ``params`` a
+:class:`~mamba_dynamics.single_index.network.NetworkParams`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.losses import LossGrad, half_squared_loss
+from . import network
+
+
+def loss_grad(params, data: tuple, gated: bool, tokens: str, reference: bool = False) -> LossGrad:
+    """``L`` and the gradient of every block (a dict keyed like :class:`~network.NetworkParams`), and the
+    predictions ``F = f`` ``(n, Q)``; the context passes are looked up at call time (a patched kernel is what
+    runs and what is checked)."""
+    Xc, Yc, Xq, yq = data
+    n, N, _ = Xc.shape
+    stat = network.context_statistic_reference if reference else network.context_statistic
+    adjoint = network.gate_adjoint_reference if reference else network.gate_adjoint
+    A = stat(Xc, Yc, params.w, params.b, gated, tokens)
+    Zq = network.embed_tokens(Xq, None, tokens)
+    M, kappa, sig_q, Bc, Cq = network.scan_outputs(params, A, Zq, N, gated)
+    f, H = network.mlp_forward(M, params)
+    R = (f - yq) / f.size
+    act = H > 0.0
+    RS = R[..., None] * act  # (n, Q, m)
+    grads = {"a": np.einsum("nq,nqj->j", R, np.maximum(H, 0.0)),
+             "v": params.a * np.einsum("nqj,nq->j", RS, M),
+             "c": params.a * RS.sum(axis=(0, 1))}
+    g = RS @ (params.a * params.v)  # dL/dM (n, Q)
+    gk = g * kappa
+    Gamma = np.einsum("nq,nqs->ns", gk, Cq)
+    grads["W_B"] = Gamma.T @ A
+    grads["W_C"] = (gk[..., None] * Bc[:, None, :]).reshape(-1, Bc.shape[1]).T @ Zq.reshape(-1, Zq.shape[2])
+    if gated:
+        dsq = -g * sig_q * M
+        gw_c, gb_c = adjoint(Xc, Yc, params.w, params.b, tokens, Gamma @ params.W_B)
+        grads["w"] = gw_c + np.einsum("nq,nqk->k", dsq, Zq)
+        grads["b"] = np.array([gb_c + dsq.sum()])
+    else:
+        grads["w"], grads["b"] = np.zeros_like(params.w), np.zeros_like(params.b)
+    return LossGrad(half_squared_loss(f, yq), grads, f)
+
+
+__all__ = ("loss_grad",)

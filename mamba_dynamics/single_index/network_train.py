@@ -1,0 +1,190 @@
+"""End-to-end training of the single-index networks (:mod:`mamba_dynamics.single_index.network`) with Adam or SGD
+on fresh prompts every step, the quantities tracked during training, and the trained network's ICL risk vs N.
+
+Each step draws ``batch`` prompts of one context length ``N`` (log-uniform in ``[N_min, N_max]``), ``queries``
+queries each, and takes one optimiser step on the squared loss with the checked gradients of
+:func:`mamba_dynamics.single_index.network_gradients.loss_grad`; the loop is :func:`mamba_dynamics.core.train.run_loop`
+(logging, divergence guard, Ctrl-C, progress bar).
+
+Tracked every ``log_every`` steps on one fixed evaluation batch at ``N_max`` (spec section 5):
+
+=================  ====================================================================================
+``eval_risk``      ICL risk ``E[(f - y)^2] / (1 + tau^2)`` (1 = predicting zero)
+``share_relevant`` share of ``||W_B^T W_C||_F^2`` (label row and column left out) on the features that
+                   involve only the relevant coordinates I
+``cos_linear``     mean ``cos(u, beta)``, ``u`` = the linear part of the query polynomial ``W_C^T W_B A``
+``cos_quad``       median ``|cos|`` of its quadratic form's top eigenvector with beta (Hermite tokens)
+``n_eff``          effective context ``(sum G)^2 / sum G^2`` of the gate, relative to N (1 for linear attention)
+``w_label``        the gate's weight on the label, ``w_y`` (``1/rho`` of the Algorithm-1 gate)
+``gate_bias``      the trained gate bias ``b`` (the pre-activation is ``w^T z + b - log N``)
+``w_square_rel``   mean gate weight on the relevant square features ``h_2(x_k)``, k in I (Hermite tokens;
+                   negative: the gate down-weights examples with a large ``||x_I||``, whose labels are
+                   heavy-tailed); ``w_square_irr`` the same on the irrelevant ones
+=================  ====================================================================================
+
+Glossary: ``I``, ``coefs`` the task (:func:`mamba_dynamics.single_index.data.task`); ``Ns`` test context lengths.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..core.optim import Optimizer
+from ..core.seeds import seed_streams
+from ..core.train import TrainResult, run_loop, stack_history
+from . import network, network_gradients
+from .config import NetworkConfig
+from .data import feature_blocks, relevant_mask, sample_prompts, sample_queries, task, test_rng
+from .metrics import effective_context, extracted_alignment
+
+#: Floats of contexts and embedded queries held at once when scoring.
+TEST_FLOATS = 4_000_000
+STREAMS = ("init", "train", "eval")
+
+
+def init_params(cfg: NetworkConfig, rng: np.random.Generator) -> network.NetworkParams:
+    """``W_B, W_C`` ~ N(0, init_scale^2 / D); gate ``w = e_label / rho0``, ``b = -gate_offset0`` (the Algorithm-1
+    gate: ``sig(y/rho0 - log N - gate_offset0)``); MLP ``v`` = +-1, ``c`` ~ U[-1, 1], ``a`` ~ N(0, 1/m)."""
+    D, ms, m = cfg.D, cfg.state, cfg.width
+    W_B = rng.standard_normal((ms, D)) * cfg.init_scale / math.sqrt(D)
+    W_C = rng.standard_normal((ms, D)) * cfg.init_scale / math.sqrt(D)
+    w = np.zeros(D)
+    w[-1] = 1.0 / cfg.rho0
+    v = np.where(rng.random(m) < 0.5, 1.0, -1.0)
+    c = rng.uniform(-1.0, 1.0, m)
+    a = rng.standard_normal(m) / math.sqrt(m)
+    return network.NetworkParams(W_B, W_C, w, np.array([-cfg.gate_offset0]), v, c, a)
+
+
+def draw_batch(cfg: NetworkConfig, I, coefs, n: int, N: int, q: int, rng: np.random.Generator) -> tuple:
+    """``(Xc, Yc, Xq, yq, beta)``: ``n`` prompts of ``N`` examples and ``q`` queries each."""
+    X, Y, beta = sample_prompts(n, N, cfg.d, I, coefs, cfg.tau, rng)
+    Xq, yq = sample_queries(beta, q, coefs, cfg.tau, rng)
+    return X[:, :-1], Y[:, :-1], Xq, yq, beta
+
+
+def feature_mask(cfg: NetworkConfig, I) -> np.ndarray:
+    """Relevant token features ``(D - 1,)`` (the label slot left out)."""
+    if cfg.tokens == "hermite":
+        return relevant_mask(cfg.d, I)
+    inI = np.zeros(cfg.d, dtype=bool)
+    inI[I] = True
+    return inI
+
+
+def square_gate_weights(params: network.NetworkParams, cfg: NetworkConfig, I) -> tuple[float, float]:
+    """Mean gate weight on the relevant and on the irrelevant square features (nan for raw tokens)."""
+    if cfg.tokens != "hermite":
+        return float("nan"), float("nan")
+    sq = params.w[feature_blocks(cfg.d)["square"]]
+    inI = np.zeros(cfg.d, dtype=bool)
+    inI[I] = True
+    return float(sq[inI].mean()), float(sq[~inI].mean()) if (~inI).any() else float("nan")
+
+
+def share_relevant_K(params: network.NetworkParams, mask: np.ndarray) -> float:
+    """Share of ``||W_B^T W_C||_F^2`` on the relevant feature block (label row and column left out)."""
+    K = (params.W_B.T @ params.W_C)[:-1, :-1]
+    total = float(np.sum(K**2))
+    return float(np.sum(K[np.ix_(mask, mask)] ** 2)) / total if total > 0 else float("nan")
+
+
+def score(params: network.NetworkParams, cfg: NetworkConfig, batch: tuple) -> dict:
+    """Risk per prompt ``(n,)`` and the tracked quantities of :mod:`this module <network_train>` on one batch."""
+    Xc, Yc, Xq, yq, beta = batch
+    N = Xc.shape[1]
+    A, logG = network.context_statistic(Xc, Yc, params.w, params.b, cfg.gated, cfg.tokens, log_gates=True)
+    M = network.scan_outputs(params, A, network.embed_tokens(Xq, None, cfg.tokens), N, cfg.gated)[0]
+    f = network.mlp_forward(M, params)[0]
+    coef = (A @ params.W_B.T @ params.W_C)[:, :-1]  # the query polynomial's coefficients (n, D-1)
+    if cfg.tokens == "hermite":
+        cos_u, cos_q = extracted_alignment(coef, beta)
+    else:
+        un = np.linalg.norm(coef, axis=1)
+        cos_u = np.einsum("nk,nk->n", coef, beta) / np.maximum(un, 1e-300)
+        cos_q = np.full(len(coef), np.nan)
+    return {"risk_prompts": np.mean((f - yq) ** 2, axis=1) / (1.0 + cfg.tau**2),
+            "n_eff": effective_context(np.exp(logG)) / N, "cos_linear": cos_u, "cos_quad": cos_q}
+
+
+def _summary(parts: list) -> dict:
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    finite = lambda x: x[np.isfinite(x)]  # noqa: E731
+    return {"risk": float(cat["risk_prompts"].mean()), "risk_prompts": cat["risk_prompts"],
+            "n_eff": float(cat["n_eff"].mean()),
+            "cos_linear": float(np.mean(finite(cat["cos_linear"]))) if finite(cat["cos_linear"]).size else np.nan,
+            "cos_quad": float(np.median(finite(cat["cos_quad"]))) if finite(cat["cos_quad"]).size else np.nan}
+
+
+def risk_at(params: network.NetworkParams, cfg: NetworkConfig, N: int) -> dict:
+    """ICL risk (mean and per prompt) and alignment of the trained network at context length ``N`` on
+    ``n_test`` prompts of the seeded test stream :func:`data.test_rng` ``(seed, N)``, ``test_queries`` each."""
+    I, coefs = task(cfg)
+    rng = test_rng(cfg.seed, N)
+    parts = []
+    chunk = max(1, TEST_FLOATS // (N * cfg.d + cfg.test_queries * (cfg.D + cfg.d)))
+    for start in range(0, cfg.n_test, chunk):
+        n = min(chunk, cfg.n_test - start)
+        parts.append(score(params, cfg, draw_batch(cfg, I, coefs, n, N, cfg.test_queries, rng)))
+    return _summary(parts)
+
+
+def risk_curve(params: network.NetworkParams, cfg: NetworkConfig, Ns) -> dict:
+    """:func:`risk_at` over ``Ns`` stacked into arrays ``N``, ``risk``, ``risk_prompts`` ``(len(Ns), n_test)``,
+    ``n_eff``, ``cos_linear``, ``cos_quad``."""
+    rows = [risk_at(params, cfg, int(N)) for N in Ns]
+    out = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    out["N"] = np.array([int(N) for N in Ns])
+    return out
+
+
+def train_network(cfg: NetworkConfig, show_progress: bool = False) -> TrainResult:
+    """Train one network end to end; the run stops early (status ``diverged``, message naming the step and the
+    quantity) if a loss or gradient is not finite or a block's norm passes ``diverge_norm``."""
+    t0 = time.perf_counter()
+    I, coefs = task(cfg)
+    rngs = seed_streams(cfg.seed, STREAMS)
+    params = init_params(cfg, rngs["init"])
+    init = params.copy()
+    opt = Optimizer(cfg.optimizer, cfg.lr, cfg.weight_decay)
+    eval_batch = draw_batch(cfg, I, coefs, cfg.n_eval, cfg.N_max, cfg.queries, rngs["eval"])
+    mask = feature_mask(cfg, I)
+    lo, hi = math.log(cfg.N_min), math.log(cfg.N_max)
+    history: dict = {k: [] for k in ("step", "train_loss", "eval_risk", "share_relevant", "cos_linear", "cos_quad",
+                                     "n_eff", "w_label", "gate_bias", "w_square_rel", "w_square_irr")}
+    blocks = params.as_arrays()
+
+    def step(k: int):
+        N = int(round(math.exp(rngs["train"].uniform(lo, hi))))
+        Xc, Yc, Xq, yq, _ = draw_batch(cfg, I, coefs, cfg.batch, N, cfg.queries, rngs["train"])
+        res = network_gradients.loss_grad(params, (Xc, Yc, Xq, yq), cfg.gated, cfg.tokens)
+        if math.isfinite(res.loss):
+            opt.step(blocks, res.grads)
+        return res.loss, res.grads, blocks
+
+    def log(k: int, window: np.ndarray) -> dict:
+        s = _summary([score(params, cfg, eval_batch)])
+        history["step"].append(k)
+        history["train_loss"].append(float(window.mean()) if window.size else np.nan)
+        history["eval_risk"].append(s["risk"])
+        history["share_relevant"].append(share_relevant_K(params, mask))
+        for key in ("cos_linear", "cos_quad", "n_eff"):
+            history[key].append(s[key])
+        history["w_label"].append(float(params.w[-1]))
+        history["gate_bias"].append(float(params.b[0]))
+        for key, value in zip(("w_square_rel", "w_square_irr"), square_gate_weights(params, cfg, I)):
+            history[key].append(value)
+        return {"risk": s["risk"], "share": history["share_relevant"][-1]}
+
+    outcome = run_loop(cfg.steps, step, log, cfg.log_every, cfg.diverge_norm, "training", show_progress)
+    hist = stack_history(history)
+    final = {k: hist[k][-1] for k in hist if k != "step"}
+    return TrainResult(cfg, outcome.status, outcome.message, outcome.steps_done, hist, outcome.losses, init, params,
+                       final, time.perf_counter() - t0, {"I": I})
+
+
+__all__ = ("init_params", "draw_batch", "score", "risk_at", "risk_curve", "train_network", "share_relevant_K",
+           "square_gate_weights")
