@@ -16,7 +16,8 @@ same folder loads finished cells.
 
 Glossary: ``Ns`` context lengths N; ``kind`` = ``"model"`` (Mamba or linear attention pretrained by Algorithm 1),
 ``"network"`` (trained end to end; ``cfg`` a :class:`~mamba_dynamics.single_index.config.NetworkConfig`) or
-``"krr"`` (kernel ridge regression on ``x`` or ``x_I``); ``risk`` ``(len(Ns),)``; ``risk_prompts`` ``(len(Ns), n_test)``;
+``"krr"`` (kernel ridge regression on ``x`` or ``x_I``); ``risk`` ``(len(Ns),)``; ``risk_prompts``
+``(len(Ns), n_test)``;
 ``n_eff`` effective context size; ``cos_linear`` / ``cos_quad`` alignment of the extracted feature with beta.
 """
 

@@ -82,10 +82,13 @@ def context_gates_reference(Zc: np.ndarray, w: np.ndarray, b: float, gated: bool
     return s, -softplus(-s) + (-softplus(s)) @ later.T
 
 
-def context_statistic_reference(Xc, Yc, w, b, gated: bool, tokens: str) -> np.ndarray:
-    """NumPy reference of ``A = sum_i G_i y_i z_i`` ``(n, D)`` through the explicitly embedded tokens."""
+def context_statistic_reference(Xc, Yc, w, b, gated: bool, tokens: str, gates_out: list = None) -> np.ndarray:
+    """NumPy reference of ``A = sum_i G_i y_i z_i`` ``(n, D)`` through the explicitly embedded tokens (a list
+    ``gates_out`` receives ``(s, logG)``, as from the kernel)."""
     Zc = embed_tokens(Xc, Yc, tokens)
-    _, logG = context_gates_reference(Zc, w, float(np.ravel(b)[0]), gated)
+    s, logG = context_gates_reference(Zc, w, float(np.ravel(b)[0]), gated)
+    if gates_out is not None:
+        gates_out[:] = [s, logG]
     return np.einsum("ni,nik->nk", np.exp(logG) * Yc, Zc)
 
 
@@ -147,37 +150,36 @@ def _embed_prompt(X, Y, p, hermite, Z):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _forward_kernel(X, Y, w, b_eff, gated, hermite, A, logG_all):  # pragma: no cover - compiled
-    """Per prompt: embed the tokens into one ``(N, D)`` buffer, the gates, then ``A = (G y)^T Z`` (BLAS)."""
+def _forward_kernel(X, Y, w, b_eff, gated, hermite, A, logG_all, s_all):  # pragma: no cover - compiled
+    """Per prompt: embed the tokens into one ``(N, D)`` buffer, the gates (kept in ``s_all``, ``logG_all`` for the
+    adjoint), then ``A = (G y)^T Z`` (BLAS)."""
     n, N, _ = X.shape
     D = A.shape[1]
     Z = np.empty((N, D))
-    s = np.empty(N)
     wts = np.empty(N)
     for p in range(n):
         logG = logG_all[p]
         _embed_prompt(X, Y, p, hermite, Z)
-        _prompt_gates(Z, w, b_eff, gated, s, logG)
+        _prompt_gates(Z, w, b_eff, gated, s_all[p], logG)
         for i in range(N):
             wts[i] = math.exp(logG[i]) * Y[p, i]
         A[p] = np.dot(wts, Z)
 
 
 @njit(cache=True)
-def _adjoint_kernel(X, Y, w, b_eff, hermite, U, gw):  # pragma: no cover - compiled
+def _adjoint_kernel(X, Y, hermite, s_all, logG_all, U, gw):  # pragma: no cover - compiled
     """``gw[:D]`` += sum over prompts of ``sum_j dL/ds_j z_j`` and ``gw[D]`` += ``sum_j dL/ds_j``, with
-    ``dL/ds_j = e_j sig(-s_j) - sig(s_j) sum_{i<j} e_i``, ``e_i = G_i y_i z_i^T U_p`` (``Z U_p`` by BLAS)."""
+    ``dL/ds_j = e_j sig(-s_j) - sig(s_j) sum_{i<j} e_i``, ``e_i = G_i y_i z_i^T U_p`` (``Z U_p`` by BLAS); the
+    gates ``s``, ``logG`` ``(n, N)`` are the forward pass's."""
     n, N, _ = X.shape
     D = U.shape[1]
     Z = np.empty((N, D))
-    s = np.empty(N)
-    logG = np.empty(N)
     ds = np.empty(N)
     acc = np.zeros(D)
     total = 0.0
     for p in range(n):
+        s, logG = s_all[p], logG_all[p]
         _embed_prompt(X, Y, p, hermite, Z)
-        _prompt_gates(Z, w, b_eff, True, s, logG)
         zu = np.dot(Z, U[p])
         prefix = 0.0
         for j in range(N):
@@ -194,32 +196,38 @@ def _f64(a):
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
-def context_statistic(Xc, Yc, w, b, gated: bool, tokens: str, log_gates: bool = False):
+def context_statistic(Xc, Yc, w, b, gated: bool, tokens: str, log_gates: bool = False, gates_out: list = None):
     """Numba ``A = sum_i G_i y_i z_i`` ``(n, D)`` for contexts ``Xc`` ``(n, N, d)``, ``Yc`` ``(n, N)``: O(N D)
     per prompt, one embedded prompt held at a time.  Gates in log space: no overflow for any weights or N.
-    With ``log_gates`` returns ``(A, logG)``, ``logG`` ``(n, N)``."""
+    With ``log_gates`` returns ``(A, logG)``, ``logG`` ``(n, N)``.  A list ``gates_out`` receives ``(s, logG)``
+    for :func:`gate_adjoint`."""
     n, N, d = Xc.shape
     A = np.empty((n, token_width(d, tokens)))
-    logG = np.empty((n, N))
+    logG, s = np.empty((n, N)), np.empty((n, N))
     _forward_kernel(_f64(Xc), _f64(Yc), _f64(w), float(np.ravel(b)[0]) + gate_offset(N), bool(gated),
-                    tokens == "hermite", A, logG)
+                    tokens == "hermite", A, logG, s)
+    if gates_out is not None:
+        gates_out[:] = [s, logG]
     return (A, logG) if log_gates else A
 
 
-def gate_adjoint(Xc, Yc, w, b, tokens: str, U: np.ndarray) -> tuple[np.ndarray, float]:
+def gate_adjoint(Xc, Yc, w, b, tokens: str, U: np.ndarray, gates: list = None) -> tuple[np.ndarray, float]:
     """Numba ``(dL/dw, dL/db)`` ``((D,), float)`` of the context gates, given ``U`` ``(n, D)`` = ``dL/dA`` of each
-    prompt (the gated model only)."""
+    prompt (the gated model only).  ``gates`` = the forward pass's ``(s, logG)`` (:func:`context_statistic`'s
+    ``gates_out``); without it they are computed again (the same numbers)."""
     n, N, d = Xc.shape
     D = token_width(d, tokens)
+    if not gates:
+        gates = []
+        context_statistic(Xc, Yc, w, b, True, tokens, gates_out=gates)
     gw = np.zeros(D + 1)
-    _adjoint_kernel(_f64(Xc), _f64(Yc), _f64(w), float(np.ravel(b)[0]) + gate_offset(N), tokens == "hermite",
-                    _f64(U), gw)
+    _adjoint_kernel(_f64(Xc), _f64(Yc), tokens == "hermite", gates[0], gates[1], _f64(U), gw)
     return gw[:D], float(gw[D])
 
 
-def gate_adjoint_reference(Xc, Yc, w, b, tokens: str, U: np.ndarray) -> tuple[np.ndarray, float]:
+def gate_adjoint_reference(Xc, Yc, w, b, tokens: str, U: np.ndarray, gates=None) -> tuple[np.ndarray, float]:
     """NumPy reference of :func:`gate_adjoint` through the full Jacobian ``d log G_i / d s_j`` ``(n, N, N)``:
-    ``sig(-s_i)`` on the diagonal, ``-sig(s_j)`` for ``j > i``, 0 below."""
+    ``sig(-s_i)`` on the diagonal, ``-sig(s_j)`` for ``j > i``, 0 below (``gates`` is ignored: it recomputes)."""
     Zc = embed_tokens(Xc, Yc, tokens)
     s, logG = context_gates_reference(Zc, w, float(np.ravel(b)[0]), True)
     N = s.shape[1]

@@ -36,7 +36,8 @@ def loss_grad(params, data: tuple, gated: bool, tokens: str, reference: bool = F
     n, N, _ = Xc.shape
     stat = network.context_statistic_reference if reference else network.context_statistic
     adjoint = network.gate_adjoint_reference if reference else network.gate_adjoint
-    A = stat(Xc, Yc, params.w, params.b, gated, tokens)
+    gates: list = []  # the forward pass's (s, logG), reused by the gate adjoint
+    A = stat(Xc, Yc, params.w, params.b, gated, tokens, gates_out=gates)
     Zq = network.embed_tokens(Xq, None, tokens)
     M, kappa, sig_q, Bc, Cq = network.scan_outputs(params, A, Zq, N, gated)
     f, H = network.mlp_forward(M, params)
@@ -53,7 +54,7 @@ def loss_grad(params, data: tuple, gated: bool, tokens: str, reference: bool = F
     grads["W_C"] = (gk[..., None] * Bc[:, None, :]).reshape(-1, Bc.shape[1]).T @ Zq.reshape(-1, Zq.shape[2])
     if gated:
         dsq = -g * sig_q * M
-        gw_c, gb_c = adjoint(Xc, Yc, params.w, params.b, tokens, Gamma @ params.W_B)
+        gw_c, gb_c = adjoint(Xc, Yc, params.w, params.b, tokens, Gamma @ params.W_B, gates)
         grads["w"] = gw_c + np.einsum("nq,nqk->k", dsq, Zq)
         grads["b"] = np.array([gb_c + dsq.sum()])
     else:

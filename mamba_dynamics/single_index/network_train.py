@@ -10,6 +10,7 @@ Tracked every ``log_every`` steps on one fixed evaluation batch at ``N_max`` (sp
 
 =================  ====================================================================================
 ``eval_risk``      ICL risk ``E[(f - y)^2] / (1 + tau^2)`` (1 = predicting zero)
+``eval_risk_short`` the same on a second fixed batch at ``N_min`` (the risk-vs-N gap during training)
 ``share_relevant`` share of ``||W_B^T W_C||_F^2`` (label row and column left out) on the features that
                    involve only the relevant coordinates I
 ``cos_linear``     mean ``cos(u, beta)``, ``u`` = the linear part of the query polynomial ``W_C^T W_B A``
@@ -66,13 +67,16 @@ def draw_batch(cfg: NetworkConfig, I, coefs, n: int, N: int, q: int, rng: np.ran
     return X[:, :-1], Y[:, :-1], Xq, yq, beta
 
 
-def feature_mask(cfg: NetworkConfig, I) -> np.ndarray:
-    """Relevant token features ``(D - 1,)`` (the label slot left out)."""
-    if cfg.tokens == "hermite":
-        return relevant_mask(cfg.d, I)
-    inI = np.zeros(cfg.d, dtype=bool)
+def _coordinates_in(d: int, I) -> np.ndarray:
+    """``(d,)`` mask of the relevant coordinates."""
+    inI = np.zeros(d, dtype=bool)
     inI[I] = True
     return inI
+
+
+def feature_mask(cfg: NetworkConfig, I) -> np.ndarray:
+    """Relevant token features ``(D - 1,)`` (the label slot left out)."""
+    return relevant_mask(cfg.d, I) if cfg.tokens == "hermite" else _coordinates_in(cfg.d, I)
 
 
 def square_gate_weights(params: network.NetworkParams, cfg: NetworkConfig, I) -> tuple[float, float]:
@@ -80,8 +84,7 @@ def square_gate_weights(params: network.NetworkParams, cfg: NetworkConfig, I) ->
     if cfg.tokens != "hermite":
         return float("nan"), float("nan")
     sq = params.w[feature_blocks(cfg.d)["square"]]
-    inI = np.zeros(cfg.d, dtype=bool)
-    inI[I] = True
+    inI = _coordinates_in(cfg.d, I)
     return float(sq[inI].mean()), float(sq[~inI].mean()) if (~inI).any() else float("nan")
 
 
@@ -93,7 +96,8 @@ def share_relevant_K(params: network.NetworkParams, mask: np.ndarray) -> float:
 
 
 def score(params: network.NetworkParams, cfg: NetworkConfig, batch: tuple) -> dict:
-    """Risk per prompt ``(n,)`` and the tracked quantities of :mod:`this module <network_train>` on one batch."""
+    """Risk per prompt ``(n,)``, ``n_eff / N`` and the alignments ``cos_linear``, ``cos_quad`` ``(n,)`` of each
+    prompt of one ``batch`` (from :func:`draw_batch`)."""
     Xc, Yc, Xq, yq, beta = batch
     N = Xc.shape[1]
     A, logG = network.context_statistic(Xc, Yc, params.w, params.b, cfg.gated, cfg.tokens, log_gates=True)
@@ -151,10 +155,12 @@ def train_network(cfg: NetworkConfig, show_progress: bool = False) -> TrainResul
     init = params.copy()
     opt = Optimizer(cfg.optimizer, cfg.lr, cfg.weight_decay)
     eval_batch = draw_batch(cfg, I, coefs, cfg.n_eval, cfg.N_max, cfg.queries, rngs["eval"])
+    short_batch = draw_batch(cfg, I, coefs, cfg.n_eval, cfg.N_min, cfg.queries, rngs["eval"])
     mask = feature_mask(cfg, I)
     lo, hi = math.log(cfg.N_min), math.log(cfg.N_max)
-    history: dict = {k: [] for k in ("step", "train_loss", "eval_risk", "share_relevant", "cos_linear", "cos_quad",
-                                     "n_eff", "w_label", "gate_bias", "w_square_rel", "w_square_irr")}
+    history: dict = {k: [] for k in ("step", "train_loss", "eval_risk", "eval_risk_short", "share_relevant",
+                                     "cos_linear", "cos_quad", "n_eff", "w_label", "gate_bias", "w_square_rel",
+                                     "w_square_irr")}
     blocks = params.as_arrays()
 
     def step(k: int):
@@ -170,6 +176,7 @@ def train_network(cfg: NetworkConfig, show_progress: bool = False) -> TrainResul
         history["step"].append(k)
         history["train_loss"].append(float(window.mean()) if window.size else np.nan)
         history["eval_risk"].append(s["risk"])
+        history["eval_risk_short"].append(_summary([score(params, cfg, short_batch)])["risk"])
         history["share_relevant"].append(share_relevant_K(params, mask))
         for key in ("cos_linear", "cos_quad", "n_eff"):
             history[key].append(s[key])

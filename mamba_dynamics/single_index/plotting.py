@@ -156,6 +156,7 @@ def plot_network_run(result, curve: dict, krr: dict) -> "plt.Figure":
     ax.plot(h["step"][1:], 2 * h["train_loss"][1:] / (1 + cfg.tau**2), color="tab:gray",
             label=f"training risk, N in [{cfg.N_min}, {cfg.N_max}] (mean since the last log)")
     ax.plot(h["step"], h["eval_risk"], color="tab:blue", marker=".", label=f"evaluation risk at N = {cfg.N_max}")
+    ax.plot(h["step"], h["eval_risk_short"], color="tab:cyan", marker=".", label=f"evaluation risk at N = {cfg.N_min}")
     ax.axhline(1.0, color="k", lw=0.6, ls=":", label="predicting 0 (risk 1)")
     ax.set_yscale("log")
     ax.set(xlabel="training step", ylabel="risk  E(f - y)^2 / E y^2", title="training")
@@ -242,7 +243,8 @@ SYMBOL = {"d": "ambient dimension $d$", "r": "intrinsic dimension $r$", "N_pt": 
           "rho": r"gate temperature $\rho$", "T1": "Stage-I prompts $T_1$", "T2": "Stage-II prompts $T_2$",
           "width": "MLP width $m$", "tau": r"label noise $\tau$", "N_max": "longest training context $N_{max}$",
           "lr": "learning rate", "steps": "training steps", "state": "state size $m_s$", "batch": "prompts per step"}
-METRIC_LABEL = {"risk": "ICL risk at N = N_pt or N_max", "w_label": "gate weight w_y", "n_eff": "effective context n_eff",
+METRIC_LABEL = {"risk": "ICL risk at N = N_pt or N_max", "w_label": "gate weight w_y",
+                "n_eff": "effective context n_eff",
                 "cos_quad": "|cos(extracted feature, beta)|", "share_relevant": "share of gamma on relevant features"}
 
 

@@ -132,7 +132,8 @@ def test_training_is_deterministic_and_tracks_the_proof_quantities():
         assert np.array_equal(v, b.arrays()[k], equal_nan=True), k
     h = a.history
     assert list(h["step"]) == [0, 100, 200, 300]
-    for key in ("eval_risk", "share_relevant", "cos_quad", "n_eff", "w_label", "gate_bias", "w_square_rel"):
+    for key in ("eval_risk", "eval_risk_short", "share_relevant", "cos_quad", "n_eff", "w_label", "gate_bias",
+                "w_square_rel"):
         assert h[key].shape == (4,) and np.all(np.isfinite(h[key])), key
     assert h["w_label"][0] == 0.25 and h["gate_bias"][0] == -1.0  # starts at the Algorithm-1 gate
     mask = feature_mask(cfg, a.extras["I"])
