@@ -83,12 +83,10 @@ def context_gates_reference(Zc: np.ndarray, w: np.ndarray, b: float, gated: bool
 
 
 def context_statistic_reference(Xc, Yc, w, b, gated: bool, tokens: str, gates_out: list = None) -> np.ndarray:
-    """NumPy reference of ``A = sum_i G_i y_i z_i`` ``(n, D)`` through the explicitly embedded tokens (a list
-    ``gates_out`` receives ``(s, logG)``, as from the kernel)."""
+    """NumPy reference of ``A = sum_i G_i y_i z_i`` ``(n, D)`` through the explicitly embedded tokens
+    (``gates_out`` is accepted for the kernel's signature and left alone: the reference adjoint recomputes)."""
     Zc = embed_tokens(Xc, Yc, tokens)
-    s, logG = context_gates_reference(Zc, w, float(np.ravel(b)[0]), gated)
-    if gates_out is not None:
-        gates_out[:] = [s, logG]
+    _, logG = context_gates_reference(Zc, w, float(np.ravel(b)[0]), gated)
     return np.einsum("ni,nik->nk", np.exp(logG) * Yc, Zc)
 
 
@@ -126,9 +124,9 @@ def embed_row(x, hermite, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _prompt_gates(Z, w, b_eff, gated, s, logG):  # pragma: no cover - compiled
+def _prompt_gates(Z, w, b_eff, gated, s, logG, keep, sig_pos, sig_neg):  # pragma: no cover - compiled
     """Embedded prompt ``Z`` ``(N, D)`` -> gate pre-activations ``s = Z w + b_eff`` (BLAS) and ``logG`` ``(N,)``
-    (reverse sum of the log factors)."""
+    (reverse sum of the log factors); with ``keep`` also ``sig(s)`` and ``sig(-s)`` for the adjoint."""
     N = Z.shape[0]
     if not gated:
         for i in range(N):
@@ -137,8 +135,13 @@ def _prompt_gates(Z, w, b_eff, gated, s, logG):  # pragma: no cover - compiled
     s[:] = np.dot(Z, w) + b_eff
     acc = 0.0
     for i in range(N - 1, -1, -1):
-        logG[i] = -softplus_scalar(-s[i]) + acc
-        acc -= softplus_scalar(s[i])
+        sp_neg = softplus_scalar(-s[i])  # -log sig(s_i)
+        sp_pos = softplus_scalar(s[i])  # -log sig(-s_i)
+        logG[i] = -sp_neg + acc
+        acc -= sp_pos
+        if keep:
+            sig_pos[i] = math.exp(-sp_neg)
+            sig_neg[i] = math.exp(-sp_pos)
 
 
 @njit(cache=True)
@@ -150,27 +153,31 @@ def _embed_prompt(X, Y, p, hermite, Z):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _forward_kernel(X, Y, w, b_eff, gated, hermite, A, logG_all, s_all):  # pragma: no cover - compiled
-    """Per prompt: embed the tokens into one ``(N, D)`` buffer, the gates (kept in ``s_all``, ``logG_all`` for the
-    adjoint), then ``A = (G y)^T Z`` (BLAS)."""
+def _forward_kernel(X, Y, w, b_eff, gated, hermite, A, logG_all, keep, G_all, sp_all, sn_all):  # pragma: no cover
+    """Per prompt: embed the tokens into one ``(N, D)`` buffer, the gates, then ``A = (G y)^T Z`` (BLAS).  With
+    ``keep`` the gates ``G``, ``sig(s)``, ``sig(-s)`` ``(n, N)`` are kept for the adjoint."""
     n, N, _ = X.shape
     D = A.shape[1]
     Z = np.empty((N, D))
+    s = np.empty(N)
     wts = np.empty(N)
     for p in range(n):
         logG = logG_all[p]
         _embed_prompt(X, Y, p, hermite, Z)
-        _prompt_gates(Z, w, b_eff, gated, s_all[p], logG)
+        _prompt_gates(Z, w, b_eff, gated, s, logG, keep, sp_all[p], sn_all[p])
         for i in range(N):
-            wts[i] = math.exp(logG[i]) * Y[p, i]
+            g = math.exp(logG[i])
+            wts[i] = g * Y[p, i]
+            if keep:
+                G_all[p, i] = g
         A[p] = np.dot(wts, Z)
 
 
 @njit(cache=True)
-def _adjoint_kernel(X, Y, hermite, s_all, logG_all, U, gw):  # pragma: no cover - compiled
+def _adjoint_kernel(X, Y, hermite, G_all, sp_all, sn_all, U, gw):  # pragma: no cover - compiled
     """``gw[:D]`` += sum over prompts of ``sum_j dL/ds_j z_j`` and ``gw[D]`` += ``sum_j dL/ds_j``, with
     ``dL/ds_j = e_j sig(-s_j) - sig(s_j) sum_{i<j} e_i``, ``e_i = G_i y_i z_i^T U_p`` (``Z U_p`` by BLAS); the
-    gates ``s``, ``logG`` ``(n, N)`` are the forward pass's."""
+    gates ``G``, ``sig(s)``, ``sig(-s)`` ``(n, N)`` are the forward pass's."""
     n, N, _ = X.shape
     D = U.shape[1]
     Z = np.empty((N, D))
@@ -178,13 +185,12 @@ def _adjoint_kernel(X, Y, hermite, s_all, logG_all, U, gw):  # pragma: no cover 
     acc = np.zeros(D)
     total = 0.0
     for p in range(n):
-        s, logG = s_all[p], logG_all[p]
         _embed_prompt(X, Y, p, hermite, Z)
         zu = np.dot(Z, U[p])
         prefix = 0.0
         for j in range(N):
-            e = math.exp(logG[j]) * Y[p, j] * zu[j]
-            ds[j] = e * math.exp(-softplus_scalar(s[j])) - math.exp(-softplus_scalar(-s[j])) * prefix
+            e = G_all[p, j] * Y[p, j] * zu[j]
+            ds[j] = e * sn_all[p, j] - sp_all[p, j] * prefix
             prefix += e
             total += ds[j]
         acc += np.dot(ds, Z)
@@ -199,21 +205,23 @@ def _f64(a):
 def context_statistic(Xc, Yc, w, b, gated: bool, tokens: str, log_gates: bool = False, gates_out: list = None):
     """Numba ``A = sum_i G_i y_i z_i`` ``(n, D)`` for contexts ``Xc`` ``(n, N, d)``, ``Yc`` ``(n, N)``: O(N D)
     per prompt, one embedded prompt held at a time.  Gates in log space: no overflow for any weights or N.
-    With ``log_gates`` returns ``(A, logG)``, ``logG`` ``(n, N)``.  A list ``gates_out`` receives ``(s, logG)``
-    for :func:`gate_adjoint`."""
+    With ``log_gates`` returns ``(A, logG)``, ``logG`` ``(n, N)``.  A list ``gates_out`` receives what
+    :func:`gate_adjoint` reuses (the gated model's ``G``, ``sig(s)``, ``sig(-s)`` ``(n, N)``)."""
     n, N, d = Xc.shape
     A = np.empty((n, token_width(d, tokens)))
-    logG, s = np.empty((n, N)), np.empty((n, N))
+    logG = np.empty((n, N))
+    keep = gates_out is not None and gated
+    kept = [np.empty((n, N) if keep else (n, 0)) for _ in range(3)]  # G, sig(s), sig(-s)
     _forward_kernel(_f64(Xc), _f64(Yc), _f64(w), float(np.ravel(b)[0]) + gate_offset(N), bool(gated),
-                    tokens == "hermite", A, logG, s)
+                    tokens == "hermite", A, logG, keep, *kept)
     if gates_out is not None:
-        gates_out[:] = [s, logG]
+        gates_out[:] = kept if keep else []
     return (A, logG) if log_gates else A
 
 
 def gate_adjoint(Xc, Yc, w, b, tokens: str, U: np.ndarray, gates: list = None) -> tuple[np.ndarray, float]:
     """Numba ``(dL/dw, dL/db)`` ``((D,), float)`` of the context gates, given ``U`` ``(n, D)`` = ``dL/dA`` of each
-    prompt (the gated model only).  ``gates`` = the forward pass's ``(s, logG)`` (:func:`context_statistic`'s
+    prompt (the gated model only).  ``gates`` = what the forward pass kept (:func:`context_statistic`'s
     ``gates_out``); without it they are computed again (the same numbers)."""
     n, N, d = Xc.shape
     D = token_width(d, tokens)
@@ -221,7 +229,7 @@ def gate_adjoint(Xc, Yc, w, b, tokens: str, U: np.ndarray, gates: list = None) -
         gates = []
         context_statistic(Xc, Yc, w, b, True, tokens, gates_out=gates)
     gw = np.zeros(D + 1)
-    _adjoint_kernel(_f64(Xc), _f64(Yc), tokens == "hermite", gates[0], gates[1], _f64(U), gw)
+    _adjoint_kernel(_f64(Xc), _f64(Yc), tokens == "hermite", *gates, _f64(U), gw)
     return gw[:D], float(gw[D])
 
 

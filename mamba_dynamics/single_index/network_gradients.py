@@ -36,7 +36,7 @@ def loss_grad(params, data: tuple, gated: bool, tokens: str, reference: bool = F
     n, N, _ = Xc.shape
     stat = network.context_statistic_reference if reference else network.context_statistic
     adjoint = network.gate_adjoint_reference if reference else network.gate_adjoint
-    gates: list = []  # the forward pass's (s, logG), reused by the gate adjoint
+    gates: list = []  # what the forward pass keeps for the gate adjoint
     A = stat(Xc, Yc, params.w, params.b, gated, tokens, gates_out=gates)
     Zq = network.embed_tokens(Xq, None, tokens)
     M, kappa, sig_q, Bc, Cq = network.scan_outputs(params, A, Zq, N, gated)

@@ -64,7 +64,7 @@ def draw_batch(cfg: NetworkConfig, I, coefs, n: int, N: int, q: int, rng: np.ran
     """``(Xc, Yc, Xq, yq, beta)``: ``n`` prompts of ``N`` examples and ``q`` queries each."""
     X, Y, beta = sample_prompts(n, N, cfg.d, I, coefs, cfg.tau, rng)
     Xq, yq = sample_queries(beta, q, coefs, cfg.tau, rng)
-    return X[:, :-1], Y[:, :-1], Xq, yq, beta
+    return np.ascontiguousarray(X[:, :-1]), np.ascontiguousarray(Y[:, :-1]), Xq, yq, beta
 
 
 def _coordinates_in(d: int, I) -> np.ndarray:
