@@ -54,8 +54,16 @@ class NetworkParams(ParamBlocks):
     a: np.ndarray
 
 
-def embed_tokens(X: np.ndarray, Y: np.ndarray | None, tokens: str) -> np.ndarray:
-    """Tokens ``(..., D)`` from inputs ``(..., d)`` and labels ``(...)`` (``None``: label slot 0, as for queries)."""
+def embed_tokens(X: np.ndarray, Y: np.ndarray | None, tokens: str, fast: bool = False) -> np.ndarray:
+    """Tokens ``(..., D)`` from inputs ``(..., d)`` and labels ``(...)`` (``None``: label slot 0, as for queries):
+    through :func:`data.embed` (the reference), or with ``fast`` through the Numba :func:`embed_row`, which
+    computes the same products and gives the same bits."""
+    if fast:
+        flat = np.ascontiguousarray(X, dtype=np.float64).reshape(-1, X.shape[-1])
+        out = np.empty((len(flat), token_width(X.shape[-1], tokens)))
+        _embed_rows(flat, tokens == "hermite", out)
+        out[:, -1] = 0.0 if Y is None else np.ravel(Y)
+        return out.reshape(X.shape[:-1] + (out.shape[1],))
     feats = embed(X) if tokens == "hermite" else X
     lab = np.zeros(X.shape[:-1] + (1,)) if Y is None else Y[..., None]
     return np.concatenate([feats, lab], axis=-1)
@@ -121,6 +129,13 @@ def embed_row(x, hermite, out):  # pragma: no cover - compiled
         for q in range(k + 1, d):
             out[c] = x[k] * x[q]
             c += 1
+
+
+@njit(cache=True)
+def _embed_rows(X, hermite, out):  # pragma: no cover - compiled
+    """:func:`embed_row` of every row of ``X`` ``(k, d)`` into ``out`` ``(k, D)`` (the label slot left alone)."""
+    for i in range(X.shape[0]):
+        embed_row(X[i], hermite, out[i])
 
 
 @njit(cache=True)
@@ -267,7 +282,7 @@ def predict(params: NetworkParams, Xc, Yc, Xq, gated: bool, tokens: str, referen
     """Predictions ``f`` ``(n, Q)`` of the query labels; ``reference`` uses the NumPy context statistic."""
     stat = context_statistic_reference if reference else context_statistic
     A = stat(Xc, Yc, params.w, params.b, gated, tokens)
-    M = scan_outputs(params, A, embed_tokens(Xq, None, tokens), Xc.shape[1], gated)[0]
+    M = scan_outputs(params, A, embed_tokens(Xq, None, tokens, fast=not reference), Xc.shape[1], gated)[0]
     return mlp_forward(M, params)[0]
 
 

@@ -38,7 +38,7 @@ def loss_grad(params, data: tuple, gated: bool, tokens: str, reference: bool = F
     adjoint = network.gate_adjoint_reference if reference else network.gate_adjoint
     gates: list = []  # what the forward pass keeps for the gate adjoint
     A = stat(Xc, Yc, params.w, params.b, gated, tokens, gates_out=gates)
-    Zq = network.embed_tokens(Xq, None, tokens)
+    Zq = network.embed_tokens(Xq, None, tokens, fast=not reference)
     M, kappa, sig_q, Bc, Cq = network.scan_outputs(params, A, Zq, N, gated)
     f, H = network.mlp_forward(M, params)
     R = (f - yq) / f.size

@@ -101,7 +101,7 @@ def score(params: network.NetworkParams, cfg: NetworkConfig, batch: tuple) -> di
     Xc, Yc, Xq, yq, beta = batch
     N = Xc.shape[1]
     A, logG = network.context_statistic(Xc, Yc, params.w, params.b, cfg.gated, cfg.tokens, log_gates=True)
-    M = network.scan_outputs(params, A, network.embed_tokens(Xq, None, cfg.tokens), N, cfg.gated)[0]
+    M = network.scan_outputs(params, A, network.embed_tokens(Xq, None, cfg.tokens, fast=True), N, cfg.gated)[0]
     f = network.mlp_forward(M, params)[0]
     coef = (A @ params.W_B.T @ params.W_C)[:, :-1]  # the query polynomial's coefficients (n, D-1)
     if cfg.tokens == "hermite":

@@ -214,9 +214,11 @@ def plot_e2e_comparison(panels: dict, tau: float, train_range: tuple, title: str
 def plot_e2e_training(histories: dict, title: str) -> "plt.Figure":
     """Tracked quantities vs step for each ``(link, d)`` row: ``histories[(link, d)][key]`` for ``key`` in
     ``mamba_e2e``, ``la_e2e`` is a dict of ``(seeds, n_log)`` arrays (``step`` ``(n_log,)``).  Columns: evaluation
-    risk, share of W_B^T W_C on relevant features, |cos(Q, beta)|, and the Mamba gate's n_eff / N and w_y."""
+    risk, share of W_B^T W_C on relevant features, |cos(Q, beta)|, cos(u, beta) (the linear part, which odd links
+    need), and the Mamba gate's n_eff / N and w_y."""
     cols = (("eval_risk", "evaluation risk (N = N_max)"), ("share_relevant", "share of W_B^T W_C on relevant"),
-            ("cos_quad", "|cos(extracted Q, beta)|"), ("n_eff", "gate n_eff / N"), ("w_label", "gate weight w_y"))
+            ("cos_quad", "|cos(extracted Q, beta)|"), ("cos_linear", "cos(extracted u, beta)"),
+            ("n_eff", "gate n_eff / N"), ("w_label", "gate weight w_y"))
     rows = list(histories)
     fig, axes = plt.subplots(len(rows), len(cols), figsize=(3.6 * len(cols), 2.9 * len(rows)), squeeze=False)
     for i, row in enumerate(rows):

@@ -37,6 +37,12 @@ def test_numba_embedding_matches_the_numpy_one():
     assert np.array_equal(out, embed(x))
     network.embed_row(x, False, out)
     assert np.array_equal(out[:5], x)
+    X = np.random.default_rng(1).standard_normal((3, 4, 5)) * 10
+    Y = np.random.default_rng(2).standard_normal((3, 4))
+    for tokens in ("hermite", "raw"):
+        for labels in (None, Y):
+            assert np.array_equal(network.embed_tokens(X, labels, tokens, fast=True),
+                                  network.embed_tokens(X, labels, tokens))
 
 
 @pytest.mark.parametrize("tokens", ["hermite", "raw"])
