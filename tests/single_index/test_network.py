@@ -16,8 +16,7 @@ from mamba_dynamics.single_index import network, network_gradients
 from mamba_dynamics.single_index.config import NetworkConfig
 from mamba_dynamics.single_index.data import embed, index_set, sample_prompts, sample_queries
 from mamba_dynamics.single_index.hermite import parse_link
-from mamba_dynamics.single_index.network_train import (feature_mask, init_params, risk_curve, share_relevant_K,
-                                                       train_network)
+from mamba_dynamics.single_index.network_train import feature_mask, risk_curve, share_relevant_K, train_network
 
 
 def case(rng, d=3, N=5, Q=3, n=4, ms=4, m=5, tokens="hermite", scale=0.5, link="h2"):
