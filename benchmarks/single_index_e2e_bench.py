@@ -10,8 +10,8 @@ in one run.
 Same protocol as benchmarks/step_bench.py: one thread each, float64, every loss and gradient checked equal to
 Numba (relative 1e-8) before timing, paired rounds, ratio = median over rounds of time / Numba time.  Sizes are a
 training batch of the reproduction (``scripts/single_index_e2e.py``): 64 prompts x 4 queries, ``m_s = m = 64``,
-Hermite tokens, at the mean training context N = 87 (log-uniform on [16, 256]) and at N = 256; then N = 2560 at
-a tenth of the prompts.
+Hermite tokens, at the mean training context N = 87 (log-uniform on [16, 256]) and at N = 256; then N = 2560 and
+25 600 at about the same token count, with the fitted exponent of the cost per context token in N.
 """
 
 from __future__ import annotations
@@ -148,6 +148,8 @@ def make_jax():
 
 
 def main(argv=None) -> int:
+    import numpy as np
+
     from mamba_dynamics.core.cli import Parser
 
     parser = Parser(prog="single_index_e2e_bench.py", description=__doc__.split("\n\n")[0])
@@ -156,7 +158,9 @@ def main(argv=None) -> int:
                  "torch": lambda: make_torch(args.threads), "jax": make_jax}
     loaded = load_frameworks(factories, skip, args.threads)
     paper = [(64, 87, 16), (64, 256, 16), (64, 87, 32), (64, 256, 32)]
-    sizes = paper if args.quick else paper + [(6, 2560, 16)]
+    # then N x10 and x100 at about the same token count (the NumPy reference's (n, N, N) gate Jacobian is skipped
+    # above N = 5000: 5 GB at N = 25 600)
+    sizes = paper if args.quick else paper + [(6, 2560, 16), (1, 25600, 16)]
     budget = 2.0
     if args.smoke:
         sizes, budget = [(4, 6, 3)], 0.05
@@ -164,13 +168,25 @@ def main(argv=None) -> int:
     print("\nmedian time of one training step (loss and every gradient); ratio = median over paired rounds of "
           "time / Numba time")
     print_table_header(f"{'gate':<9} {'n':>4} {'N':>6} {'d':>4}", names, "ms", 10)
+    per_token = []
     for gated, label in ((True, "mamba"), (False, "constant")):
         for n, N, d in sizes:
+            skip = ("numpy",) if N > 5000 else ()
             times, ratios = time_frameworks(loaded, make_case(n, N, d), gated, budget,
-                                            f"{label} gate, n={n}, N={N}, d={d}")
+                                            f"{label} gate, n={n}, N={N}, d={d}", skip)
             gflops = counted_flops(n, N, d) / times["numba"] / 1e9
-            print(f"{label:<9} {n:>4} {N:>6} {d:>4}  " + " ".join(f"{times[k] * 1e3:>10.2f}" for k in names) + "  "
-                  + " ".join(f"{ratios[k]:>12.2f}" for k in names if k != "numba") + f"  {gflops:>8.2f}", flush=True)
+            print(f"{label:<9} {n:>4} {N:>6} {d:>4}  "
+                  + " ".join(f"{times[k] * 1e3:>10.2f}" if k in times else f"{'-':>10}" for k in names) + "  "
+                  + " ".join(f"{ratios[k]:>12.2f}" if k in ratios else f"{'-':>12}" for k in names if k != "numba")
+                  + f"  {gflops:>8.2f}", flush=True)
+            if gated and d == 16 and N >= 256:
+                per_token.append((N, {k: t / (n * N) for k, t in times.items()}))
+    if len(per_token) > 2:
+        Ns = np.array([q[0] for q in per_token], dtype=float)
+        common = [k for k in names if all(k in q[1] for q in per_token)]
+        fits = {k: np.polyfit(np.log(Ns), np.log([q[1][k] for q in per_token]), 1)[0] for k in common}
+        print("\ncost per context token vs N at about the same token count (mamba gate, d = 16; 0 = linear in N): "
+              + "  ".join(f"{k}: {v:+.2f}" for k, v in fits.items()))
     return 0
 
 
