@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.step_bench import (load_frameworks, parse_bench_arguments, print_table_header,  # noqa: E402
-                                   time_frameworks)
+from benchmarks.step_bench import (cost_exponents, format_ms_row, load_frameworks,  # noqa: E402
+                                   parse_bench_arguments, print_table_header, time_frameworks)
 
 BLOCKS = {"ssm": ("w", "W_B", "W_C", "V"), "lt-mlp": ("W", "V")}
 
@@ -169,8 +169,6 @@ def main(argv=None) -> int:
 
     parser = Parser(prog="features_bench.py", description=__doc__.split("\n\n")[0])
     args, skip = parse_bench_arguments(parser, argv, "the paper sizes only")
-    import numpy as np
-
     factories = {"numba": make_numba, "numpy": make_numpy, "torch": lambda: make_torch(args.threads), "jax": make_jax}
     loaded = load_frameworks(factories, skip, args.threads)
 
@@ -192,18 +190,13 @@ def main(argv=None) -> int:
             times, ratios = time_frameworks(loaded, case, model, budget, f"{model}, N={N}, L={L}, d={d}",
                                             skip=("numpy",) if N * L * L * d > 2e8 else ())
             gflops = counted_flops(model, N, L, d, case[3].size) / times["numba"] / 1e9
-            print(f"{model:<7} {N:>5} {L:>5} {d:>4}  " + " ".join(
-                f"{times[n] * 1e3:>10.2f}" if n in times else f"{'-':>10}" for n in names) + "  " + " ".join(
-                f"{ratios[n]:>12.2f}" if n in ratios else f"{'-':>12}" for n in names if n != "numba")
-                + f"  {gflops:>8.2f}", flush=True)
+            print(format_ms_row(f"{model:<7} {N:>5} {L:>5} {d:>4}", times, ratios, names, gflops), flush=True)
             if d == 10:
                 per_token.setdefault(model, []).append((L, {n: t / (N * L) for n, t in times.items()}))
     if len(sizes) > 2:
         print("\ncost per token vs L at a fixed token count (fitted exponent: 0 = O(L), 1 = O(L^2))")
         for model, rows in per_token.items():
-            Ls = np.array([r[0] for r in rows], dtype=float)
-            fits = {n: np.polyfit(np.log(Ls), np.log([r[1][n] for r in rows]), 1)[0]
-                    for n in names if all(n in r[1] for r in rows)}
+            fits = cost_exponents(rows, names)
             print(f"  {model:<7} " + "  ".join(f"{n}: {v:+.2f}" for n, v in fits.items()))
     return 0
 

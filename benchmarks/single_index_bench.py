@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.step_bench import (load_frameworks, parse_bench_arguments, print_table_header,  # noqa: E402
-                                   time_frameworks)
+from benchmarks.step_bench import (cost_exponents, format_ms_row, load_frameworks,  # noqa: E402
+                                   parse_bench_arguments, print_table_header, time_frameworks)
 
 RHO, BIAS = 4.0, 1.0
 
@@ -139,8 +139,6 @@ def main(argv=None) -> int:
 
     parser = Parser(prog="single_index_bench.py", description=__doc__.split("\n\n")[0])
     args, skip = parse_bench_arguments(parser, argv, "the paper sizes only")
-    import numpy as np
-
     factories = {"numba": make_numba, "numpy": lambda: make_numba(reference=True),
                  "torch": lambda: make_torch(args.threads), "jax": make_jax}
     loaded = load_frameworks(factories, skip, args.threads)
@@ -162,13 +160,11 @@ def main(argv=None) -> int:
             case = make_case(T, N, d)
             times, ratios = time_frameworks(loaded, case, gated, budget, f"{label} gate, T={T}, N={N}, d={d}")
             gflops = counted_flops(T, N, d) / times["numba"] / 1e9
-            print(f"{label:<9} {T:>5} {N:>6} {d:>4}  " + " ".join(f"{times[n] * 1e3:>10.2f}" for n in names) + "  "
-                  + " ".join(f"{ratios[n]:>12.2f}" for n in names if n != "numba") + f"  {gflops:>8.2f}", flush=True)
+            print(format_ms_row(f"{label:<9} {T:>5} {N:>6} {d:>4}", times, ratios, names, gflops), flush=True)
             if gated and d == 16:
                 per_token.append((N, {n: t / (T * N) for n, t in times.items()}))
     if len(per_token) > 2:
-        Ns = np.array([p[0] for p in per_token], dtype=float)
-        fits = {n: np.polyfit(np.log(Ns), np.log([p[1][n] for p in per_token]), 1)[0] for n in names}
+        fits = cost_exponents(per_token, names)
         print("\ncost per context token vs N at a fixed token count (mamba gate, d = 16; 0 = linear in N): "
               + "  ".join(f"{n}: {v:+.2f}" for n, v in fits.items()))
     return 0

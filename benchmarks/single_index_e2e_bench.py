@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.single_index_bench import _flip, _triu  # noqa: E402
-from benchmarks.step_bench import (load_frameworks, parse_bench_arguments, print_table_header,  # noqa: E402
-                                   time_frameworks)
+from benchmarks.step_bench import (cost_exponents, format_ms_row, load_frameworks,  # noqa: E402
+                                   parse_bench_arguments, print_table_header, time_frameworks)
 
 BLOCKS = ("W_B", "W_C", "w", "b", "v", "c", "a")
 
@@ -148,8 +148,6 @@ def make_jax():
 
 
 def main(argv=None) -> int:
-    import numpy as np
-
     from mamba_dynamics.core.cli import Parser
 
     parser = Parser(prog="single_index_e2e_bench.py", description=__doc__.split("\n\n")[0])
@@ -175,16 +173,11 @@ def main(argv=None) -> int:
             times, ratios = time_frameworks(loaded, make_case(n, N, d), gated, budget,
                                             f"{label} gate, n={n}, N={N}, d={d}", skip)
             gflops = counted_flops(n, N, d) / times["numba"] / 1e9
-            print(f"{label:<9} {n:>4} {N:>6} {d:>4}  "
-                  + " ".join(f"{times[k] * 1e3:>10.2f}" if k in times else f"{'-':>10}" for k in names) + "  "
-                  + " ".join(f"{ratios[k]:>12.2f}" if k in ratios else f"{'-':>12}" for k in names if k != "numba")
-                  + f"  {gflops:>8.2f}", flush=True)
+            print(format_ms_row(f"{label:<9} {n:>4} {N:>6} {d:>4}", times, ratios, names, gflops), flush=True)
             if gated and d == 16 and N >= 256:
                 per_token.append((N, {k: t / (n * N) for k, t in times.items()}))
     if len(per_token) > 2:
-        Ns = np.array([q[0] for q in per_token], dtype=float)
-        common = [k for k in names if all(k in q[1] for q in per_token)]
-        fits = {k: np.polyfit(np.log(Ns), np.log([q[1][k] for q in per_token]), 1)[0] for k in common}
+        fits = cost_exponents(per_token, names)
         print("\ncost per context token vs N at about the same token count (mamba gate, d = 16; 0 = linear in N): "
               + "  ".join(f"{k}: {v:+.2f}" for k, v in fits.items()))
     return 0

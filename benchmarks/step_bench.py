@@ -201,6 +201,24 @@ def print_table_header(lead: str, names: list, unit: str, width: int) -> None:
     print("-" * len(head))
 
 
+def format_ms_row(lead: str, times: dict, ratios: dict, names: list, gflops: float) -> str:
+    """One row under :func:`print_table_header` (unit ms, width 10): the times, the ratios to Numba and the
+    GFLOP/s; a framework skipped at this size shows ``-``."""
+    return (lead + "  " + " ".join(f"{times[n] * 1e3:>10.2f}" if n in times else f"{'-':>10}" for n in names)
+            + "  " + " ".join(f"{ratios[n]:>12.2f}" if n in ratios else f"{'-':>12}" for n in names if n != "numba")
+            + f"  {gflops:>8.2f}")
+
+
+def cost_exponents(rows: list, names: list) -> dict:
+    """Fitted exponent of the cost per token in the length, ``{framework: slope of log(time) on log(length)}``,
+    from ``rows = [(length, {framework: time per token})]``, for the frameworks timed at every length."""
+    import numpy as np
+
+    lengths = np.log(np.array([r[0] for r in rows], dtype=float))
+    return {n: float(np.polyfit(lengths, np.log([r[1][n] for r in rows]), 1)[0])
+            for n in names if all(n in r[1] for r in rows)}
+
+
 def time_frameworks(loaded: dict, case, variant, budget: float, where: str, skip=()) -> tuple[dict, dict]:
     """Convert ``case`` for every loaded framework (``{name: (step, convert)}``, Numba first), run one step each
     and stop with a message naming ``where`` if any disagrees with Numba, then time them side by side
