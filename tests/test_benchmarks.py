@@ -21,7 +21,8 @@ def test_step_bench_smoke(root):
 
 @pytest.mark.parametrize("script, rows", [("features_bench.py", ("ssm ", "lt-mlp ")),
                                           ("single_index_bench.py", ("mamba ", "constant ")),
-                                          ("single_index_e2e_bench.py", ("mamba ", "constant "))])
+                                          ("single_index_e2e_bench.py", ("mamba ", "constant ")),
+                                          ("stack_bench.py", ("mamba ", "lt "))])
 def test_family_bench_smoke(root, script, rows):
     """The feature-model, Stage-I and end-to-end single-index benchmarks check torch / JAX / NumPy against the Numba step, then time them
     (frameworks that are not installed are reported as skipped)."""

@@ -63,3 +63,14 @@ def log_gates_row(t: np.ndarray, out: np.ndarray) -> None:
     for i in range(l - 1, -1, -1):
         out[i] = -softplus_scalar(-t[i]) + acc
         acc -= softplus_scalar(t[i])
+
+
+@njit(cache=True, inline="always")
+def sigmoid_pair(t: float) -> tuple:
+    """``(sigmoid(t), 1 - sigmoid(t))`` from one ``exp(-|t|)`` and one division, both without cancellation for
+    any ``t``; the sign test is a select, not a branch (Numba, inlined into the gate loops of every kernel)."""
+    e = np.exp(-abs(t))
+    inv = 1.0 / (1.0 + e)
+    ei = e * inv
+    pos = t >= 0.0
+    return (inv if pos else ei), (ei if pos else inv)

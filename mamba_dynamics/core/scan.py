@@ -60,3 +60,77 @@ def selective_scan_symbolic(W_B, W_C, w, P, gated: bool = True):
             decay, write = 1, 1
         H = decay * H + write * (p * (W_B * p).T)
     return (H * (W_C * P.row(lp1 - 1).T))[D - 1]
+
+
+def scan_outputs_symbolic(W_B, W_C, w, X: list, gated: bool = True) -> list:
+    """The recurrence of one block as a sequence-to-sequence map, in sympy: ``X`` a list of token columns
+    ``(D, 1)``, ``W_B``, ``W_C`` ``(r, D)`` and ``w`` ``(D, 1)`` sympy matrices; returns every output ``y_t =
+    H_t W_C x_t`` with ``H_t = e^{-Delta_t} H_{t-1} + (1 - e^{-Delta_t}) x_t (W_B x_t)^T`` (``H`` ``(D, r)``)."""
+    import sympy as sp
+
+    H = sp.zeros(X[0].shape[0], W_B.shape[0])
+    out = []
+    for x in X:
+        if gated:
+            delta = sp.log(1 + sp.exp((w.T * x)[0]))  # softplus
+            decay, write = sp.exp(-delta), 1 - sp.exp(-delta)
+        else:
+            decay, write = 1, 1
+        H = decay * H + write * (x * (W_B * x).T)
+        out.append(H * (W_C * x))
+    return out
+
+
+def stack_outputs_symbolic(blocks: list, X: list, gated: bool = True, norm: str = "rms",
+                           readout: str = "stream") -> list:
+    """A residual stack of :func:`scan_outputs_symbolic` blocks in sympy (core.stack, S0-S3): ``blocks`` a list of
+    ``(W_B, W_C, w)``; block ``k >= 2`` reads ``x / sqrt(mean(x^2) + eps)`` per token with ``norm = "rms"``;
+    returns the head's input (the stream, or the last block's outputs)."""
+    import sympy as sp
+
+    from .stack import EPS
+
+    stream = list(X)
+    Y = stream
+    for k, (W_B, W_C, w) in enumerate(blocks):
+        if norm == "rms" and k > 0:
+            D = stream[0].shape[0]
+            U = [x / sp.sqrt(sum(v * v for v in x) / D + sp.Float(EPS)) for x in stream]
+        else:
+            U = stream
+        Y = scan_outputs_symbolic(W_B, W_C, w, U, gated)
+        stream = [x + y for x, y in zip(stream, Y)]
+    return stream if readout == "stream" else Y
+
+
+def mixer_adjoint_checks(T: int = 3) -> dict:
+    """The hand-derived adjoint of one block (core.mixer, M3-M4) minus sympy's derivative, simplified, for a
+    sequence of ``T`` scalar tokens (``D = r = 1``) with symbolic values ``x_t``, projections ``b_t, c_t``, gate
+    pre-activations ``t_t`` and output gradients ``g_t`` (``Loss = sum_t g_t y_t``).  Every entry is 0 when the
+    formulas hold: ``dL/dx_t|value = sigma_t Lambda_t b_t``, ``dL/db_t = sigma_t Lambda_t x_t``, ``dL/dc_t = H_t
+    g_t`` and ``dL/dt_j = (1 - sigma_j) col_j - sigma_j sum_{u>=j} (row_u - col_u)``."""
+    import sympy as sp
+
+    x, b, c, t, g = (sp.symbols(f"{n}0:{T}", real=True) for n in ("x", "b", "c", "t", "g"))
+    sig = [1 / (1 + sp.exp(-v)) for v in t]
+    H, Hs, Y = 0, [], []
+    for s in range(T):  # the raw recurrence, scalar state
+        H = (1 - sig[s]) * H + sig[s] * x[s] * b[s]
+        Hs.append(H)
+        Y.append(H * c[s])
+    loss = sum(gi * yi for gi, yi in zip(g, Y))
+    lam, Lam = 0, [None] * T
+    for s in range(T - 1, -1, -1):
+        lam = (1 - sig[s + 1]) * lam + g[s] * c[s] if s < T - 1 else g[s] * c[s]
+        Lam[s] = lam
+    col = [sig[s] * x[s] * Lam[s] * b[s] for s in range(T)]
+    row = [g[u] * Y[u] for u in range(T)]
+    # the value path: x_s enters as the written value only when b, c and t are held fixed (they are symbols here)
+    out = {}
+    for s in range(T):
+        out[f"dx_{s}"] = sp.simplify(sp.diff(loss, x[s]) - sig[s] * Lam[s] * b[s])
+        out[f"db_{s}"] = sp.simplify(sp.diff(loss, b[s]) - sig[s] * Lam[s] * x[s])
+        out[f"dc_{s}"] = sp.simplify(sp.diff(loss, c[s]) - Hs[s] * g[s])
+        tail = sum(row[u] - col[u] for u in range(s, T))
+        out[f"dt_{s}"] = sp.simplify(sp.diff(loss, t[s]) - ((1 - sig[s]) * col[s] - sig[s] * tail))
+    return out

@@ -14,7 +14,9 @@ concentration); ``d`` = token dimension d (patterns o_+, o_-, o_3..o_d); ``L`` =
 other pair) (local concentration); ``tau`` = token noise level tau (noise ~ N(0, tau^2/d I), so E||xi||^2 =
 tau^2); ``m`` = MLP width m; ``v0`` = std of the initial MLP weights; ``eta`` = step size eta (default per regime, :data:`REGIME_DEFAULTS`); ``n_train`` = N
 training sequences; ``batch`` = SGD batch (0 = full-batch GD, as in the paper); ``steps`` = iterations T;
-``target_err`` = test error that counts as converged (iterations-to-target).
+``target_err`` = test error that counts as converged (iterations-to-target); ``layers`` = blocks in the stack (1 =
+the paper's one-layer model; Table 3 uses 5; SSM with the paper reading only; docs/stacks.md); ``norm`` = input of
+blocks 2..L: ``rms`` (RMSNorm of the residual stream) or ``none``.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class FeaturesConfig(ConfigBase):
     steps: Optional[int] = None
     n_test: int = 1000
     target_err: float = 0.01
+    layers: int = 1
+    norm: str = "rms"
     log_every: int = 5
     diverge_norm: float = 1e6
     seed: int = 0
@@ -77,7 +81,7 @@ class FeaturesConfig(ConfigBase):
         for name, value in REGIME_DEFAULTS[self.regime].items():
             if getattr(self, name) is None:
                 self._set(name, value)
-        for name in ("d", "L", "m", "n_train", "steps", "n_test", "log_every"):
+        for name in ("d", "L", "m", "n_train", "steps", "n_test", "log_every", "layers"):
             check_int(name, getattr(self, name))
         for name in ("gap_near", "gap_far", "batch", "seed", "window"):
             check_int(name, getattr(self, name), 0)
@@ -113,6 +117,9 @@ class FeaturesConfig(ConfigBase):
             raise ConfigError("the gate-only reading has no W_B, W_C (wbc and wbc0 apply to the paper reading)")
         if self.gate == "fixed" and self.model != "ssm":
             raise ConfigError(f"gate fixed applies to the ssm only (model {self.model})")
+        check_choice("norm", self.norm, ("rms", "none"), "block normalisation")
+        if self.layers > 1 and (self.model != "ssm" or self.reading != "paper" or self.gate != "learned"):
+            raise ConfigError(f"a stack of {self.layers} blocks needs model ssm, reading paper and gate learned")
         if self.batch > self.n_train:
             raise ConfigError(f"batch {self.batch} exceeds n_train {self.n_train}")
 

@@ -16,6 +16,8 @@ iterations to the target (NaN = not reached within the step budget).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..core.cells import CellStore, cell_key
@@ -250,3 +252,33 @@ SWEEP = SweepFamily(
     cost=_cost, probe=_probe,
     lower_is_better=("test_err", "train_loss", "iters_to_target"),
 )
+
+
+# ------------------------------------------------------------------------------------------- Table 3: deep stacks
+
+#: Table 3 of the paper (a 5-block Mamba): cos(W_O, relevant), cos(w_Delta, relevant), cos(w_Delta, irrelevant)
+PAPER_TABLE3 = {"W_O_rel": 0.73, "w_rel": 0.53, "w_irr": 0.0}
+TABLE3_KEYS = ("test_err", "mlp_rel", "mlp_pos", "mlp_neg", "cos_rel_blocks", "cos_irr_blocks", "cos_irr_abs_blocks")
+
+
+def table3_cell(kw: dict) -> dict:
+    """One stack run (``FeaturesConfig.from_dict(kw)``): the Table 3 quantities at the end of training, as arrays."""
+    from .train import train
+
+    run = train(FeaturesConfig.from_dict(kw))
+    out = {k: np.asarray(run.final[k], dtype=np.float64) for k in TABLE3_KEYS}
+    out["completed"] = np.asarray(run.status == "completed")
+    out["train_err"] = np.asarray(run.final["train_err"], dtype=np.float64)
+    return out
+
+
+def table3(base: FeaturesConfig, dims, steps, seeds, out, jobs: int = 0, bar=None) -> dict:
+    """Table 3 over ``dims`` x ``steps`` x ``seeds`` (one stack run each, resumable under ``<out>/cells``):
+    ``{(d, steps): [cell result per seed]}``."""
+    items = [dict(base.to_dict(), d=d, steps=T, seed=s) for d in dims for T in steps for s in seeds]
+    keys = [cell_key({"table3": kw}) for kw in items]
+    done = CellStore(Path(out) / "cells", "npz").run(list(zip(keys, items)), table3_cell, jobs, bar)
+    res: dict = {}
+    for kw, key in zip(items, keys):
+        res.setdefault((kw["d"], kw["steps"]), []).append(done[key])
+    return res

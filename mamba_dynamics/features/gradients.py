@@ -43,7 +43,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..core.gating import softplus, softplus_scalar
+from ..core.gating import sigmoid_pair, softplus, softplus_scalar
+from ..core.mixer import _betas  # beta[l, s] = sigma_s prod_{s<j<=l} (1 - sigma_j), by running products
 from ..core.losses import LossGrad, hinge_loss, hinge_slope
 from . import model
 
@@ -102,25 +103,7 @@ def _gates(Xn, w, sig, keep):
         t = 0.0
         for k in range(d):
             t += Xn[l, k] * w[k]
-        e = np.exp(-abs(t))
-        inv = 1.0 / (1.0 + e)
-        ei = e * inv
-        pos = t >= 0.0
-        sig[l] = inv if pos else ei
-        keep[l] = ei if pos else inv
-
-
-@njit(cache=True)
-def _betas(sig, keep, beta):
-    """``beta[l, s] = beta_s^(l) = sigma_s prod_{j=s+1}^{l} (1 - sigma_j)`` for ``s <= l`` into ``beta``
-    ``(L, L)`` (the upper triangle is not touched).  Products of numbers in (0, 1], row by row
-    (``beta[l, s] = beta[l-1, s] (1 - sigma_l)``): at most ``L`` roundings each, and an underflow to 0 only where
-    the true value is below the double range."""
-    L = sig.shape[0]
-    for l in range(L):
-        beta[l, l] = sig[l]
-        for s in range(l):
-            beta[l, s] = beta[l - 1, s] * keep[l]
+        sig[l], keep[l] = sigmoid_pair(t)
 
 
 @njit(cache=True)

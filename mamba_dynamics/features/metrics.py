@@ -119,3 +119,40 @@ def snapshot(params: "model.Params", test: Sequences, O: np.ndarray, gated: bool
     out.update(gate_stats(params, test, O, gated, content, window, Y=Y))
     out.update(projection_stats(params, O, gated and content))
     return out
+
+
+# ------------------------------------------------------------------------------------------- deep stacks
+
+#: per-block arrays ``(L,)`` of a stack's snapshot
+STACK_BLOCK_KEYS = ("cos_pos_blocks", "cos_neg_blocks", "cos_rel_blocks", "cos_irr_blocks", "cos_irr_abs_blocks",
+                    "gate_rel_blocks", "gate_irr_blocks")
+#: scalars of a stack's snapshot (the head and the test error)
+STACK_KEYS = ("test_err", "mlp_pos", "mlp_neg", "mlp_irr", "mlp_pos_max", "mlp_neg_max", "lucky_frac", "mlp_rel")
+
+
+def stack_snapshot(params, test: Sequences, O: np.ndarray, norm: str = "rms") -> dict:
+    """A stack's logged quantities (:mod:`mamba_dynamics.features.stack`): the test error, the head's
+    :func:`mlp_alignment` and ``mlp_rel`` (mean over rows of ``W_O`` of the cosine with the relevant plane
+    ``span(o_+, o_-)``, ``||P_rel v_i|| / ||v_i||``), and per block ``k`` (arrays ``(L,)``) the gating vector's
+    cosines with ``o_+``, ``o_-``, with the relevant plane (``cos_rel``), the mean and the largest absolute
+    cosine over the irrelevant ``o_j`` (Table 3's ``cos(w_Delta, .)``), and the mean gate on relevant /
+    irrelevant tokens of block ``k``'s input."""
+    from .stack import block_inputs, predict
+
+    out = {"test_err": error_01(predict(params, test.X, norm), test.y)}
+    out.update(mlp_alignment(params, O))
+    vn = np.linalg.norm(params.V, axis=1)
+    out["mlp_rel"] = float(np.mean(np.linalg.norm(params.V @ O[:2].T, axis=1) / np.where(vn > 0, vn, 1.0)))
+    norms = np.linalg.norm(params.w, axis=1)
+    cos = (params.w @ O.T) / np.where(norms > 0, norms, 1.0)[:, None]  # (L, d)
+    out.update({"cos_pos_blocks": cos[:, 0], "cos_neg_blocks": cos[:, 1],
+                "cos_rel_blocks": np.sqrt(cos[:, 0] ** 2 + cos[:, 1] ** 2), "cos_irr_blocks": cos[:, 2:].mean(axis=1),
+                "cos_irr_abs_blocks": np.abs(cos[:, 2:]).max(axis=1)})
+    rel = test.k < 2
+    rel_g, irr_g = [], []
+    for k, U in enumerate(block_inputs(params, test.X, norm)):
+        sig = sigmoid(U @ params.w[k])
+        rel_g.append(float(sig[rel].mean()) if rel.any() else np.nan)
+        irr_g.append(float(sig[~rel].mean()) if (~rel).any() else np.nan)
+    out.update({"gate_rel_blocks": np.asarray(rel_g), "gate_irr_blocks": np.asarray(irr_g)})
+    return out

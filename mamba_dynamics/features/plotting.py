@@ -393,3 +393,74 @@ def plot_gaps(runs: list, setting: str) -> "plt.Figure":
                  fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def plot_features_stack_run(result):
+    """A deep stack's run (:func:`mamba_dynamics.features.train.train_stack`): errors, each block's gating
+    alignment with the relevant plane and with the irrelevant patterns, and the head's alignment, against the
+    step."""
+    import matplotlib.pyplot as plt
+
+    cfg, h = result.config, result.history
+    steps, L = h["step"], cfg.layers
+    colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.85, L))
+    fig, axes = plt.subplots(1, 3, figsize=(14.5, 4))
+    axes[0].plot(steps, h["train_err"], label="train")
+    axes[0].plot(steps, h["test_err"], label="test")
+    axes[0].set_ylabel("0-1 error")
+    axes[0].set_title("error")
+    for k in range(L):
+        axes[1].plot(steps, h["cos_rel_blocks"][:, k], color=colors[k], label=f"block {k + 1}, relevant plane")
+        axes[1].plot(steps, h["cos_irr_blocks"][:, k], color=colors[k], ls="--", label=f"block {k + 1}, irrelevant")
+    axes[1].set_ylabel("cosine of w_k")
+    axes[1].set_title("gating alignment per block (Table 3)")
+    axes[2].plot(steps, h["mlp_rel"], color="k", label="W_O rows: relevant plane (mean)")
+    axes[2].plot(steps, h["mlp_pos"], color="tab:red", label="W_O rows (v > 0): o_+")
+    axes[2].plot(steps, h["mlp_neg"], color="tab:blue", label="W_O rows (v < 0): o_-")
+    axes[2].plot(steps, h["mlp_irr"], color="0.5", ls="--", label="W_O rows: |cos| irrelevant (mean)")
+    axes[2].set_ylabel("cosine")
+    axes[2].set_title("head alignment")
+    for a in axes:
+        a.set_xlabel("GD step")
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7)
+    fig.suptitle(f"{L}-block {cfg.model}, {cfg.regime}, d={cfg.d}, L={cfg.L}, eta={cfg.eta}, seed {cfg.seed} "
+                 f"({result.status})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_table3(res: dict, title: str = ""):
+    """Table 3 as grouped bars per (d, steps): cos(W_O, relevant plane), each block's cos(w_k, relevant plane) and
+    the mean cosine with the irrelevant patterns (mean +- std over seeds), the paper's values as dashed lines."""
+    import matplotlib.pyplot as plt
+
+    from .experiments import PAPER_TABLE3
+
+    combos = sorted(res)
+    fig, ax = plt.subplots(figsize=(max(8, 2.6 * len(combos)), 5.2))
+    L = len(res[combos[0]][0]["cos_rel_blocks"])
+    labels = ["W_O, relevant"] + [f"w_{k + 1}, relevant" for k in range(L)] + ["w (all blocks), irrelevant"]
+    colors = ["k"] + list(plt.get_cmap("viridis")(np.linspace(0.1, 0.85, L))) + ["0.6"]
+    width = 0.8 / len(labels)
+    for j, (d, T) in enumerate(combos):
+        cells = res[(d, T)]
+        vals = [np.array([float(c["mlp_rel"]) for c in cells])]
+        rel = np.stack([c["cos_rel_blocks"] for c in cells])
+        vals += [rel[:, k] for k in range(L)]
+        vals.append(np.stack([c["cos_irr_blocks"] for c in cells]).mean(axis=1))
+        for i, v in enumerate(vals):
+            ax.bar(j - 0.4 + width * (i + 0.5), v.mean(), width, yerr=v.std(), capsize=2, color=colors[i],
+                   edgecolor="k", linewidth=0.3, label=labels[i] if j == 0 else None)
+    ax.axhline(PAPER_TABLE3["W_O_rel"], color="k", ls="--", lw=1, label="paper: cos(W_O, relevant) 0.73")
+    ax.axhline(PAPER_TABLE3["w_rel"], color="tab:green", ls="--", lw=1, label="paper: cos(w, relevant) 0.53")
+    ax.axhline(0, color="0.4", lw=0.8)
+    ax.set_xticks(range(len(combos)), [f"d={d}, {T} GD steps\n(test err {np.mean([float(c['test_err']) for c in res[(d, T)]]):.2f})"
+                                       for d, T in combos])
+    ax.set_ylabel("cosine")
+    ax.set_ylim(-0.4, 1.1)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

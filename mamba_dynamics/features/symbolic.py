@@ -227,6 +227,120 @@ LT_MLP = _spec("lt-mlp", "lt-mlp")
 VARIANTS = (_spec("ssm-gate-only", "ssm-gate-only"), _spec("lt-mlp-window2", "lt-mlp", window=2))
 
 
+# ----------------------------------------------------------------------------------------------------------
+# deep stacks (mamba_dynamics.features.stack)
+# ----------------------------------------------------------------------------------------------------------
+
+#: a 2-block stack on one sequence of 2 tokens, d = 2, m = 2: 2 x (2 + 4 + 4) + 4 = 24 scalar parameters
+STACK_SIZES = dict(N=1, L=2, d=2, m=2, layers=2)
+STACK_BLOCKS = ("w", "W_B", "W_C", "V")
+
+
+def stack_symbolic_loss_grad(params: dict, data: tuple, norm: str = "rms"):
+    """Sympy loss and gradient (40-digit mpmath) of the stack: :func:`~mamba_dynamics.core.scan.stack_outputs_symbolic`
+    (raw recurrences, residual adds, RMSNorm) read by the Eq. 6 head, each ReLU and the hinge on the piece active
+    at ``params``.  Every block's ``w`` and the head ``V`` are symbols; ``W_B``, ``W_C`` enter as their numbers
+    (with them symbolic too the derivative took 250 s: a 2-block content mixer is of degree 9 in block 1's
+    projections).  Their gradients come from the same core backward pass (``core.stack``) that the outlier stack's
+    sympy check covers with ``W_B``, ``W_C`` symbolic, and are checked here against the reference and finite
+    differences.  Returns gradients for ``w`` and ``V`` only."""
+    import mpmath
+
+    from ..core.scan import stack_outputs_symbolic
+
+    X, y, a = data
+    N, L, d = X.shape
+    nb, m = params["w"].shape[0], len(a)
+    symbolic = ("w", "V")
+    mats = {"w": [sp.Matrix(d, 1, lambda k, _, i=i: sp.Symbol(f"w{i}_{k}", real=True)) for i in range(nb)],
+            "W_B": [sp.Matrix(params["W_B"][i]).applyfunc(sp.Float) for i in range(nb)],
+            "W_C": [sp.Matrix(params["W_C"][i]).applyfunc(sp.Float) for i in range(nb)],
+            "V": [sp.Matrix(m, d, lambda r, k: sp.Symbol(f"v_{r}_{k}", real=True))]}
+    syms = [s for name in symbolic for M in mats[name] for s in M]
+    vals = [float(v) for name in symbolic for v in np.asarray(params[name]).ravel()]
+    blocks = list(zip(mats["W_B"], mats["W_C"], mats["w"]))
+    V = mats["V"][0]
+    # the active pieces, from the NumPy reference's numbers (the random cases keep every kink 1e-3 away, so the
+    # choice is the same in any precision; evaluating sympy's expressions for it cost most of the time)
+    from .stack import outputs
+
+    p = _stack_params(params, a)
+    pre = np.einsum("nld,md->nlm", outputs(p, X, norm, fast=False), p.V)
+    F_num = np.einsum("nlm,m->n", np.maximum(pre, 0.0), a) / L
+    loss = 0
+    for n in range(N):
+        if not y[n] * F_num[n] < 1:
+            continue
+        toks = [sp.Matrix([sp.Float(float(v)) for v in X[n, l]]) for l in range(L)]
+        Y = stack_outputs_symbolic(blocks, toks, True, norm, readout="mixer")
+        F = sum(sp.Float(float(a[i])) * (V[i, :] * Y[l])[0, 0] for l in range(L) for i in range(m) if pre[n, l, i] > 0)
+        loss += (1 - sp.Float(float(y[n])) * F / L) / N
+    grads = [sp.diff(loss, s) for s in syms]
+    with mpmath.workdps(40):
+        x = [mpmath.mpf(v) for v in vals]
+        both = sp.lambdify([syms], [loss] + grads, "mpmath", cse=True)(x)
+        value, g = float(both[0]), np.array([float(v) for v in both[1:]])
+    out, i = {}, 0
+    for name in symbolic:
+        size = int(np.asarray(params[name]).size)
+        out[name] = g[i:i + size].reshape(np.asarray(params[name]).shape)
+        i += size
+    return value, out
+
+
+def _stack_params(params: dict, a: np.ndarray):
+    from .stack import StackParams
+
+    return StackParams(params["w"], params["W_B"], params["W_C"], params["V"], a)
+
+
+def make_stack_case():
+    """Random point of a 2-block stack (Gaussian tokens), every ReLU and the hinge 1e-3 from their kinks."""
+    from .stack import predict
+
+    def random_case(rng: np.random.Generator, scale: float = 1.0):
+        N, L, d, m, nb = (STACK_SIZES[k] for k in ("N", "L", "d", "m", "layers"))
+        a = output_layer(m)
+        while True:
+            X = rng.standard_normal((N, L, d))
+            y = np.where(rng.random(N) < 0.5, 1.0, -1.0)
+            params = {"w": scale * rng.standard_normal((nb, d)),
+                      "W_B": np.eye(d) + scale * rng.standard_normal((nb, d, d)),
+                      "W_C": np.eye(d) + scale * rng.standard_normal((nb, d, d)),
+                      "V": scale * rng.standard_normal((m, d))}
+            p = _stack_params(params, a)
+            from .stack import outputs
+
+            pre = outputs(p, X) @ p.V.T
+            F = predict(p, X)
+            if np.min(np.abs(pre)) > 1e-3 and np.min(np.abs(1 - y * F)) > 1e-3 and np.any(y * F < 1):
+                return params, (X, y, a)
+
+    return random_case
+
+
+def _stack_spec() -> GradientSpec:
+    from . import stack
+
+    def wrap(fn_name):
+        def loss_grad(params, data):
+            X, y, a = data
+            res = getattr(stack, fn_name)(_stack_params(params, a), X, y)
+            return res.loss, res.grads
+
+        return loss_grad
+
+    return GradientSpec(
+        name="ssm-stack", blocks=STACK_BLOCKS, random_case=make_stack_case(), kernel=wrap("loss_and_grad"),
+        reference=wrap("loss_and_grad_reference"), symbolic=stack_symbolic_loss_grad,
+        symbolic_sizes=dict(STACK_SIZES),
+        description="2-block selective-SSM stack (Eq. 5 mixers, residuals, RMSNorm) + Eq. 6 head (--layers; "
+                    "Table 3 of arXiv 2602.12499)")
+
+
+SSM_STACK = _stack_spec()
+
+
 def gradient_specs() -> tuple[GradientSpec, ...]:
     """The family's gradient-check specs, for the caller to register."""
-    return (SSM, LT_MLP)
+    return (SSM, LT_MLP, SSM_STACK)

@@ -23,6 +23,8 @@ l_tr, l_ts     l_tr, l_ts   training / testing prompt length (context examples, 
 train_tasks    T_tr         training-task split: ``matching``, ``ring``, ``random`` or ``all`` (data.py)
 delta          delta        initial diagonal of ``W_B`` and ``W_C``
 m              m            rows of ``W_B, W_C`` (hidden width; ``m >= d``, default ``d+1``)
+layers         --           blocks in the stack (1 = the paper's one-layer model; Table 1 uses 3; docs/stacks.md)
+norm           --           input of blocks 2..L: ``rms`` (RMSNorm of the residual stream, default) or ``none``
 eta, batch     eta, B       SGD step and batch size (Algorithm 1)
 steps          T            SGD iterations
 alpha          alpha        fraction of outlier examples in a *test* prompt
@@ -57,6 +59,7 @@ LABEL_RULES = ("flip", "targeted", "random")
 PLACEMENTS = ("R", "FQ", "CQ")
 TRAIN_TASKS = ("matching", "ring", "random", "all")
 OUTLIER_COUNTS = ("exact", "per-example")
+STACK_NORMS = ("rms", "none")
 #: What each preset derives for the choices the paper leaves open (fields left unset).  ``plain``: the paper's text
 #: read plainly (test outliers as large as training ones, Remark 3; each test example an outlier with probability
 #: alpha, Def. 2; K' > 1; a task split that covers every pattern and was not picked for its result).  ``tuned``:
@@ -122,6 +125,8 @@ class OutlierConfig(ConfigBase):
     outlier_count: Optional[str] = None
     # model and training (Algorithm 1)
     m: Optional[int] = None
+    layers: int = 1
+    norm: str = "rms"
     delta: float = 0.2
     eta: float = 0.1
     batch: int = 64
@@ -140,7 +145,7 @@ class OutlierConfig(ConfigBase):
         for name in ("train_tasks", "outlier_count"):
             if getattr(self, name) is None:
                 set_(name, chosen[name])
-        for name in ("d", "M1", "M2", "V", "l_tr", "l_ts", "batch", "n_test", "log_every"):
+        for name in ("d", "M1", "M2", "V", "l_tr", "l_ts", "batch", "n_test", "log_every", "layers"):
             check_int(name, getattr(self, name))
         check_int("steps", self.steps, 0)
         if self.M1 < 2:
@@ -164,6 +169,7 @@ class OutlierConfig(ConfigBase):
         if not 0 < self.delta <= 0.2:
             raise ConfigError(f"delta must lie in (0, 0.2] (paper Section 3.1), got {self.delta}")
         check_choice("train_tasks", self.train_tasks, TRAIN_TASKS, "train-task split")
+        check_choice("norm", self.norm, STACK_NORMS, "block normalisation")
         check_choice("label_rule", self.label_rule, LABEL_RULES, "label rule")
         check_choice("placement", self.placement, PLACEMENTS, "placement")
         check_choice("outlier_count", self.outlier_count, OUTLIER_COUNTS, "outlier count")

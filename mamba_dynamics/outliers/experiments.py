@@ -22,9 +22,18 @@ from ..core.sweeps import SweepFamily
 from ..core.train import TrainResult
 from .config import OutlierConfig
 from .data import sample_test
-from .metrics import SNAPSHOT_KEYS, snapshot
-from .model import forward
+from . import stack
+from .metrics import SNAPSHOT_KEYS, snapshot, stack_snapshot
+from .model import forward as forward_one
 from .train import train
+
+
+def forward(cfg: OutlierConfig, params, P: np.ndarray) -> np.ndarray:
+    """``F`` ``(B,)`` of a trained run's parameters on prompts ``P`` ``(B, l+1, d+1)``: the one-layer model, or
+    the stack when ``cfg.layers > 1``."""
+    if cfg.layers > 1:
+        return stack.forward(params, P, cfg.gated, norm=cfg.norm)
+    return forward_one(params, P, cfg.gated)
 
 
 def train_many(cfgs: list[OutlierConfig], jobs: int = 1, show_progress: bool = False, out=None) -> list[TrainResult]:
@@ -60,7 +69,7 @@ def evaluate(
             for ia, alpha in enumerate(alphas):
                 b = sample_test(cfg, result.extras["patterns"], rng, n=n_eval, alpha=float(alpha), label_rule=rule,
                                 placement=placement, l=l_ts)
-                out[ir, ip, ia] = error_01(forward(result.params, b.P, cfg.gated), b.z)
+                out[ir, ip, ia] = error_01(forward(cfg, result.params, b.P), b.z)
     return out
 
 
@@ -89,6 +98,26 @@ def placement_study(base: OutlierConfig, alphas, seeds, placements=("R", "FQ", "
     for cfg, run in zip(cfgs, runs):
         errors[cfg.model][list(seeds).index(cfg.seed)] = evaluate(run, alphas, (rule,), placements, n_eval)[0]
     return {"errors": errors, "runs": runs}
+
+
+def table1(base: OutlierConfig, layers=(1, 3), etas=(0.1, 0.03, 0.01), seeds=(0, 1, 2, 3, 4), n_eval: int = 2000,
+           jobs: int = 1, models=("mamba", "lt"), show_progress: bool = False, out=None) -> dict:
+    """Table 1 (3-layer models, ``p_a = 0.4``, ``alpha = 0.5``, placements R / FQ / CQ) over depths and step
+    sizes: ``{"acc": {(model, layers, eta): (len(seeds), 3)}, "status": {...: [status per seed]}}``, accuracy
+    ``1 - error`` with flipped outlier labels at ``base.alpha``; one training run per (model, layers, eta, seed),
+    resumable with ``out`` (see :func:`train_many`)."""
+    cfgs = [base.replace(model=m, layers=L, eta=eta, seed=s) for L in layers for eta in etas for m in models
+            for s in seeds]
+    runs = train_many(cfgs, jobs, show_progress, out)
+    acc, status = {}, {}
+    for cfg, run in zip(cfgs, runs):
+        key = (cfg.model, cfg.layers, cfg.eta)
+        acc.setdefault(key, np.full((len(seeds), 3), np.nan))
+        status.setdefault(key, []).append(run.status)
+        if run.status == "completed":
+            err = evaluate(run, (base.alpha,), (base.label_rule,), ("R", "FQ", "CQ"), n_eval)[0, :, 0]
+            acc[key][list(seeds).index(cfg.seed)] = 1.0 - err
+    return {"acc": acc, "status": status, "runs": runs}
 
 
 def sensitivity(base: OutlierConfig, alphas, ratios, splits, counts=("exact", "per-example"), seeds=(0, 1, 2),
@@ -126,7 +155,8 @@ DEFAULT_GRIDS = {
     "kappa_a": "1:10:1", "kappa_a_test": "2:20:2", "K_test": "0:1:0.1", "beta": "1:10:1", "eta": "geom:0.01:1:10",
     "batch": "8,16,32,64,128,256", "steps": "250:2500:250", "M1": "2,3,4,5,6,7,8,9,10", "delta": "0.02:0.2:0.02",
     "model": "mamba,lt", "label_rule": "flip,targeted,random", "placement": "R,FQ,CQ",
-    "train_tasks": "matching,ring,random,all", "outlier_count": "exact,per-example",
+    "train_tasks": "matching,ring,random,all", "outlier_count": "exact,per-example", "layers": "1,2,3,4",
+    "norm": "rms,none",
 }
 
 
@@ -142,7 +172,14 @@ def sweep_group(train_cfg: OutlierConfig, tests: list, n_eval: int) -> list:
         rng = np.random.default_rng([train_cfg.seed, 2024])
         clean = sample_test(cfg, run.extras["patterns"], rng, n=n_eval, alpha=0.0)
         noisy = sample_test(cfg, run.extras["patterns"], rng, n=n_eval)
-        metrics = snapshot(run.params, clean, noisy, cfg.gated)
+        if cfg.layers > 1:  # the Cor. 1-2 keys from the last block, the one the readout reads
+            st = stack_snapshot(run.params, clean, noisy, cfg.gated, cfg.norm)
+            metrics = {k: st[k] for k in ("test_err_clean", "test_err", "norm_W_B", "norm_W_C", "norm_w")}
+            metrics.update({k: float(st[f"{k}_blocks"][-1]) for k in ("attn_same", "attn_other", "gate_outlier",
+                                                                       "gate_clean")})
+            metrics["attn_other_unseen"] = float("nan")
+        else:
+            metrics = snapshot(run.params, clean, noisy, cfg.gated)
         metrics["train_loss"] = float(run.history["train_loss"][-1])
         rows.append(metrics)
     return rows

@@ -12,6 +12,8 @@ Glossary (code name -> paper):
 ``gate_by_rank``    Cor. 2: mean gate of the k-th closest clean example, ``k = 1..l`` (theory: ``>= 2^-(k-1)``
                     up to a constant); NaN where no prompt has ``k`` clean examples
 ``gate_by_pos``     mean gate at distance ``k = 1..l`` from the query, split by outlier / clean
+``*_blocks``        deep stacks: the same sums and gate means per block ``(L,)``, on each block's input stream,
+                    and ``stream_norm`` (growth of the residual stream at the query)
 ==================  ==========================================================================================
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .data import PromptBatch
+from ..core.gating import log_gates
 from ..core.losses import error_01
 from .model import Params, forward, gates
 
@@ -98,3 +101,53 @@ SNAPSHOT_KEYS = (
     "test_err_clean", "test_err", "attn_same", "attn_other", "attn_other_unseen", "gate_outlier", "gate_clean",
     "norm_W_B", "norm_W_C", "norm_w",
 )
+
+
+# ------------------------------------------------------------------------------------------- deep stacks
+
+
+def block_quantities(params, batch: PromptBatch, gated: bool, norm: str = "rms") -> dict:
+    """The Cor. 1-2 quantities of every block of a stack (:mod:`mamba_dynamics.outliers.stack`) on ``batch``,
+    each ``(L,)``: ``attn_same`` / ``attn_other`` (Cor. 1 sums of block ``k``'s scores on its input stream,
+    input part only, ``x~_i^T W_B^T W_C x~_q``), ``gate_outlier`` / ``gate_clean`` (mean gate ``G_i`` of block
+    ``k`` as seen from the query; 1 for the linear Transformer) and ``stream_norm`` (mean ``||x_q||`` of the
+    query's row of the residual stream entering block ``k``, over that of the prompt: how far it has grown).  At
+    depth 1 they are the one-layer model's :func:`attention_sums` and :func:`gate_profile` means."""
+    from .stack import block_inputs
+
+    D = batch.P.shape[2]
+    out = {k: [] for k in ("attn_same", "attn_other", "gate_outlier", "gate_clean", "stream_norm")}
+    base = np.mean(np.linalg.norm(batch.P[:, -1, :], axis=1))
+    streams, inputs = block_inputs(params, batch.P, gated, norm)
+    for k, (Xs, X) in enumerate(zip(streams, inputs)):
+        A = (params.W_B[k].T @ params.W_C[k])[: D - 1, : D - 1]
+        x, xq = X[:, :-1, :-1], X[:, -1, :-1]
+        s = np.matmul(x, (xq @ A.T)[:, :, None])[..., 0]
+        out["attn_same"].append(float(np.mean(np.sum(s * batch.same, axis=1))))
+        out["attn_other"].append(float(np.mean(np.sum(s * ~batch.same, axis=1))))
+        G = np.exp(log_gates(X @ params.w[k])) if gated else np.ones(s.shape)
+        out["gate_outlier"].append(float(_masked_mean(G, batch.outlier)))
+        out["gate_clean"].append(float(_masked_mean(G, ~batch.outlier)))
+        out["stream_norm"].append(float(np.mean(np.linalg.norm(Xs[:, -1, :], axis=1)) / base))
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def stack_snapshot(params, clean: PromptBatch, noisy: PromptBatch, gated: bool, norm: str = "rms") -> dict:
+    """One logged step of a stack: test errors on the clean and outlier test sets, the summed parameter norms,
+    and the per-block :func:`block_quantities` on the outlier test set (keys suffixed ``_blocks``)."""
+    from .stack import forward as stack_forward
+
+    out = {
+        "test_err_clean": error_01(stack_forward(params, clean.P, gated, norm=norm), clean.z),
+        "test_err": error_01(stack_forward(params, noisy.P, gated, norm=norm), noisy.z),
+        "norm_W_B": float(np.linalg.norm(params.W_B)),
+        "norm_W_C": float(np.linalg.norm(params.W_C)),
+        "norm_w": float(np.linalg.norm(params.w)),
+    }
+    out.update({f"{k}_blocks": v for k, v in block_quantities(params, noisy, gated, norm).items()})
+    return out
+
+
+STACK_SCALAR_KEYS = ("test_err_clean", "test_err", "norm_W_B", "norm_W_C", "norm_w")
+STACK_BLOCK_KEYS = ("attn_same_blocks", "attn_other_blocks", "gate_outlier_blocks", "gate_clean_blocks",
+                    "stream_norm_blocks")

@@ -263,3 +263,89 @@ def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None
     label = (r"theory boundary $\alpha = \min(1, p_a l_{tr}/l_{ts})$ (Thm 2)" if model == "mamba"
              else r"theory boundary $\alpha = 1/2$ (Thm 4)")
     return lambda ax: draw_zero_contour(ax, xs, ys, margin, label)
+
+
+#: Table 1 of arXiv 2510.00399: accuracy (%) of the 3-layer models for placements R, FQ, CQ.
+PAPER_TABLE1 = {"mamba": (99.67, 99.73, 82.73), "lt": (94.12, 93.68, 93.96)}
+
+
+def plot_table1(acc: dict, etas, depths, title: str = ""):
+    """Table 1 as grouped bars: one panel per model, placements R / FQ / CQ on the x axis, one bar per (depth,
+    step size) with mean +- std over seeds (``acc[(model, layers, eta)]`` ``(n_seeds, 3)``, fractions), the
+    paper's 3-layer accuracies as black stars."""
+    import matplotlib.pyplot as plt
+
+    models = [m for m in ("mamba", "lt") if any(k[0] == m for k in acc)]
+    fig, axes = plt.subplots(1, len(models), figsize=(6.4 * len(models), 5.4), squeeze=False)
+    combos = [(L, eta) for L in depths for eta in etas]
+    width = 0.8 / max(len(combos), 1)
+    cmap = {L: plt.get_cmap(name) for L, name in zip(depths, ("Greys", "Blues", "Oranges", "Greens", "Purples"))}
+    x = np.arange(3)
+    for ax, m in zip(axes[0], models):
+        for j, (L, eta) in enumerate(combos):
+            a = acc.get((m, L, eta))
+            if a is None:
+                continue
+            shade = 0.45 + 0.45 * (etas.index(eta) / max(len(etas) - 1, 1))
+            pos = x - 0.4 + width * (j + 0.5)
+            label = f"{L} layer{'s' if L > 1 else ''}, eta={eta:g}"
+            ok = ~np.isnan(a[:, 0])
+            if not ok.any():  # every seed diverged: say so where the bars would be
+                ax.bar(pos, 0, width, color=cmap[L](shade), label=label + " (diverged)")
+                for p_ in pos:
+                    ax.text(p_, 2, "diverged", rotation=90, ha="center", va="bottom", fontsize=6)
+                continue
+            mean, std = a[ok].mean(axis=0), a[ok].std(axis=0)
+            if ok.sum() < len(ok):
+                label += f" ({ok.sum()}/{len(ok)} seeds ran)"
+            ax.bar(pos, 100 * mean, width, yerr=100 * std, capsize=2, color=cmap[L](shade), edgecolor="k",
+                   linewidth=0.4, label=label)
+        ax.plot(x, PAPER_TABLE1[m], "k*", ms=13, label="paper (3 layers)", zorder=5)
+        ax.set_xticks(x, ["R (random)", "FQ (far from query)", "CQ (close to query)"])
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylim(0, 105)
+        ax.axhline(50, color="0.5", lw=0.8, ls=":")
+        ax.set_title({"mamba": "Mamba", "lt": "linear Transformer"}[m])
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_stack_run(result) -> "plt.Figure":
+    """A deep stack's run (:func:`mamba_dynamics.outliers.train.train_stack`): test errors, and per block the
+    Cor. 1 attention sums, the Cor. 2 gate means and the residual stream's growth, against the SGD step."""
+    cfg, h = result.config, result.history
+    steps = h["step"]
+    L = cfg.layers
+    colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.85, L))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.9))
+    ax = axes[0]
+    ax.plot(steps, h["test_err_clean"], color="tab:green", label="clean prompts (alpha = 0)")
+    ax.plot(steps, h["test_err"], color="tab:red", label=f"outliers (alpha = {cfg.alpha}, {cfg.placement})")
+    ax.set_ylabel("test 0-1 error")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("test error")
+    for k in range(L):
+        axes[1].plot(steps, h["attn_same_blocks"][:, k], color=colors[k], label=f"block {k + 1}, same pattern")
+        axes[1].plot(steps, h["attn_other_blocks"][:, k], color=colors[k], ls="--", label=f"block {k + 1}, other")
+        if cfg.gated:
+            axes[2].semilogy(steps, h["gate_clean_blocks"][:, k], color=colors[k], label=f"block {k + 1}, clean")
+            axes[2].semilogy(steps, h["gate_outlier_blocks"][:, k], color=colors[k], ls="--",
+                             label=f"block {k + 1}, outlier")
+        axes[3].plot(steps, h["stream_norm_blocks"][:, k], color=colors[k], label=f"into block {k + 1}")
+    axes[1].set_ylabel("sum of scores x~_i^T W_B^T W_C x~_q")
+    axes[1].set_title("Cor. 1 attention sums per block")
+    axes[2].set_ylabel("mean gate G_i (query's view)")
+    axes[2].set_title("Cor. 2 gates per block" if cfg.gated else "no gate (linear Transformer)")
+    axes[3].set_ylabel("||stream at query|| / ||prompt query||")
+    axes[3].set_title(f"residual stream growth (norm {cfg.norm})")
+    for a in axes:
+        a.set_xlabel("SGD step")
+        a.grid(alpha=0.3)
+        if a.get_legend_handles_labels()[0]:
+            a.legend(fontsize=7)
+    fig.suptitle(f"{L}-block {cfg.model}, p_a={cfg.p_a}, eta={cfg.eta}, seed {cfg.seed} ({result.status})", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -27,7 +27,7 @@ import sympy as sp
 
 from ..core.gradcheck import GradientSpec, check
 from ..core.scan import selective_scan_symbolic
-from . import gradients
+from . import gradients, stack
 from .model import Params, forward
 
 
@@ -218,9 +218,95 @@ MAMBA = _spec("mamba", True)
 LT = _spec("lt", False)
 
 
+# ----------------------------------------------------------------------------------------------------------
+# deep stacks (mamba_dynamics.outliers.stack): sympy of the raw recurrences composed with residuals and RMSNorm
+# ----------------------------------------------------------------------------------------------------------
+
+#: a 2-block stack on prompts of 1 example and a query, d = 1, m = 1: 2 x (1 x 2 x 2 + 2) = 12 scalar parameters
+STACK_SIZES = dict(D=2, l=1, m=1, B=1, L=2)
+
+
+def stack_symbolic_loss_grad(params: dict, data: tuple, gated: bool, norm: str = "rms", dps: int = 40):
+    """Hinge loss and gradients of the stack from :func:`~mamba_dynamics.core.scan.stack_outputs_symbolic` (the
+    raw recurrences, residual adds and RMSNorm written in sympy), every weight a symbol, the prompts' numbers
+    substituted; the hinge's active piece is chosen at ``params`` (the random cases keep it 1e-2 from its kink).
+    Evaluated with ``dps`` digits (mpmath)."""
+    import mpmath
+
+    from ..core.scan import stack_outputs_symbolic
+
+    P, z = data
+    L, m, D = params["W_B"].shape
+    mats = {"W_B": [sp.Matrix(m, D, lambda a, k, i=i: sp.Symbol(f"WB{i}_{a}_{k}", real=True)) for i in range(L)],
+            "W_C": [sp.Matrix(m, D, lambda a, k, i=i: sp.Symbol(f"WC{i}_{a}_{k}", real=True)) for i in range(L)],
+            "w": [sp.Matrix(D, 1, lambda k, _, i=i: sp.Symbol(f"w{i}_{k}", real=True)) for i in range(L)]}
+    syms = [s for name in ("W_B", "W_C", "w") for M in mats[name] for s in M]
+    vals = [float(v) for name in ("W_B", "W_C", "w") for v in np.asarray(params[name]).ravel()]
+    at = dict(zip(syms, vals))
+    blocks = list(zip(mats["W_B"], mats["W_C"], mats["w"]))
+    B = P.shape[0]
+    loss = 0
+    for b in range(B):
+        toks = [sp.Matrix([sp.Float(float(v)) for v in P[b, i]]) for i in range(P.shape[1])]
+        F = stack_outputs_symbolic(blocks, toks, gated, norm)[-1][D - 1]
+        margin = 1 - sp.Float(float(z[b])) * F
+        if margin.evalf(30, subs=at) > 0:
+            loss += margin / B
+    grads = [sp.diff(loss, s) for s in syms]
+    with mpmath.workdps(dps):
+        x = [mpmath.mpf(v) for v in vals]
+        both = sp.lambdify([syms], [loss] + grads, "mpmath", cse=True)(x)
+        value, g = float(both[0]), np.array([float(v) for v in both[1:]])
+    n = L * m * D
+    return value, {"W_B": g[:n].reshape(L, m, D), "W_C": g[n:2 * n].reshape(L, m, D), "w": g[2 * n:].reshape(L, D)}
+
+
+def make_stack_case(gated: bool):
+    """Random point of a 2-block stack: the paper's initialisation plus noise, hinge margins 1e-2 from the kink."""
+
+    def random_case(rng: np.random.Generator, scale: float = 1.0):
+        D, l, m, B, L = (STACK_SIZES[k] for k in ("D", "l", "m", "B", "L"))
+        while True:
+            W_B = 0.5 * scale * rng.standard_normal((L, m, D))
+            W_C = 0.5 * scale * rng.standard_normal((L, m, D))
+            w = scale * rng.standard_normal((L, D))
+            P = rng.standard_normal((B, l + 1, D))
+            P[:, :l, D - 1] = np.where(rng.random((B, l)) < 0.5, 1.0, -1.0)
+            P[:, l, D - 1] = 0.0
+            F = stack.forward(stack.StackParams(W_B, W_C, w), P, gated)
+            z = -np.sign(F)
+            z[z == 0] = 1.0
+            if abs(F[-1]) > 1.01:
+                z[-1] = np.sign(F[-1])
+            if np.min(np.abs(1 - z * F)) > 1e-2:
+                return {"W_B": W_B, "W_C": W_C, "w": w}, (P, z)
+
+    return random_case
+
+
+def _stack_spec(name: str, gated: bool) -> GradientSpec:
+    def kernel(params, data):
+        return stack.loss_and_grad(params["W_B"], params["W_C"], params["w"], *data, gated)[:2]
+
+    def reference(params, data):
+        return stack.loss_and_grad_reference(params["W_B"], params["W_C"], params["w"], *data, gated)[:2]
+
+    return GradientSpec(
+        name=name, blocks=("W_B", "W_C", "w") if gated else ("W_B", "W_C"), random_case=make_stack_case(gated),
+        kernel=kernel, reference=reference,
+        symbolic=lambda p, d: stack_symbolic_loss_grad(p, d, gated), symbolic_sizes=dict(STACK_SIZES),
+        description=(f"{STACK_SIZES['L']}-block {'Mamba' if gated else 'linear Transformer'} stack with residuals "
+                     f"and RMSNorm (--layers; Table 1 of arXiv 2510.00399)"),
+    )
+
+
+MAMBA_STACK = _stack_spec("mamba-stack", True)
+LT_STACK = _stack_spec("lt-stack", False)
+
+
 def gradient_specs() -> tuple[GradientSpec, ...]:
     """The family's gradient-check specs, for the caller to register."""
-    return (MAMBA, LT)
+    return (MAMBA, LT, MAMBA_STACK, LT_STACK)
 
 
 def compare(seed: int = 0, gated: bool = True) -> dict:

@@ -20,10 +20,10 @@ import time
 import numpy as np
 
 from ..core.train import TrainResult, run_loop, stack_history
-from . import gradients
+from . import gradients, stack
 from .config import OutlierConfig
 from .data import Patterns, PromptBatch, make_patterns, sample_test, sample_train, seed_streams
-from .metrics import SNAPSHOT_KEYS, snapshot_with_profile
+from .metrics import SNAPSHOT_KEYS, STACK_BLOCK_KEYS, STACK_SCALAR_KEYS, snapshot_with_profile, stack_snapshot
 from .model import Params, init_params
 
 PROFILE_KEYS = ("gate_by_rank", "gate_by_pos_clean", "gate_by_pos_outlier")
@@ -37,12 +37,15 @@ def test_sets(cfg: OutlierConfig, pat: Patterns, rng: np.random.Generator) -> tu
 
 
 def train(cfg: OutlierConfig, show_progress: bool = False, params: Params | None = None) -> TrainResult:
-    """Run Algorithm 1 for ``cfg.steps`` steps; never raises on divergence.
+    """Run Algorithm 1 for ``cfg.steps`` steps; never raises on divergence.  ``cfg.layers > 1`` trains the deep
+    stack (:func:`train_stack`).
 
     Returns a :class:`~mamba_dynamics.core.train.TrainResult` whose history holds ``step``, ``train_loss`` (mean
     batch loss since the previous log), every key of :data:`~mamba_dynamics.outliers.metrics.SNAPSHOT_KEYS` and
     the ``(n_log, l_ts)`` Cor. 2 profiles of :data:`PROFILE_KEYS`; ``extras["patterns"]`` is the run's
     :class:`~mamba_dynamics.outliers.data.Patterns`."""
+    if cfg.layers > 1:
+        return train_stack(cfg, show_progress, params)
     t0 = time.perf_counter()
     rng = seed_streams(cfg.seed)
     pat = make_patterns(cfg, rng["patterns"])
@@ -75,6 +78,52 @@ def train(cfg: OutlierConfig, show_progress: bool = False, params: Params | None
         return res.loss, res.grads, params.as_arrays()
 
     out = run_loop(cfg.steps, step, log, cfg.log_every, cfg.diverge_norm, f"{cfg.model} SGD", show_progress)
+    return TrainResult(config=cfg, status=out.status, message=out.message, steps_done=out.steps_done,
+                       history=stack_history(history), loss_per_step=out.losses, params_init=params_init,
+                       params=params, final=dict(last), wall_time=time.perf_counter() - t0, extras={"patterns": pat})
+
+
+def train_stack(cfg: OutlierConfig, show_progress: bool = False,
+                params: stack.StackParams | None = None) -> TrainResult:
+    """Algorithm 1 on the ``cfg.layers``-block stack (:mod:`mamba_dynamics.outliers.stack`): the same data
+    streams, batches, step size and loop as :func:`train`, every block's ``W_B, W_C`` (and ``w`` for Mamba)
+    updated from the hand-derived backward pass.  History: ``step``, ``train_loss``, the scalars
+    :data:`~mamba_dynamics.outliers.metrics.STACK_SCALAR_KEYS` and the per-block arrays ``(n_log, L)`` of
+    :data:`~mamba_dynamics.outliers.metrics.STACK_BLOCK_KEYS`.  BLAS runs on one thread (the products are small:
+    more threads cost more than they give, docs/performance.md)."""
+    from threadpoolctl import threadpool_limits
+
+    t0 = time.perf_counter()
+    rng = seed_streams(cfg.seed)
+    pat = make_patterns(cfg, rng["patterns"])
+    params = stack.init_stack_params(cfg, rng["init"]) if params is None else params.copy()
+    params_init = params.copy()
+    clean, noisy = test_sets(cfg, pat, rng["test"])
+    gated = cfg.gated
+    history = {k: [] for k in ("step", "train_loss", *STACK_SCALAR_KEYS, *STACK_BLOCK_KEYS)}
+    last: dict = {}
+
+    def log(step: int, window: np.ndarray) -> dict:
+        history["step"].append(step)
+        history["train_loss"].append(float(window.mean()) if len(window) else np.nan)
+        for k, v in stack_snapshot(params, clean, noisy, gated, cfg.norm).items():
+            history[k].append(v)
+        last.clear()
+        last.update({k: history[k][-1] for k in ("train_loss", *STACK_SCALAR_KEYS, *STACK_BLOCK_KEYS)})
+        return {"loss": history["train_loss"][-1], "err": history["test_err"][-1]}
+
+    def step(k: int):
+        batch = sample_train(cfg, pat, rng["train"])
+        res = stack.loss_and_grad(params.W_B, params.W_C, params.w, batch.P, batch.z, gated, norm=cfg.norm)
+        params.W_B -= cfg.eta * res.grads["W_B"]
+        params.W_C -= cfg.eta * res.grads["W_C"]
+        if gated:
+            params.w -= cfg.eta * res.grads["w"]
+        return res.loss, res.grads, params.as_arrays()
+
+    with threadpool_limits(1):
+        out = run_loop(cfg.steps, step, log, cfg.log_every, cfg.diverge_norm,
+                       f"{cfg.layers}-block {cfg.model} SGD", show_progress)
     return TrainResult(config=cfg, status=out.status, message=out.message, steps_done=out.steps_done,
                        history=stack_history(history), loss_per_step=out.losses, params_init=params_init,
                        params=params, final=dict(last), wall_time=time.perf_counter() - t0, extras={"patterns": pat})

@@ -1,0 +1,277 @@
+"""The selective mixer as a sequence-to-sequence map, with its adjoint: the block a deep stack repeats.
+
+Both seed papers' one-layer models are this map read at one place (arXiv 2510.00399 eq. 1 reads the label channel
+of the query's output; arXiv 2602.12499 Eq. 5 feeds every output to an MLP).  Per sequence ``X`` ``(T, D)`` with
+projections ``b_t`` and ``c_t`` ``(r,)`` and gate pre-activations ``t_t`` (``A = -I``, ``Delta = softplus(t)``):
+
+(M1) scan          H_0 = 0,   H_t = a_t H_{t-1} + sigma_t x_t b_t^T   ``(D, r)``,   y_t = H_t c_t
+(M2) closed form   y_t = sum_{s<=t} G_{ts} (b_s . c_t) x_s,   G_{ts} = sigma_s prod_{j=s+1}^{t} a_j
+                   with sigma_t = sigmoid(t_t) and a_t = 1 - sigma_t; linear attention: sigma = a = 1 (G == 1)
+
+Its adjoint, given ``Gy_t = dLoss/dy_t`` (derivation: docs/derivations.md, "Deep stacks"):
+
+(M3) Lambda_T = Gy_T c_T^T,  Lambda_t = a_{t+1} Lambda_{t+1} + Gy_t c_t^T       ``(D, r)``, a reverse scan
+     dLoss/dx_t (the value x_s of M2)  = sigma_t Lambda_t b_t
+     dLoss/db_t = sigma_t Lambda_t^T x_t,        dLoss/dc_t = H_t^T Gy_t
+(M4) col_t = sigma_t x_t^T Lambda_t b_t = sum_{u>=t} K_{tu},   row_t = Gy_t . y_t = sum_{s<=t} K_{st}
+     (``K_{su} = G_{us} (b_s . c_u) (Gy_u . x_s)``, the loss's weight on the pair), so that
+     dLoss/dt_t = (1 - sigma_t) col_t - sigma_t sum_{u>=t} (row_u - col_u)
+
+(M4) is the regrouping ``d log a_j = sum_{s<j<=u} K_{su} = sum_{u>=j} row_u - sum_{s>=j} col_s``: it needs neither
+the states ``H_{t-1}`` of the reverse scan nor a division by ``a_t``; ``dLoss/dc`` re-runs the forward scan
+(M1), so nothing of size ``T D r`` is stored and memory stays ``O(T D)`` at any length.
+
+Three implementations with one contract:
+- :func:`mix_forward`, :func:`mix_adjoint`: Numba (``@njit(cache=True)``, serial, fastmath off), the scans,
+  O(T D r) per sequence, the gates from one ``exp`` per token (no cancellation for any ``t``);
+- :func:`mix_forward_pairs`, :func:`mix_adjoint_pairs`: the pairwise form (M2), O(T^2 (D + r)), as batched BLAS
+  products around a Numba pass for the gate products (:func:`gate_products`, running products): cheaper for
+  short sequences (:func:`quadratic_form` chooses);
+- :func:`mix_forward_reference`, :func:`mix_adjoint_reference`: plain NumPy of the closed form (M2) with the
+  ``(T, T)`` gate matrix built in log space and the derivative of ``G`` written out, O(T^2) (and O(T^3) for the
+  gate gradient): the literal formulas, for checking.
+
+Glossary: ``X`` ``(N, T, D)`` tokens (rows ``x_t``); ``Bp``, ``Cp`` ``(N, T, r)`` = ``b_t``, ``c_t``; ``Tg``
+``(N, T)`` gate pre-activations ``t_t``; ``Z`` ``(N, T, 2r+1)`` = ``[b, c, t]`` packed in one array (the Numba
+kernels' input: one BLAS product makes it, and contiguous rows keep the loops fast); ``SIG``, ``KEEP`` ``(N, T)``
+= ``sigma_t``, ``a_t``; ``Y`` ``(N, T, D)`` outputs ``y_t``; ``Gy`` = ``dLoss/dY``; ``GX`` = ``dLoss/dX`` through
+the value path only (the caller adds the paths through ``b``, ``c`` and ``t``, which depend on how they are made
+from ``X``); ``dB``, ``dC`` ``(N, T, r)``, ``dT`` ``(N, T)``, packed as ``dZ`` like ``Z``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .gating import sigmoid_pair, softplus
+
+
+@njit(cache=True)
+def _gates_row(Z, n, r, gated, sig, keep):  # pragma: no cover - compiled
+    """``sig = sigmoid(t)``, ``keep = 1 - sigmoid(t)`` ``(T,)`` of sequence ``n`` from its pre-activations
+    ``t = Z[n, :, 2r]``, one ``exp(-|t|)`` and one division each (both without cancellation for any ``t``);
+    both 1 without a gate."""
+    for j in range(Z.shape[1]):
+        if not gated:
+            sig[j] = 1.0
+            keep[j] = 1.0
+            continue
+        sig[j], keep[j] = sigmoid_pair(Z[n, j, 2 * r])
+
+
+@njit(cache=True)
+def _all_zero(A, n):  # pragma: no cover - compiled
+    """Whether ``A[n]`` is all zeros (a sequence the loss does not reach: an inactive hinge)."""
+    for t in range(A.shape[1]):
+        for i in range(A.shape[2]):
+            if A[n, t, i] != 0.0:
+                return False
+    return True
+
+
+def quadratic_form(T: int, D: int, r: int) -> bool:
+    """Whether the kernels take the pairwise form (M2) rather than the scan (M1).  Per token, forward and
+    backward, the pair form costs about ``T (3 D + 3 r)`` multiply-adds in batched BLAS products and keeps two
+    ``(T, T)`` arrays per sequence; the scan ``7 D r`` in scalar loops, a few times slower per operation.  So
+    short sequences (the outlier prompts, ``T = 21``) go pairwise and long ones (``T`` up to ``10^4``) scan in
+    ``O(T)``; the threshold ``T (D + r) <= 8 D r`` (``T <= 4 D`` at ``r = D``) is where the two measured about
+    even (benchmarks/stack_bench.py)."""
+    return T * (D + r) <= 8 * D * r
+
+
+@njit(cache=True)
+def _betas(sig, keep, beta):  # pragma: no cover - compiled
+    """``beta[t, s] = G_{ts} = sigma_s prod_{s<j<=t} a_j`` ``(T, T)`` for ``s <= t`` by running products (at most
+    ``T`` roundings each; an underflow to 0 only where the true value is below the double range)."""
+    T = sig.shape[0]
+    for t in range(T):
+        beta[t, t] = sig[t]
+        for s in range(t):
+            beta[t, s] = beta[t - 1, s] * keep[t]
+
+
+@njit(cache=True)
+def mix_forward(X, Z, r, gated, first, Y, SIG, KEEP):  # pragma: no cover - compiled
+    """(M1) for a batch.  ``X`` ``(N, T, D)``; ``Z`` ``(N, T, 2r+1)`` the packed projections ``[b, c, t]``
+    (``(N, T, 2r)`` without a gate); writes ``Y`` ``(N, T, D)`` and ``SIG``, ``KEEP`` ``(N, T)`` (both 1 without
+    a gate).  One ``(D, r)`` state, in cache.  Outputs before token ``first`` are not read out (left 0): a head
+    that reads the last token only needs ``first = T-1``."""
+    N, T, D = X.shape
+    H = np.empty((D, r))
+    for n in range(N):
+        _gates_row(Z, n, r, gated, SIG[n], KEEP[n])
+        H[:, :] = 0.0
+        for t in range(T):
+            a = KEEP[n, t]
+            sg = SIG[n, t]
+            for i in range(D):
+                sx = sg * X[n, t, i]
+                acc = 0.0
+                for j in range(r):
+                    h = a * H[i, j] + sx * Z[n, t, j]
+                    H[i, j] = h
+                    acc += h * Z[n, t, r + j]
+                Y[n, t, i] = acc if t >= first else 0.0
+
+
+@njit(cache=True)
+def mix_adjoint(X, Z, r, Y, Gy, SIG, KEEP, gated, want_gx, GX, dZ):  # pragma: no cover - compiled
+    """(M3)-(M4) for a batch: writes ``GX`` ``(N, T, D)`` (value path) and ``dZ`` ``(N, T, 2r+1)``, the
+    gradients ``[dB, dC, dT]`` of the packed projections (``(N, T, 2r)`` without a gate), from ``Gy`` ``(N, T, D)``
+    and the forward's ``Y``, ``SIG``, ``KEEP``.  A reverse scan (``Lambda``), then the forward scan again for
+    ``dC``; sequences whose ``Gy`` is all zero are skipped (their outputs set to 0).  ``want_gx = False`` leaves
+    ``GX`` unwritten (the first block: no gradient into the tokens is needed)."""
+    N, T, D = X.shape
+    Lam = np.empty((D, r))
+    H = np.empty((D, r))
+    v = np.empty(r)
+    col = np.empty(T)
+    for n in range(N):
+        if _all_zero(Gy, n):
+            if want_gx:
+                GX[n, :, :] = 0.0
+            dZ[n, :, :] = 0.0
+            continue
+        Lam[:, :] = 0.0
+        for t in range(T - 1, -1, -1):
+            carry = KEEP[n, t + 1] if t < T - 1 else 0.0
+            sg = SIG[n, t]
+            v[:] = 0.0
+            xu = 0.0
+            for i in range(D):
+                g = Gy[n, t, i]
+                xi = X[n, t, i]
+                u = 0.0
+                for j in range(r):
+                    lam = carry * Lam[i, j] + g * Z[n, t, r + j]
+                    Lam[i, j] = lam
+                    u += lam * Z[n, t, j]
+                    v[j] += lam * xi
+                if want_gx:
+                    GX[n, t, i] = sg * u
+                xu += xi * u
+            for j in range(r):
+                dZ[n, t, j] = sg * v[j]
+            col[t] = sg * xu
+        H[:, :] = 0.0
+        for t in range(T):
+            a = KEEP[n, t]
+            sg = SIG[n, t]
+            v[:] = 0.0
+            for i in range(D):
+                sx = sg * X[n, t, i]
+                g = Gy[n, t, i]
+                for j in range(r):
+                    h = a * H[i, j] + sx * Z[n, t, j]
+                    H[i, j] = h
+                    v[j] += h * g
+            for j in range(r):
+                dZ[n, t, r + j] = v[j]
+        if gated:
+            acc = 0.0  # sum_{u >= t} (row_u - col_u)
+            for t in range(T - 1, -1, -1):
+                row = 0.0
+                for i in range(D):
+                    row += Gy[n, t, i] * Y[n, t, i]
+                acc += row - col[t]
+                dZ[n, t, 2 * r] = KEEP[n, t] * col[t] - SIG[n, t] * acc
+
+
+@njit(cache=True)
+def gate_products(Z, r, gated, SIG, KEEP, BETA):  # pragma: no cover - compiled
+    """The gates ``SIG``, ``KEEP`` ``(N, T)`` and the products ``BETA[n, t, s] = G_{ts}`` ``(N, T, T)`` (zero above
+    the diagonal) of (M2), from the packed projections ``Z`` (pre-activations in column ``2r``)."""
+    N, T = SIG.shape
+    for n in range(N):
+        _gates_row(Z, n, r, gated, SIG[n], KEEP[n])
+        B = BETA[n]
+        for t in range(T):
+            for s in range(t + 1, T):
+                B[t, s] = 0.0
+        _betas(SIG[n], KEEP[n], B)
+
+
+def mix_forward_pairs(X, Z, r, gated, first, Y, SIG, KEEP, BETA, S):
+    """(M2) for a batch in the pairwise form, as batched BLAS products: ``S = G * (C B^T)`` (rows ``t >=
+    first``), ``Y = S X``; same contract as :func:`mix_forward`, plus the gate products ``BETA`` ``(N, T, T)`` and
+    the weighted scores ``S[n, t - first, s] = G_ts (b_s . c_t)`` ``(N, T - first, T)``, written for the adjoint.
+    Per token ``(T/2)(D + r)`` multiply-adds, at BLAS speed (several times the scalar loops' at ``T = 21``)."""
+    gate_products(Z, r, bool(gated), SIG, KEEP, BETA)
+    Bp, Cp = Z[:, :, :r], Z[:, first:, r:2 * r]
+    np.matmul(Cp, Bp.transpose(0, 2, 1), out=S)
+    S *= BETA[:, first:]
+    Y[:, :first] = 0.0
+    np.matmul(S, X, out=Y[:, first:])
+
+
+def mix_adjoint_pairs(X, Z, r, Y, Gy, SIG, KEEP, gated, first, BETA, S, want_gx, GX, dZ):
+    """(M3)-(M4) for a batch in the pairwise form, as batched BLAS products, from the forward's ``BETA`` and
+    weighted scores ``S = G * (C B^T)``: ``C = Gy X^T``, ``M = G * C``, ``GX = S^T Gy``, ``dB = M^T C``,
+    ``dC = M B``, and (M4) from the row and column sums of ``K = C * S``.  Same contract as :func:`mix_adjoint`;
+    ``Gy`` must vanish on the rows before ``first`` (those the forward did not read out)."""
+    Gr = Gy[:, first:]
+    Bp, Cp = Z[:, :, :r], Z[:, first:, r:2 * r]
+    C = np.matmul(Gr, X.transpose(0, 2, 1))  # (N, T - first, T): Gy_t . x_s
+    if want_gx:
+        np.matmul(S.transpose(0, 2, 1), Gr, out=GX)
+    if gated:
+        K = C * S
+        col = K.sum(axis=1)  # (N, T): sum over t
+        net = -col
+        net[:, first:] += K.sum(axis=2)  # row_t - col_t
+        acc = np.cumsum(net[:, ::-1], axis=1)[:, ::-1]  # sum_{u >= t} (row_u - col_u)
+        dZ[:, :, 2 * r] = KEEP * col - SIG * acc
+    C *= BETA[:, first:]  # M = G * C
+    np.matmul(C.transpose(0, 2, 1), Cp, out=dZ[:, :, :r])
+    dZ[:, :first, r:2 * r] = 0.0
+    np.matmul(C, Bp, out=dZ[:, first:, r:2 * r])
+
+
+def gate_matrix_reference(Tg: np.ndarray, gated: bool = True) -> np.ndarray:
+    """``G[n, t, s] = G_{ts}`` ``(N, T, T)`` of (M2) from ``Tg`` ``(N, T)``, built in log space; zero for
+    ``s > t``; all ones on and below the diagonal for linear attention."""
+    N, T = Tg.shape
+    low = np.tril(np.ones((T, T)))
+    if not gated:
+        return np.broadcast_to(low, (N, T, T)).copy()
+    log_keep = -softplus(Tg)  # log a_j
+    cum = np.cumsum(log_keep, axis=1)  # cum[t] = sum_{j<=t} log a_j
+    log_G = -softplus(-Tg)[:, None, :] + cum[:, :, None] - cum[:, None, :]  # log sigma_s + sum_{s<j<=t} log a_j
+    with np.errstate(over="ignore"):
+        return np.where(low[None] > 0, np.exp(np.minimum(log_G, 0.0)), 0.0)
+
+
+def mix_forward_reference(X: np.ndarray, Bp: np.ndarray, Cp: np.ndarray, Tg: np.ndarray, gated: bool = True):
+    """(M2) in NumPy: ``Y`` ``(N, T, D)``.  Shapes as :func:`mix_forward`."""
+    G = gate_matrix_reference(Tg, gated)
+    S = np.einsum("nsr,ntr->nts", Bp, Cp)  # S[n, t, s] = b_s . c_t
+    return np.einsum("nts,nsd->ntd", G * S, X)
+
+
+def mix_adjoint_reference(X: np.ndarray, Bp: np.ndarray, Cp: np.ndarray, Tg: np.ndarray, Gy: np.ndarray,
+                          gated: bool = True):
+    """The derivative of (M2) written out, in NumPy: ``(GX, dB, dC, dT)`` as :func:`mix_adjoint`, with
+    ``dG_{ts}/dt_j = G_{ts} [(1 - sigma_s) 1{j = s} - sigma_j 1{s < j <= t}]`` summed explicitly."""
+    N, T, D = X.shape
+    G = gate_matrix_reference(Tg, gated)
+    S = np.einsum("nsr,ntr->nts", Bp, Cp)
+    C = np.einsum("ntd,nsd->nts", Gy, X)  # C[n, t, s] = Gy_t . x_s
+    GX = np.einsum("nts,ntd->nsd", G * S, Gy)
+    M = G * C
+    dB = np.einsum("nts,ntr->nsr", M, Cp)
+    dC = np.einsum("nts,nsr->ntr", M, Bp)
+    if not gated:
+        return GX, dB, dC, np.zeros((N, T))
+    K = M * S  # (N, t, s)
+    sig = np.exp(-softplus(-Tg))
+    keep = np.exp(-softplus(Tg))
+    idx = np.arange(T)
+    between = (idx[None, :, None] < idx[None, None, :]) & (idx[None, None, :] <= idx[:, None, None])
+    # between[t, s, j] = 1{s < j <= t}
+    dT = keep * np.einsum("nts->ns", K)  # the (1 - sigma_s) 1{j = s} term
+    dT -= sig * np.einsum("nts,tsj->nj", K, between.astype(float))
+    return GX, dB, dC, dT
+
+
+__all__ = ["quadratic_form", "mix_forward", "mix_adjoint", "mix_forward_pairs", "mix_adjoint_pairs", "mix_forward_reference", "mix_adjoint_reference", "gate_matrix_reference"]

@@ -1,0 +1,106 @@
+"""Deep stacks of the feature-filtering model (arXiv 2602.12499, Table 3: a 5-block Mamba): ``L`` selective-SSM
+blocks of the paper's Eq. 5 mixer on a residual stream, the Eq. 6 MLP head on the last block's outputs, the hinge
+loss and its hand-derived gradients.
+
+    X_0 = X (N, L_seq, d);   X_k = X_{k-1} + Mix_k(U_k)  (core.stack, S0-S2);   F = head(Y_L)   (Eq. 6)
+
+``U_1 = X`` and ``U_k = RMSNorm(X_{k-1})`` for ``k >= 2`` (``norm = "rms"``; ``"none"`` feeds the raw stream).
+The head reads the last mixer's outputs ``y_l`` as Eq. 6 does (``readout = "mixer"``), so at depth 1 this is the
+one-layer paper model exactly (a test).  Every block has its own gating vector ``w_k`` (0 at the start, as the
+paper's ``w_Delta``) and ``W_B^k = W_C^k = wbc0 I`` (frozen unless ``wbc = "trained"``); the head ``V = W_O``
+``(m, d)`` is trained and ``a = v`` fixed.  Only the paper reading (Eq. 5 with the content factor) and the selective
+SSM stack: ``lt-mlp`` and the gate-only reading have no stack.
+
+Glossary: ``W_B``, ``W_C`` ``(L, d, d)`` in the core orientation (``b = W_B^k x``: the transpose of the one-layer
+model's ``W_B``, the same matrix at the initial ``wbc0 I``); ``w`` ``(L, d)``: block ``k`` in row ``k-1``; ``V``
+``(m, d)``, ``a`` ``(m,)``: the head; ``F`` ``(N,)``; ``y`` ``(N,)`` labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.losses import LossGrad
+from ..core.stack import Workspace, stack_backward, stack_forward
+from ..core.train import ParamBlocks
+from . import model
+from .config import FeaturesConfig
+from .gradients import _head
+
+
+@dataclass
+class StackParams(ParamBlocks):
+    """w ``(L, d)``, W_B, W_C ``(L, d, d)`` (core orientation), V ``(m, d)`` = W_O, a ``(m,)`` fixed."""
+
+    w: np.ndarray
+    W_B: np.ndarray
+    W_C: np.ndarray
+    V: np.ndarray
+    a: np.ndarray
+
+    @property
+    def layers(self) -> int:
+        return self.w.shape[0]
+
+
+def init_stack_params(cfg: FeaturesConfig, rng: np.random.Generator) -> StackParams:
+    """The one-layer initialisation (:func:`mamba_dynamics.features.model.init_params`: same draws, so block 1
+    and the head start as the one-layer model) with every block's ``w = 0`` and ``W_B = W_C = wbc0 I``."""
+    one = model.init_params(cfg, rng)
+    L, d = cfg.layers, cfg.d
+    W = np.broadcast_to(cfg.wbc0 * np.eye(d), (L, d, d)).copy()
+    return StackParams(np.zeros((L, d)), W, W.copy(), one.V, one.a)
+
+
+def outputs(params: StackParams, X: np.ndarray, norm: str = "rms", fast: bool = True) -> np.ndarray:
+    """The last block's outputs ``Y_L`` ``(N, L_seq, d)`` (the head's input)."""
+    out, _ = stack_forward(params.W_B, params.W_C, params.w, X, True, "mixer", fast, norm=norm)
+    return out
+
+
+def predict(params: StackParams, X: np.ndarray, norm: str = "rms") -> np.ndarray:
+    """``F(X)`` ``(N,)``."""
+    return model.head(outputs(params, X, norm), params.V, params.a)
+
+
+def block_inputs(params: StackParams, X: np.ndarray, norm: str = "rms") -> list:
+    """Every block's input ``[U_1 = X, U_2, ..., U_L]``, each ``(N, L_seq, d)``."""
+    _, cache = stack_forward(params.W_B, params.W_C, params.w, X, True, "mixer", True, norm=norm)
+    return cache.U
+
+
+_WORK = Workspace()
+
+
+def loss_and_grad(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str = "rms",
+                  fast: bool = True) -> LossGrad:
+    """Hinge loss of the stack and its gradients ``{"w": (L, d), "W_B": (L, d, d), "W_C": (L, d, d), "V": (m, d)}``;
+    ``F`` ``(N,)``.  The head and its backward are the one-layer model's (F7, :func:`~mamba_dynamics.features.
+    gradients._head`); ``fast=False`` runs the mixers' NumPy references."""
+    work = _WORK if fast else None
+    Y, cache = stack_forward(params.W_B, params.W_C, params.w, X, True, "mixer", fast, work=work, norm=norm)
+    loss, F, dV, Gy, _ = _head(np.ascontiguousarray(Y), params.V, params.a, y, compact=False)
+    dW_B, dW_C, dw, _ = stack_backward(params.W_B, params.W_C, params.w, cache, Gy, True, "mixer", fast, work)
+    return LossGrad(loss, {"w": dw, "W_B": dW_B, "W_C": dW_C, "V": dV}, F)
+
+
+def loss_and_grad_reference(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str = "rms") -> LossGrad:
+    """The NumPy reference of :func:`loss_and_grad`: the mixers' closed forms and written-out derivatives, and a
+    per-neuron head (F7) in einsum."""
+    Y, cache = stack_forward(params.W_B, params.W_C, params.w, X, True, "mixer", False, norm=norm)
+    N, L, d = Y.shape
+    pre = np.einsum("nld,md->nlm", Y, params.V)
+    F = np.einsum("nlm,m->n", np.maximum(pre, 0.0), params.a) / L
+    g = np.where(y * F < 1.0, -y / N, 0.0)
+    R = (pre > 0) * params.a[None, None, :] * g[:, None, None] / L  # dLoss/dpre
+    dV = np.einsum("nlm,nld->md", R, Y)
+    Gy = np.einsum("nlm,md->nld", R, params.V)
+    dW_B, dW_C, dw, _ = stack_backward(params.W_B, params.W_C, params.w, cache, Gy, True, "mixer", False)
+    loss = float(np.mean(np.maximum(0.0, 1.0 - y * F)))
+    return LossGrad(loss, {"w": dw, "W_B": dW_B, "W_C": dW_C, "V": dV}, F)
+
+
+__all__ = ["StackParams", "init_stack_params", "outputs", "predict", "block_inputs", "loss_and_grad",
+           "loss_and_grad_reference"]

@@ -1,0 +1,92 @@
+"""Deep stacks of the outlier-ICL models (arXiv 2510.00399, Table 1): ``L`` Mamba or linear-Transformer blocks on
+a residual stream, read at the label channel of the query, with the hinge loss and its hand-derived gradients.
+
+    X_0 = P (B, l+1, d+1);   X_k = X_{k-1} + Mix_k(U_k)   (core.stack, S0-S2);   F = X_L[query, label]
+
+with ``U_1 = P`` and ``U_k = RMSNorm(X_{k-1})`` for ``k >= 2`` (``norm = "rms"``, the default; ``"none"`` feeds
+the raw stream).  Each block is the one-layer model's scan (eq. 1, A = -I, ``Delta = softplus(w_k^T u)``) on its
+input: the paper's ``W_B, W_C`` ``(m, d+1)`` and ``w`` ``(d+1,)`` per block.  At ``L = 1`` this is eq. 3 exactly (the query's
+label entry is 0, so the residual adds nothing to ``F``); a test checks it.  Blocks are initialised as the
+one-layer model is (diagonal ``delta`` in ``W_B``, ``W_C``; ``w_k ~ N(0, I/(d+1))``, drawn for all blocks at once,
+so block 1 gets the one-layer draw).  The linear Transformer stack has ``G == 1`` in every block.
+
+Glossary: ``W_B``, ``W_C`` ``(L, m, d+1)``, ``w`` ``(L, d+1)``: block ``k`` in row ``k-1``; ``F`` ``(B,)``;
+``z`` ``(B,)`` query labels; ``Xs`` = the blocks' input streams, each ``(B, l+1, d+1)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.losses import LossGrad, hinge_loss, hinge_slope
+from ..core.stack import Workspace, stack_backward, stack_forward
+from ..core.train import ParamBlocks
+from .config import OutlierConfig
+
+
+@dataclass
+class StackParams(ParamBlocks):
+    """Every block's parameters, stacked: W_B ``(L, m, d+1)``, W_C ``(L, m, d+1)``, w ``(L, d+1)``."""
+
+    W_B: np.ndarray
+    W_C: np.ndarray
+    w: np.ndarray
+
+    @property
+    def layers(self) -> int:
+        return self.W_B.shape[0]
+
+
+def init_stack_params(cfg: OutlierConfig, rng: np.random.Generator) -> StackParams:
+    """Each block as the one-layer model (paper Section 3.1); ``w`` of all blocks in one draw ``(L, d+1)``."""
+    D, L = cfg.d + 1, cfg.layers
+    W_B = np.zeros((L, cfg.m, D))
+    idx = np.arange(cfg.d)
+    W_B[:, idx, idx] = cfg.delta
+    w = rng.standard_normal((L, D)) / np.sqrt(D)
+    return StackParams(W_B, W_B.copy(), w)
+
+
+def forward(params: StackParams, P: np.ndarray, gated: bool = True, fast: bool = True,
+            norm: str = "rms") -> np.ndarray:
+    """``F`` ``(B,)`` of the stack on prompts ``P`` ``(B, l+1, d+1)``."""
+    out, _ = stack_forward(params.W_B, params.W_C, params.w, P, gated, "stream", fast, last_token_only=True,
+                           norm=norm)
+    return out[:, -1, -1].copy()
+
+
+def block_inputs(params: StackParams, P: np.ndarray, gated: bool = True, norm: str = "rms") -> tuple[list, list]:
+    """Every block's residual stream ``[X_0 = P, ..., X_{L-1}]`` and its input ``[U_1 = P, ..., U_L]`` (the
+    normalised stream), each ``(B, l+1, d+1)``."""
+    _, cache = stack_forward(params.W_B, params.W_C, params.w, P, gated, "stream", True, norm=norm)
+    return cache.X, cache.U
+
+
+#: the training step's reused arrays (core.stack.Workspace): one process, one step at a time
+_WORK = Workspace()
+
+
+def loss_and_grad(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray,
+                  gated: bool = True, fast: bool = True, norm: str = "rms") -> LossGrad:
+    """Hinge loss of the stack and its gradients ``{"W_B": (L, m, d+1), "W_C": (L, m, d+1), "w": (L, d+1)}``
+    (``w``'s is zero for the linear Transformer); ``F`` ``(B,)``.  ``fast=False`` is the NumPy reference.  The
+    last block reads out the query only, and the kernels skip the prompts whose hinge is inactive."""
+    work = _WORK if fast else None
+    out, cache = stack_forward(W_B, W_C, w, P, gated, "stream", fast, last_token_only=True, work=work, norm=norm)
+    F = out[:, -1, -1].copy()
+    loss = hinge_loss(F, z)
+    Gout = np.zeros(P.shape) if work is None else work.get("Gout", P.shape)
+    Gout[...] = 0.0
+    Gout[:, -1, -1] = hinge_slope(F, z)  # zero where the hinge is inactive: the kernels skip those prompts
+    dW_B, dW_C, dw, _ = stack_backward(W_B, W_C, w, cache, Gout, gated, "stream", fast, work)
+    return LossGrad(loss, {"W_B": dW_B, "W_C": dW_C, "w": dw}, F)
+
+
+def loss_and_grad_reference(W_B, W_C, w, P, z, gated: bool = True, norm: str = "rms") -> LossGrad:
+    """The NumPy reference of :func:`loss_and_grad` (the mixers' closed forms and written-out derivatives)."""
+    return loss_and_grad(W_B, W_C, w, P, z, gated, fast=False, norm=norm)
+
+
+__all__ = ["StackParams", "init_stack_params", "forward", "block_inputs", "loss_and_grad", "loss_and_grad_reference"]

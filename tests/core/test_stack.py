@@ -1,0 +1,140 @@
+"""The selective mixer as a sequence map (core.mixer) and the residual stack (core.stack): both Numba forms
+(scan and pairs) against the NumPy closed forms, the gate gradient's regrouping, long prompts and saturated gates,
+and the stack's backward pass against finite differences with and without RMSNorm and for both readouts."""
+
+import numpy as np
+import pytest
+
+from mamba_dynamics.core import mixer
+from mamba_dynamics.core.stack import Workspace, rms_norm, stack_backward, stack_forward
+
+
+def _case(rng, N, T, D, r, scale=1.0):
+    X = rng.standard_normal((N, T, D))
+    Z = np.concatenate([rng.standard_normal((N, T, 2 * r)), scale * rng.standard_normal((N, T, 1))], axis=2)
+    return X, np.ascontiguousarray(Z)
+
+
+def _run(kind, X, Z, r, gated, first, Gy):
+    N, T, D = X.shape
+    Y, SIG, KEEP = np.empty_like(X), np.empty((N, T)), np.empty((N, T))
+    GX, dZ = np.empty_like(X), np.empty((N, T, Z.shape[2]))
+    if kind == "scan":
+        mixer.mix_forward(X, Z, r, gated, first, Y, SIG, KEEP)
+        mixer.mix_adjoint(X, Z, r, Y, Gy, SIG, KEEP, gated, True, GX, dZ)
+    else:
+        BETA, S = np.empty((N, T, T)), np.empty((N, T - first, T))
+        mixer.mix_forward_pairs(X, Z, r, gated, first, Y, SIG, KEEP, BETA, S)
+        mixer.mix_adjoint_pairs(X, Z, r, Y, Gy, SIG, KEEP, gated, first, BETA, S, True, GX, dZ)
+    return Y, GX, dZ
+
+
+@pytest.mark.parametrize("kind", ["scan", "pairs"])
+@pytest.mark.parametrize("gated", [True, False])
+@pytest.mark.parametrize("first", [0, 5])
+def test_mixer_kernels_equal_the_closed_form(kind, gated, first):
+    rng = np.random.default_rng(3)
+    N, T, D, r = 3, 8, 5, 4
+    X, Z = _case(rng, N, T, D, r, 2.0)
+    if not gated:
+        Z = np.ascontiguousarray(Z[:, :, : 2 * r])
+    Gy = rng.standard_normal((N, T, D))
+    Gy[1] = 0.0  # an inactive sequence
+    Gy[:, :first] = 0.0  # the rows a head reading from ``first`` on never reaches
+    Y, GX, dZ = _run(kind, X, Z, r, gated, first, Gy)
+    Bp, Cp = Z[:, :, :r], Z[:, :, r:2 * r]
+    Tg = Z[:, :, 2 * r] if gated else np.zeros((N, T))
+    np.testing.assert_allclose(Y[:, first:], mixer.mix_forward_reference(X, Bp, Cp, Tg, gated)[:, first:],
+                               rtol=1e-12, atol=1e-13)
+    assert not Y[:, :first].any()
+    GXr, dBr, dCr, dTr = mixer.mix_adjoint_reference(X, Bp, Cp, Tg, Gy, gated)
+    for got, want in ((GX, GXr), (dZ[:, :, :r], dBr), (dZ[:, :, r:2 * r], dCr)) + (((dZ[:, :, 2 * r], dTr),) if gated else ()):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12 * np.abs(want).max())
+
+
+def test_gate_gradient_is_the_derivative_of_the_closed_form():
+    """(M4)'s regrouping against central differences of (M2) in the gate pre-activations."""
+    rng = np.random.default_rng(5)
+    X, Z = _case(rng, 2, 6, 3, 2, 1.5)
+    Gy = rng.standard_normal(X.shape)
+    _, _, dZ = _run("scan", X, Z, 2, True, 0, Gy)
+    Bp, Cp, Tg = Z[:, :, :2], Z[:, :, 2:4], Z[:, :, 4].copy()
+    eps = 1e-6
+    for n, t in [(0, 0), (1, 3), (0, 5)]:
+        hi, lo = Tg.copy(), Tg.copy()
+        hi[n, t] += eps
+        lo[n, t] -= eps
+        fd = np.sum(Gy * (mixer.mix_forward_reference(X, Bp, Cp, hi) - mixer.mix_forward_reference(X, Bp, Cp, lo)))
+        assert abs(fd / (2 * eps) - dZ[n, t, 4]) < 1e-7
+
+
+def test_pairs_and_scan_agree_and_the_choice_is_by_length():
+    rng = np.random.default_rng(7)
+    X, Z = _case(rng, 2, 40, 6, 5, 3.0)
+    Gy = rng.standard_normal(X.shape)
+    a, b = _run("scan", X, Z, 5, True, 0, Gy), _run("pairs", X, Z, 5, True, 0, Gy)
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v, rtol=1e-10, atol=1e-12)
+    assert mixer.quadratic_form(21, 31, 31) and not mixer.quadratic_form(10_000, 31, 31)
+
+
+def test_long_prompts_and_saturated_gates_stay_finite():
+    """l = 10^4 with gate pre-activations of +-1000: no NaN or overflow; gates underflow to exactly 0."""
+    rng = np.random.default_rng(11)
+    N, T, D, r = 1, 10_001, 3, 2
+    X, Z = _case(rng, N, T, D, r, 1000.0)
+    Gy = np.zeros_like(X)
+    Gy[:, -1] = 1.0
+    Y, GX, dZ = _run("scan", X, Z, r, True, 0, Gy)
+    assert np.isfinite(Y).all() and np.isfinite(GX).all() and np.isfinite(dZ).all()
+
+
+def _fd_stack(W_B, W_C, w, X, gated, readout, norm, Gout, name, idx, eps=1e-6):
+    blocks = {"W_B": W_B, "W_C": W_C, "w": w}
+    vals = []
+    for sign in (1, -1):
+        p = {k: v.copy() for k, v in blocks.items()}
+        p[name][idx] += sign * eps
+        out, _ = stack_forward(p["W_B"], p["W_C"], p["w"], X, gated, readout, False, norm=norm)
+        vals.append(np.sum(Gout * out))
+    return (vals[0] - vals[1]) / (2 * eps)
+
+
+@pytest.mark.parametrize("readout", ["stream", "mixer"])
+@pytest.mark.parametrize("norm", ["rms", "none"])
+@pytest.mark.parametrize("T", [4, 60])
+def test_stack_backward_matches_finite_differences(readout, norm, T):
+    """Three blocks, both readouts and normalisations, short (pairwise kernels) and long (scans) prompts: the
+    kernel's and the reference's gradients equal, and both equal central differences; the tokens' gradient too."""
+    rng = np.random.default_rng(13)
+    L, r, D, N = 3, 3, 4, 2
+    W_B, W_C = 0.4 * rng.standard_normal((L, r, D)), 0.4 * rng.standard_normal((L, r, D))
+    w = rng.standard_normal((L, D))
+    X = rng.standard_normal((N, T, D))
+    Gout = rng.standard_normal((N, T, D))
+    work = Workspace()
+    res = {}
+    for fast in (True, False):
+        _, cache = stack_forward(W_B, W_C, w, X, True, readout, fast, work=work if fast else None, norm=norm)
+        dB, dC, dw, dX = stack_backward(W_B, W_C, w, cache, Gout, True, readout, fast, work if fast else None,
+                                        want_dx=True)
+        res[fast] = (dB.copy(), dC.copy(), dw.copy(), dX.copy())
+    for a, b in zip(res[True], res[False]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())
+    for name, idx, got in (("W_B", (0, 1, 2), res[True][0]), ("W_C", (2, 0, 3), res[True][1]),
+                           ("w", (1, 2), res[True][2]), ("w", (0, 0), res[True][2])):
+        assert abs(_fd_stack(W_B, W_C, w, X, True, readout, norm, Gout, name, idx) - got[idx]) < 1e-6 * max(1, abs(got[idx]))
+
+
+def test_rms_norm_scale():
+    X = np.random.default_rng(0).standard_normal((2, 3, 5)) * 7
+    U, rho = rms_norm(X)
+    np.testing.assert_allclose(np.mean(U * U, axis=2), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(U * rho[:, :, None], X, rtol=1e-14)
+
+
+def test_adjoint_formulas_are_sympys_derivative():
+    """M3-M4 minus sympy's derivative of the raw recurrence simplifies to 0 (3 tokens, all symbolic)."""
+    from mamba_dynamics.core.scan import mixer_adjoint_checks
+
+    assert all(d == 0 for d in mixer_adjoint_checks(3).values())
