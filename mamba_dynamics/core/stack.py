@@ -13,7 +13,7 @@ Block ``k = 1..L`` reads the residual stream ``X_{k-1}`` ``(N, T, D)`` (``X_0`` 
 The first block reads the tokens as the one-layer models do, so at depth 1 both readouts are the one-layer models
 exactly (the outlier model's query has label 0, so ``X_1`` and ``Y_1`` agree where the head reads them).  Later
 blocks read the normalised stream: without it the linear-attention stack's stream grows by the prompt length
-per block and its scores by its square (measured: 326x the tokens' norm at block 3 and divergence at step 0;
+per block and its scores by its square (measured: 326x the tokens' norm at block 3 and divergence by step 2;
 docs/stacks.md, "Design choices").
 
 Backward, with ``Gk = dLoss/dX_k`` (``G_L`` from the head; for ``readout = "mixer"`` the head's gradient goes to

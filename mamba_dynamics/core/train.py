@@ -52,7 +52,8 @@ def divergence_problem(step: int, loss: float, grads: dict, params: dict, limit:
                 return f"diverged at step {step}: gradient of {name} is not finite"
     for name, p in params.items():
         v = p.ravel()
-        norm = math.sqrt(v.dot(v))
+        with np.errstate(over="ignore"):  # an overflowing norm is the divergence being reported, not a warning
+            norm = math.sqrt(v.dot(v))
         if not norm <= limit:
             return f"diverged at step {step}: ||{name}|| = {norm:.3g} exceeds {limit:.3g}"
     return None
