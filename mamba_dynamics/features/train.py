@@ -55,6 +55,19 @@ def _batch(cfg: FeaturesConfig, train_set, rng: np.random.Generator) -> tuple:
     return train_set.X, train_set.y
 
 
+def _result(cfg: FeaturesConfig, out, history: dict, hit: float, params_init, params, t0: float,
+            O: np.ndarray) -> TrainResult:
+    """Pack a finished loop (``out`` from :func:`~mamba_dynamics.core.train.run_loop`) into the result: the
+    stacked history, ``final`` (the last logged values and ``iters_to_target = hit``) and the basis in
+    ``extras``."""
+    hist = stack_history(history)
+    final = {k: v[-1] for k, v in hist.items() if len(v)}
+    final["iters_to_target"] = hit
+    return TrainResult(config=cfg, status=out.status, message=out.message, steps_done=out.steps_done,
+                       history=hist, loss_per_step=out.losses, params_init=params_init, params=params,
+                       final=final, wall_time=time.perf_counter() - t0, extras={"basis": O})
+
+
 def train(cfg: FeaturesConfig, show_progress: bool = False, stop_at_target: bool = False) -> TrainResult:
     """Train for ``cfg.steps`` steps (or until the target error with ``stop_at_target``); never raises on
     divergence.
@@ -113,12 +126,7 @@ def train(cfg: FeaturesConfig, show_progress: bool = False, stop_at_target: bool
 
     out = run_loop(cfg.steps, step, log, cfg.log_every, cfg.diverge_norm, f"{cfg.model} {cfg.regime} GD",
                    show_progress, stop=reached, log_now=target_now)
-    hist = stack_history(history)
-    final = {k: v[-1] for k, v in hist.items() if len(v)}
-    final["iters_to_target"] = hit[0]
-    return TrainResult(config=cfg, status=out.status, message=out.message, steps_done=out.steps_done,
-                       history=hist, loss_per_step=out.losses, params_init=params_init, params=params,
-                       final=final, wall_time=time.perf_counter() - t0, extras={"basis": O})
+    return _result(cfg, out, history, hit[0], params_init, params, t0, O)
 
 
 def train_stack(cfg: FeaturesConfig, show_progress: bool = False) -> TrainResult:
@@ -161,9 +169,4 @@ def train_stack(cfg: FeaturesConfig, show_progress: bool = False) -> TrainResult
     with threadpool_limits(1):
         out = run_loop(cfg.steps, step, log, cfg.log_every, cfg.diverge_norm,
                        f"{cfg.layers}-block {cfg.model} {cfg.regime} GD", show_progress)
-    hist = stack_history(history)
-    final = {k: v[-1] for k, v in hist.items() if len(v)}
-    final["iters_to_target"] = hit[0]
-    return TrainResult(config=cfg, status=out.status, message=out.message, steps_done=out.steps_done,
-                       history=hist, loss_per_step=out.losses, params_init=params_init, params=params,
-                       final=final, wall_time=time.perf_counter() - t0, extras={"basis": O})
+    return _result(cfg, out, history, hit[0], params_init, params, t0, O)
