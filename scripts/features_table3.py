@@ -19,7 +19,7 @@ import _bootstrap  # noqa: F401
 import numpy as np
 
 from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
-                                     format_table, output_dir, raw_values)
+                                     format_table, output_dir, positive_int_list)
 from mamba_dynamics.core.io import write_run
 from mamba_dynamics.core.plotting import save_figure
 from mamba_dynamics.core.progress import progress_bar
@@ -33,17 +33,11 @@ def main(argv=None) -> int:
     add_config_arguments(parser, skip=("model", "d", "steps", "seed"))
     add_output_arguments(parser, "table3")
     add_repro_arguments(parser, seeds=3, n_eval=False)
-    parser.add_argument("--dims", default="10,32", help="token dimensions d (comma-separated)")
-    parser.add_argument("--steps-list", default="200,600", help="GD steps (comma-separated)")
+    parser.add_argument("--dims", type=positive_int_list, default=[10, 32], help="token dimensions d (comma-separated)")
+    parser.add_argument("--steps-list", type=positive_int_list, default=[200, 600], help="GD steps (comma-separated)")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
-    try:
-        dims = [int(v) for v in raw_values(args.dims)]
-        steps = [int(v) for v in raw_values(args.steps_list)]
-    except ValueError as exc:
-        parser.error(f"--dims / --steps-list: {exc}")
-    if not dims or not steps or min(steps) < 1:
-        parser.error("--dims and --steps-list need at least one value each, steps positive")
+    dims, steps = args.dims, args.steps_list
     layers = 5 if args.layers is None else args.layers
     base = config_from_args(parser, args, layers=layers)
     for d in dims:

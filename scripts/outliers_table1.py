@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import _bootstrap  # noqa: F401
 
+import math
+
 import numpy as np
 
 from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
-                                     format_table, output_dir, raw_values)
+                                     float_list, format_table, output_dir, positive_int_list)
 from mamba_dynamics.core.io import write_run
 from mamba_dynamics.core.plotting import save_figure
 from mamba_dynamics.outliers.cli import add_arguments as add_config_arguments, config_from_args
@@ -33,19 +35,14 @@ def main(argv=None) -> int:
     add_config_arguments(parser, skip=("model", "layers", "eta", "placement"))
     add_output_arguments(parser, "table1")
     add_repro_arguments(parser, seeds=5)
-    parser.add_argument("--depths", default="1,3", help="stack depths to train (comma-separated)")
-    parser.add_argument("--etas", default="0.1,0.03,0.01,0.003", help="SGD step sizes (comma-separated)")
+    parser.add_argument("--depths", type=positive_int_list, default=[1, 3], help="stack depths to train (comma-separated)")
+    parser.add_argument("--etas", type=float_list, default=[0.1, 0.03, 0.01, 0.003],
+                        help="SGD step sizes (comma-separated)")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
-    try:
-        depths = [int(v) for v in raw_values(args.depths)]
-        etas = [float(v) for v in raw_values(args.etas)]
-    except ValueError as exc:
-        parser.error(f"--depths / --etas: {exc}")
-    if not depths or min(depths) < 1:
-        parser.error(f"--depths must be positive integers, got {args.depths}")
-    if not etas or min(etas) <= 0:
-        parser.error(f"--etas must be positive, got {args.etas}")
+    depths, etas = args.depths, args.etas
+    if not etas or not all(e > 0 and math.isfinite(e) for e in etas):
+        parser.error(f"--etas must be positive and finite, got {etas}")
     defaults = {"p_a": 0.4, "alpha": 0.5, "preset": "tuned"}
     base = config_from_args(parser, args, **{k: v for k, v in defaults.items() if getattr(args, k) is None})
     for L in depths:  # validate every depth once, with a one-line error

@@ -47,19 +47,8 @@ def selective_scan_symbolic(W_B, W_C, w, P, gated: bool = True):
     """The same recurrence in sympy: ``F`` of one prompt ``P`` (an ``(l+1, D)`` sympy Matrix; ``W_B, W_C``
     ``(m, D)`` and ``w`` ``(D, 1)`` sympy matrices), ``H_t = e^{-Delta_t} H_{t-1} + (1 - e^{-Delta_t}) p_t (W_B
     p_t)^T``, ``F = e_{d+1}^T H_{l+1} W_C p_q`` (the query row of ``P`` must have label entry 0)."""
-    import sympy as sp
-
     lp1, D = P.shape
-    H = sp.zeros(D, W_B.shape[0])
-    for t in range(lp1):
-        p = P.row(t).T
-        if gated:
-            delta = sp.log(1 + sp.exp((w.T * p)[0]))  # softplus
-            decay, write = sp.exp(-delta), 1 - sp.exp(-delta)
-        else:
-            decay, write = 1, 1
-        H = decay * H + write * (p * (W_B * p).T)
-    return (H * (W_C * P.row(lp1 - 1).T))[D - 1]
+    return scan_outputs_symbolic(W_B, W_C, w, [P.row(t).T for t in range(lp1)], gated)[-1][D - 1]
 
 
 def scan_outputs_symbolic(W_B, W_C, w, X: list, gated: bool = True) -> list:

@@ -70,7 +70,8 @@ class StackCache:
     """Per-block forward quantities: lists of length ``L`` of ``X_{k-1}`` ``(N, T, D)``, the block's input ``U_k``
     and, where normalised, ``rho`` ``(N, T)`` (else None), the packed projections
     ``Z = [b, c, t]`` ``(N, T, 2r+1)`` (``2r`` without a gate), ``SIG``, ``KEEP`` ``(N, T)`` (None on the reference
-    path), ``Y_k`` ``(N, T, D)``, the first row read out, and, in the pairwise form, the gate products ``BETA``
+    path), ``Y_k`` ``(N, T, D)``, the first row read out, the block's stacked weights ``[W_B; W_C; w^T]``, and, in
+    the pairwise form, the gate products ``BETA``
     ``(N, T, T)`` and weighted scores ``S = G * (C B^T)`` ``(N, T - first, T)`` (else None)."""
 
     X: list = field(default_factory=list)
@@ -81,6 +82,7 @@ class StackCache:
     KEEP: list = field(default_factory=list)
     Y: list = field(default_factory=list)
     first: list = field(default_factory=list)
+    W: list = field(default_factory=list)
     BETA: list = field(default_factory=list)
     S: list = field(default_factory=list)
 
@@ -123,7 +125,7 @@ def unpack(Z: np.ndarray, r: int, gated: bool) -> tuple:
 
 def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray, gated: bool, fast: bool = True,
                   first: int = 0, work: Workspace | None = None, tag: str = ""):
-    """One mixer block (S1) on ``X`` ``(N, T, D)``: ``(Y, Z, SIG, KEEP, BETA, S)``; ``W_B``, ``W_C`` ``(r, D)``, ``w``
+    """One mixer block (S1) on ``X`` ``(N, T, D)``: ``(Y, Z, SIG, KEEP, BETA, S, Wk)``; ``W_B``, ``W_C`` ``(r, D)``, ``w``
     ``(D,)``; ``Z`` = the packed projections ``X [W_B; W_C; w^T]^T`` ``(N, T, 2r+1)``, one BLAS product.  Rows of
     ``Y`` before ``first`` are left 0 by the Numba kernels (a head that reads the last token needs one row).
     ``work``: reuse its arrays (named with ``tag``)."""
@@ -145,7 +147,7 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
     else:
         Y = mix_forward_reference(X, *unpack(Z, r, gated), gated)
         SIG = KEEP = None
-    return Y, Z, SIG, KEEP, BETA, S
+    return Y, Z, SIG, KEEP, BETA, S, Wk
 
 
 def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarray, gated: bool,
@@ -169,9 +171,9 @@ def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarra
             U, rho = rms_norm(X, work.get(f"U{k}", X.shape) if work is not None else None)
         else:
             U, rho = X, None
-        Y, Z, SIG, KEEP, BETA, S = block_forward(W_B[k], W_C[k], w[k], U, gated, fast, first, work, str(k))
-        for name, val in zip(("X", "U", "rho", "Z", "SIG", "KEEP", "Y", "first", "BETA", "S"),
-                             (X, U, rho, Z, SIG, KEEP, Y, first, BETA, S)):
+        Y, Z, SIG, KEEP, BETA, S, Wk = block_forward(W_B[k], W_C[k], w[k], U, gated, fast, first, work, str(k))
+        for name, val in zip(("X", "U", "rho", "Z", "SIG", "KEEP", "Y", "first", "W", "BETA", "S"),
+                             (X, U, rho, Z, SIG, KEEP, Y, first, Wk, BETA, S)):
             getattr(cache, name).append(val)
         nxt = work.get(f"X{k + 1}", X.shape) if work is not None else np.empty_like(X)
         X = np.add(X, Y, out=nxt)
@@ -213,7 +215,7 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
         if not want_gx:
             return dW_B, dW_C, dw, None
         nxt = get(f"G{k % 2}", X.shape)  # two buffers in turn: G is read while the next one is written
-        np.matmul(dZf, _weights(W_B[k], W_C[k], w[k], gated), out=nxt.reshape(N * T, D))
+        np.matmul(dZf, cache.W[k], out=nxt.reshape(N * T, D))
         nxt += GX  # dLoss/dU_k
         if cache.rho[k] is not None:
             rms_norm_backward(X, cache.rho[k], nxt)

@@ -493,21 +493,28 @@ def _content_loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray,
                            "V": dV}, F)
 
 
+def head_reference(Y: np.ndarray, V: np.ndarray, a: np.ndarray, y: np.ndarray) -> tuple:
+    """The Eq. 6 head, its hinge loss and backward (F7), neuron by neuron in NumPy: ``(loss, F (N,), dV (m, d),
+    Gy = dLoss/dY (N, L, d))`` from the mixer outputs ``Y`` ``(N, L, d)``."""
+    L = Y.shape[1]
+    dV = np.zeros_like(V)
+    Gy = np.zeros_like(Y)
+    pre = np.einsum("nld,md->nlm", Y, V)
+    F = np.einsum("nlm,m->n", np.maximum(pre, 0.0), a) / L
+    g = hinge_slope(F, y)
+    for i in range(V.shape[0]):
+        r = (pre[:, :, i] > 0) * a[i] * g[:, None] / L  # (N, L)
+        dV[i] = np.einsum("nl,nld->d", r, Y)
+        Gy += r[:, :, None] * V[i][None, None, :]
+    return hinge_loss(F, y), F, dV, Gy
+
+
 def loss_and_grad_reference(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: bool,
                             content: bool = False, window: int = 0):
     """Plain NumPy reference: closed forms (F3)/(Eq. 5)/(F4), per-neuron head (F7), derivatives (F9)/(P2)/(F10)."""
-    N, L, d = X.shape
+    L = X.shape[1]
     Y = model.mix(params, X, gated, content, window)
-    dV = np.zeros_like(params.V)
-    Gy = np.zeros_like(Y)
-    pre = np.einsum("nld,md->nlm", Y, params.V)
-    F = np.einsum("nlm,m->n", np.maximum(pre, 0.0), params.a) / L
-    g = hinge_slope(F, y)
-    for i in range(params.V.shape[0]):
-        r = (pre[:, :, i] > 0) * params.a[i] * g[:, None] / L  # (N, L)
-        dV[i] = np.einsum("nl,nld->d", r, Y)
-        Gy += r[:, :, None] * params.V[i][None, None, :]
-    loss = hinge_loss(F, y)
+    loss, F, dV, Gy = head_reference(Y, params.V, params.a, y)
     C = np.einsum("nld,nsd->nls", Gy, X)  # C[n, l, s] = <Gy_l, x_s>
     if gated:
         t = X @ params.w

@@ -404,7 +404,7 @@ def plot_features_stack_run(result):
     cfg, h = result.config, result.history
     steps, L = h["step"], cfg.layers
     colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.85, L))
-    fig, axes = plt.subplots(1, 3, figsize=(14.5, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4 + 0.22 * L))
     axes[0].plot(steps, h["train_err"], label="train")
     axes[0].plot(steps, h["test_err"], label="test")
     axes[0].set_ylabel("0-1 error")
@@ -412,18 +412,22 @@ def plot_features_stack_run(result):
     for k in range(L):
         axes[1].plot(steps, h["cos_rel_blocks"][:, k], color=colors[k], label=f"block {k + 1}, relevant plane")
         axes[1].plot(steps, h["cos_irr_blocks"][:, k], color=colors[k], ls="--", label=f"block {k + 1}, irrelevant")
+    from .experiments import PAPER_TABLE3
+
+    axes[1].axhline(PAPER_TABLE3["w_rel"], color="k", ls=":", lw=1, label="paper Table 3: cos(w, relevant) 0.53")
     axes[1].set_ylabel("cosine of w_k")
     axes[1].set_title("gating alignment per block (Table 3)")
     axes[2].plot(steps, h["mlp_rel"], color="k", label="W_O rows: relevant plane (mean)")
     axes[2].plot(steps, h["mlp_pos"], color="tab:red", label="W_O rows (v > 0): o_+")
     axes[2].plot(steps, h["mlp_neg"], color="tab:blue", label="W_O rows (v < 0): o_-")
     axes[2].plot(steps, h["mlp_irr"], color="0.5", ls="--", label="W_O rows: |cos| irrelevant (mean)")
+    axes[2].axhline(PAPER_TABLE3["W_O_rel"], color="k", ls=":", lw=1, label="paper Table 3: cos(W_O, relevant) 0.73")
     axes[2].set_ylabel("cosine")
     axes[2].set_title("head alignment")
     for a in axes:
         a.set_xlabel("GD step")
         a.grid(alpha=0.3)
-        a.legend(fontsize=7)
+        a.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     fig.suptitle(f"{L}-block {cfg.model}, {cfg.regime}, d={cfg.d}, L={cfg.L}, eta={cfg.eta}, seed {cfg.seed} "
                  f"({result.status})", fontsize=10)
     fig.tight_layout()

@@ -27,7 +27,7 @@ from ..core.stack import Workspace, stack_backward, stack_forward
 from ..core.train import ParamBlocks
 from . import model
 from .config import FeaturesConfig
-from .gradients import _head
+from .gradients import _head, head_reference
 
 
 @dataclass
@@ -39,10 +39,6 @@ class StackParams(ParamBlocks):
     W_C: np.ndarray
     V: np.ndarray
     a: np.ndarray
-
-    @property
-    def layers(self) -> int:
-        return self.w.shape[0]
 
 
 def init_stack_params(cfg: FeaturesConfig, rng: np.random.Generator) -> StackParams:
@@ -87,18 +83,11 @@ def loss_and_grad(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str =
 
 
 def loss_and_grad_reference(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str = "rms") -> LossGrad:
-    """The NumPy reference of :func:`loss_and_grad`: the mixers' closed forms and written-out derivatives, and a
-    per-neuron head (F7) in einsum."""
+    """The NumPy reference of :func:`loss_and_grad`: the mixers' closed forms and written-out derivatives, and
+    the one-layer reference's per-neuron head (F7, :func:`~mamba_dynamics.features.gradients.head_reference`)."""
     Y, cache = stack_forward(params.W_B, params.W_C, params.w, X, True, "mixer", False, norm=norm)
-    N, L, d = Y.shape
-    pre = np.einsum("nld,md->nlm", Y, params.V)
-    F = np.einsum("nlm,m->n", np.maximum(pre, 0.0), params.a) / L
-    g = np.where(y * F < 1.0, -y / N, 0.0)
-    R = (pre > 0) * params.a[None, None, :] * g[:, None, None] / L  # dLoss/dpre
-    dV = np.einsum("nlm,nld->md", R, Y)
-    Gy = np.einsum("nlm,md->nld", R, params.V)
+    loss, F, dV, Gy = head_reference(Y, params.V, params.a, y)
     dW_B, dW_C, dw, _ = stack_backward(params.W_B, params.W_C, params.w, cache, Gy, True, "mixer", False)
-    loss = float(np.mean(np.maximum(0.0, 1.0 - y * F)))
     return LossGrad(loss, {"w": dw, "W_B": dW_B, "W_C": dW_C, "V": dV}, F)
 
 

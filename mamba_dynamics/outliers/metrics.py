@@ -27,13 +27,19 @@ from ..core.losses import error_01
 from .model import Params, forward, gates
 
 
+def input_scores(W_B: np.ndarray, W_C: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Input-part scores ``x~_i^T W_B^T W_C x~_q`` ``(B, l)`` of the rows ``X`` ``(B, l+1, d+1)`` (a prompt, or a
+    block's input in a stack; label channel dropped), ``W_B``, ``W_C`` ``(m, d+1)``."""
+    D = X.shape[2]
+    A = (W_B.T @ W_C)[: D - 1, : D - 1]
+    x, xq = X[:, :-1, :-1], X[:, -1, :-1]
+    return np.matmul(x, (xq @ A.T)[:, :, None])[..., 0]  # x_i^T (A x_q): O(B l d), not the O(B l d^2) contraction
+
+
 def attention_sums(params: Params, batch: PromptBatch) -> tuple[float, float, float]:
     """Cor. 1 sums (mean over prompts) of input-part scores on same-pattern examples, on the other examples, and
     on the other examples of prompts whose task is unseen in training."""
-    D = batch.P.shape[2]
-    A = (params.W_B.T @ params.W_C)[: D - 1, : D - 1]
-    x, xq = batch.P[:, :-1, :-1], batch.P[:, -1, :-1]
-    s = np.matmul(x, (xq @ A.T)[:, :, None])[..., 0]  # x_i^T (A x_q): O(B l d), not the O(B l d^2) contraction
+    s = input_scores(params.W_B, params.W_C, batch.P)
     other = np.sum(s * ~batch.same, axis=1)
     unseen = float(np.mean(other[~batch.seen])) if (~batch.seen).any() else float("nan")
     return float(np.mean(np.sum(s * batch.same, axis=1))), float(np.mean(other)), unseen
@@ -115,14 +121,11 @@ def block_quantities(params, batch: PromptBatch, gated: bool, norm: str = "rms")
     depth 1 they are the one-layer model's :func:`attention_sums` and :func:`gate_profile` means."""
     from .stack import block_inputs
 
-    D = batch.P.shape[2]
     out = {k: [] for k in ("attn_same", "attn_other", "gate_outlier", "gate_clean", "stream_norm")}
     base = np.mean(np.linalg.norm(batch.P[:, -1, :], axis=1))
     streams, inputs = block_inputs(params, batch.P, gated, norm)
     for k, (Xs, X) in enumerate(zip(streams, inputs)):
-        A = (params.W_B[k].T @ params.W_C[k])[: D - 1, : D - 1]
-        x, xq = X[:, :-1, :-1], X[:, -1, :-1]
-        s = np.matmul(x, (xq @ A.T)[:, :, None])[..., 0]
+        s = input_scores(params.W_B[k], params.W_C[k], X)
         out["attn_same"].append(float(np.mean(np.sum(s * batch.same, axis=1))))
         out["attn_other"].append(float(np.mean(np.sum(s * ~batch.same, axis=1))))
         G = np.exp(log_gates(X @ params.w[k])) if gated else np.ones(s.shape)

@@ -34,10 +34,6 @@ class StackParams(ParamBlocks):
     W_C: np.ndarray
     w: np.ndarray
 
-    @property
-    def layers(self) -> int:
-        return self.W_B.shape[0]
-
 
 def init_stack_params(cfg: OutlierConfig, rng: np.random.Generator) -> StackParams:
     """Each block as the one-layer model (paper Section 3.1); ``w`` of all blocks in one draw ``(L, d+1)``."""
@@ -77,7 +73,7 @@ def loss_and_grad(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray
     out, cache = stack_forward(W_B, W_C, w, P, gated, "stream", fast, last_token_only=True, work=work, norm=norm)
     F = out[:, -1, -1].copy()
     loss = hinge_loss(F, z)
-    Gout = np.zeros(P.shape) if work is None else work.get("Gout", P.shape)
+    Gout = np.empty(P.shape) if work is None else work.get("Gout", P.shape)
     Gout[...] = 0.0
     Gout[:, -1, -1] = hinge_slope(F, z)  # zero where the hinge is inactive: the kernels skip those prompts
     dW_B, dW_C, dw, _ = stack_backward(W_B, W_C, w, cache, Gout, gated, "stream", fast, work)
