@@ -1,8 +1,11 @@
 """Numbers pinned before the package was split into core + one package per paper (commit 7082b81): the same
 short runs must give the same numbers after the move, for every family and for a sweep.  The outlier runs use
 ``preset="tuned"``, the defaults of that time (the plain reading became the default afterwards).  Outlier and feature
-runs and the sweep are bit-identical; the single-index risks are compared to 1e-9 (Stage I now sums the checked
-gradient chunk by chunk, a different order of the same float64 additions)."""
+runs and the sweep were bit-identical under the NumPy of the time; the losses and weights are compared to 1e-12
+(relative), since a later NumPy (2.4.6, its bundled OpenBLAS) rounds the outlier Mamba's last training loss
+differently in the last bit; the error rates, counts of a finite test set, stay exact.  The single-index risks
+are compared to 1e-9 (Stage I now sums the checked gradient chunk by chunk, a different order of the same float64
+additions)."""
 
 import numpy as np
 import pytest
@@ -202,18 +205,26 @@ PINNED = {
 }
 
 
+def _close(got, pinned):
+    np.testing.assert_allclose(got, pinned, rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize("model", ["mamba", "lt"])
 def test_outlier_numbers_unchanged(model):
     """What `simulate.py --model mamba --preset tuned --outlier-frac 0.4 --steps 60` trains."""
     r = train_outliers(OutlierConfig(model=model, preset="tuned", steps=60, log_every=20, n_test=200))
     p = PINNED[f"outliers/{model}"]
-    assert r.history["test_err"].tolist() == p["test_err"]
-    assert r.history["train_loss"][1:].tolist() == p["train_loss"]
+    # at the initialisation 4 of the LT's 200 test prompts are ties (|z F| < 1e-15, zero but for rounding): the
+    # BLAS build decides their sign, so the first error may move by 4/200; the later ones are exact
+    assert abs(r.history["test_err"][0] - p["test_err"][0]) <= 4 / 200
+    assert r.history["test_err"][1:].tolist() == p["test_err"][1:]
+    _close(r.history["train_loss"][1:], p["train_loss"])
     # the Cor. 1 sums are contracted as x_i^T (A x_q) since the pins were recorded (an O(B l d) order instead of a
     # three-operand einsum): equal to rounding, not bit for bit
-    np.testing.assert_allclose(r.history["attn_same"], p["attn_same"], rtol=1e-12, atol=0)
-    assert float(r.params.W_B.sum()) == p["W_B_sum"] and r.params.w[:5].tolist() == p["w"]
-    assert float(r.loss_per_step.sum()) == p["loss_sum"]
+    _close(r.history["attn_same"], p["attn_same"])
+    _close(r.params.W_B.sum(), p["W_B_sum"])
+    _close(r.params.w[:5], p["w"])
+    _close(r.loss_per_step.sum(), p["loss_sum"])
 
 
 def test_simulate_entry_gives_the_pinned_numbers(tmp_path):
@@ -223,15 +234,17 @@ def test_simulate_entry_gives_the_pinned_numbers(tmp_path):
                  "20", "--n-test", "200", "--no-plot", "--quiet", "--out", str(tmp_path)]) == 0
     with np.load(tmp_path / "results.npz") as z:
         assert z["hist_test_err"].tolist() == PINNED["outliers/mamba"]["test_err"]
-        assert float(z["final_W_B"].sum()) == PINNED["outliers/mamba"]["W_B_sum"]
+        _close(z["final_W_B"].sum(), PINNED["outliers/mamba"]["W_B_sum"])
 
 
 @pytest.mark.parametrize("model, regime", [("ssm", "majority"), ("ssm", "locality"), ("lt-mlp", "majority")])
 def test_feature_numbers_unchanged(model, regime):
     r = train_features(FeaturesConfig(model=model, regime=regime, reading="gate-only", steps=20, n_train=200, n_test=200))
     p = PINNED[f"features/{model}/{regime}"]
-    assert r.history["test_err"].tolist() == p["test_err"] and r.history["w_pos"].tolist() == p["w_pos"]
-    assert float(r.params.V.sum()) == p["V_sum"] and float(r.loss_per_step.sum()) == p["loss_sum"]
+    assert r.history["test_err"].tolist() == p["test_err"]
+    _close(r.history["w_pos"], p["w_pos"])
+    _close(r.params.V.sum(), p["V_sum"])
+    _close(r.loss_per_step.sum(), p["loss_sum"])
 
 
 @pytest.mark.parametrize("gate", ["mamba", "constant"])

@@ -25,8 +25,9 @@ Three implementations with one contract:
 - :func:`mix_forward`, :func:`mix_adjoint`: Numba (``@njit(cache=True)``, serial, fastmath off), the scans,
   O(T D r) per sequence, the gates from one ``exp`` per token (no cancellation for any ``t``);
 - :func:`mix_forward_pairs`, :func:`mix_adjoint_pairs`: the pairwise form (M2), O(T^2 (D + r)), as batched BLAS
-  products around a Numba pass for the gate products (:func:`gate_products`, running products): cheaper for
-  short sequences (:func:`quadratic_form` chooses);
+  products around Numba passes that weigh the scores by the gate products, remade row by row as running
+  products and never stored (:func:`_apply_gates`); cheaper for short sequences (:func:`quadratic_form`
+  chooses); the scores may be any ``c_t . b_s`` (the stack also passes ``c = A = U Q``, ``b = u``);
 - :func:`mix_forward_reference`, :func:`mix_adjoint_reference`: plain NumPy of the closed form (M2) with the
   ``(T, T)`` gate matrix built in log space and the derivative of ``G`` written out, O(T^2) (and O(T^3) for the
   gate gradient): the literal formulas, for checking.
@@ -179,53 +180,109 @@ def mix_adjoint(X, Z, r, Y, Gy, SIG, KEEP, gated, want_gx, GX, dZ):  # pragma: n
 
 
 @njit(cache=True)
-def gate_products(Z, r, gated, SIG, KEEP, BETA):  # pragma: no cover - compiled
-    """The gates ``SIG``, ``KEEP`` ``(N, T)`` and the products ``BETA[n, t, s] = G_{ts}`` ``(N, T, T)`` (zero above
-    the diagonal) of (M2), from the packed projections ``Z`` (pre-activations in column ``2r``)."""
+def _gate_row(n, t, SIG, KEEP, gated, beta):  # pragma: no cover - compiled
+    """Advance ``beta`` ``(T,)`` from row ``t - 1`` of sequence ``n``'s gate products to row ``t``: ``beta[s] =
+    G_{ts} = sigma_s prod_{s<j<=t} a_j`` for ``s <= t`` (the running products of :func:`_betas`, same
+    roundings), 0 above; ones on and below the diagonal without a gate.  (Indices, not row views: a view made
+    per token costs more than the row's arithmetic.)"""
+    if gated:
+        a = KEEP[n, t]
+        for s in range(t):
+            beta[s] *= a
+        beta[t] = SIG[n, t]
+    else:
+        beta[t] = 1.0
+
+
+@njit(cache=True)
+def _gate_values(Tg, SIG, KEEP):  # pragma: no cover - compiled
+    """``SIG = sigmoid(Tg)``, ``KEEP = 1 - SIG`` ``(N, T)`` from the pre-activations ``Tg`` ``(N, T)`` (a view is
+    fine), by :func:`~mamba_dynamics.core.gating.sigmoid_pair`."""
     N, T = SIG.shape
     for n in range(N):
-        _gates_row(Z, n, r, gated, SIG[n], KEEP[n])
-        B = BETA[n]
-        for t in range(T):
-            for s in range(t + 1, T):
-                B[t, s] = 0.0
-        _betas(SIG[n], KEEP[n], B)
+        for j in range(T):
+            SIG[n, j], KEEP[n, j] = sigmoid_pair(Tg[n, j])
 
 
-def mix_forward_pairs(X, Z, r, gated, first, Y, SIG, KEEP, BETA, S):
-    """(M2) for a batch in the pairwise form, as batched BLAS products: ``S = G * (C B^T)`` (rows ``t >=
-    first``), ``Y = S X``; same contract as :func:`mix_forward`, plus the gate products ``BETA`` ``(N, T, T)`` and
-    the weighted scores ``S[n, t - first, s] = G_ts (b_s . c_t)`` ``(N, T - first, T)``, written for the adjoint.
-    Per token ``(T/2)(D + r)`` multiply-adds, at BLAS speed (several times the scalar loops' at ``T = 21``)."""
-    gate_products(Z, r, bool(gated), SIG, KEEP, BETA)
-    Bp, Cp = Z[:, :, :r], Z[:, first:, r:2 * r]
-    np.matmul(Cp, Bp.transpose(0, 2, 1), out=S)
-    S *= BETA[:, first:]
-    Y[:, :first] = 0.0
-    np.matmul(S, X, out=Y[:, first:])
-
-
-def mix_adjoint_pairs(X, Z, r, Y, Gy, SIG, KEEP, gated, first, BETA, S, want_gx, GX, dZ):
-    """(M3)-(M4) for a batch in the pairwise form, as batched BLAS products, from the forward's ``BETA`` and
-    weighted scores ``S = G * (C B^T)``: ``C = Gy X^T``, ``M = G * C``, ``GX = S^T Gy``, ``dB = M^T C``,
-    ``dC = M B``, and (M4) from the row and column sums of ``K = C * S``.  Same contract as :func:`mix_adjoint`;
-    ``Gy`` must vanish on the rows before ``first`` (those the forward did not read out)."""
-    Gr = Gy[:, first:]
-    Bp, Cp = Z[:, :, :r], Z[:, first:, r:2 * r]
-    C = np.matmul(Gr, X.transpose(0, 2, 1))  # (N, T - first, T): Gy_t . x_s
-    if want_gx:
-        np.matmul(S.transpose(0, 2, 1), Gr, out=GX)
+def _gates(Tg, gated, SIG, KEEP) -> None:
+    """:func:`_gate_values`, or ``SIG = KEEP = 1`` for linear attention (``Tg`` ignored)."""
     if gated:
+        _gate_values(Tg, SIG, KEEP)
+    else:
+        SIG.fill(1.0)
+        KEEP.fill(1.0)
+
+
+@njit(cache=True)
+def _apply_gates(A, SIG, KEEP, gated, first):  # pragma: no cover - compiled
+    """``A[n, t - first, s] *= G_ts`` in place ``(N, T - first, T)`` (0 for ``s > t``), the gate products remade
+    row by row (:func:`_gate_row`) and never stored.  (Kept apart from the gates' ``exp`` loop: fused with it,
+    this loop measured five times slower.)"""
+    N, R, T = A.shape
+    beta = np.zeros(T)
+    for n in range(N):
+        beta[:] = 0.0
+        for t in range(T):
+            _gate_row(n, t, SIG, KEEP, gated, beta)
+            if t >= first:
+                for s in range(T):
+                    A[n, t - first, s] *= beta[s]
+
+
+@njit(cache=True)
+def _gate_grad(row, col, SIG, KEEP, first, dT):  # pragma: no cover - compiled
+    """(M4): ``dT[n, t] = (1 - sigma_t) col_t - sigma_t sum_{u >= t} (row_u - col_u)`` ``(N, T)`` from the pair
+    weights' row sums ``row`` ``(N, T - first)`` (rows read out; 0 before) and column sums ``col`` ``(N, T)``."""
+    N, T = dT.shape
+    for n in range(N):
+        acc = 0.0  # sum_{u >= t} (row_u - col_u)
+        for t in range(T - 1, -1, -1):
+            if t >= first:
+                acc += row[n, t - first]
+            acc -= col[n, t]
+            dT[n, t] = KEEP[n, t] * col[n, t] - SIG[n, t] * acc
+
+
+def mix_forward_pairs(X, Bp, Cp, Tg, gated, first, Y, SIG, KEEP, S):
+    """(M2) for a batch in the pairwise form, as batched BLAS products: ``S = G * (C B^T)`` (rows ``t >=
+    first``), ``Y = S X``.  ``X`` ``(N, T, D)``; ``Bp`` ``(N, T, r)`` the ``b_s``; ``Cp`` ``(N, T - first, r)``
+    the ``c_t`` of the rows read out; ``Tg`` ``(N, T)`` the gate pre-activations (ignored without a gate; views
+    of packed projections are fine).  Writes ``Y`` ``(N, T - first, D)`` (the rows read out), ``SIG``, ``KEEP``
+    ``(N, T)`` and the weighted scores ``S[n, t - first, s] = G_ts (b_s . c_t)`` ``(N, T - first, T)``, kept
+    for the adjoint (the gate products themselves are remade where needed, never stored).  Per token ``(T/2)(D
+    + r)`` multiply-adds, at BLAS speed (several times the scalar loops' at ``T = 21``)."""
+    np.matmul(Cp, Bp.transpose(0, 2, 1), out=S)
+    _gates(Tg, gated, SIG, KEEP)
+    _apply_gates(S, SIG, KEEP, bool(gated), first)
+    np.matmul(S, X, out=Y)
+
+
+def mix_adjoint_pairs(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, dB, dC, dT):
+    """(M3)-(M4) for a batch in the pairwise form, as batched BLAS products, from the forward's weighted scores
+    ``S = G * (C B^T)`` and gates: ``C = Gy X^T``, ``M = G * C``, ``GX = S^T Gy``, ``dB = M^T C``, ``dC = M B``,
+    and (M4) from the row and column sums of ``K = C * S`` (:func:`_gate_grad`).  Shapes as
+    :func:`mix_forward_pairs`, with ``Gy`` ``(N, T - first, D)`` at the rows read out; writes ``GX`` ``(N, T,
+    D)``, ``dB`` ``(N, T, r)``, ``dC`` ``(N, T - first, r)`` and ``dT`` ``(N, T)``; ``GX`` or ``dB`` None: not
+    wanted (skipped); ``dT`` is ignored without a gate."""
+    Gr = Gy
+    C = np.matmul(Gr, X.transpose(0, 2, 1))  # (N, T - first, T): Gy_t . x_s
+    one = Gr.shape[1] == 1  # one row read out: the products below are outer products, cheaper by broadcasting
+    if GX is not None:
+        if one:
+            np.multiply(S[:, 0, :, None], Gr, out=GX)
+        else:
+            np.matmul(S.transpose(0, 2, 1), Gr, out=GX)
+    if gated:  # (M4) from the pair weights K = C * S: row sums over s, column sums over t
         K = C * S
-        col = K.sum(axis=1)  # (N, T): sum over t
-        net = -col
-        net[:, first:] += K.sum(axis=2)  # row_t - col_t
-        acc = np.cumsum(net[:, ::-1], axis=1)[:, ::-1]  # sum_{u >= t} (row_u - col_u)
-        dZ[:, :, 2 * r] = KEEP * col - SIG * acc
-    C *= BETA[:, first:]  # M = G * C
-    np.matmul(C.transpose(0, 2, 1), Cp, out=dZ[:, :, :r])
-    dZ[:, :first, r:2 * r] = 0.0
-    np.matmul(C, Bp, out=dZ[:, first:, r:2 * r])
+        R, T = K.shape[1:]
+        _gate_grad(K @ np.ones(T), np.ones(R) @ K, SIG, KEEP, first, dT)
+    _apply_gates(C, SIG, KEEP, bool(gated), first)  # M = G * C
+    if dB is not None:
+        if one:
+            np.multiply(C[:, 0, :, None], Cp, out=dB)
+        else:
+            np.matmul(C.transpose(0, 2, 1), Cp, out=dB)
+    np.matmul(C, Bp, out=dC)
 
 
 def gate_matrix_reference(Tg: np.ndarray, gated: bool = True) -> np.ndarray:

@@ -25,13 +25,21 @@ Backward, with ``Gk = dLoss/dX_k`` (``G_L`` from the head; for ``readout = "mixe
      dLoss/dW_B^k = sum_{n,t} dB_{nt} u_{nt}^T,   dLoss/dW_C^k = sum dC u^T,   dLoss/dw^k = sum dT_{nt} u_{nt}
 
 Each block's projections are one BLAS product over all ``N T`` tokens; the mixers are the Numba kernels
-(``fast=True``: pairwise in batched BLAS products for short sequences, the scans for long ones,
-:func:`~mamba_dynamics.core.mixer.quadratic_form`)
-or the NumPy closed forms (``fast=False``, the reference).
+(``fast=True``) or the NumPy closed forms (``fast=False``, the reference).  The fast path takes, per block, the
+cheapest of three forms (:func:`block_form`): the scans for long sequences; for short ones the pairwise form
+(M2) in batched BLAS products, either on ``b`` and ``c`` or, when ``r`` is large (Table 1: ``r = D``), on the
+factored scores -- the block depends on ``W_B``, ``W_C`` only through ``Q = W_C^T W_B`` ``(D, D)``:
+
+(S1') c_t . b_s = u_t^T Q u_s = A_t . u_s  with  A = U Q      (one projection of ``D`` columns instead of ``2r``)
+(S4') dLoss/dQ = U^T dA  (dA = the mixer's ``dC`` with ``c := A``, ``b := u``),
+      dLoss/dW_B = W_C dLoss/dQ,   dLoss/dW_C = W_B (dLoss/dQ)^T,   GU = GX + dB + dA Q^T + dT w^T
+
+A head that reads the last token only (``last_token_only``) has the last block project that row alone on ``W_C``
+(or ``Q``) and read out that row alone.
 
 Glossary: ``W_B``, ``W_C`` ``(L, r, D)``, ``w`` ``(L, D)``: the blocks' parameters stacked (row ``k-1`` = block
-``k``); ``cache`` = what the backward pass needs per block: its input ``X_{k-1}``, ``b``, ``c``, ``t``, the gates
-and the output ``Y_k``.
+``k``); ``cache`` (:class:`StackCache`) = what the backward pass needs per block: its input ``U_k``, the packed
+projections, the gates and the weighted scores.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from .mixer import (mix_adjoint, mix_adjoint_pairs, mix_adjoint_reference, mix_forward, mix_forward_pairs,
                     mix_forward_reference, quadratic_form)
@@ -49,14 +58,14 @@ NORMS = ("rms", "none")
 EPS = 1e-12
 
 
-def rms_norm(X: np.ndarray, U: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(S0) per token: ``U = X / rho`` ``(N, T, D)`` (into ``U`` when given) and ``rho = sqrt(mean(x^2) + EPS)``
-    ``(N, T)``."""
+def rms_norm_reference(X: np.ndarray, U: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(S0) per token in NumPy: ``U = X / rho`` ``(N, T, D)`` (into ``U`` when given) and ``rho = sqrt(mean(x^2)
+    + EPS)`` ``(N, T)``."""
     rho = np.sqrt(np.einsum("ntd,ntd->nt", X, X) / X.shape[2] + EPS)
     return np.divide(X, rho[:, :, None], out=U), rho
 
 
-def rms_norm_backward(U: np.ndarray, rho: np.ndarray, GU: np.ndarray) -> np.ndarray:
+def rms_norm_backward_reference(U: np.ndarray, rho: np.ndarray, GU: np.ndarray) -> np.ndarray:
     """``dLoss/dX = (GU - u (u . GU) / D) / rho`` ``(N, T, D)`` from ``GU = dLoss/dU``, written over ``GU``."""
     D = U.shape[2]
     proj = np.einsum("ntd,ntd->nt", U, GU) / D
@@ -65,14 +74,67 @@ def rms_norm_backward(U: np.ndarray, rho: np.ndarray, GU: np.ndarray) -> np.ndar
     return GU
 
 
+@njit(cache=True)
+def _dot(a, b):  # pragma: no cover - compiled
+    """``a . b`` of two rows ``(D,)``, summed in order."""
+    acc = 0.0
+    for i in range(a.shape[0]):
+        acc += a[i] * b[i]
+    return acc
+
+
+@njit(cache=True)
+def _rms_norm_kernel(X, eps, U, rho):  # pragma: no cover - compiled
+    """:func:`rms_norm_reference` in one pass per token."""
+    N, T, D = X.shape
+    for n in range(N):
+        for t in range(T):
+            r = np.sqrt(_dot(X[n, t], X[n, t]) / D + eps)
+            rho[n, t] = r
+            inv = 1.0 / r
+            for i in range(D):
+                U[n, t, i] = X[n, t, i] * inv
+
+
+@njit(cache=True)
+def _stream_grad(U, rho, A0, A1, A2, three, normed, G, first, identity):  # pragma: no cover - compiled
+    """(S4)'s last line in one pass per token, written over ``A0``: ``dLoss/dU = A0 + A1 (+ A2 if three)``
+    ``(N, T, D)`` (the block's paths into its input), through the RMSNorm's backward when ``normed``
+    (:func:`rms_norm_backward_reference`), plus, with ``identity``, the stream's gradient ``G`` ``(N, T - first,
+    D)`` at the rows from ``first`` on."""
+    N, T, D = A0.shape
+    for n in range(N):
+        for t in range(T):
+            for i in range(D):
+                v = A0[n, t, i] + A1[n, t, i]
+                A0[n, t, i] = v + A2[n, t, i] if three else v
+            if normed:
+                p = _dot(U[n, t], A0[n, t]) / D
+                inv = 1.0 / rho[n, t]
+                for i in range(D):
+                    A0[n, t, i] = (A0[n, t, i] - U[n, t, i] * p) * inv
+            if identity and t >= first:
+                for i in range(D):
+                    A0[n, t, i] += G[n, t - first, i]
+
+
+def rms_norm(X: np.ndarray, U: np.ndarray | None = None, rho: np.ndarray | None = None):
+    """The Numba form of :func:`rms_norm_reference` (same contract; ``rho`` ``(N, T)`` reused when given)."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    U = np.empty_like(X) if U is None else U
+    rho = np.empty(X.shape[:2]) if rho is None else rho
+    _rms_norm_kernel(X, EPS, U, rho)
+    return U, rho
+
+
 @dataclass
 class StackCache:
     """Per-block forward quantities: lists of length ``L`` of ``X_{k-1}`` ``(N, T, D)``, the block's input ``U_k``
-    and, where normalised, ``rho`` ``(N, T)`` (else None), the packed projections
-    ``Z = [b, c, t]`` ``(N, T, 2r+1)`` (``2r`` without a gate), ``SIG``, ``KEEP`` ``(N, T)`` (None on the reference
-    path), ``Y_k`` ``(N, T, D)``, the first row read out, the block's stacked weights ``[W_B; W_C; w^T]``, and, in
-    the pairwise form, the gate products ``BETA``
-    ``(N, T, T)`` and weighted scores ``S = G * (C B^T)`` ``(N, T - first, T)`` (else None)."""
+    and, where normalised, ``rho`` ``(N, T)`` (else None), the packed projections ``Z`` (:func:`block_forward`),
+    ``SIG``, ``KEEP`` ``(N, T)`` (None on the reference path), the scan's outputs ``Y_k`` ``(N, T, D)`` (else
+    None: the pairwise adjoints do not read them), the first row read out, the
+    block's stacked weights (:func:`_weights`), in the pairwise forms the weighted scores ``S = G * (C B^T)``
+    ``(N, T - first, T)`` (else None), and the block's form (:data:`FORMS` or ``"reference"``)."""
 
     X: list = field(default_factory=list)
     U: list = field(default_factory=list)
@@ -83,8 +145,8 @@ class StackCache:
     Y: list = field(default_factory=list)
     first: list = field(default_factory=list)
     W: list = field(default_factory=list)
-    BETA: list = field(default_factory=list)
     S: list = field(default_factory=list)
+    form: list = field(default_factory=list)
 
 
 class Workspace:
@@ -111,9 +173,30 @@ def _fresh(name: str, shape: tuple) -> np.ndarray:
     return np.empty(shape)
 
 
-def _weights(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, gated: bool) -> np.ndarray:
-    """One block's weights as one matrix ``[W_B; W_C; w^T]`` ``(2r+1, D)`` (``(2r, D)`` without a gate), so that
-    the projections and their gradients are one BLAS product each."""
+#: how a block is computed: the Numba scans, the pairwise form on ``b`` and ``c``, or the pairwise form on the
+#: factored scores ``c_t . b_s = u_t^T Q u_s`` (:func:`block_form`); ``"reference"`` = the NumPy closed forms
+FORMS = ("scan", "pairs", "factored")
+
+
+def block_form(T: int, D: int, r: int) -> str:
+    """The cheapest form of a block on sequences of ``T`` tokens of width ``D`` with ``r`` projections.  Long
+    sequences scan (:func:`~mamba_dynamics.core.mixer.quadratic_form`).  Short ones go pairwise, and there the
+    scores depend on ``W_B``, ``W_C`` only through ``Q = W_C^T W_B`` ``(D, D)``: projecting the tokens on ``Q``
+    (``A = U Q``, ``D`` columns) instead of on ``W_B`` and ``W_C`` (``2r``) costs per token, forward and
+    backward, ``3 D^2 + 3 T D`` multiply-adds against ``6 r D + 3 T r``, so it is taken when ``r (2D + T) > D (D
+    + T)`` (``r > 19.4`` at Table 1's ``T = 21``, ``D = 31``; always at ``r = D``)."""
+    if not quadratic_form(T, D, r):
+        return "scan"
+    return "factored" if r * (2 * D + T) > D * (D + T) else "pairs"
+
+
+def _weights(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, gated: bool, form: str) -> np.ndarray:
+    """One block's weights as one matrix, so that its projections and their gradients are one BLAS product each:
+    ``[W_B; W_C; w^T]`` ``(2r+1, D)`` (``(2r, D)`` without a gate), or in the factored form ``[w^T; Q^T]``
+    ``(1+D, D)`` (``Q^T`` alone without a gate) with ``Q = W_C^T W_B``."""
+    if form == "factored":
+        Qt = W_B.T @ W_C  # Q^T
+        return np.vstack([w[None, :], Qt]) if gated else Qt
     return np.vstack([W_B, W_C, w[None, :]] if gated else [W_B, W_C])
 
 
@@ -123,106 +206,194 @@ def unpack(Z: np.ndarray, r: int, gated: bool) -> tuple:
     return Z[:, :, :r], Z[:, :, r:2 * r], Tg
 
 
+def _rows(A: np.ndarray, first: int) -> np.ndarray:
+    """``A[:, first:]`` ``(N, T - first, K)`` as 2-D ``(N (T - first), K)``, so that a product over it is one BLAS
+    call: a view for ``first = 0`` or one row per sequence, else a copy."""
+    R = A[:, first:]
+    return R[:, 0, :] if R.shape[1] == 1 else R.reshape(-1, R.shape[2])
+
+
 def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray, gated: bool, fast: bool = True,
-                  first: int = 0, work: Workspace | None = None, tag: str = ""):
-    """One mixer block (S1) on ``X`` ``(N, T, D)``: ``(Y, Z, SIG, KEEP, BETA, S, Wk)``; ``W_B``, ``W_C`` ``(r, D)``, ``w``
-    ``(D,)``; ``Z`` = the packed projections ``X [W_B; W_C; w^T]^T`` ``(N, T, 2r+1)``, one BLAS product.  Rows of
-    ``Y`` before ``first`` are left 0 by the Numba kernels (a head that reads the last token needs one row).
-    ``work``: reuse its arrays (named with ``tag``)."""
+                  first: int = 0, work: Workspace | None = None, tag: str = "", form: str | None = None,
+                  out: np.ndarray | None = None):
+    """One mixer block (S1) on ``X`` ``(N, T, D)``: ``(Y, Z, SIG, KEEP, S, Wk, form, Yfull)``; ``W_B``, ``W_C``
+    ``(r, D)``, ``w`` ``(D,)``.  ``Y`` ``(N, T - first, D)``: the outputs of the rows read out (a head that reads
+    the last token needs one row, and the last block then projects that row alone on ``W_C`` or ``Q``), into
+    ``out`` when given.  ``Z`` = the packed projections ``X Wk^T`` (:func:`_weights`): ``[b, c, t]`` ``(N, T,
+    2r+1)``, or factored ``[t, A]`` ``(N, T, 1+D)`` with ``A = X Q`` (rows from ``first`` on; the scores are then
+    ``A_t . x_s``).  ``Yfull`` ``(N, T, D)``: the scan's outputs (its adjoint reads them), else None.  ``form``:
+    one of :data:`FORMS` (default :func:`block_form`); ``fast=False``: the NumPy reference.  ``work``: reuse its
+    arrays (named with ``tag``)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     get = work.get if work is not None else _fresh
     N, T, D = X.shape
     r = W_B.shape[0]
-    Wk = _weights(W_B, W_C, w, gated)
+    form = (form or block_form(T, D, r)) if fast else "reference"
+    Wk = _weights(W_B, W_C, w, gated, form)
     Z = get("Z" + tag, (N, T, Wk.shape[0]))
-    np.matmul(X.reshape(N * T, D), Wk.T, out=Z.reshape(N * T, -1))
-    BETA = S = None
-    if fast:
-        Y, SIG, KEEP = get("Y" + tag, X.shape), get("SIG" + tag, (N, T)), get("KEEP" + tag, (N, T))
-        if quadratic_form(T, D, r):
-            BETA, S = get("BETA" + tag, (N, T, T)), get("S" + tag, (N, T - first, T))
-            mix_forward_pairs(X, Z, r, bool(gated), first, Y, SIG, KEEP, BETA, S)
-        else:
-            mix_forward(X, Z, r, bool(gated), first, Y, SIG, KEEP)
+    flat = X.reshape(N * T, D)
+    g = int(bool(gated))
+    if form == "factored" and first > 0:  # the gate at every token, A at the rows read out
+        if gated:
+            Z[:, :, 0] = (flat @ w).reshape(N, T)
+        Z[:, first:, g:] = (_rows(X, first) @ Wk[g:].T).reshape(N, T - first, D)
     else:
-        Y = mix_forward_reference(X, *unpack(Z, r, gated), gated)
-        SIG = KEEP = None
-    return Y, Z, SIG, KEEP, BETA, S, Wk
+        np.matmul(flat, Wk.T, out=Z.reshape(N * T, -1))
+    Y = get("Y" + tag, (N, T - first, D)) if out is None else out
+    S = SIG = KEEP = Yfull = None
+    if form == "reference":
+        Y[...] = mix_forward_reference(X, *unpack(Z, r, gated), gated)[:, first:]
+        return Y, Z, SIG, KEEP, S, Wk, form, Yfull
+    SIG, KEEP = get("SIG" + tag, (N, T)), get("KEEP" + tag, (N, T))
+    if form == "scan":
+        Yfull = Y if first == 0 else get("Yfull" + tag, X.shape)
+        mix_forward(X, Z, r, bool(gated), first, Yfull, SIG, KEEP)
+        if first > 0:
+            Y[...] = Yfull[:, first:]
+        elif out is not None:  # the adjoint reads the outputs: keep them apart from ``out``
+            Yfull = get("Yfull" + tag, X.shape)
+            Yfull[...] = Y
+    else:
+        S = get("S" + tag, (N, T - first, T))
+        if form == "factored":
+            Bp, Cp, Tg = X, Z[:, first:, g:], Z[:, :, 0]
+        else:
+            Bp, Cp, Tg = Z[:, :, :r], Z[:, first:, r:2 * r], Z[:, :, 2 * r if gated else 0]
+        mix_forward_pairs(X, Bp, Cp, Tg, bool(gated), first, Y, SIG, KEEP, S)
+    return Y, Z, SIG, KEEP, S, Wk, form, Yfull
 
 
 def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarray, gated: bool,
                   readout: str = "stream", fast: bool = True, last_token_only: bool = False,
-                  work: Workspace | None = None, norm: str = "rms") -> tuple[np.ndarray, StackCache]:
-    """(S1)-(S3): the head's input ``(N, T, D)`` (``X_L`` or ``Y_L``) and the :class:`StackCache`.  ``W_B``,
+                  work: Workspace | None = None, norm: str = "rms",
+                  form: str | None = None) -> tuple[np.ndarray, StackCache]:
+    """(S1)-(S3): the head's input (``X_L`` or ``Y_L``) ``(N, T, D)`` and the :class:`StackCache`.  ``W_B``,
     ``W_C`` ``(L, r, D)``, ``w`` ``(L, D)``, ``X0`` ``(N, T, D)``.  ``last_token_only``: the head reads the last
-    token only, so the last block reads out that row alone (the other rows of the result are then not the
-    stack's output).  ``work``: a :class:`Workspace` whose arrays the result and the cache then live in."""
+    token only, so the last block reads out that row alone and the head's input is that row, ``(N, 1, D)``.
+    ``work``: a :class:`Workspace` whose arrays the result and the cache then live in.  ``form``: every block in
+    this form of :data:`FORMS` (default: each block's :func:`block_form`).  Each block's output is written into
+    the next stream's array and the stream added to it (no array per block output)."""
     if readout not in READOUTS:
         raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
     cache = StackCache()
     X = np.ascontiguousarray(X0, dtype=np.float64)
-    L, T = W_B.shape[0], X.shape[1]
-    Y = X
+    L, (N, T, D) = W_B.shape[0], X.shape
+    get = work.get if work is not None else _fresh
     for k in range(L):
         first = T - 1 if (last_token_only and k == L - 1) else 0
         if norm == "rms" and k > 0:
-            U, rho = rms_norm(X, work.get(f"U{k}", X.shape) if work is not None else None)
+            U, rho = (rms_norm(X, get(f"U{k}", X.shape), get(f"rho{k}", X.shape[:2])) if fast
+                      else rms_norm_reference(X))
         else:
             U, rho = X, None
-        Y, Z, SIG, KEEP, BETA, S, Wk = block_forward(W_B[k], W_C[k], w[k], U, gated, fast, first, work, str(k))
-        for name, val in zip(("X", "U", "rho", "Z", "SIG", "KEEP", "Y", "first", "W", "BETA", "S"),
-                             (X, U, rho, Z, SIG, KEEP, Y, first, Wk, BETA, S)):
+        stream = readout == "stream" or k < L - 1
+        nxt = get(f"X{k + 1}", (N, T - first, D)) if stream else None
+        Y, Z, SIG, KEEP, S, Wk, kind, Yfull = block_forward(W_B[k], W_C[k], w[k], U, gated, fast, first, work,
+                                                            str(k), form, nxt)
+        for name, val in zip(("X", "U", "rho", "Z", "SIG", "KEEP", "Y", "first", "W", "S", "form"),
+                             (X, U, rho, Z, SIG, KEEP, Yfull, first, Wk, S, kind)):
             getattr(cache, name).append(val)
-        nxt = work.get(f"X{k + 1}", X.shape) if work is not None else np.empty_like(X)
-        X = np.add(X, Y, out=nxt)
-    return (X if readout == "stream" else Y), cache
+        if not stream:
+            return Y, cache
+        nxt += X[:, first:]  # (S2): X_k = X_{k-1} + Y_k
+        X = nxt
+    return X, cache
 
 
 def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: StackCache, Gout: np.ndarray,
                    gated: bool, readout: str = "stream", fast: bool = True, work: Workspace | None = None,
                    want_dx: bool = False):
-    """(S4): ``(dW_B (L, r, D), dW_C (L, r, D), dw (L, D), dX0)`` from ``Gout`` = dLoss/d(head input)
-    ``(N, T, D)`` (the sequences of ``cache``); ``dX0`` ``(N, T, D)`` (the gradient into the tokens) only with
-    ``want_dx``, else None: the first block then skips its value path and one product.  The Numba kernels skip the sequences (and, pairwise, the tokens)
-    whose gradient is zero, so prompts with an inactive hinge cost a scan of zeros.  With the last block read at
-    the last token only, ``Gout`` must be zero elsewhere.  ``dX0`` lives in ``work`` when one is given."""
+    """(S4): ``(dW_B (L, r, D), dW_C (L, r, D), dw (L, D), dX0)`` from ``Gout`` = dLoss/d(head input), shaped
+    as :func:`stack_forward`'s result; ``dX0`` ``(N, T, D)`` (the gradient into the tokens) only with
+    ``want_dx``, else None: the first block then skips its paths into its input.  The scans skip the sequences
+    whose gradient is zero, so prompts with an inactive hinge cost a scan of zeros.  ``dX0`` lives in ``work``
+    when one is given.  In the factored form (:func:`block_form`) the kernels give ``dLoss/dA`` and ``dLoss/dQ =
+    U^T dA``, whence ``dW_B = W_C dQ`` and ``dW_C = W_B dQ^T``."""
     L = W_B.shape[0]
     get = work.get if work is not None else _fresh
     dW_B, dW_C, dw = np.zeros_like(W_B), np.zeros_like(W_C), np.zeros_like(w)
-    G = np.ascontiguousarray(Gout, dtype=np.float64)
+    G = np.ascontiguousarray(Gout, dtype=np.float64)  # dLoss/dX_k (or dY_L) at the rows block k reads out
+    g = int(bool(gated))
     for k in range(L - 1, -1, -1):
-        X, Z = cache.U[k], cache.Z[k]  # the block's input
+        X, Z, Wk, form, first = cache.U[k], cache.Z[k], cache.W[k], cache.form[k], cache.first[k]  # block input
         N, T, D = X.shape
         r = W_B.shape[1]
         want_gx = want_dx or k > 0
-        if fast:
-            GX, dZ = get("GX", X.shape), get("dZ", Z.shape)
-            if cache.BETA[k] is not None:
-                mix_adjoint_pairs(X, Z, r, cache.Y[k], G, cache.SIG[k], cache.KEEP[k], bool(gated), cache.first[k],
-                                  cache.BETA[k], cache.S[k], want_gx, GX, dZ)
-            else:
-                mix_adjoint(X, Z, r, cache.Y[k], G, cache.SIG[k], cache.KEEP[k], bool(gated), want_gx, GX, dZ)
-        else:
-            GX, dB, dC, dT = mix_adjoint_reference(X, *unpack(Z, r, gated), G, gated)
+        flat = X.reshape(N * T, D)
+        nxt = get(f"G{k % 2}", X.shape) if want_gx else None  # two buffers in turn: G is read while one is written
+        GX = get("GX", X.shape) if want_gx or form == "scan" else None  # the scan writes it only if wanted
+        parts = [nxt, GX]  # what sums to dLoss/dU_k; the first is overwritten with dLoss/dX_{k-1}
+        if form == "reference":
+            Gy = np.zeros(X.shape)
+            Gy[:, first:] = G
+            GX, dB, dC, dT = mix_adjoint_reference(X, *unpack(Z, r, gated), Gy, gated)
             dZ = np.concatenate([dB, dC] + ([dT[:, :, None]] if gated else []), axis=2)
-        flat, dZf = X.reshape(N * T, D), dZ.reshape(N * T, -1)
-        dWk = dZf.T @ flat  # [dW_B; dW_C; dw]
-        dW_B[k], dW_C[k] = dWk[:r], dWk[r:2 * r]
-        if gated:
-            dw[k] = dWk[2 * r]
+            parts = [np.empty(X.shape), GX]
+        else:
+            dZ = get("dZ", Z.shape)
+        if form == "scan":
+            Gy = G
+            if first > 0:
+                Gy = get("Gy", X.shape)
+                Gy[:, :first] = 0.0
+                Gy[:, first:] = G
+            mix_adjoint(X, Z, r, cache.Y[k], Gy, cache.SIG[k], cache.KEEP[k], bool(gated), want_gx, GX, dZ)
+        elif form == "pairs":
+            dZ[:, :first, r:2 * r] = 0.0
+            mix_adjoint_pairs(X, Z[:, :, :r], Z[:, first:, r:2 * r], G, cache.SIG[k], cache.KEEP[k], bool(gated),
+                              first, cache.S[k], GX, dZ[:, :, :r], dZ[:, first:, r:2 * r],
+                              dZ[:, :, 2 * r if gated else 0])
+        elif form == "factored":  # dZ = [dT, dA]; the scores' gradient in the tokens (as b) goes to nxt
+            mix_adjoint_pairs(X, X, Z[:, first:, g:], G, cache.SIG[k], cache.KEEP[k], bool(gated), first,
+                              cache.S[k], GX, nxt, dZ[:, first:, g:], dZ[:, :, 0])
+            if want_gx:
+                parts.append(get("P", X.shape))
+        if form == "factored" and first > 0:  # the last block: A at the rows read out only
+            dA = _rows(dZ[:, :, g:], first)
+            dQ = _rows(X, first).T @ dA
+            if gated:
+                dw[k] = flat.T @ dZ[:, :, 0].reshape(-1)
+            dW_B[k], dW_C[k] = W_C[k] @ dQ, W_B[k] @ dQ.T
+            if want_gx:
+                P = parts[2]
+                if gated:
+                    np.multiply(dZ[:, :, :1], w[k], out=P)
+                else:
+                    P.fill(0.0)
+                P[:, first:] += (dA @ Wk[g:]).reshape(N, T - first, D)
+        else:
+            dZf = dZ.reshape(N * T, -1)
+            dWk = dZf.T @ flat
+            if form == "factored":  # [dw; dQ^T]
+                dQ = dWk[g:].T
+                dW_B[k], dW_C[k] = W_C[k] @ dQ, W_B[k] @ dQ.T
+                if gated:
+                    dw[k] = dWk[0]
+            else:  # [dW_B; dW_C; dw]
+                dW_B[k], dW_C[k] = dWk[:r], dWk[r:2 * r]
+                if gated:
+                    dw[k] = dWk[2 * r]
+            if want_gx:  # the paths through b, c, t (through A and t when factored)
+                np.matmul(dZf, Wk, out=parts[2 if form == "factored" else 0].reshape(N * T, D))
         if not want_gx:
             return dW_B, dW_C, dw, None
-        nxt = get(f"G{k % 2}", X.shape)  # two buffers in turn: G is read while the next one is written
-        np.matmul(dZf, cache.W[k], out=nxt.reshape(N * T, D))
-        nxt += GX  # dLoss/dU_k
-        if cache.rho[k] is not None:
-            rms_norm_backward(X, cache.rho[k], nxt)
-        if readout == "stream" or k < L - 1:  # the stream's identity path into X_{k-1}
-            nxt += G
-        G = nxt
+        # the stream's identity path into X_{k-1} (none from the head when it reads the last mixer)
+        identity = readout == "stream" or k < L - 1
+        rho = cache.rho[k]
+        if fast:
+            _stream_grad(X, X[:, :, 0] if rho is None else rho, parts[0], parts[1], parts[-1], len(parts) == 3,
+                         rho is not None, G, first, identity)
+            G = parts[0]
+        else:
+            GU = sum(parts[1:], parts[0])
+            if rho is not None:
+                rms_norm_backward_reference(X, rho, GU)
+            if identity:
+                GU[:, first:] += G
+            G = GU
     return dW_B, dW_C, dw, G
 
 
-__all__ = ["READOUTS", "NORMS", "EPS", "rms_norm", "rms_norm_backward", "StackCache", "Workspace", "unpack", "block_forward", "stack_forward", "stack_backward"]
+__all__ = ["READOUTS", "NORMS", "FORMS", "EPS", "block_form", "rms_norm", "rms_norm_reference", "rms_norm_backward_reference", "StackCache", "Workspace", "unpack", "block_forward", "stack_forward", "stack_backward"]

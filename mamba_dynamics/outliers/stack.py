@@ -73,9 +73,8 @@ def loss_and_grad(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray
     out, cache = stack_forward(W_B, W_C, w, P, gated, "stream", fast, last_token_only=True, work=work, norm=norm)
     F = out[:, -1, -1].copy()
     loss = hinge_loss(F, z)
-    Gout = np.empty(P.shape) if work is None else work.get("Gout", P.shape)
-    Gout[...] = 0.0
-    Gout[:, -1, -1] = hinge_slope(F, z)  # zero where the hinge is inactive: the kernels skip those prompts
+    Gout = np.zeros(out.shape)  # (B, 1, d+1): the query's row
+    Gout[:, -1, -1] = hinge_slope(F, z)  # zero where the hinge is inactive
     dW_B, dW_C, dw, _ = stack_backward(W_B, W_C, w, cache, Gout, gated, "stream", fast, work)
     return LossGrad(loss, {"W_B": dW_B, "W_C": dW_C, "w": dw}, F)
 

@@ -223,7 +223,11 @@ LT = _spec("lt", False)
 # ----------------------------------------------------------------------------------------------------------
 
 #: a 2-block stack on prompts of 1 example and a query, d = 1, m = 1: 2 x (1 x 2 x 2 + 2) = 12 scalar parameters
+#: (the Mamba stack; its blocks take the pairwise form on ``b``, ``c``).  The linear Transformer's has m = 2 = D,
+#: Table 1's ``m = d + 1``, so that its blocks take the factored form (``core.stack.block_form``) and sympy
+#: checks that form too (with every weight symbolic, m = 2 would cost the Mamba stack 8 s more per point).
 STACK_SIZES = dict(D=2, l=1, m=1, B=1, L=2)
+LT_STACK_SIZES = dict(STACK_SIZES, m=2)
 
 
 def stack_symbolic_loss_grad(params: dict, data: tuple, gated: bool, norm: str = "rms", dps: int = 40):
@@ -263,9 +267,10 @@ def stack_symbolic_loss_grad(params: dict, data: tuple, gated: bool, norm: str =
 
 def make_stack_case(gated: bool):
     """Random point of a 2-block stack: the paper's initialisation plus noise, hinge margins 1e-2 from the kink."""
+    sizes = STACK_SIZES if gated else LT_STACK_SIZES
 
     def random_case(rng: np.random.Generator, scale: float = 1.0):
-        D, l, m, B, L = (STACK_SIZES[k] for k in ("D", "l", "m", "B", "L"))
+        D, l, m, B, L = (sizes[k] for k in ("D", "l", "m", "B", "L"))
         while True:
             W_B = 0.5 * scale * rng.standard_normal((L, m, D))
             W_C = 0.5 * scale * rng.standard_normal((L, m, D))
@@ -294,7 +299,8 @@ def _stack_spec(name: str, gated: bool) -> GradientSpec:
     return GradientSpec(
         name=name, blocks=("W_B", "W_C", "w") if gated else ("W_B", "W_C"), random_case=make_stack_case(gated),
         kernel=kernel, reference=reference,
-        symbolic=lambda p, d: stack_symbolic_loss_grad(p, d, gated), symbolic_sizes=dict(STACK_SIZES),
+        symbolic=lambda p, d: stack_symbolic_loss_grad(p, d, gated),
+        symbolic_sizes=dict(STACK_SIZES if gated else LT_STACK_SIZES),
         description=(f"{STACK_SIZES['L']}-block {'Mamba' if gated else 'linear Transformer'} stack with residuals "
                      f"and RMSNorm (--layers; Table 1 of arXiv 2510.00399)"),
     )

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from mamba_dynamics.core import mixer
-from mamba_dynamics.core.stack import Workspace, rms_norm, stack_backward, stack_forward
+from mamba_dynamics.core.stack import (FORMS, Workspace, block_form, rms_norm, rms_norm_reference,
+                                       stack_backward, stack_forward)
 
 
 def _case(rng, N, T, D, r, scale=1.0):
@@ -23,9 +24,13 @@ def _run(kind, X, Z, r, gated, first, Gy):
         mixer.mix_forward(X, Z, r, gated, first, Y, SIG, KEEP)
         mixer.mix_adjoint(X, Z, r, Y, Gy, SIG, KEEP, gated, True, GX, dZ)
     else:
-        BETA, S = np.empty((N, T, T)), np.empty((N, T - first, T))
-        mixer.mix_forward_pairs(X, Z, r, gated, first, Y, SIG, KEEP, BETA, S)
-        mixer.mix_adjoint_pairs(X, Z, r, Y, Gy, SIG, KEEP, gated, first, BETA, S, True, GX, dZ)
+        S, Yr = np.empty((N, T - first, T)), np.zeros((N, T, D))
+        Bp, Cp, Tg = Z[:, :, :r], Z[:, first:, r:2 * r], Z[:, :, 2 * r if gated else 0]
+        mixer.mix_forward_pairs(X, Bp, Cp, Tg, gated, first, Yr[:, first:], SIG, KEEP, S)
+        Y[...] = Yr
+        dZ[:, :first, r:2 * r] = 0.0
+        mixer.mix_adjoint_pairs(X, Bp, Cp, Gy[:, first:], SIG, KEEP, gated, first, S, GX, dZ[:, :, :r],
+                                dZ[:, first:, r:2 * r], dZ[:, :, 2 * r if gated else 0])
     return Y, GX, dZ
 
 
@@ -124,6 +129,44 @@ def test_stack_backward_matches_finite_differences(readout, norm, T):
     for name, idx, got in (("W_B", (0, 1, 2), res[True][0]), ("W_C", (2, 0, 3), res[True][1]),
                            ("w", (1, 2), res[True][2]), ("w", (0, 0), res[True][2])):
         assert abs(_fd_stack(W_B, W_C, w, X, True, readout, norm, Gout, name, idx) - got[idx]) < 1e-6 * max(1, abs(got[idx]))
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("gated", [True, False])
+@pytest.mark.parametrize("readout,last", [("stream", False), ("stream", True), ("mixer", False)])
+@pytest.mark.parametrize("norm", ["rms", "none"])
+def test_every_form_equals_the_reference(form, gated, readout, last, norm):
+    """Each form of :data:`FORMS`, forced on every block (whatever the sizes would choose), against the NumPy
+    closed forms: the head's input and every gradient, the tokens' too, with the last block read at its last
+    token or not; the factored form's ``dW_B = W_C dQ``, ``dW_C = W_B dQ^T`` included."""
+    rng = np.random.default_rng(17)
+    L, r, D, N, T = 3, 3, 4, 3, 7
+    W_B, W_C = 0.4 * rng.standard_normal((L, r, D)), 0.4 * rng.standard_normal((L, r, D))
+    w = 2.0 * rng.standard_normal((L, D))
+    X = rng.standard_normal((N, T, D))
+    res = {}
+    for fast in (True, False):
+        out, cache = stack_forward(W_B, W_C, w, X, gated, readout, fast, last, Workspace() if fast else None, norm,
+                                   form if fast else None)
+        Gout = np.random.default_rng(19).standard_normal(out.shape)
+        Gout[1] = 0.0  # an inactive sequence
+        grads = stack_backward(W_B, W_C, w, cache, Gout, gated, readout, fast, None, want_dx=True)
+        res[fast] = (out.copy(),) + tuple(g.copy() for g in grads)
+    assert res[True][0].shape == ((N, 1, D) if last else (N, T, D))
+    for a, b in zip(res[True], res[False]):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12 * max(np.abs(b).max(), 1e-300))
+
+
+def test_the_form_is_chosen_by_cost():
+    assert block_form(21, 31, 31) == "factored"  # Table 1: r = D
+    assert block_form(21, 31, 8) == "pairs"  # few projections: b and c are cheaper than Q
+    assert block_form(10_000, 31, 31) == "scan"
+
+
+def test_rms_norm_kernel_equals_the_reference():
+    X = np.random.default_rng(23).standard_normal((3, 5, 7)) * 4
+    for got, want in zip(rms_norm(X), rms_norm_reference(X)):
+        np.testing.assert_allclose(got, want, rtol=1e-14)
 
 
 def test_rms_norm_scale():
