@@ -204,15 +204,6 @@ def _gate_values(Tg, SIG, KEEP):  # pragma: no cover - compiled
             SIG[n, j], KEEP[n, j] = sigmoid_pair(Tg[n, j])
 
 
-def _gates(Tg, gated, SIG, KEEP) -> None:
-    """:func:`_gate_values`, or ``SIG = KEEP = 1`` for linear attention (``Tg`` ignored)."""
-    if gated:
-        _gate_values(Tg, SIG, KEEP)
-    else:
-        SIG.fill(1.0)
-        KEEP.fill(1.0)
-
-
 @njit(cache=True)
 def _apply_gates(A, SIG, KEEP, gated, first):  # pragma: no cover - compiled
     """``A[n, t - first, s] *= G_ts`` in place ``(N, T - first, T)`` (0 for ``s > t``), the gate products remade
@@ -227,6 +218,18 @@ def _apply_gates(A, SIG, KEEP, gated, first):  # pragma: no cover - compiled
             if t >= first:
                 for s in range(T):
                     A[n, t - first, s] *= beta[s]
+
+
+@njit(cache=True)
+def _weigh_scores(Tg, gated, first, SIG, KEEP, S):  # pragma: no cover - compiled
+    """The gates ``SIG``, ``KEEP`` ``(N, T)`` from ``Tg`` (:func:`_gate_values`; both 1 without a gate) and the
+    scores ``S`` ``(N, T - first, T)`` weighted by the gate products (:func:`_apply_gates`), in one call."""
+    if gated:
+        _gate_values(Tg, SIG, KEEP)
+    else:
+        SIG[:, :] = 1.0
+        KEEP[:, :] = 1.0
+    _apply_gates(S, SIG, KEEP, gated, first)
 
 
 @njit(cache=True)
@@ -252,8 +255,7 @@ def mix_forward_pairs(X, Bp, Cp, Tg, gated, first, Y, SIG, KEEP, S):
     for the adjoint (the gate products themselves are remade where needed, never stored).  Per token ``(T/2)(D
     + r)`` multiply-adds, at BLAS speed (several times the scalar loops' at ``T = 21``)."""
     np.matmul(Cp, Bp.transpose(0, 2, 1), out=S)
-    _gates(Tg, gated, SIG, KEEP)
-    _apply_gates(S, SIG, KEEP, bool(gated), first)
+    _weigh_scores(Tg, bool(gated), first, SIG, KEEP, S)
     np.matmul(S, X, out=Y)
 
 
@@ -263,7 +265,7 @@ def mix_adjoint_pairs(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, dB, dC, dT)
     and (M4) from the row and column sums of ``K = C * S`` (:func:`_gate_grad`).  Shapes as
     :func:`mix_forward_pairs`, with ``Gy`` ``(N, T - first, D)`` at the rows read out; writes ``GX`` ``(N, T,
     D)``, ``dB`` ``(N, T, r)``, ``dC`` ``(N, T - first, r)`` and ``dT`` ``(N, T)``; ``GX`` or ``dB`` None: not
-    wanted (skipped); ``dT`` is ignored without a gate."""
+    wanted (skipped); ``dT`` is ignored without a gate.  Returns ``M = G * (Gy X^T)`` ``(N, T - first, T)``."""
     Gr = Gy
     C = np.matmul(Gr, X.transpose(0, 2, 1))  # (N, T - first, T): Gy_t . x_s
     one = Gr.shape[1] == 1  # one row read out: the products below are outer products, cheaper by broadcasting
@@ -283,6 +285,7 @@ def mix_adjoint_pairs(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, dB, dC, dT)
         else:
             np.matmul(C.transpose(0, 2, 1), Cp, out=dB)
     np.matmul(C, Bp, out=dC)
+    return C
 
 
 def gate_matrix_reference(Tg: np.ndarray, gated: bool = True) -> np.ndarray:

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
+from scipy.linalg.blas import dgemm
 
 from .mixer import (mix_adjoint, mix_adjoint_pairs, mix_adjoint_reference, mix_forward, mix_forward_pairs,
                     mix_forward_reference, quadratic_form)
@@ -97,17 +98,17 @@ def _rms_norm_kernel(X, eps, U, rho):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _stream_grad(U, rho, A0, A1, A2, three, normed, G, first, identity):  # pragma: no cover - compiled
-    """(S4)'s last line in one pass per token, written over ``A0``: ``dLoss/dU = A0 + A1 (+ A2 if three)``
-    ``(N, T, D)`` (the block's paths into its input), through the RMSNorm's backward when ``normed``
+def _stream_grad(U, rho, A0, A1, two, normed, G, first, identity):  # pragma: no cover - compiled
+    """(S4)'s last line in one pass per token, written over ``A0``: ``dLoss/dU = A0 (+ A1 if two)`` ``(N, T, D)``
+    (the block's paths into its input), through the RMSNorm's backward when ``normed``
     (:func:`rms_norm_backward_reference`), plus, with ``identity``, the stream's gradient ``G`` ``(N, T - first,
     D)`` at the rows from ``first`` on."""
     N, T, D = A0.shape
     for n in range(N):
         for t in range(T):
-            for i in range(D):
-                v = A0[n, t, i] + A1[n, t, i]
-                A0[n, t, i] = v + A2[n, t, i] if three else v
+            if two:
+                for i in range(D):
+                    A0[n, t, i] += A1[n, t, i]
             if normed:
                 p = _dot(U[n, t], A0[n, t]) / D
                 inv = 1.0 / rho[n, t]
@@ -116,6 +117,23 @@ def _stream_grad(U, rho, A0, A1, A2, three, normed, G, first, identity):  # prag
             if identity and t >= first:
                 for i in range(D):
                     A0[n, t, i] += G[n, t - first, i]
+
+
+@njit(cache=True)
+def _query_paths(S, Gq, M, Aq, dT, w, gated, out):  # pragma: no cover - compiled
+    """The factored last block's paths into its input when it reads out one row ``q`` (the outlier head), in one
+    pass: ``out[n, s] = S_qs Gy_q + M_qs A_q (+ dT_s w)`` ``(N, T, D)``: the value path ``S^T Gy``, the scores'
+    path through ``b := u`` (``M^T A``) and the gate's, all outer products of the one row.  ``S``, ``M``
+    ``(N, T)`` its weighted scores and ``G * (Gy X^T)``; ``Gq``, ``Aq`` ``(N, D)``; ``dT`` ``(N, T)``; ``w``
+    ``(D,)``."""
+    N, T, D = out.shape
+    for n in range(N):
+        for s in range(T):
+            a = S[n, s]
+            b = M[n, s]
+            c = dT[n, s] if gated else 0.0
+            for i in range(D):
+                out[n, s, i] = a * Gq[n, i] + b * Aq[n, i] + c * w[i]
 
 
 def rms_norm(X: np.ndarray, U: np.ndarray | None = None, rho: np.ndarray | None = None):
@@ -147,6 +165,12 @@ class StackCache:
     W: list = field(default_factory=list)
     S: list = field(default_factory=list)
     form: list = field(default_factory=list)
+
+    def add(self, X, U, rho, Z, SIG, KEEP, Y, first, W, S, form) -> None:
+        """Append one block's quantities (in the order of the fields)."""
+        for lst, val in ((self.X, X), (self.U, U), (self.rho, rho), (self.Z, Z), (self.SIG, SIG), (self.KEEP, KEEP),
+                         (self.Y, Y), (self.first, first), (self.W, W), (self.S, S), (self.form, form)):
+            lst.append(val)
 
 
 class Workspace:
@@ -188,6 +212,14 @@ def block_form(T: int, D: int, r: int) -> str:
     if not quadratic_form(T, D, r):
         return "scan"
     return "factored" if r * (2 * D + T) > D * (D + T) else "pairs"
+
+
+def _add_product(out: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
+    """``out += A @ B`` in one BLAS call (``beta = 1``): ``out`` ``(n, m)`` C-ordered, ``A`` ``(n, k)``, ``B``
+    ``(k, m)``, both C-ordered; computed as ``out^T += B^T A^T`` on the Fortran-ordered transposes, in place."""
+    res = dgemm(1.0, B.T, A.T, beta=1.0, c=out.T, overwrite_c=1)
+    if not np.shares_memory(res, out):  # a copy was made (an unexpected layout): add it back
+        out += res.T
 
 
 def _weights(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, gated: bool, form: str) -> np.ndarray:
@@ -292,9 +324,7 @@ def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarra
         nxt = get(f"X{k + 1}", (N, T - first, D)) if stream else None
         Y, Z, SIG, KEEP, S, Wk, kind, Yfull = block_forward(W_B[k], W_C[k], w[k], U, gated, fast, first, work,
                                                             str(k), form, nxt)
-        for name, val in zip(("X", "U", "rho", "Z", "SIG", "KEEP", "Y", "first", "W", "S", "form"),
-                             (X, U, rho, Z, SIG, KEEP, Yfull, first, Wk, S, kind)):
-            getattr(cache, name).append(val)
+        cache.add(X, U, rho, Z, SIG, KEEP, Yfull, first, Wk, S, kind)
         if not stream:
             return Y, cache
         nxt += X[:, first:]  # (S2): X_k = X_{k-1} + Y_k
@@ -322,47 +352,47 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
         r = W_B.shape[1]
         want_gx = want_dx or k > 0
         flat = X.reshape(N * T, D)
-        nxt = get(f"G{k % 2}", X.shape) if want_gx else None  # two buffers in turn: G is read while one is written
-        GX = get("GX", X.shape) if want_gx or form == "scan" else None  # the scan writes it only if wanted
-        parts = [nxt, GX]  # what sums to dLoss/dU_k; the first is overwritten with dLoss/dX_{k-1}
+        # dLoss/dU_k is gathered in ``GU`` (the value path, then the projections' paths added by BLAS) and, in
+        # the factored form, ``GB`` (the scores' path through b := u); two G buffers in turn: the block reads
+        # its G while the next one is written
+        GU = get(f"G{k % 2}", X.shape) if want_gx or form == "scan" else None
+        GB = get("GB", X.shape) if want_gx and form == "factored" else None
+        dZ = get("dZ", Z.shape) if form != "reference" else None
         if form == "reference":
             Gy = np.zeros(X.shape)
             Gy[:, first:] = G
-            GX, dB, dC, dT = mix_adjoint_reference(X, *unpack(Z, r, gated), Gy, gated)
+            GU, dB, dC, dT = mix_adjoint_reference(X, *unpack(Z, r, gated), Gy, gated)
             dZ = np.concatenate([dB, dC] + ([dT[:, :, None]] if gated else []), axis=2)
-            parts = [np.empty(X.shape), GX]
-        else:
-            dZ = get("dZ", Z.shape)
-        if form == "scan":
+        elif form == "scan":
             Gy = G
             if first > 0:
                 Gy = get("Gy", X.shape)
                 Gy[:, :first] = 0.0
                 Gy[:, first:] = G
-            mix_adjoint(X, Z, r, cache.Y[k], Gy, cache.SIG[k], cache.KEEP[k], bool(gated), want_gx, GX, dZ)
+            mix_adjoint(X, Z, r, cache.Y[k], Gy, cache.SIG[k], cache.KEEP[k], bool(gated), want_gx, GU, dZ)
         elif form == "pairs":
             dZ[:, :first, r:2 * r] = 0.0
             mix_adjoint_pairs(X, Z[:, :, :r], Z[:, first:, r:2 * r], G, cache.SIG[k], cache.KEEP[k], bool(gated),
-                              first, cache.S[k], GX, dZ[:, :, :r], dZ[:, first:, r:2 * r],
+                              first, cache.S[k], GU, dZ[:, :, :r], dZ[:, first:, r:2 * r],
                               dZ[:, :, 2 * r if gated else 0])
-        elif form == "factored":  # dZ = [dT, dA]; the scores' gradient in the tokens (as b) goes to nxt
-            mix_adjoint_pairs(X, X, Z[:, first:, g:], G, cache.SIG[k], cache.KEEP[k], bool(gated), first,
-                              cache.S[k], GX, nxt, dZ[:, first:, g:], dZ[:, :, 0])
-            if want_gx:
-                parts.append(get("P", X.shape))
-        if form == "factored" and first > 0:  # the last block: A at the rows read out only
+        else:  # factored: dZ = [dT, dA]
+            one = want_gx and first == T - 1  # the outlier head's last block: its paths into U are outer products
+            M = mix_adjoint_pairs(X, X, Z[:, first:, g:], G, cache.SIG[k], cache.KEEP[k], bool(gated), first,
+                                  cache.S[k], None if one else GU, None if one else GB, dZ[:, first:, g:],
+                                  dZ[:, :, 0])
+            if one:
+                _query_paths(cache.S[k][:, 0], G[:, 0], M[:, 0], Z[:, -1, g:], dZ[:, :, 0], w[k], bool(gated), GU)
+                GB = None
+        if form == "factored" and first > 0:  # A at the rows read out only
             dA = _rows(dZ[:, :, g:], first)
             dQ = _rows(X, first).T @ dA
             if gated:
                 dw[k] = flat.T @ dZ[:, :, 0].reshape(-1)
             dW_B[k], dW_C[k] = W_C[k] @ dQ, W_B[k] @ dQ.T
             if want_gx:
-                P = parts[2]
-                if gated:
-                    np.multiply(dZ[:, :, :1], w[k], out=P)
-                else:
-                    P.fill(0.0)
-                P[:, first:] += (dA @ Wk[g:]).reshape(N, T - first, D)
+                if gated and not one:  # the gate's path (the one-row kernel has it)
+                    GU += dZ[:, :, :1] * w[k]
+                GU[:, first:] += (dA @ Wk[g:]).reshape(N, T - first, D)
         else:
             dZf = dZ.reshape(N * T, -1)
             dWk = dZf.T @ flat
@@ -375,24 +405,22 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
                 dW_B[k], dW_C[k] = dWk[:r], dWk[r:2 * r]
                 if gated:
                     dw[k] = dWk[2 * r]
-            if want_gx:  # the paths through b, c, t (through A and t when factored)
-                np.matmul(dZf, Wk, out=parts[2 if form == "factored" else 0].reshape(N * T, D))
+            if want_gx:  # the paths through b, c, t (through A and t when factored), added to the value path
+                _add_product(GU.reshape(N * T, D), dZf, Wk)
         if not want_gx:
             return dW_B, dW_C, dw, None
         # the stream's identity path into X_{k-1} (none from the head when it reads the last mixer)
         identity = readout == "stream" or k < L - 1
         rho = cache.rho[k]
         if fast:
-            _stream_grad(X, X[:, :, 0] if rho is None else rho, parts[0], parts[1], parts[-1], len(parts) == 3,
+            _stream_grad(X, X[:, :, 0] if rho is None else rho, GU, GU if GB is None else GB, GB is not None,
                          rho is not None, G, first, identity)
-            G = parts[0]
         else:
-            GU = sum(parts[1:], parts[0])
             if rho is not None:
                 rms_norm_backward_reference(X, rho, GU)
             if identity:
                 GU[:, first:] += G
-            G = GU
+        G = GU
     return dW_B, dW_C, dw, G
 
 
