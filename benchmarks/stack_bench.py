@@ -13,7 +13,8 @@ training batch of ``scripts/outliers_table1.py`` (B = 64 prompts, l = 20, d = 30
 and 2000 at about the same token count (B = 6 and 1; the frameworks' pairwise gate matrix is ``B L (l+1)^2``
 doubles), with the fitted exponent of the cost per token in ``l``.  The frameworks compute the blocks in the pairwise
 form with the gate matrix in log space, as one would write them; Numba takes the pairwise kernels at ``l = 20`` and
-the scans above (``core.mixer.quadratic_form``).
+the scans above (``core.mixer.quadratic_form``), the pairwise ones on the factored scores ``u_t^T Q u_s``
+(``core.stack.block_form``).
 """
 
 from __future__ import annotations
@@ -51,14 +52,26 @@ def make_case(B: int, l: int, d: int = 30, layers: int = 3, seed: int = 0):
     return params.W_B, params.W_C, params.w, batch.P, batch.z
 
 
-def counted_flops(B: int, l: int, d: int = 30, layers: int = 3, m: int = 31) -> float:
-    """2 x multiply-adds of the Numba step: per block the projections (``2 m D + D`` per token, forward;
-    ``3 m D + D`` backward), and the mixer's pairs ``(T/2) (3 D + 4 r)`` per token or its scans ``7 D r``."""
-    from mamba_dynamics.core.mixer import quadratic_form
+def counted_flops(B: int, l: int, d: int = 30, layers: int = 3, m: int = 31, gated: bool = True) -> float:
+    """2 x multiply-adds of the Numba step, block by block in the form it takes (``core.stack.block_form``): the
+    projections (``K D`` per token forward, twice that backward, once for the first block, which needs no gradient
+    into the tokens; ``K = 2m + 1``, or ``D + 1`` factored), the mixer's pairs (``(T/2)(3D + 3r)`` per token, ``r
+    = D`` factored) or its scans (``7 D r``).  The last block reads out the query: factored, it costs about ``8 D``
+    per token (the gate's projection, one row of scores and outputs, their adjoints, the outer products)."""
+    from mamba_dynamics.core.stack import block_form
 
-    T, D = l + 1, d + 1
-    mixer = (T / 2) * (3 * D + 4 * m) if quadratic_form(T, D, m) else 7 * D * m
-    return 2.0 * B * T * layers * (5 * m * D + 2 * D + mixer)
+    T, D, g = l + 1, d + 1, int(gated)
+    form = block_form(T, D, m)
+    K = D + g if form == "factored" else 2 * m + g
+    r = D if form == "factored" else m
+    mixer = 7 * D * m if form == "scan" else (T / 2) * (3 * D + 3 * r)
+    per_token = 0.0
+    for k in range(layers):
+        if k == layers - 1 and form == "factored":
+            per_token += 8 * D
+        else:
+            per_token += K * D * (2 if k == 0 else 3) + mixer
+    return 2.0 * B * T * per_token
 
 
 def make_numba(reference: bool = False):
@@ -151,7 +164,7 @@ def main(argv=None) -> int:
             case = make_case(B, l, d)
             skip_here = ("numpy",) if l > 500 else ()  # the reference's O(T^3) gate derivative
             times, ratios = time_frameworks(loaded, case, gated, budget, f"{label}, B={B}, l={l}", skip_here)
-            gflops = counted_flops(B, l, d, m=d + 1) / times["numba"] / 1e9
+            gflops = counted_flops(B, l, d, m=d + 1, gated=gated) / times["numba"] / 1e9
             print(format_ms_row(f"{label:<6} {B:>4} {l:>5}", times, ratios, names, gflops), flush=True)
             if gated:
                 per_token.append((l, {k: t / (B * (l + 1)) for k, t in times.items()}))
