@@ -85,11 +85,14 @@ def _dot(a, b):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _rms_norm_kernel(X, eps, U, rho):  # pragma: no cover - compiled
-    """:func:`rms_norm_reference` in one pass per token."""
+def _residual_rms_kernel(X, Xprev, eps, U, rho):  # pragma: no cover - compiled
+    """(S2) then (S0) in one pass per token: ``X += Xprev`` (``X`` holds the block's output ``Y`` and becomes the
+    stream), then ``U = X / rho`` and ``rho`` as :func:`rms_norm_reference`."""
     N, T, D = X.shape
     for n in range(N):
         for t in range(T):
+            for i in range(D):
+                X[n, t, i] += Xprev[n, t, i]
             r = np.sqrt(_dot(X[n, t], X[n, t]) / D + eps)
             rho[n, t] = r
             inv = 1.0 / r
@@ -134,15 +137,6 @@ def _query_paths(S, Gq, M, Aq, dT, w, gated, out):  # pragma: no cover - compile
             c = dT[n, s] if gated else 0.0
             for i in range(D):
                 out[n, s, i] = a * Gq[n, i] + b * Aq[n, i] + c * w[i]
-
-
-def rms_norm(X: np.ndarray, U: np.ndarray | None = None, rho: np.ndarray | None = None):
-    """The Numba form of :func:`rms_norm_reference` (same contract; ``rho`` ``(N, T)`` reused when given)."""
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    U = np.empty_like(X) if U is None else U
-    rho = np.empty(X.shape[:2]) if rho is None else rho
-    _rms_norm_kernel(X, EPS, U, rho)
-    return U, rho
 
 
 @dataclass
@@ -222,14 +216,20 @@ def _add_product(out: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
         out += res.T
 
 
-def _weights(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, gated: bool, form: str) -> np.ndarray:
+def _weights(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, gated: bool, form: str, get=None) -> np.ndarray:
     """One block's weights as one matrix, so that its projections and their gradients are one BLAS product each:
     ``[W_B; W_C; w^T]`` ``(2r+1, D)`` (``(2r, D)`` without a gate), or in the factored form ``[w^T; Q^T]``
-    ``(1+D, D)`` (``Q^T`` alone without a gate) with ``Q = W_C^T W_B``."""
+    ``(1+D, D)`` (``Q^T`` alone without a gate) with ``Q = W_C^T W_B``.  ``get(shape)``: where to write it."""
+    g = int(bool(gated))
+    r, D = W_B.shape
+    Wk = (get or np.empty)(((D if form == "factored" else 2 * r) + g, D))
+    if gated:
+        Wk[0 if form == "factored" else 2 * r] = w
     if form == "factored":
-        Qt = W_B.T @ W_C  # Q^T
-        return np.vstack([w[None, :], Qt]) if gated else Qt
-    return np.vstack([W_B, W_C, w[None, :]] if gated else [W_B, W_C])
+        np.matmul(W_B.T, W_C, out=Wk[g:])  # Q^T
+    else:
+        Wk[:r], Wk[r:2 * r] = W_B, W_C
+    return Wk
 
 
 def unpack(Z: np.ndarray, r: int, gated: bool) -> tuple:
@@ -261,7 +261,7 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
     N, T, D = X.shape
     r = W_B.shape[0]
     form = (form or block_form(T, D, r)) if fast else "reference"
-    Wk = _weights(W_B, W_C, w, gated, form)
+    Wk = _weights(W_B, W_C, w, gated, form, (lambda shape: get("W" + tag, shape)) if work is not None else None)
     Z = get("Z" + tag, (N, T, Wk.shape[0]))
     flat = X.reshape(N * T, D)
     g = int(bool(gated))
@@ -313,13 +313,9 @@ def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarra
     X = np.ascontiguousarray(X0, dtype=np.float64)
     L, (N, T, D) = W_B.shape[0], X.shape
     get = work.get if work is not None else _fresh
+    U, rho = X, None
     for k in range(L):
         first = T - 1 if (last_token_only and k == L - 1) else 0
-        if norm == "rms" and k > 0:
-            U, rho = (rms_norm(X, get(f"U{k}", X.shape), get(f"rho{k}", X.shape[:2])) if fast
-                      else rms_norm_reference(X))
-        else:
-            U, rho = X, None
         stream = readout == "stream" or k < L - 1
         nxt = get(f"X{k + 1}", (N, T - first, D)) if stream else None
         Y, Z, SIG, KEEP, S, Wk, kind, Yfull = block_forward(W_B[k], W_C[k], w[k], U, gated, fast, first, work,
@@ -327,7 +323,15 @@ def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarra
         cache.add(X, U, rho, Z, SIG, KEEP, Yfull, first, Wk, S, kind)
         if not stream:
             return Y, cache
-        nxt += X[:, first:]  # (S2): X_k = X_{k-1} + Y_k
+        if k == L - 1 or norm == "none":
+            nxt += X[:, first:]  # (S2): X_k = X_{k-1} + Y_k
+            U, rho = nxt, None
+        elif fast:  # (S2) and the next block's (S0) in one pass
+            U, rho = get(f"U{k + 1}", X.shape), get(f"rho{k + 1}", X.shape[:2])
+            _residual_rms_kernel(nxt, X, EPS, U, rho)
+        else:
+            nxt += X
+            U, rho = rms_norm_reference(nxt)
         X = nxt
     return X, cache
 
@@ -424,4 +428,4 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
     return dW_B, dW_C, dw, G
 
 
-__all__ = ["READOUTS", "NORMS", "FORMS", "EPS", "block_form", "rms_norm", "rms_norm_reference", "rms_norm_backward_reference", "StackCache", "Workspace", "unpack", "block_forward", "stack_forward", "stack_backward"]
+__all__ = ["READOUTS", "NORMS", "FORMS", "EPS", "block_form", "rms_norm_reference", "rms_norm_backward_reference", "StackCache", "Workspace", "unpack", "block_forward", "stack_forward", "stack_backward"]

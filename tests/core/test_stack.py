@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mamba_dynamics.core import mixer
-from mamba_dynamics.core.stack import (FORMS, Workspace, block_form, rms_norm, rms_norm_reference,
+from mamba_dynamics.core.stack import (EPS, FORMS, Workspace, _residual_rms_kernel, block_form, rms_norm_reference,
                                        stack_backward, stack_forward)
 
 
@@ -163,15 +163,19 @@ def test_the_form_is_chosen_by_cost():
     assert block_form(10_000, 31, 31) == "scan"
 
 
-def test_rms_norm_kernel_equals_the_reference():
-    X = np.random.default_rng(23).standard_normal((3, 5, 7)) * 4
-    for got, want in zip(rms_norm(X), rms_norm_reference(X)):
+def test_residual_and_rms_norm_kernel_equals_the_reference():
+    rng = np.random.default_rng(23)
+    Y, Xprev = rng.standard_normal((3, 5, 7)) * 4, rng.standard_normal((3, 5, 7))
+    X, U, rho = Y.copy(), np.empty_like(Y), np.empty((3, 5))
+    _residual_rms_kernel(X, Xprev, EPS, U, rho)
+    np.testing.assert_allclose(X, Y + Xprev, rtol=1e-15)
+    for got, want in zip((U, rho), rms_norm_reference(Y + Xprev)):
         np.testing.assert_allclose(got, want, rtol=1e-14)
 
 
 def test_rms_norm_scale():
     X = np.random.default_rng(0).standard_normal((2, 3, 5)) * 7
-    U, rho = rms_norm(X)
+    U, rho = rms_norm_reference(X)
     np.testing.assert_allclose(np.mean(U * U, axis=2), 1.0, rtol=1e-12)
     np.testing.assert_allclose(U * rho[:, :, None], X, rtol=1e-14)
 
