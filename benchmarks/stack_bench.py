@@ -141,6 +141,32 @@ def make_jax():
     return step, lambda case: [jnp.asarray(a) for a in case]
 
 
+def steady_times(loaded: dict, case, gated: bool, rounds: int, burst: int = 10) -> dict:
+    """Each framework ``burst`` steps in a row per round (as in a training loop, where a step follows a step of
+    the same code), in turn, over ``rounds`` rounds; the median over rounds of the median of each burst's last
+    ``burst - 2`` steps, in seconds.  The paired rounds of :func:`time_frameworks` time one step after the other
+    frameworks' steps instead, with their code and data in the caches."""
+    import time
+
+    import numpy as np
+
+    fns = {}
+    for name, (step, convert) in loaded.items():
+        if name != "numpy":
+            conv = convert(case)
+            fns[name] = (lambda step=step, conv=conv: step(conv, gated))
+    res = {k: [] for k in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            ts = []
+            for _ in range(burst):
+                t0 = time.perf_counter()
+                fn()
+                ts.append(time.perf_counter() - t0)
+            res[name].append(float(np.median(ts[2:])))
+    return {k: float(np.median(v)) for k, v in res.items()}
+
+
 def main(argv=None) -> int:
     from mamba_dynamics.core.cli import Parser
 
@@ -172,6 +198,14 @@ def main(argv=None) -> int:
         fits = cost_exponents(per_token, names)
         print("\ncost per token vs l at about the same token count (mamba; 0 = linear in l): "
               + "  ".join(f"{k}: {v:+.2f}" for k, v in fits.items()))
+    B, l = sizes[0]
+    d = 4 if args.smoke else 30
+    print(f"\nsteady state at B={B}, l={l}: each framework 10 steps in a row per round, in turn "
+          f"({3 if args.smoke else 40} rounds); median ms and ratio of medians to Numba")
+    for gated, label in ((True, "mamba"), (False, "lt")):
+        med = steady_times(loaded, make_case(B, l, d), gated, 3 if args.smoke else 40)
+        print(f"{label:<6} " + "  ".join(f"{k} {v * 1e3:.2f}" + ("" if k == "numba" else f" ({v / med['numba']:.2f}x)")
+                                        for k, v in med.items()), flush=True)
     return 0
 
 
