@@ -204,8 +204,8 @@ def main(argv=None) -> int:
           f"({3 if args.smoke else 40} rounds); median ms and ratio of medians to Numba")
     for gated, label in ((True, "mamba"), (False, "lt")):
         med = steady_times(loaded, make_case(B, l, d), gated, 3 if args.smoke else 40)
-        print(f"steady {label:<6} " + "  ".join(f"{k} {v * 1e3:.2f}" + ("" if k == "numba" else f" ({v / med['numba']:.2f}x)")
-                                        for k, v in med.items()), flush=True)
+        cells = [f"{k} {v * 1e3:.2f}" + ("" if k == "numba" else f" ({v / med['numba']:.2f}x)") for k, v in med.items()]
+        print(f"steady {label:<6} " + "  ".join(cells), flush=True)
     return 0
 
 

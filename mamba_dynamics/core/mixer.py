@@ -266,14 +266,13 @@ def mix_adjoint_pairs(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, dB, dC, dT)
     :func:`mix_forward_pairs`, with ``Gy`` ``(N, T - first, D)`` at the rows read out; writes ``GX`` ``(N, T,
     D)``, ``dB`` ``(N, T, r)``, ``dC`` ``(N, T - first, r)`` and ``dT`` ``(N, T)``; ``GX`` or ``dB`` None: not
     wanted (skipped); ``dT`` is ignored without a gate.  Returns ``M = G * (Gy X^T)`` ``(N, T - first, T)``."""
-    Gr = Gy
-    C = np.matmul(Gr, X.transpose(0, 2, 1))  # (N, T - first, T): Gy_t . x_s
-    one = Gr.shape[1] == 1  # one row read out: the products below are outer products, cheaper by broadcasting
+    C = np.matmul(Gy, X.transpose(0, 2, 1))  # (N, T - first, T): Gy_t . x_s
+    one = Gy.shape[1] == 1  # one row read out: the products below are outer products, cheaper by broadcasting
     if GX is not None:
         if one:
-            np.multiply(S[:, 0, :, None], Gr, out=GX)
+            np.multiply(S[:, 0, :, None], Gy, out=GX)
         else:
-            np.matmul(S.transpose(0, 2, 1), Gr, out=GX)
+            np.matmul(S.transpose(0, 2, 1), Gy, out=GX)
     if gated:  # (M4) from the pair weights K = C * S: row sums over s, column sums over t
         K = C * S
         R, T = K.shape[1:]

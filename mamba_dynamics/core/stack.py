@@ -59,11 +59,10 @@ NORMS = ("rms", "none")
 EPS = 1e-12
 
 
-def rms_norm_reference(X: np.ndarray, U: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(S0) per token in NumPy: ``U = X / rho`` ``(N, T, D)`` (into ``U`` when given) and ``rho = sqrt(mean(x^2)
-    + EPS)`` ``(N, T)``."""
+def rms_norm_reference(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(S0) per token in NumPy: ``U = X / rho`` ``(N, T, D)`` and ``rho = sqrt(mean(x^2) + EPS)`` ``(N, T)``."""
     rho = np.sqrt(np.einsum("ntd,ntd->nt", X, X) / X.shape[2] + EPS)
-    return np.divide(X, rho[:, :, None], out=U), rho
+    return X / rho[:, :, None], rho
 
 
 def rms_norm_backward_reference(U: np.ndarray, rho: np.ndarray, GU: np.ndarray) -> np.ndarray:

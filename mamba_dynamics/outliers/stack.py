@@ -68,7 +68,7 @@ def loss_and_grad(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray
                   gated: bool = True, fast: bool = True, norm: str = "rms") -> LossGrad:
     """Hinge loss of the stack and its gradients ``{"W_B": (L, m, d+1), "W_C": (L, m, d+1), "w": (L, d+1)}``
     (``w``'s is zero for the linear Transformer); ``F`` ``(B,)``.  ``fast=False`` is the NumPy reference.  The
-    last block reads out the query only, and the kernels skip the prompts whose hinge is inactive."""
+    last block reads out the query only (and, on long prompts, the scans skip the prompts whose hinge is inactive)."""
     work = _WORK if fast else None
     out, cache = stack_forward(W_B, W_C, w, P, gated, "stream", fast, last_token_only=True, work=work, norm=norm)
     F = out[:, -1, -1].copy()
