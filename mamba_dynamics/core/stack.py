@@ -215,19 +215,20 @@ def _add_product(out: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
         out += res.T
 
 
-def _weights(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, gated: bool, form: str, get=None) -> np.ndarray:
-    """One block's weights as one matrix, so that its projections and their gradients are one BLAS product each:
-    ``[W_B; W_C; w^T]`` ``(2r+1, D)`` (``(2r, D)`` without a gate), or in the factored form ``[w^T; Q^T]``
-    ``(1+D, D)`` (``Q^T`` alone without a gate) with ``Q = W_C^T W_B``.  ``get(shape)``: where to write it."""
+def _weights(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, gated: bool, form: str) -> np.ndarray:
+    """Each block's weights as one matrix, so that its projections and their gradients are one BLAS product each:
+    ``[W_B; W_C; w^T]`` ``(L, 2r+1, D)`` (``(L, 2r, D)`` without a gate), or in the factored form ``[w^T; Q^T]``
+    ``(L, 1+D, D)`` (``Q^T`` alone without a gate) with ``Q = W_C^T W_B``; ``W_B``, ``W_C`` ``(L, r, D)``, ``w``
+    ``(L, D)`` (one block: add a leading axis of 1)."""
     g = int(bool(gated))
-    r, D = W_B.shape
-    Wk = (get or np.empty)(((D if form == "factored" else 2 * r) + g, D))
+    L, r, D = W_B.shape
+    Wk = np.empty((L, (D if form == "factored" else 2 * r) + g, D))
     if gated:
-        Wk[0 if form == "factored" else 2 * r] = w
+        Wk[:, 0 if form == "factored" else 2 * r] = w
     if form == "factored":
-        np.matmul(W_B.T, W_C, out=Wk[g:])  # Q^T
+        np.matmul(W_B.transpose(0, 2, 1), W_C, out=Wk[:, g:])  # Q^T of every block
     else:
-        Wk[:r], Wk[r:2 * r] = W_B, W_C
+        Wk[:, :r], Wk[:, r:2 * r] = W_B, W_C
     return Wk
 
 
@@ -246,7 +247,7 @@ def _rows(A: np.ndarray, first: int) -> np.ndarray:
 
 def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray, gated: bool, fast: bool = True,
                   first: int = 0, work: Workspace | None = None, tag: str = "", form: str | None = None,
-                  out: np.ndarray | None = None):
+                  out: np.ndarray | None = None, Wk: np.ndarray | None = None):
     """One mixer block (S1) on ``X`` ``(N, T, D)``: ``(Y, Z, SIG, KEEP, S, Wk, form, Yfull)``; ``W_B``, ``W_C``
     ``(r, D)``, ``w`` ``(D,)``.  ``Y`` ``(N, T - first, D)``: the outputs of the rows read out (a head that reads
     the last token needs one row, and the last block then projects that row alone on ``W_C`` or ``Q``), into
@@ -254,13 +255,14 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
     2r+1)``, or factored ``[t, A]`` ``(N, T, 1+D)`` with ``A = X Q`` (rows from ``first`` on; the scores are then
     ``A_t . x_s``).  ``Yfull`` ``(N, T, D)``: the scan's outputs (its adjoint reads them), else None.  ``form``:
     one of :data:`FORMS` (default :func:`block_form`); ``fast=False``: the NumPy reference.  ``work``: reuse its
-    arrays (named with ``tag``)."""
+    arrays (named with ``tag``).  ``Wk``: the block's stacked weights when made already (:func:`_weights`)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     get = work.get if work is not None else _fresh
     N, T, D = X.shape
     r = W_B.shape[0]
     form = (form or block_form(T, D, r)) if fast else "reference"
-    Wk = _weights(W_B, W_C, w, gated, form, (lambda shape: get("W" + tag, shape)) if work is not None else None)
+    if Wk is None:
+        Wk = _weights(W_B[None], W_C[None], w[None], gated, form)[0]
     Z = get("Z" + tag, (N, T, Wk.shape[0]))
     flat = X.reshape(N * T, D)
     g = int(bool(gated))
@@ -313,12 +315,14 @@ def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarra
     L, (N, T, D) = W_B.shape[0], X.shape
     get = work.get if work is not None else _fresh
     U, rho = X, None
+    kind = (form or block_form(T, D, W_B.shape[1])) if fast else "reference"
+    Wks = _weights(W_B, W_C, w, gated, kind)  # every block's at once (one batched product)
     for k in range(L):
         first = T - 1 if (last_token_only and k == L - 1) else 0
         stream = readout == "stream" or k < L - 1
         nxt = get(f"X{k + 1}", (N, T - first, D)) if stream else None
         Y, Z, SIG, KEEP, S, Wk, kind, Yfull = block_forward(W_B[k], W_C[k], w[k], U, gated, fast, first, work,
-                                                            str(k), form, nxt)
+                                                            str(k), kind, nxt, Wks[k])
         cache.add(X, U, rho, Z, SIG, KEEP, Yfull, first, Wk, S, kind)
         if not stream:
             return Y, cache
@@ -347,6 +351,7 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
     L = W_B.shape[0]
     get = work.get if work is not None else _fresh
     dW_B, dW_C, dw = np.zeros_like(W_B), np.zeros_like(W_C), np.zeros_like(w)
+    dQ = np.zeros((L,) + (W_B.shape[2],) * 2)  # the factored blocks' dLoss/dQ, mapped to dW_B, dW_C at the end
     G = np.ascontiguousarray(Gout, dtype=np.float64)  # dLoss/dX_k (or dY_L) at the rows block k reads out
     g = int(bool(gated))
     for k in range(L - 1, -1, -1):
@@ -388,10 +393,9 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
                 GB = None
         if form == "factored" and first > 0:  # A at the rows read out only
             dA = _rows(dZ[:, :, g:], first)
-            dQ = _rows(X, first).T @ dA
+            np.matmul(_rows(X, first).T, dA, out=dQ[k])
             if gated:
                 dw[k] = flat.T @ dZ[:, :, 0].reshape(-1)
-            dW_B[k], dW_C[k] = W_C[k] @ dQ, W_B[k] @ dQ.T
             if want_gx:
                 if gated and not one:  # the gate's path (the one-row kernel has it)
                     GU += dZ[:, :, :1] * w[k]
@@ -400,8 +404,7 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
             dZf = dZ.reshape(N * T, -1)
             dWk = dZf.T @ flat
             if form == "factored":  # [dw; dQ^T]
-                dQ = dWk[g:].T
-                dW_B[k], dW_C[k] = W_C[k] @ dQ, W_B[k] @ dQ.T
+                dQ[k] = dWk[g:].T
                 if gated:
                     dw[k] = dWk[0]
             else:  # [dW_B; dW_C; dw]
@@ -411,7 +414,8 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
             if want_gx:  # the paths through b, c, t (through A and t when factored), added to the value path
                 _add_product(GU.reshape(N * T, D), dZf, Wk)
         if not want_gx:
-            return dW_B, dW_C, dw, None
+            G = None
+            break
         # the stream's identity path into X_{k-1} (none from the head when it reads the last mixer)
         identity = readout == "stream" or k < L - 1
         rho = cache.rho[k]
@@ -424,6 +428,9 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
             if identity:
                 GU[:, first:] += G
         G = GU
+    if cache.form[0] == "factored":  # (S4') for every block at once
+        np.matmul(W_C, dQ, out=dW_B)
+        np.matmul(W_B, dQ.transpose(0, 2, 1), out=dW_C)
     return dW_B, dW_C, dw, G
 
 
