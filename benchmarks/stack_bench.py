@@ -1,17 +1,19 @@
 #!/usr/bin/env python
-"""Time one training step (hinge loss and every block's gradients) of the deep outlier stacks (arXiv 2510.00399
-Table 1: 3 Mamba or linear-Transformer blocks on a residual stream; ``outliers.stack.loss_and_grad``): the
-hand-derived Numba backward pass, the NumPy reference, PyTorch CPU autograd and JAX jit(value_and_grad), side by
-side in one run.
+"""Time one training step (hinge loss and every block's gradients) of the deep stacks: the outlier stacks of arXiv
+2510.00399 Table 1 (3 Mamba or linear-Transformer blocks on a residual stream; ``outliers.stack.loss_and_grad``)
+and the feature-filtering stack of arXiv 2602.12499 Table 3 (5 selective-SSM blocks and the Eq. 6 head;
+``features.stack.loss_and_grad``): the hand-derived Numba backward pass, the NumPy reference, PyTorch CPU autograd
+and JAX jit(value_and_grad), side by side in one run.
 
-    python benchmarks/stack_bench.py            # Table 1's sizes, then prompts 10x and 100x longer
-    python benchmarks/stack_bench.py --quick    # Table 1's sizes only
+    python benchmarks/stack_bench.py            # Table 1's sizes, prompts 10x and 100x longer, Table 3's sizes
+    python benchmarks/stack_bench.py --quick    # Table 1's and Table 3's sizes only
 
 Same protocol as benchmarks/step_bench.py: one thread each, float64, every loss and gradient checked equal to
 Numba (relative 1e-8) before timing, paired rounds, ratio = median over rounds of time / Numba time.  Sizes: a
 training batch of ``scripts/outliers_table1.py`` (B = 64 prompts, l = 20, d = 30, m = 31, 3 blocks), then l = 200
 and 2000 at about the same token count (B = 6 and 1; the frameworks' pairwise gate matrix is ``B L (l+1)^2``
-doubles), with the fitted exponent of the cost per token in ``l``.  The frameworks compute the blocks in the pairwise
+doubles), with the fitted exponent of the cost per token in ``l``; then Table 3's full-batch step (``N = 1000``
+sequences of ``L = 12`` tokens, majority voting, ``d = 10`` and ``32``, 5 blocks, ``m = 40``).  The frameworks compute the blocks in the pairwise
 form with the gate matrix in log space, as one would write them; Numba takes the pairwise kernels at ``l = 20`` and
 the scans above (``core.mixer.quadratic_form``), the pairwise ones on the factored scores ``u_t^T Q u_s``
 (``core.stack.block_form``).
@@ -52,32 +54,77 @@ def make_case(B: int, l: int, d: int = 30, layers: int = 3, seed: int = 0):
     return params.W_B, params.W_C, params.w, batch.P, batch.z
 
 
-def counted_flops(B: int, l: int, d: int = 30, layers: int = 3, m: int = 31, gated: bool = True) -> float:
-    """2 x multiply-adds of the Numba step, block by block in the form it takes (``core.stack.block_form``): the
-    projections (``K D`` per token forward, twice that backward, once for the first block, which needs no gradient
-    into the tokens; ``K = 2m + 1``, or ``D + 1`` factored), the mixer's pairs (``(T/2)(3D + 3r)`` per token, ``r
-    = D`` factored) or its scans (``7 D r``).  The last block reads out the query: factored, it costs about ``8 D``
-    per token (the gate's projection, one row of scores and outputs, their adjoints, the outer products)."""
+def _block_flops(T: int, D: int, m: int, gated: bool, first: bool) -> float:
+    """Multiply-adds per token of one full block of the Numba step in the form it takes
+    (``core.stack.block_form``): the projections (``K D`` forward, twice that backward, once for the first block,
+    which needs no gradient into the tokens; ``K = 2m + 1``, or ``D + 1`` factored, one less without a gate) and
+    the mixer's pairs (``(T/2)(3D + 3r)``, ``r = D`` factored) or its scans (``7 D r``)."""
     from mamba_dynamics.core.stack import block_form
 
-    T, D, g = l + 1, d + 1, int(gated)
     form = block_form(T, D, m)
-    K = D + g if form == "factored" else 2 * m + g
+    K = (D if form == "factored" else 2 * m) + int(gated)
     r = D if form == "factored" else m
     mixer = 7 * D * m if form == "scan" else (T / 2) * (3 * D + 3 * r)
+    return K * D * (2 if first else 3) + mixer
+
+
+def counted_flops(B: int, l: int, d: int = 30, layers: int = 3, m: int = 31, gated: bool = True) -> float:
+    """2 x multiply-adds of the Numba step of an outlier stack, block by block (:func:`_block_flops`).  The last
+    block reads out the query: factored, it costs about ``8 D`` per token (the gate's projection, one row of
+    scores and outputs, their adjoints, the outer products)."""
+    from mamba_dynamics.core.stack import block_form
+
+    T, D = l + 1, d + 1
     per_token = 0.0
     for k in range(layers):
-        if k == layers - 1 and form == "factored":
+        if k == layers - 1 and block_form(T, D, m) == "factored":
             per_token += 8 * D
         else:
-            per_token += K * D * (2 if k == 0 else 3) + mixer
+            per_token += _block_flops(T, D, m, gated, k == 0)
     return 2.0 * B * T * per_token
 
 
+def counted_flops_features(N: int, L: int, d: int, layers: int = 5, m: int = 40) -> float:
+    """2 x multiply-adds of the Numba step of the feature stack: every block in full (:func:`_block_flops`,
+    ``r = d``) and the Eq. 6 head (``Y V^T``, ``dV``, ``Gy``: ``3 m d`` per token)."""
+    return 2.0 * N * L * (sum(_block_flops(L, d, d, True, k == 0) for k in range(layers)) + 3 * m * d)
+
+
+#: the feature stack's trained and checked blocks, in the order of :func:`make_features_case`
+FEATURE_BLOCKS = ("W_B", "W_C", "w", "V")
+#: the step variant that selects the feature stack (the outlier stacks' variant is ``gated``, a bool)
+FEATURES = "features"
+
+
+def make_features_case(d: int, N: int = 1000, L: int = 12, layers: int = 5, seed: int = 0):
+    """``(W_B, W_C, w, V, a, X, y)``: Table 3's data (majority voting) and the stack's initialisation, with every
+    block's ``w`` (0 at the start) drawn small so that the gates differ between tokens."""
+    import numpy as np
+
+    from mamba_dynamics.features.config import FeaturesConfig
+    from mamba_dynamics.features.data import make_basis, sample
+    from mamba_dynamics.features.stack import init_stack_params
+    from mamba_dynamics.features.train import seed_streams
+
+    cfg = FeaturesConfig(d=d, L=L, layers=layers, n_train=N, seed=seed)
+    rng = seed_streams(seed)
+    O = make_basis(d, rng["basis"])
+    p = init_stack_params(cfg, rng["init"])
+    p.w += 0.3 * np.random.default_rng(seed).standard_normal(p.w.shape) / np.sqrt(d)
+    data = sample(cfg, O, N, rng["train"])
+    return [p.W_B, p.W_C, p.w, p.V, p.a, data.X, data.y]
+
+
 def make_numba(reference: bool = False):
+    from mamba_dynamics.features import stack as features_stack
     from mamba_dynamics.outliers.stack import loss_and_grad
 
     def step(args, gated):
+        if gated == FEATURES:
+            W_B, W_C, w, V, a, X, y = args
+            r = features_stack.loss_and_grad(features_stack.StackParams(w, W_B, W_C, V, a), X, y,
+                                             fast=not reference)
+            return r.loss, tuple(r.grads[k] for k in FEATURE_BLOCKS)
         r = loss_and_grad(*args, gated, fast=not reference)
         return r.loss, tuple(r.grads[k] for k in BLOCKS)
 
@@ -107,19 +154,46 @@ def _loss(xp, softplus, gated, W_B, W_C, w, P, z):
     return xp.mean(xp.where(z * F < 1, 1 - z * F, 0.0))
 
 
+def _blocks(xp, softplus, W_B, W_C, w, X):
+    """The selective-SSM stack's last mixer outputs ``Y_L`` for ``xp`` (the blocks of :func:`_loss`, read out at
+    the mixer as Table 3's Eq. 6 head does)."""
+    T = X.shape[1]
+    low = xp.asarray(__import__("numpy").tril(__import__("numpy").ones((T, T)))) > 0
+    for k in range(W_B.shape[0]):
+        U = X if k == 0 else X / xp.sqrt(xp.mean(X * X, -1, keepdims=True) + 1e-12)
+        S = (U @ W_C[k].T) @ xp.swapaxes(U @ W_B[k].T, -1, -2)
+        t = U @ w[k]
+        cum = xp.cumsum(-softplus(t), -1)
+        logG = -softplus(-t)[:, None, :] + cum[:, :, None] - cum[:, None, :]
+        Y = (xp.exp(xp.where(low, logG, -float("inf"))) * S) @ U
+        X = X + Y
+    return Y
+
+
+def _features_loss(xp, softplus, W_B, W_C, w, V, a, X, y):
+    """Table 3's loss for ``xp``: the stack, the Eq. 6 head ``F = mean_l a . relu(V y_l)`` and the hinge."""
+    H = _blocks(xp, softplus, W_B, W_C, w, X) @ V.T
+    F = (xp.where(H > 0, H, 0.0) @ a).sum(-1) / X.shape[1]
+    return xp.mean(xp.where(y * F < 1, 1 - y * F, 0.0))
+
+
 def make_torch(threads: int):
     import torch
     import torch.nn.functional as tf
 
     torch.set_num_threads(threads)
 
-    def convert(case):
-        return [torch.tensor(a, requires_grad=i < 3) for i, a in enumerate(case)]
+    def convert(case):  # the weights (3 for the outlier stacks, 4 for the feature stack) take gradients
+        n = len(FEATURE_BLOCKS) if len(case) == 7 else len(BLOCKS)
+        return [torch.tensor(a, requires_grad=i < n) for i, a in enumerate(case)]
 
     def step(args, gated):
-        loss = _loss(torch, tf.softplus, gated, *args)
-        grads = torch.autograd.grad(loss, args[:3], allow_unused=True)
-        grads = [torch.zeros_like(a) if g is None else g for a, g in zip(args[:3], grads)]
+        if gated == FEATURES:
+            loss, n = _features_loss(torch, tf.softplus, *args), len(FEATURE_BLOCKS)
+        else:
+            loss, n = _loss(torch, tf.softplus, gated, *args), len(BLOCKS)
+        grads = torch.autograd.grad(loss, args[:n], allow_unused=True)
+        grads = [torch.zeros_like(a) if g is None else g for a, g in zip(args[:n], grads)]
         return float(loss.detach()), tuple(g.numpy() for g in grads)
 
     return step, convert
@@ -132,6 +206,8 @@ def make_jax():
     jax.config.update("jax_enable_x64", True)
     compiled = {g: jax.jit(jax.value_and_grad(lambda a, b, c, P, z, g=g: _loss(jnp, jax.nn.softplus, g, a, b, c, P, z),
                                               argnums=(0, 1, 2))) for g in (True, False)}
+    compiled[FEATURES] = jax.jit(jax.value_and_grad(lambda *a: _features_loss(jnp, jax.nn.softplus, *a),
+                                                    argnums=(0, 1, 2, 3)))
 
     def step(args, gated):
         loss, grads = compiled[gated](*args)
@@ -198,6 +274,15 @@ def main(argv=None) -> int:
         fits = cost_exponents(per_token, names)
         print("\ncost per token vs l at about the same token count (mamba; 0 = linear in l): "
               + "  ".join(f"{k}: {v:+.2f}" for k, v in fits.items()))
+    print("\nTable 3 (arXiv 2602.12499): one full-batch step of the 5-block selective-SSM stack and the Eq. 6 head "
+          "(N sequences of L tokens)")
+    print_table_header(f"{'model':<8} {'N':>5} {'L':>3} {'d':>3}", names, "ms", 10)
+    for N, L, d in ([(6, 4, 3)] if args.smoke else [(1000, 12, 10), (1000, 12, 32)]):
+        layers = 2 if args.smoke else 5
+        times, ratios = time_frameworks(loaded, make_features_case(d, N, L, layers), FEATURES, budget,
+                                        f"features, N={N}, L={L}, d={d}")
+        gflops = counted_flops_features(N, L, d, layers) / times["numba"] / 1e9
+        print(format_ms_row(f"{'features':<8} {N:>5} {L:>3} {d:>3}", times, ratios, names, gflops), flush=True)
     B, l = sizes[0]
     d = 4 if args.smoke else 30
     print(f"\nsteady state at B={B}, l={l}: each framework 10 steps in a row per round, in turn "

@@ -40,4 +40,18 @@ def half_squared_loss(pred: np.ndarray, y: np.ndarray) -> float:
     return 0.5 * float(np.mean((pred - y) ** 2))
 
 
-__all__ = ("LossGrad", "hinge_loss", "hinge_slope", "error_01", "half_squared_loss")
+def mean_over_chunks(step, chunks: list, loss) -> LossGrad:
+    """A mean loss and its gradients over a batch computed chunk by chunk: ``step(sl)`` gives the
+    :class:`LossGrad` of the sequences ``sl`` (a slice; its loss and gradients means over them), and the batch's
+    are ``sum_c (n_c / B) grads_c``; ``F`` ``(B,)`` is the chunks' outputs in order and the loss ``loss(F)`` (so
+    it is the one-piece loss exactly).  One chunk returns ``step``'s result unchanged."""
+    if len(chunks) == 1:
+        return step(chunks[0])
+    B = chunks[-1].stop
+    parts = [(sl.stop - sl.start, step(sl)) for sl in chunks]
+    grads = {k: sum((n / B) * p.grads[k] for n, p in parts) for k in parts[0][1].grads}
+    F = np.concatenate([p.F for _, p in parts])
+    return LossGrad(loss(F), grads, F)
+
+
+__all__ = ("LossGrad", "mean_over_chunks", "hinge_loss", "hinge_slope", "error_01", "half_squared_loss")

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.losses import LossGrad, hinge_loss, hinge_slope
-from ..core.stack import Workspace, stack_backward, stack_forward
+from ..core.losses import LossGrad, hinge_loss, hinge_slope, mean_over_chunks
+from ..core.stack import Workspace, sequence_chunks, stack_backward, stack_forward
 from ..core.train import ParamBlocks
 from .config import OutlierConfig
 
@@ -45,12 +45,22 @@ def init_stack_params(cfg: OutlierConfig, rng: np.random.Generator) -> StackPara
     return StackParams(W_B, W_B.copy(), w)
 
 
+#: the training step's and the evaluation forwards' reused arrays (core.stack.Workspace): one process, one call at
+#: a time
+_WORK, _EVAL = Workspace(), Workspace()
+
+
 def forward(params: StackParams, P: np.ndarray, gated: bool = True, fast: bool = True,
             norm: str = "rms") -> np.ndarray:
-    """``F`` ``(B,)`` of the stack on prompts ``P`` ``(B, l+1, d+1)``."""
-    out, _ = stack_forward(params.W_B, params.W_C, params.w, P, gated, "stream", fast, last_token_only=True,
-                           norm=norm)
-    return out[:, -1, -1].copy()
+    """``F`` ``(B,)`` of the stack on prompts ``P`` ``(B, l+1, d+1)``, chunk by chunk of prompts on the fast path
+    (:func:`~mamba_dynamics.core.stack.sequence_chunks`: a large test set's arrays stay in cache), in reused
+    arrays (no fresh pages per call)."""
+    F = np.empty(len(P))
+    for sl in (sequence_chunks(*P.shape) if fast else [slice(0, len(P))]):
+        out, _ = stack_forward(params.W_B, params.W_C, params.w, P[sl], gated, "stream", fast,
+                               last_token_only=True, norm=norm, work=_EVAL if fast else None)
+        F[sl] = out[:, -1, -1]  # read now: the next chunk reuses the workspace's arrays
+    return F
 
 
 def block_inputs(params: StackParams, P: np.ndarray, gated: bool = True, norm: str = "rms") -> tuple[list, list]:
@@ -60,16 +70,23 @@ def block_inputs(params: StackParams, P: np.ndarray, gated: bool = True, norm: s
     return cache.X, cache.U
 
 
-#: the training step's reused arrays (core.stack.Workspace): one process, one step at a time
-_WORK = Workspace()
-
-
 def loss_and_grad(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray,
                   gated: bool = True, fast: bool = True, norm: str = "rms") -> LossGrad:
     """Hinge loss of the stack and its gradients ``{"W_B": (L, m, d+1), "W_C": (L, m, d+1), "w": (L, d+1)}``
     (``w``'s is zero for the linear Transformer); ``F`` ``(B,)``.  ``fast=False`` is the NumPy reference.  The
-    last block reads out the query only (and, on long prompts, the scans skip the prompts whose hinge is inactive)."""
-    work = _WORK if fast else None
+    last block reads out the query only (and, on long prompts, the scans skip the prompts whose hinge is inactive).
+    A batch too large for the caches runs chunk by chunk of prompts (:func:`~mamba_dynamics.core.stack.
+    sequence_chunks`; Table 1's training batch is one chunk), the chunks' gradients averaged
+    (:func:`~mamba_dynamics.core.losses.mean_over_chunks`)."""
+    if not fast:
+        return _one_chunk(W_B, W_C, w, P, z, gated, norm, None)
+    P, z = np.asarray(P), np.asarray(z)
+    return mean_over_chunks(lambda sl: _one_chunk(W_B, W_C, w, P[sl], z[sl], gated, norm, _WORK),
+                            sequence_chunks(*P.shape), lambda F: hinge_loss(F, z))
+
+
+def _one_chunk(W_B, W_C, w, P, z, gated: bool, norm: str, work: Workspace | None) -> LossGrad:
+    fast = work is not None
     out, cache = stack_forward(W_B, W_C, w, P, gated, "stream", fast, last_token_only=True, work=work, norm=norm)
     F = out[:, -1, -1].copy()
     loss = hinge_loss(F, z)

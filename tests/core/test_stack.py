@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from mamba_dynamics.core import mixer
-from mamba_dynamics.core.stack import (EPS, FORMS, Workspace, _residual_rms_kernel, block_form, rms_norm_reference,
-                                       stack_backward, stack_forward)
+from mamba_dynamics.core.stack import (CHUNK_ABOVE, CHUNK_BYTES, EPS, FORMS, Workspace, _residual_rms_kernel,
+                                       block_form, rms_norm_reference, sequence_chunks, stack_backward,
+                                       stack_forward)
 
 
 def _case(rng, N, T, D, r, scale=1.0):
@@ -185,3 +186,54 @@ def test_adjoint_formulas_are_sympys_derivative():
     from mamba_dynamics.core.scan import mixer_adjoint_checks
 
     assert all(d == 0 for d in mixer_adjoint_checks(3).values())
+
+
+def test_sequence_chunks_cover_the_batch_in_near_equal_pieces():
+    """One piece while an ``(N, T, D)`` array fits in ``CHUNK_ABOVE`` bytes; beyond, contiguous near-equal slices
+    that cover every sequence once, each within about ``CHUNK_BYTES``."""
+    assert sequence_chunks(64, 21, 31) == [slice(0, 64)]  # Table 1's training batch
+    assert sequence_chunks(1000, 12, 10) == [slice(0, 1000)]  # Table 3 at d = 10 (0.96 MB)
+    for N, T, D in [(1000, 12, 32), (2000, 21, 31), (7, 10000, 31), (3, 5, 1)]:
+        chunks = sequence_chunks(N, T, D)
+        covered = np.concatenate([np.arange(N)[sl] for sl in chunks])
+        np.testing.assert_array_equal(covered, np.arange(N))
+        sizes = [sl.stop - sl.start for sl in chunks]
+        assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+        if N * T * D * 8 > CHUNK_ABOVE:
+            assert len(chunks) > 1 and max(sizes) * T * D * 8 <= CHUNK_BYTES * 1.01 + T * D * 8
+    assert sequence_chunks(1000, 12, 32) == [slice(i, i + 125) for i in range(0, 1000, 125)]
+    assert sequence_chunks(0, 5, 5) == [slice(0, 0)]
+
+
+@pytest.mark.parametrize("family", ["outliers", "features"])
+def test_a_step_in_chunks_equals_the_step_in_one_piece(family, monkeypatch):
+    """A batch large enough to be chunked gives the one-piece loss, outputs and gradients to rounding."""
+    from benchmarks.stack_bench import make_case, make_features_case
+
+    if family == "outliers":
+        from mamba_dynamics.outliers import stack as fam
+
+        W_B, W_C, w, P, z = make_case(300, 20, d=30, layers=2)
+        params = fam.StackParams(W_B, W_C, w)
+        runs = {"mamba": lambda: fam.loss_and_grad(W_B, W_C, w, P, z, True),
+                "lt": lambda: fam.loss_and_grad(W_B, W_C, w, P, z, False),
+                "forward": lambda: fam.forward(params, P)}
+    else:
+        from mamba_dynamics.features import stack as fam
+
+        W_B, W_C, w, V, a, X, y = make_features_case(32, N=900, layers=2)
+        params = fam.StackParams(w, W_B, W_C, V, a)
+        runs = {"step": lambda: fam.loss_and_grad(params, X, y), "predict": lambda: fam.predict(params, X)}
+    n = (P if family == "outliers" else X).shape
+    assert len(sequence_chunks(*n)) > 1
+    chunked = {k: f() for k, f in runs.items()}
+    monkeypatch.setattr(fam, "sequence_chunks", lambda N, T, D: [slice(0, N)])
+    for k, f in runs.items():
+        one, many = f(), chunked[k]
+        if isinstance(one, np.ndarray):
+            np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-13)
+            continue
+        assert abs(many.loss - one.loss) <= 1e-14 * max(1.0, abs(one.loss))
+        np.testing.assert_allclose(many.F, one.F, rtol=1e-12, atol=1e-13)
+        for name, g in one.grads.items():
+            np.testing.assert_allclose(many.grads[name], g, rtol=1e-11, atol=1e-14 * max(1.0, np.abs(g).max()))
