@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit
 
 from ..core.gating import sigmoid, softplus, softplus_scalar
+from ..core.stack import Workspace
 from ..core.train import ParamBlocks
 from .config import TOKENS, token_width
 from .data import embed
@@ -141,13 +142,21 @@ def _embed_rows(X, hermite, out):  # pragma: no cover - compiled
 @njit(cache=True)
 def _prompt_gates(Z, w, b_eff, gated, s, logG, keep, sig_pos, sig_neg):  # pragma: no cover - compiled
     """Embedded prompt ``Z`` ``(N, D)`` -> gate pre-activations ``s = Z w + b_eff`` (BLAS) and ``logG`` ``(N,)``
-    (reverse sum of the log factors); with ``keep`` also ``sig(s)`` and ``sig(-s)`` for the adjoint."""
+    (:func:`_log_gates`)."""
     N = Z.shape[0]
     if not gated:
         for i in range(N):
             logG[i] = -math.log(N)
         return
     s[:] = np.dot(Z, w) + b_eff
+    _log_gates(s, logG, keep, sig_pos, sig_neg)
+
+
+@njit(cache=True)
+def _log_gates(s, logG, keep, sig_pos, sig_neg):  # pragma: no cover - compiled
+    """``logG`` ``(N,)`` from one prompt's gate pre-activations ``s`` ``(N,)``: the reverse sum of the log
+    factors; with ``keep`` also ``sig(s)`` and ``sig(-s)`` for the adjoint."""
+    N = s.shape[0]
     acc = 0.0
     for i in range(N - 1, -1, -1):
         sp_neg = softplus_scalar(-s[i])  # -log sig(s_i)
@@ -213,6 +222,177 @@ def _adjoint_kernel(X, Y, hermite, G_all, sp_all, sn_all, U, gw):  # pragma: no 
     gw[D] += total
 
 
+# ------------------------------------------------------------------------------------------------------------
+# Hermite tokens without the embedding: every map of a token z = (phi(x), y) that is linear in z is a quadratic
+# form of the augmented input x~ = (x, 1), so the d~ features are never built (docs/single_index.md, "The
+# quadratic form of the Hermite features")
+# ------------------------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _augment(X, out):  # pragma: no cover - compiled
+    """``out = (x, 1)`` ``(..., d+1)`` for inputs ``X`` ``(K, d)`` (``out`` ``(K, d+1)``)."""
+    K, d = X.shape
+    for i in range(K):
+        for k in range(d):
+            out[i, k] = X[i, k]
+        out[i, d] = 1.0
+
+
+@njit(cache=True)
+def _quad_form(u, T):  # pragma: no cover - compiled
+    """The upper-triangular ``T`` ``(d+1, d+1)`` with ``x~^T T x~ = phi(x) . u[:d~]`` for every ``x``, from
+    weights ``u`` over the Hermite features (order of :func:`data.embed`: const, linear, square, cross):
+    ``T[k, q] = u_kq`` (cross, ``k < q < d``), ``T[k, k] = u_sq,k / sqrt 2``, ``T[k, d] = u_lin,k``, ``T[d, d] =
+    u_const - sum_k u_sq,k / sqrt 2`` (the squares' ``-1``), zero below the diagonal."""
+    d = T.shape[0] - 1
+    r2 = math.sqrt(2.0)
+    T[:, :] = 0.0
+    const = u[0]
+    c = 1 + 2 * d
+    for k in range(d):
+        T[k, d] = u[1 + k]
+        sq = u[1 + d + k] / r2
+        T[k, k] = sq
+        const -= sq
+        for q in range(k + 1, d):
+            T[k, q] = u[c]
+            c += 1
+    T[d, d] = const
+
+
+@njit(cache=True)
+def _quad_forms(U, T):  # pragma: no cover - compiled
+    """:func:`_quad_form` of every row of ``U`` ``(n, D)`` into ``T`` ``(n, d+1, d+1)``."""
+    for p in range(U.shape[0]):
+        _quad_form(U[p], T[p])
+
+
+@njit(cache=True)
+def _features_of(Mt, out):  # pragma: no cover - compiled
+    """The reverse map: ``out[:d~] = sum_i c_i phi(x_i)`` from the symmetric moment ``Mt = sum_i c_i x~_i
+    x~_i^T`` ``(d+1, d+1)`` (const ``Mt[d, d]``, linear ``Mt[k, d]``, square ``(Mt[k, k] - Mt[d, d]) / sqrt 2``,
+    cross ``Mt[k, q]``); the label slot ``out[d~]`` is left alone."""
+    d = Mt.shape[0] - 1
+    r2 = math.sqrt(2.0)
+    tot = Mt[d, d]
+    out[0] = tot
+    c = 1 + 2 * d
+    for k in range(d):
+        out[1 + k] = Mt[k, d]
+        out[1 + d + k] = (Mt[k, k] - tot) / r2
+        for q in range(k + 1, d):
+            out[c] = Mt[k, q]
+            c += 1
+
+
+@njit(cache=True)
+def _quad_values(P, Xt, Y, u_y, shift, out):  # pragma: no cover - compiled
+    """``out[i] = P_i . x~_i + u_y y_i + shift`` ``(K,)`` (the quadratic form's value at each token, from ``P =
+    X~ T``), for ``P``, ``Xt`` ``(K, d+1)``, ``Y`` ``(K,)``; ``u_y`` ``(K,)``: the label weight per token."""
+    K, e = P.shape
+    for i in range(K):
+        acc = 0.0
+        for q in range(e):
+            acc += P[i, q] * Xt[i, q]
+        out[i] = acc + u_y[i] * Y[i] + shift
+
+
+@njit(cache=True)
+def _weights_and_gates(s, Y, gated, logG, G, sp, sn, wts):  # pragma: no cover - compiled
+    """Per prompt the log gates ``log G_i = log sig(s_i) + sum_{j>i} log sig(-s_j)`` ``(n, N)`` from ``s`` (or
+    ``log 1/N`` without a gate), the gates ``G``, the weights ``wts = G y`` and ``sig(s)``, ``sig(-s)`` into
+    ``sp``, ``sn``.  Per token one ``exp(-|s|)``, one ``log1p`` and one division give both sigmoids and both log
+    sigmoids (``log sig(+-s) = -max(-+s, 0) - log1p(exp(-|s|))``), without cancellation for any ``s``; then one
+    ``exp`` for ``G``."""
+    n, N = Y.shape
+    for p in range(n):
+        if gated:
+            acc = 0.0
+            for i in range(N - 1, -1, -1):
+                t = s[p, i]
+                e = math.exp(-abs(t))
+                lg = math.log1p(e)
+                inv = 1.0 / (1.0 + e)
+                pos = t >= 0.0
+                sp[p, i] = inv if pos else e * inv
+                sn[p, i] = e * inv if pos else inv
+                logG[p, i] = acc - (lg - t if not pos else lg)  # log sig(s) = -(max(-s, 0) + lg)
+                acc -= (lg + t) if pos else lg  # log sig(-s) = -(max(s, 0) + lg)
+        else:
+            for i in range(N):
+                logG[p, i] = -math.log(N)
+        for i in range(N):
+            g = math.exp(logG[p, i])
+            G[p, i] = g
+            wts[p, i] = g * Y[p, i]
+
+
+@njit(cache=True)
+def _gate_slopes(G, Y, zu, sp, sn, ds):  # pragma: no cover - compiled
+    """``ds[p, j] = e_j sig(-s_j) - sig(s_j) sum_{i<j} e_i`` with ``e_i = G_i y_i zu_i`` ``(n, N)``."""
+    n, N = G.shape
+    for p in range(n):
+        prefix = 0.0
+        for j in range(N):
+            e = G[p, j] * Y[p, j] * zu[p, j]
+            ds[p, j] = e * sn[p, j] - sp[p, j] * prefix
+            prefix += e
+
+
+#: the quadratic-form passes' token-sized arrays, reused from step to step (fresh ones cost a page fault per page)
+_WORK = Workspace()
+
+
+def _hermite_forward(Xc, Yc, w, b_eff, gated):
+    """:func:`context_statistic` on Hermite tokens as quadratic forms: the gate pre-activations ``s = x~^T T_w
+    x~ + w_y y + b`` from one product ``X~ T_w`` over every token, and ``A``'s feature part from the moments
+    ``X~_p^T diag(G y) X~_p`` (one batched product).  Returns ``(A (n, D), logG, (G, sig(s), sig(-s), X~))``;
+    O(N d^2) per prompt in BLAS instead of O(N d~) scalar embedding."""
+    n, N, d = Xc.shape
+    D = token_width(d, "hermite")
+    Xt = _WORK.get("Xt", (n, N, d + 1))  # kept in ``gates`` for the adjoint of the same step
+    flat = Xt.reshape(n * N, d + 1)
+    _augment(Xc.reshape(n * N, d), flat)
+    Yflat = Yc.reshape(-1)
+    s = np.empty((n, N))
+    if gated:
+        T = np.empty((d + 1, d + 1))
+        _quad_form(w, T)
+        _quad_values(flat @ T, flat, Yflat, np.full(n * N, w[D - 1]), b_eff, s.reshape(-1))
+    logG, G, sp, sn, wts = (np.empty((n, N)) for _ in range(5))
+    _weights_and_gates(s, Yc, bool(gated), logG, G, sp, sn, wts)
+    WX = np.multiply(wts[:, :, None], Xt, out=_WORK.get("WX", Xt.shape))
+    Mt = np.matmul(Xt.transpose(0, 2, 1), WX)  # (n, d+1, d+1)
+    A = np.empty((n, D))
+    for p in range(n):
+        _features_of(Mt[p], A[p])
+    A[:, D - 1] = np.einsum("ni,ni->n", wts, Yc)
+    return A, logG, (G, sp, sn, Xt)
+
+
+def _hermite_adjoint(Yc, U, gates) -> np.ndarray:
+    """:func:`gate_adjoint` on Hermite tokens from :func:`_hermite_forward`'s gates and ``X~``: ``z_i . U_p =
+    x~_i^T T_{U_p} x~_i + U_p,y y_i`` (one batched product ``X~_p T_{U_p}``), and ``sum_j ds_j z_j``'s feature
+    part from the moment ``X~^T diag(ds) X~`` over every token of every prompt (one product).  Returns ``gw``
+    ``(D + 1,)`` (the last entry ``dL/db``)."""
+    G, sp, sn, Xt = gates
+    n, N, e = Xt.shape
+    D = U.shape[1]
+    T = np.empty((n, e, e))
+    _quad_forms(U, T)
+    zu = np.empty((n, N))
+    P = np.matmul(Xt, T, out=_WORK.get("P", Xt.shape)).reshape(n * N, e)
+    flat = Xt.reshape(n * N, e)
+    _quad_values(P, flat, Yc.reshape(-1), np.repeat(U[:, D - 1], N), 0.0, zu.reshape(-1))
+    ds = np.empty((n, N))
+    _gate_slopes(G, Yc, zu, sp, sn, ds)
+    gw = np.empty(D + 1)
+    _features_of(flat.T @ np.multiply(ds.reshape(-1, 1), flat, out=P), gw)
+    gw[D - 1] = float(np.einsum("ni,ni->", ds, Yc))
+    gw[D] = float(ds.sum())
+    return gw
+
+
 def _f64(a):
     return np.ascontiguousarray(a, dtype=np.float64)
 
@@ -223,6 +403,12 @@ def context_statistic(Xc, Yc, w, b, gated: bool, tokens: str, log_gates: bool = 
     With ``log_gates`` returns ``(A, logG)``, ``logG`` ``(n, N)``.  A list ``gates_out`` receives what
     :func:`gate_adjoint` reuses (the gated model's ``G``, ``sig(s)``, ``sig(-s)`` ``(n, N)``)."""
     n, N, d = Xc.shape
+    if tokens == "hermite":
+        A, logG, kept = _hermite_forward(_f64(Xc), _f64(Yc), _f64(w), float(np.ravel(b)[0]) + gate_offset(N),
+                                         bool(gated))
+        if gates_out is not None:
+            gates_out[:] = list(kept) if gated else []
+        return (A, logG) if log_gates else A
     A = np.empty((n, token_width(d, tokens)))
     logG = np.empty((n, N))
     keep = gates_out is not None and gated
@@ -243,6 +429,9 @@ def gate_adjoint(Xc, Yc, w, b, tokens: str, U: np.ndarray, gates: list = None) -
     if not gates:
         gates = []
         context_statistic(Xc, Yc, w, b, True, tokens, gates_out=gates)
+    if tokens == "hermite":
+        gw = _hermite_adjoint(_f64(Yc), _f64(U), gates)
+        return gw[:D], float(gw[D])
     gw = np.zeros(D + 1)
     _adjoint_kernel(_f64(Xc), _f64(Yc), tokens == "hermite", *gates, _f64(U), gw)
     return gw[:D], float(gw[D])
