@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Time one training step's loss and every gradient of the end-to-end single-index networks (arXiv 2510.12026;
-``single_index.network_gradients.loss_grad``): the Numba context passes with BLAS for the rest, the NumPy
+``single_index.network_gradients.loss_grad``): the context as quadratic forms in BLAS and Numba, the NumPy
 reference (explicit embedding, full gate Jacobian), PyTorch CPU autograd and JAX jit(value_and_grad), side by side
 in one run.
 
@@ -53,13 +53,16 @@ def make_case(n: int, N: int, d: int, Q: int = 4, seed: int = 0):
     return params, (Xc, Yc, Xq, yq)
 
 
-def counted_flops(n: int, N: int, d: int, Q: int = 4, ms: int = 64, m: int = 64) -> float:
-    """2 x multiply-adds: per context token the embedding's cross products, ``w . z`` and ``A`` (forward), again
-    the embedding, ``w . z``, ``z . U`` and ``dL/ds z`` (adjoint); per query ``W_C z_q`` and its gradient; per prompt
-    ``W_B A``, ``W_B^T Gamma`` and ``dW_B``; the MLP (``4 m`` per query)."""
+def counted_flops(n: int, N: int, d: int, Q: int = 4, ms: int = 64, m: int = 64, gated: bool = True) -> float:
+    """2 x multiply-adds of the Numba step (Hermite tokens as quadratic forms of ``x~ = (x, 1)``, ``e = d + 1``):
+    per context token the moment ``x~ x~^T`` of ``A`` (``e^2``), and with a gate ``X~ T_w`` and its row dot
+    (``e^2 + e``) forward, ``X~ T_U``, its row dot and the adjoint's moment (``2 e^2 + e``); per query the
+    embedding's cross products, ``W_C z_q`` and its gradient; per prompt ``W_B A``, ``W_B^T Gamma``, ``dW_B`` and,
+    gated, the quadratic form of ``U_p``; the MLP (``4 m`` per query)."""
     D = (d + 1) * (d + 2) // 2 + 1
-    ctx = n * N * (2 * d * (d - 1) / 2 + 5 * D)
-    return 2.0 * (ctx + n * Q * (2 * ms * D + 4 * m) + 3 * n * ms * D)
+    e = d + 1
+    ctx = n * N * ((4 * e * e + 2 * e) if gated else e * e)
+    return 2.0 * (ctx + n * Q * (d * (d - 1) / 2 + 2 * ms * D + 4 * m) + 3 * n * ms * D)
 
 
 def make_numba(reference: bool = False):
@@ -172,7 +175,7 @@ def main(argv=None) -> int:
             skip = ("numpy",) if N > 5000 else ()
             times, ratios = time_frameworks(loaded, make_case(n, N, d), gated, budget,
                                             f"{label} gate, n={n}, N={N}, d={d}", skip)
-            gflops = counted_flops(n, N, d) / times["numba"] / 1e9
+            gflops = counted_flops(n, N, d, gated=gated) / times["numba"] / 1e9
             print(format_ms_row(f"{label:<9} {n:>4} {N:>6} {d:>4}", times, ratios, names, gflops), flush=True)
             if gated and d == 16 and N >= 256:
                 per_token.append((N, {k: t / (n * N) for k, t in times.items()}))

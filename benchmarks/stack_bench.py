@@ -289,9 +289,20 @@ def main(argv=None) -> int:
           f"({3 if args.smoke else 40} rounds); median ms and ratio of medians to Numba")
     for gated, label in ((True, "mamba"), (False, "lt")):
         med = steady_times(loaded, make_case(B, l, d), gated, 3 if args.smoke else 40)
-        cells = [f"{k} {v * 1e3:.2f}" + ("" if k == "numba" else f" ({v / med['numba']:.2f}x)") for k, v in med.items()]
-        print(f"steady {label:<6} " + "  ".join(cells), flush=True)
+        print(f"steady {label:<6} " + _steady_cells(med), flush=True)
+    features = [(6, 4, 3)] if args.smoke else [(1000, 12, 10), (1000, 12, 32)]
+    print(f"steady state of Table 3's step: the same, {2 if args.smoke else 10} rounds")
+    for N, L, d in features:
+        med = steady_times(loaded, make_features_case(d, N, L, 2 if args.smoke else 5), FEATURES,
+                           2 if args.smoke else 10)
+        print(f"steady features d={d:<3} " + _steady_cells(med), flush=True)
     return 0
+
+
+def _steady_cells(med: dict) -> str:
+    """``numba 1.23  torch 4.56 (3.71x)  ...``: the steady-state medians in ms and their ratios to Numba."""
+    return "  ".join(f"{k} {v * 1e3:.2f}" + ("" if k == "numba" else f" ({v / med['numba']:.2f}x)")
+                     for k, v in med.items())
 
 
 if __name__ == "__main__":

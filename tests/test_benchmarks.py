@@ -32,5 +32,8 @@ def test_family_bench_smoke(root, script, rows):
     assert len([line for line in res.stdout.splitlines() if line.startswith(rows)]) == 2 and "GFLOP/s" in res.stdout
     for name in ("torch", "jax"):
         assert f"{name} ms" in res.stdout or f"skipped: {name}" in res.stdout
-    if script == "stack_bench.py":  # its steady-state table: the same two models, steps back to back
-        assert len([line for line in res.stdout.splitlines() if line.startswith(("steady mamba ", "steady lt "))]) == 2
+    if script == "stack_bench.py":  # Table 3's step, and the steady-state tables: steps back to back
+        lines = res.stdout.splitlines()
+        assert len([line for line in lines if line.startswith(("steady mamba ", "steady lt "))]) == 2
+        assert len([line for line in lines if line.startswith("features ")]) == 1
+        assert len([line for line in lines if line.startswith("steady features ")]) == 1

@@ -86,8 +86,9 @@ def loss_and_grad(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str =
     ``F`` ``(N,)``.  The head and its backward are the one-layer model's (F7, :func:`~mamba_dynamics.features.
     gradients._head`); ``fast=False`` runs the mixers' NumPy references.  The fast path runs the forward and
     backward chunk by chunk of sequences (:func:`~mamba_dynamics.core.stack.sequence_chunks`; Table 3's ``d =
-    32``: 8 chunks of 125, 1.6x faster than in one piece) and averages the chunks' gradients
-    (:func:`~mamba_dynamics.core.losses.mean_over_chunks`)."""
+    32``: 8 chunks of 125) and averages the chunks' gradients (:func:`~mamba_dynamics.core.losses.
+    mean_over_chunks`); a chunk whose hinges are all inactive (fitted) skips the backward, whose gradients would be
+    exact zeros."""
     if not fast:
         return _one_chunk(params, X, y, norm, None)
     X, y = np.asarray(X), np.asarray(y)
@@ -98,7 +99,10 @@ def loss_and_grad(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str =
 def _one_chunk(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str, work: Workspace | None) -> LossGrad:
     fast = work is not None
     Y, cache = stack_forward(params.W_B, params.W_C, params.w, X, True, "mixer", fast, work=work, norm=norm)
-    loss, F, dV, Gy, _ = _head(np.ascontiguousarray(Y), params.V, params.a, y, compact=False)
+    loss, F, dV, Gy, active = _head(np.ascontiguousarray(Y), params.V, params.a, y, compact=False)
+    if fast and not active.size:  # every hinge inactive (a fitted chunk): the backward would give exact zeros
+        zero = np.zeros_like
+        return LossGrad(loss, {"w": zero(params.w), "W_B": zero(params.W_B), "W_C": zero(params.W_C), "V": dV}, F)
     dW_B, dW_C, dw, _ = stack_backward(params.W_B, params.W_C, params.w, cache, Gy, True, "mixer", fast, work)
     return LossGrad(loss, {"w": dw, "W_B": dW_B, "W_C": dW_C, "V": dV}, F)
 

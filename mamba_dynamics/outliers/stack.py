@@ -77,7 +77,8 @@ def loss_and_grad(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray
     last block reads out the query only (and, on long prompts, the scans skip the prompts whose hinge is inactive).
     A batch too large for the caches runs chunk by chunk of prompts (:func:`~mamba_dynamics.core.stack.
     sequence_chunks`; Table 1's training batch is one chunk), the chunks' gradients averaged
-    (:func:`~mamba_dynamics.core.losses.mean_over_chunks`)."""
+    (:func:`~mamba_dynamics.core.losses.mean_over_chunks`); a chunk whose hinges are all inactive skips the
+    backward, whose gradients would be exact zeros."""
     if not fast:
         return _one_chunk(W_B, W_C, w, P, z, gated, norm, None)
     P, z = np.asarray(P), np.asarray(z)
@@ -92,6 +93,8 @@ def _one_chunk(W_B, W_C, w, P, z, gated: bool, norm: str, work: Workspace | None
     loss = hinge_loss(F, z)
     Gout = np.zeros(out.shape)  # (B, 1, d+1): the query's row
     Gout[:, -1, -1] = hinge_slope(F, z)  # zero where the hinge is inactive
+    if fast and not Gout.any():  # every hinge inactive: the backward would give exact zeros
+        return LossGrad(loss, {"W_B": np.zeros_like(W_B), "W_C": np.zeros_like(W_C), "w": np.zeros_like(w)}, F)
     dW_B, dW_C, dw, _ = stack_backward(W_B, W_C, w, cache, Gout, gated, "stream", fast, work)
     return LossGrad(loss, {"W_B": dW_B, "W_C": dW_C, "w": dw}, F)
 

@@ -16,9 +16,16 @@ without it the gate keeps about three examples at any N; the trained part of the
 linear-attention counterpart has the constant gate ``G_i = 1/N``, ``kappa = 1`` and no ``w, b``.  The head is
 ``f = sum_j a_j ReLU(v_j M + c_j)``, all of ``v, c, a`` trained.
 
-Fast path: the Numba :func:`context_statistic` embeds each token on the fly and returns ``A`` without holding the
-embedded prompt; its naive reference :func:`context_statistic_reference` embeds every token explicitly.  Both are
-tested equal to the raw recurrence :func:`mamba_dynamics.core.scan.selective_scan`.
+Fast path (:func:`context_statistic`, :func:`gate_adjoint`): Hermite tokens are never embedded.  Every map that
+is linear in ``z`` is a quadratic form of the augmented input ``x~ = (x, 1)`` ``(d+1,)``: ``z . u = x~^T T_u x~ +
+u_y y`` with ``T_u`` ``(d+1, d+1)`` built from ``u`` (:func:`_quad_form`), and ``sum_i c_i z_i`` is read off the
+moment ``sum_i c_i x~_i x~_i^T`` (:func:`_features_of`).  So the gate pre-activations are one product ``X~ T_w``
+over every token, ``A`` one batched product ``X~_p^T diag(G y) X~_p``, and the adjoint's ``z . U_p`` and ``sum_j
+ds_j z_j`` two more: O(N d^2) per prompt in BLAS, against O(N d~) scalar cross products for the embedding
+(derivation: docs/single_index.md, "The quadratic form of the Hermite features").  Raw tokens (``D = d + 1``)
+take the per-prompt Numba passes :func:`_forward_kernel` / :func:`_adjoint_kernel`.  The naive reference
+:func:`context_statistic_reference` embeds every token explicitly; both are tested equal to the raw recurrence
+:func:`mamba_dynamics.core.scan.selective_scan`.
 
 Glossary: ``Xc`` ``(n, N, d)`` context inputs, ``Yc`` ``(n, N)`` context labels, ``Xq`` ``(n, Q, d)`` queries;
 ``D`` token width; ``m_s`` state size (rows of ``W_B, W_C``); ``s`` gate pre-activations; ``logG`` ``(n, N)``

@@ -13,8 +13,9 @@ Loss ``L = (1/2nQ) sum_{p,q} (f_pq - y_pq)^2``.  With ``R = (f - y)/(nQ)``, ``S 
     dL/ds_q = -g_pq sig(s_q) M_pq                                                  (query decay)
     dL/dw = sum dL/ds z,   dL/db = sum dL/ds.
 
-Cost per step O(n N D + n Q m_s D): two Numba passes over the context (:func:`network.context_statistic`,
-:func:`network.gate_adjoint`), the rest BLAS.  ``reference=True`` swaps both passes for their NumPy references.
+Cost per step O(n N d^2 + n Q m_s D): the context's forward and gate adjoint (:func:`network.context_statistic`,
+:func:`network.gate_adjoint`; Hermite tokens as quadratic forms of ``(x, 1)``, never embedded), the rest BLAS.
+``reference=True`` swaps both for their NumPy references (explicit embedding).
 
 Glossary: ``data`` = ``(Xc (n, N, d), Yc (n, N), Xq (n, Q, d), yq (n, Q))``; ``params`` a
 :class:`~mamba_dynamics.single_index.network.NetworkParams`.

@@ -237,3 +237,50 @@ def test_a_step_in_chunks_equals_the_step_in_one_piece(family, monkeypatch):
         np.testing.assert_allclose(many.F, one.F, rtol=1e-12, atol=1e-13)
         for name, g in one.grads.items():
             np.testing.assert_allclose(many.grads[name], g, rtol=1e-11, atol=1e-14 * max(1.0, np.abs(g).max()))
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("gated", [True, False])
+def test_a_zero_head_gradient_gives_exact_zeros_and_a_fitted_batch_skips_the_backward(form, gated):
+    """The premise of skipping the backward of a batch whose hinges are all inactive: from a zero head gradient
+    every form's backward gives exact zeros.  Then the families' steps on a fitted batch (all margins >= 1)
+    return zero block gradients and zero loss."""
+    rng = np.random.default_rng(3)
+    N, T, D, r, L = 4, 6, 5, 5, 2
+    W_B, W_C = rng.standard_normal((L, r, D)) * 0.5, rng.standard_normal((L, r, D)) * 0.5
+    w, X = rng.standard_normal((L, D)), rng.standard_normal((N, T, D))
+    for readout, last in (("stream", True), ("mixer", False)):
+        out, cache = stack_forward(W_B, W_C, w, X, gated, readout, True, last, form=form)
+        grads = stack_backward(W_B, W_C, w, cache, np.zeros(out.shape), gated, readout, True)[:3]
+        assert all(np.all(g == 0.0) for g in grads)
+
+
+def test_fitted_batches_skip_the_backward(monkeypatch):
+    """A batch whose hinges are all inactive returns zero block gradients without running the backward, the same
+    numbers as the NumPy reference (which runs it)."""
+    from benchmarks.stack_bench import make_case, make_features_case
+
+    from mamba_dynamics.features import stack as fs
+    from mamba_dynamics.outliers import stack as ost
+
+    W_B, W_C, w, V, a, X, _ = make_features_case(6, N=50, L=8, layers=2)
+    params = fs.StackParams(w, W_B, W_C, V, a)
+    F = fs.predict(params, X)
+    params.a = a * 2.0 / np.abs(F).min()  # every margin y F >= 2 with y = sign(F)
+    y = np.sign(F)
+    ref = fs.loss_and_grad_reference(params, X, y)
+    W_B2, W_C2, w2, P, z = make_case(8, 10, d=6, layers=2)
+    ref2 = ost.loss_and_grad_reference(W_B2, W_C2, w2, P, z)
+
+    def no_backward(*args, **kwargs):
+        raise AssertionError("the backward ran on a fitted batch")
+
+    monkeypatch.setattr(fs, "stack_backward", no_backward)
+    monkeypatch.setattr(ost, "stack_backward", no_backward)
+    r = fs.loss_and_grad(params, X, y)
+    assert r.loss == 0.0 and all(np.array_equal(r.grads[k], ref.grads[k]) for k in ref.grads)
+    assert all(np.all(r.grads[k] == 0.0) for k in ("w", "W_B", "W_C", "V"))
+    monkeypatch.setattr(ost, "hinge_slope", lambda F, z: np.zeros_like(F))  # every prompt past its margin
+    r2 = ost.loss_and_grad(W_B2, W_C2, w2, P, z)
+    assert all(np.all(g == 0.0) for g in r2.grads.values())
+    np.testing.assert_allclose(r2.F, ref2.F, rtol=1e-12, atol=1e-14)

@@ -44,6 +44,26 @@ def test_numba_embedding_matches_the_numpy_one():
                                   network.embed_tokens(X, labels, tokens))
 
 
+def test_hermite_features_as_quadratic_forms_of_the_augmented_input():
+    """The fast path never embeds: ``x~^T T_u x~ = phi(x) . u`` (:func:`network._quad_form`) and the moment
+    ``sum_i c_i x~_i x~_i^T`` read back (:func:`network._features_of`) is ``sum_i c_i phi(x_i)``."""
+    rng = np.random.default_rng(5)
+    for d in (1, 2, 5, 16):
+        X = rng.standard_normal((40, d))
+        F = embed(X)
+        Xt = np.hstack([X, np.ones((40, 1))])
+        u = rng.standard_normal(F.shape[1] + 1)
+        T = np.empty((d + 1, d + 1))
+        network._quad_form(u, T)
+        np.testing.assert_allclose(np.einsum("ik,kq,iq->i", Xt, T, Xt), F @ u[:-1], rtol=1e-13, atol=1e-13)
+        assert np.all(np.tril(T, -1) == 0.0)
+        c = rng.standard_normal(40)
+        out = np.full(F.shape[1] + 1, np.nan)
+        network._features_of(Xt.T @ (c[:, None] * Xt), out)
+        np.testing.assert_allclose(out[:-1], c @ F, rtol=1e-13, atol=1e-13)
+        assert np.isnan(out[-1])  # the label slot is the caller's
+
+
 @pytest.mark.parametrize("tokens", ["hermite", "raw"])
 @pytest.mark.parametrize("gated", [True, False])
 def test_outputs_equal_the_raw_selective_scan(tokens, gated):
