@@ -169,9 +169,16 @@ def median_time(fn, min_total: float = 0.3, max_reps: int = 200, warmup: int = 3
     return times[len(times) // 2]
 
 
+#: untimed pause after each call of :func:`paired_times`, as a fraction of that call's time (``--settle``)
+SETTLE = {"fraction": 0.0}
+
+
 def paired_times(fns: dict, min_total: float = 2.0, max_rounds: int = 400, warmup: int = 3) -> tuple[dict, dict]:
     """Side-by-side timing: every round calls each function once (in turn), so all see the same machine state.
-    Returns (median time per name, median over rounds of time / time of the first name)."""
+    With ``--settle F`` each call is followed by an untimed pause of ``F`` times its duration (at most 0.1 s),
+    so that work a framework leaves running in its own threads after it returns (JAX does: measured in
+    docs/performance.md, "Deep stacks") finishes before the next call is timed.  Returns (median time per name,
+    median over rounds of time / time of the first name)."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -184,6 +191,8 @@ def paired_times(fns: dict, min_total: float = 2.0, max_rounds: int = 400, warmu
             t0 = time.perf_counter()
             fns[n]()
             rounds[n].append(time.perf_counter() - t0)
+            if SETTLE["fraction"] > 0:
+                time.sleep(min(0.1, SETTLE["fraction"] * rounds[n][-1]))
     import numpy as np
 
     med = {n: float(np.median(v)) for n, v in rounds.items()}
@@ -270,9 +279,14 @@ def parse_bench_arguments(parser, argv, quick_help: str):
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and short timings (checks the script runs)")
     parser.add_argument("--threads", type=int, default=1, help="threads for every framework")
     parser.add_argument("--skip", default="", help="comma-separated frameworks to skip (numpy,torch,jax)")
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="untimed pause after each timed call, as a fraction of its time (default 0)")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads must be a positive integer, got {args.threads}")
+    if not 0.0 <= args.settle <= 10.0:
+        parser.error(f"--settle must be between 0 and 10, got {args.settle}")
+    SETTLE["fraction"] = args.settle
     skip = set(filter(None, args.skip.split(",")))
     if skip - {"numpy", "torch", "jax"}:
         parser.error(f"--skip takes numpy, torch, jax; got {', '.join(sorted(skip - {'numpy', 'torch', 'jax'}))}")

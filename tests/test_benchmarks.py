@@ -26,7 +26,8 @@ def test_step_bench_smoke(root):
 def test_family_bench_smoke(root, script, rows):
     """The feature-model, Stage-I and end-to-end single-index benchmarks check torch / JAX / NumPy against the Numba step, then time them
     (frameworks that are not installed are reported as skipped)."""
-    res = subprocess.run([sys.executable, str(root / "benchmarks" / script), "--smoke"],
+    extra = ["--settle", "0.5"] if script == "stack_bench.py" else []  # the untimed pause after each call
+    res = subprocess.run([sys.executable, str(root / "benchmarks" / script), "--smoke", *extra],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert len([line for line in res.stdout.splitlines() if line.startswith(rows)]) == 2 and "GFLOP/s" in res.stdout
