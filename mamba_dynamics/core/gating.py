@@ -66,6 +66,19 @@ def log_gates_row(t: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(cache=True, inline="always")
+def sigmoid_log_pair(t: float) -> tuple:
+    """``(sigmoid(t), sigmoid(-t), log sigmoid(t), log sigmoid(-t))`` from one ``exp(-|t|)``, one ``log1p`` and
+    one division, all without cancellation for any ``t`` (``log sigmoid(+-t) = -max(-+t, 0) - log1p(exp(-|t|))``;
+    Numba, inlined into the single-index gate loop)."""
+    e = np.exp(-abs(t))
+    lg = np.log1p(e)
+    inv = 1.0 / (1.0 + e)
+    ei = e * inv
+    pos = t >= 0.0
+    return (inv if pos else ei), (ei if pos else inv), -(lg if pos else lg - t), -((lg + t) if pos else lg)
+
+
+@njit(cache=True, inline="always")
 def sigmoid_pair(t: float) -> tuple:
     """``(sigmoid(t), 1 - sigmoid(t))`` from one ``exp(-|t|)`` and one division, both without cancellation for
     any ``t``; the sign test is a select, not a branch (Numba, inlined into the gate loops of every kernel)."""

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ..core.gating import sigmoid, softplus, softplus_scalar
+from ..core.gating import sigmoid, sigmoid_log_pair, softplus, softplus_scalar
 from ..core.stack import Workspace
 from ..core.train import ParamBlocks
 from .config import TOKENS, token_width
@@ -149,21 +149,13 @@ def _embed_rows(X, hermite, out):  # pragma: no cover - compiled
 @njit(cache=True)
 def _prompt_gates(Z, w, b_eff, gated, s, logG, keep, sig_pos, sig_neg):  # pragma: no cover - compiled
     """Embedded prompt ``Z`` ``(N, D)`` -> gate pre-activations ``s = Z w + b_eff`` (BLAS) and ``logG`` ``(N,)``
-    (:func:`_log_gates`)."""
+    (reverse sum of the log factors); with ``keep`` also ``sig(s)`` and ``sig(-s)`` for the adjoint."""
     N = Z.shape[0]
     if not gated:
         for i in range(N):
             logG[i] = -math.log(N)
         return
     s[:] = np.dot(Z, w) + b_eff
-    _log_gates(s, logG, keep, sig_pos, sig_neg)
-
-
-@njit(cache=True)
-def _log_gates(s, logG, keep, sig_pos, sig_neg):  # pragma: no cover - compiled
-    """``logG`` ``(N,)`` from one prompt's gate pre-activations ``s`` ``(N,)``: the reverse sum of the log
-    factors; with ``keep`` also ``sig(s)`` and ``sig(-s)`` for the adjoint."""
-    N = s.shape[0]
     acc = 0.0
     for i in range(N - 1, -1, -1):
         sp_neg = softplus_scalar(-s[i])  # -log sig(s_i)
@@ -205,6 +197,17 @@ def _forward_kernel(X, Y, w, b_eff, gated, hermite, A, logG_all, keep, G_all, sp
 
 
 @njit(cache=True)
+def _gate_slope_row(G, Y, zu, sp, sn, ds):  # pragma: no cover - compiled
+    """One prompt's ``ds[j] = dL/ds_j = e_j sig(-s_j) - sig(s_j) sum_{i<j} e_i``, ``e_i = G_i y_i zu_i`` ``(N,)``
+    (``zu_i = z_i . U_p``)."""
+    prefix = 0.0
+    for j in range(G.shape[0]):
+        e = G[j] * Y[j] * zu[j]
+        ds[j] = e * sn[j] - sp[j] * prefix
+        prefix += e
+
+
+@njit(cache=True)
 def _adjoint_kernel(X, Y, hermite, G_all, sp_all, sn_all, U, gw):  # pragma: no cover - compiled
     """``gw[:D]`` += sum over prompts of ``sum_j dL/ds_j z_j`` and ``gw[D]`` += ``sum_j dL/ds_j``, with
     ``dL/ds_j = e_j sig(-s_j) - sig(s_j) sum_{i<j} e_i``, ``e_i = G_i y_i z_i^T U_p`` (``Z U_p`` by BLAS); the
@@ -218,11 +221,8 @@ def _adjoint_kernel(X, Y, hermite, G_all, sp_all, sn_all, U, gw):  # pragma: no 
     for p in range(n):
         _embed_prompt(X, Y, p, hermite, Z)
         zu = np.dot(Z, U[p])
-        prefix = 0.0
+        _gate_slope_row(G_all[p], Y[p], zu, sp_all[p], sn_all[p], ds)
         for j in range(N):
-            e = G_all[p, j] * Y[p, j] * zu[j]
-            ds[j] = e * sn_all[p, j] - sp_all[p, j] * prefix
-            prefix += e
             total += ds[j]
         acc += np.dot(ds, Z)
     gw[:D] += acc
@@ -308,23 +308,16 @@ def _quad_values(P, Xt, Y, u_y, shift, out):  # pragma: no cover - compiled
 def _weights_and_gates(s, Y, gated, logG, G, sp, sn, wts):  # pragma: no cover - compiled
     """Per prompt the log gates ``log G_i = log sig(s_i) + sum_{j>i} log sig(-s_j)`` ``(n, N)`` from ``s`` (or
     ``log 1/N`` without a gate), the gates ``G``, the weights ``wts = G y`` and ``sig(s)``, ``sig(-s)`` into
-    ``sp``, ``sn``.  Per token one ``exp(-|s|)``, one ``log1p`` and one division give both sigmoids and both log
-    sigmoids (``log sig(+-s) = -max(-+s, 0) - log1p(exp(-|s|))``), without cancellation for any ``s``; then one
-    ``exp`` for ``G``."""
+    ``sp``, ``sn``: per token one ``exp``, one ``log1p`` and one division for both sigmoids and both log sigmoids
+    (:func:`~mamba_dynamics.core.gating.sigmoid_log_pair`), then one ``exp`` for ``G``."""
     n, N = Y.shape
     for p in range(n):
         if gated:
             acc = 0.0
             for i in range(N - 1, -1, -1):
-                t = s[p, i]
-                e = math.exp(-abs(t))
-                lg = math.log1p(e)
-                inv = 1.0 / (1.0 + e)
-                pos = t >= 0.0
-                sp[p, i] = inv if pos else e * inv
-                sn[p, i] = e * inv if pos else inv
-                logG[p, i] = acc - (lg - t if not pos else lg)  # log sig(s) = -(max(-s, 0) + lg)
-                acc -= (lg + t) if pos else lg  # log sig(-s) = -(max(s, 0) + lg)
+                sp[p, i], sn[p, i], log_pos, log_neg = sigmoid_log_pair(s[p, i])
+                logG[p, i] = acc + log_pos
+                acc += log_neg
         else:
             for i in range(N):
                 logG[p, i] = -math.log(N)
@@ -336,14 +329,9 @@ def _weights_and_gates(s, Y, gated, logG, G, sp, sn, wts):  # pragma: no cover -
 
 @njit(cache=True)
 def _gate_slopes(G, Y, zu, sp, sn, ds):  # pragma: no cover - compiled
-    """``ds[p, j] = e_j sig(-s_j) - sig(s_j) sum_{i<j} e_i`` with ``e_i = G_i y_i zu_i`` ``(n, N)``."""
-    n, N = G.shape
-    for p in range(n):
-        prefix = 0.0
-        for j in range(N):
-            e = G[p, j] * Y[p, j] * zu[p, j]
-            ds[p, j] = e * sn[p, j] - sp[p, j] * prefix
-            prefix += e
+    """:func:`_gate_slope_row` of every prompt ``(n, N)``."""
+    for p in range(G.shape[0]):
+        _gate_slope_row(G[p], Y[p], zu[p], sp[p], sn[p], ds[p])
 
 
 #: the quadratic-form passes' token-sized arrays, reused from step to step (fresh ones cost a page fault per page)
