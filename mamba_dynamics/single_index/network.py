@@ -293,6 +293,13 @@ def _features_of(Mt, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _features_of_rows(Mt, out):  # pragma: no cover - compiled
+    """:func:`_features_of` of every moment ``Mt`` ``(n, d+1, d+1)`` into the rows of ``out`` ``(n, D)``."""
+    for p in range(Mt.shape[0]):
+        _features_of(Mt[p], out[p])
+
+
+@njit(cache=True)
 def _quad_values(P, Xt, Y, u_y, shift, out):  # pragma: no cover - compiled
     """``out[i] = P_i . x~_i + u_y y_i + shift`` ``(K,)`` (the quadratic form's value at each token, from ``P =
     X~ T``), for ``P``, ``Xt`` ``(K, d+1)``, ``Y`` ``(K,)``; ``u_y`` ``(K,)``: the label weight per token."""
@@ -359,8 +366,7 @@ def _hermite_forward(Xc, Yc, w, b_eff, gated):
     WX = np.multiply(wts[:, :, None], Xt, out=_WORK.get("WX", Xt.shape))
     Mt = np.matmul(Xt.transpose(0, 2, 1), WX)  # (n, d+1, d+1)
     A = np.empty((n, D))
-    for p in range(n):
-        _features_of(Mt[p], A[p])
+    _features_of_rows(Mt, A)
     A[:, D - 1] = np.einsum("ni,ni->n", wts, Yc)
     return A, logG, (G, sp, sn, Xt)
 
