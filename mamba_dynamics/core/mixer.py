@@ -233,17 +233,28 @@ def _weigh_scores(Tg, gated, first, SIG, KEEP, S):  # pragma: no cover - compile
 
 
 @njit(cache=True)
-def _gate_grad(row, col, SIG, KEEP, first, dT):  # pragma: no cover - compiled
-    """(M4): ``dT[n, t] = (1 - sigma_t) col_t - sigma_t sum_{u >= t} (row_u - col_u)`` ``(N, T)`` from the pair
-    weights' row sums ``row`` ``(N, T - first)`` (rows read out; 0 before) and column sums ``col`` ``(N, T)``."""
-    N, T = dT.shape
+def _gate_grad(C, S, SIG, KEEP, first, dT):  # pragma: no cover - compiled
+    """(M4): ``dT[n, t] = (1 - sigma_t) col_t - sigma_t sum_{u >= t} (row_u - col_u)`` ``(N, T)`` from the row
+    sums ``row`` (rows read out; 0 before) and column sums ``col`` of the pair weights ``K = C * S`` ``(N, T -
+    first, T)``, summed in one pass per sequence (``K`` is never stored)."""
+    N, R, T = C.shape
+    row = np.empty(R)
+    col = np.empty(T)
     for n in range(N):
+        col[:] = 0.0
+        for i in range(R):
+            acc = 0.0
+            for s in range(T):
+                k = C[n, i, s] * S[n, i, s]
+                acc += k
+                col[s] += k
+            row[i] = acc
         acc = 0.0  # sum_{u >= t} (row_u - col_u)
         for t in range(T - 1, -1, -1):
             if t >= first:
-                acc += row[n, t - first]
-            acc -= col[n, t]
-            dT[n, t] = KEEP[n, t] * col[n, t] - SIG[n, t] * acc
+                acc += row[t - first]
+            acc -= col[t]
+            dT[n, t] = KEEP[n, t] * col[t] - SIG[n, t] * acc
 
 
 def mix_forward_pairs(X, Bp, Cp, Tg, gated, first, Y, SIG, KEEP, S):
@@ -274,9 +285,7 @@ def mix_adjoint_pairs(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, dB, dC, dT)
         else:
             np.matmul(S.transpose(0, 2, 1), Gy, out=GX)
     if gated:  # (M4) from the pair weights K = C * S: row sums over s, column sums over t
-        K = C * S
-        R, T = K.shape[1:]
-        _gate_grad(K @ np.ones(T), np.ones(R) @ K, SIG, KEEP, first, dT)
+        _gate_grad(C, S, SIG, KEEP, first, dT)
     _apply_gates(C, SIG, KEEP, bool(gated), first)  # M = G * C
     if dB is not None:
         if one:

@@ -165,6 +165,15 @@ class StackCache:
                          (self.Y, Y), (self.first, first), (self.W, W), (self.S, S), (self.form, form)):
             lst.append(val)
 
+    def take(self, rows: np.ndarray) -> "StackCache":
+        """The cache of the sequences ``rows`` ``(n,)`` only (copies, in that order): the backward pass of the
+        sequences a loss still reaches (an active hinge), without the work of the others."""
+        out = StackCache()
+        for name in ("X", "U", "rho", "Z", "SIG", "KEEP", "Y", "S"):
+            getattr(out, name).extend(None if a is None else a[rows] for a in getattr(self, name))
+        out.first, out.W, out.form = list(self.first), list(self.W), list(self.form)
+        return out
+
 
 class Workspace:
     """Arrays reused from one call to the next, by name and shape.  A training step allocates the same dozen
@@ -363,17 +372,19 @@ def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarra
 
 def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: StackCache, Gout: np.ndarray,
                    gated: bool, readout: str = "stream", fast: bool = True, work: Workspace | None = None,
-                   want_dx: bool = False):
+                   want_dx: bool = False, want_wbc: bool = True):
     """(S4): ``(dW_B (L, r, D), dW_C (L, r, D), dw (L, D), dX0)`` from ``Gout`` = dLoss/d(head input), shaped
     as :func:`stack_forward`'s result; ``dX0`` ``(N, T, D)`` (the gradient into the tokens) only with
     ``want_dx``, else None: the first block then skips its paths into its input.  The scans skip the sequences
     whose gradient is zero, so prompts with an inactive hinge cost a scan of zeros.  ``dX0`` lives in ``work``
     when one is given.  In the factored form (:func:`block_form`) the kernels give ``dLoss/dA`` and ``dLoss/dQ =
-    U^T dA``, whence ``dW_B = W_C dQ`` and ``dW_C = W_B dQ^T``."""
+    U^T dA``, whence ``dW_B = W_C dQ`` and ``dW_C = W_B dQ^T``.  ``want_wbc = False`` (frozen projections):
+    ``dW_B``, ``dW_C`` are None and their products are skipped; ``dw = U^T dT`` is then a matrix-vector
+    product, which may round its last bit differently from the row of the full product."""
     L = W_B.shape[0]
     get = work.get if work is not None else _fresh
     dW_B, dW_C, dw = np.zeros_like(W_B), np.zeros_like(W_C), np.zeros_like(w)
-    dQ = np.zeros((L,) + (W_B.shape[2],) * 2)  # the factored blocks' dLoss/dQ, mapped to dW_B, dW_C at the end
+    dQ = np.zeros((L,) + (W_B.shape[2],) * 2) if want_wbc else None  # the factored blocks' dLoss/dQ, mapped to dW_B, dW_C at the end
     G = np.ascontiguousarray(Gout, dtype=np.float64)  # dLoss/dX_k (or dY_L) at the rows block k reads out
     g = int(bool(gated))
     for k in range(L - 1, -1, -1):
@@ -415,7 +426,8 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
                 GB = None
         if form == "factored" and first > 0:  # A at the rows read out only
             dA = _rows(dZ[:, :, g:], first)
-            np.matmul(_rows(X, first).T, dA, out=dQ[k])
+            if want_wbc:
+                np.matmul(_rows(X, first).T, dA, out=dQ[k])
             if gated:
                 dw[k] = flat.T @ dZ[:, :, 0].reshape(-1)
             if want_gx:
@@ -424,12 +436,17 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
                 GU[:, first:] += (dA @ Wk[g:]).reshape(N, T - first, D)
         else:
             dZf = dZ.reshape(N * T, -1)
-            dWk = dZf.T @ flat
-            if form == "factored":  # [dw; dQ^T]
+            t_col = 0 if form == "factored" else 2 * r  # where the gate's column sits in the packed Z
+            if not want_wbc:  # frozen projections: the gate's row of the product alone
+                if gated:
+                    dw[k] = flat.T @ dZf[:, t_col]
+            elif form == "factored":  # [dw; dQ^T]
+                dWk = dZf.T @ flat
                 dQ[k] = dWk[g:].T
                 if gated:
                     dw[k] = dWk[0]
             else:  # [dW_B; dW_C; dw]
+                dWk = dZf.T @ flat
                 dW_B[k], dW_C[k] = dWk[:r], dWk[r:2 * r]
                 if gated:
                     dw[k] = dWk[2 * r]
@@ -450,6 +467,8 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
             if identity:
                 GU[:, first:] += G
         G = GU
+    if not want_wbc:
+        return None, None, dw, G
     if cache.form[0] == "factored":  # (S4') for every block at once
         np.matmul(W_C, dQ, out=dW_B)
         np.matmul(W_B, dQ.transpose(0, 2, 1), out=dW_C)

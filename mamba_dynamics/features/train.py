@@ -161,7 +161,7 @@ def train_stack(cfg: FeaturesConfig, show_progress: bool = False) -> TrainResult
 
     def step(k: int):
         X, y = _batch(cfg, train_set, rng["batches"])
-        res = stack.loss_and_grad(params, X, y, cfg.norm)
+        res = stack.loss_and_grad(params, X, y, cfg.norm, want_wbc="W_B" in trained)
         for name in trained:
             getattr(params, name)[...] -= cfg.eta * res.grads[name]
         return res.loss, {k: res.grads[k] for k in trained}, {k: getattr(params, k) for k in trained}
