@@ -274,6 +274,8 @@ def _mix_fast(params: "model.Params", X: np.ndarray, gated: bool, content: bool,
     X = _f64(X)
     if gated and content:
         return X, stack_forward(*_content_block(params), X, True, "mixer", True)[0], None
+    if not gated and attention_pairs(*X.shape[1:], window):
+        return X, np.matmul(_attention_scores(X, params.W, window), X), None
     Y = np.empty_like(X)
     if gated:
         T = np.empty(X.shape[:2])
@@ -281,6 +283,36 @@ def _mix_fast(params: "model.Params", X: np.ndarray, gated: bool, content: bool,
         return X, Y, T
     attention_mix(X, _f64(params.W), Y, window)
     return X, Y, None
+
+
+def attention_pairs(L: int, d: int, window: int) -> bool:
+    """Whether linear attention runs in its pairwise form as batched BLAS products (:func:`_attention_scores`,
+    O(L^2 d) per sequence at BLAS speed) rather than the Numba kernels: unless it runs as its O(L d^2)
+    recurrence (:func:`attention_recurrent`) or a window of ``k`` tokens makes the direct sum's O(L k d) four
+    times cheaper (``L > 4 k``)."""
+    return not attention_recurrent(L, d, window) and (window == 0 or L <= 4 * window)
+
+
+def _attention_scores(X: np.ndarray, W: np.ndarray, window: int) -> np.ndarray:
+    """The weighted scores of (F4) for a batch ``X`` ``(N, L, d)``: ``S[n, l, s] = omega_{ls} x_s^T W x_l``
+    ``(N, L, L)``, as ``U = X W^T`` (one product over all tokens), then ``S = U X^T`` (batched) times the weights
+    (:func:`~mamba_dynamics.features.model.attention_weights`)."""
+    N, L, d = X.shape
+    U = (X.reshape(N * L, d) @ _f64(W).T).reshape(N, L, d)
+    S = np.matmul(U, X.transpose(0, 2, 1))
+    S *= model.attention_weights(L, window)
+    return S
+
+
+def _attention_pairs_grad(X: np.ndarray, Gy: np.ndarray, active: np.ndarray, window: int) -> np.ndarray:
+    """(F10) in the pairwise form on the active sequences: ``C = Gy X^T`` weighted by ``omega``, ``z = C X``
+    (``z_l = sum_s omega_{ls} <Gy_l, x_s> x_s``) and ``dLoss/dW = sum_l z_l x_l^T`` as one product over their
+    tokens.  ``Gy`` ``(na, L, d)`` in the order of ``active`` ``(na,)``; returns ``(d, d)``."""
+    N, L, d = X.shape
+    Xa = X if len(active) == N else X[active]
+    C = np.matmul(Gy, Xa.transpose(0, 2, 1))
+    C *= model.attention_weights(L, window)
+    return np.matmul(C, Xa).reshape(-1, d).T @ Xa.reshape(-1, d)
 
 
 def outputs(params: "model.Params", X: np.ndarray, gated: bool, content: bool = False, window: int = 0) -> np.ndarray:
@@ -302,6 +334,10 @@ def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: b
         return _content_loss_and_grad(params, _f64(X), _f64(y), want_wbc)
     X, Y, T = _mix_fast(params, X, gated, content, window)
     d = X.shape[2]
+    if not gated and attention_pairs(*X.shape[1:], window):
+        loss, F, dV, Gy, active = _head(Y, params.V, params.a, y, compact=True)
+        dW = _attention_pairs_grad(X, Gy, active, window) if active.size else np.zeros((d, d))
+        return LossGrad(loss, {"W": dW, "V": dV}, F)
     loss, F, dV, Gy, _ = _head(Y, params.V, params.a, y, compact=False)
     if gated:
         dw = np.zeros(d)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mamba_dynamics.core.config import ConfigError
-from mamba_dynamics.features import data, model, theory
+from mamba_dynamics.features import data, gradients, model, theory
 from mamba_dynamics.features.config import FeaturesConfig
 from mamba_dynamics.features.gradients import loss_and_grad, loss_and_grad_reference, outputs
 from mamba_dynamics.features.train import train
@@ -131,10 +131,18 @@ def test_windowed_attention_weights_and_kernel():
     W = model.attention_weights(5, 2)
     assert np.allclose(W.sum(1), 1) and W[0, 0] == 1 and np.allclose(W[4], [0, 0, 0, 0.5, 0.5])
     assert np.allclose(model.attention_weights(4, 0)[3], 0.25)
-    cfg, O, s = _set(L=9)
-    p = model.Params(w=np.zeros(cfg.d), W=np.random.default_rng(0).standard_normal((cfg.d, cfg.d)), V=np.zeros((2, cfg.d)),
-                     a=np.ones(2))
-    assert np.abs(outputs(p, s.X, False, window=3) - model.mix_attention(s.X, p.W, 3)).max() < 1e-12
+    # the pairwise form in batched BLAS (L <= 4 window) and the direct Numba sum (L > 4 window), outputs and gradients
+    for L, pairs in ((9, True), (13, False)):
+        cfg, O, s = _set(L=L)
+        assert gradients.attention_pairs(L, cfg.d, 3) == pairs
+        rng = np.random.default_rng(0)
+        p = model.Params(w=np.zeros(cfg.d), W=rng.standard_normal((cfg.d, cfg.d)), V=rng.standard_normal((5, cfg.d)),
+                         a=model.output_layer_random(5, rng))
+        assert np.abs(outputs(p, s.X, False, window=3) - model.mix_attention(s.X, p.W, 3)).max() < 1e-12
+        k, r = loss_and_grad(p, s.X, s.y, False, window=3), loss_and_grad_reference(p, s.X, s.y, False, window=3)
+        assert k.loss == pytest.approx(r.loss, abs=1e-13)
+        for name in r.grads:
+            np.testing.assert_allclose(k.grads[name], r.grads[name], rtol=1e-10, atol=1e-13 * np.abs(r.grads[name]).max())
 
 
 @pytest.mark.parametrize("spec", ["ssm-gate-only", "lt-mlp-window2"])
