@@ -29,6 +29,23 @@ def test_depth_one_is_the_paper_model():
             np.testing.assert_allclose(b.grads[k][0].T, a.grads[k], rtol=1e-11, atol=1e-14)
 
 
+def test_frozen_projections_skip_their_gradients():
+    """``want_wbc=False`` (Table 3's default, ``wbc = frozen``): only ``w`` and ``V`` come back, ``V`` bit for bit
+    and ``w`` to the last bits (a matrix-vector product instead of a row of the full one), chunked or not."""
+    cfg = FeaturesConfig(layers=3)
+    rng = seed_streams(1)
+    X = data.sample(cfg, data.make_basis(cfg.d, rng["basis"]), 120, rng["train"])
+    p = stack.init_stack_params(cfg, seed_streams(1)["init"])
+    p.w += 0.3 * np.random.default_rng(4).standard_normal(p.w.shape)
+    full = stack.loss_and_grad(p, X.X, X.y)
+    frozen = stack.loss_and_grad(p, X.X, X.y, want_wbc=False)
+    assert set(frozen.grads) == {"w", "V"} and frozen.loss == full.loss
+    np.testing.assert_array_equal(frozen.grads["V"], full.grads["V"])
+    np.testing.assert_allclose(frozen.grads["w"], full.grads["w"], rtol=1e-12, atol=1e-16)
+    ref = stack.loss_and_grad_reference(p, X.X, X.y)
+    np.testing.assert_allclose(frozen.grads["w"], ref.grads["w"], rtol=1e-10, atol=1e-14)
+
+
 def test_reduced_table3_gates_and_head_align_with_the_relevant_features():
     """Table 3's claim on a reduced setting (3 blocks, d = 10, 150 GD steps, 400 sequences): the stack fits, the
     rows of W_O and every block's gating vector lean towards span(o_+, o_-) (measured 0.56-0.97), and their mean
