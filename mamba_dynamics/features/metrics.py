@@ -39,7 +39,7 @@ import numpy as np
 from ..core.gating import sigmoid
 from ..core.losses import error_01
 from . import model
-from .gradients import outputs
+from .gradients import head_outputs, outputs
 from .data import Sequences
 
 KEYS = ("w_pos", "w_neg", "w_irr", "w_irr_abs", "cos_pos", "cos_neg", "cos_irr", "cos_irr_min", "norm_w", "gate_rel", "gate_irr",
@@ -113,7 +113,7 @@ def snapshot(params: "model.Params", test: Sequences, O: np.ndarray, gated: bool
              window: int = 0) -> dict:
     """Every key of :data:`KEYS` plus ``test_err`` for the current parameters."""
     Y = outputs(params, test.X, gated, content, window)  # once, for the error and the output statistics
-    out = {"test_err": error_01(model.head(Y, params.V, params.a), test.y)}
+    out = {"test_err": error_01(head_outputs(Y, params.V, params.a), test.y)}
     out.update(alignment(params, O, gated))
     out.update(mlp_alignment(params, O))
     out.update(gate_stats(params, test, O, gated, content, window, Y=Y))

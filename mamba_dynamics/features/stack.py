@@ -27,7 +27,7 @@ from ..core.stack import Workspace, sequence_chunks, stack_backward, stack_forwa
 from ..core.train import ParamBlocks
 from . import model
 from .config import FeaturesConfig
-from .gradients import _head, head_reference
+from .gradients import _head, head_outputs, head_reference
 
 
 @dataclass
@@ -67,7 +67,7 @@ _EVAL = Workspace()
 
 def predict(params: StackParams, X: np.ndarray, norm: str = "rms") -> np.ndarray:
     """``F(X)`` ``(N,)``, chunk by chunk as :func:`outputs`, in reused arrays (no fresh pages per call)."""
-    return np.concatenate([model.head(outputs(params, X[sl], norm, work=_EVAL), params.V, params.a)
+    return np.concatenate([head_outputs(outputs(params, X[sl], norm, work=_EVAL), params.V, params.a)
                            for sl in sequence_chunks(*X.shape)])
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from ..core.losses import error_01, hinge_loss
 from ..core.seeds import seed_streams as _streams
 from ..core.train import TrainResult, run_loop, stack_history
-from . import data, gradients, model, stack
+from . import data, gradients, stack
 from .config import FeaturesConfig
 from .metrics import KEYS, PROFILE_KEYS, STACK_BLOCK_KEYS, STACK_KEYS, snapshot, stack_snapshot
 from .model import init_params
@@ -114,7 +114,7 @@ def train(cfg: FeaturesConfig, show_progress: bool = False, stop_at_target: bool
         log's) is already at or below the target."""
         if not (stop_at_target and np.isnan(hit[0])):
             return False
-        F = model.head(gradients.outputs(params, test_set.X, gated, **arch), params.V, params.a)
+        F = gradients.predict(params, test_set.X, gated, **arch)
         return error_01(F, test_set.y) <= cfg.target_err
 
     def step(k: int):

@@ -127,6 +127,14 @@ def test_iterations_to_target_do_not_depend_on_log_every(sweep):
     assert a.final["test_err"] == b.final["test_err"] and len(b.history["step"]) < len(a.history["step"])
 
 
+def test_fast_head_equals_the_reference_head_bit_for_bit():
+    """The evaluations' head (reused arrays, one product) computes exactly the reference's numbers."""
+    rng = np.random.default_rng(6)
+    for N, L, d, m in ((300, 12, 10, 40), (7, 5, 4, 3), (2, 130, 6, 9)):
+        Y, V, a = rng.standard_normal((N, L, d)), rng.standard_normal((m, d)), rng.standard_normal(m)
+        np.testing.assert_array_equal(gradients.head_outputs(Y, V, a), model.head(Y, V, a))
+
+
 def test_windowed_attention_weights_and_kernel():
     W = model.attention_weights(5, 2)
     assert np.allclose(W.sum(1), 1) and W[0, 0] == 1 and np.allclose(W[4], [0, 0, 0, 0.5, 0.5])
