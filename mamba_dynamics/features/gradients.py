@@ -251,7 +251,7 @@ def _head(Y: np.ndarray, V: np.ndarray, a: np.ndarray, y: np.ndarray, compact: b
     pass (:func:`hinge_rows`), then ``dV = R^T Y`` and ``Gy = R V`` by BLAS.  Returns ``(loss, F (N,), dV (m, d),
     Gy, active)``: with ``compact`` the products run on the active sequences' rows only and ``Gy`` is
     ``(na, L, d)`` in the order of ``active`` ``(na,)``; otherwise ``Gy`` is ``(N, L, d)`` (zero for inactive
-    sequences)."""
+    sequences).  ``Gy`` lives in a reused array (overwritten by the next call)."""
     N, L, d = Y.shape
     m = V.shape[0]
     flat = Y.reshape(N * L, d)
@@ -265,7 +265,8 @@ def _head(Y: np.ndarray, V: np.ndarray, a: np.ndarray, y: np.ndarray, compact: b
         rows = (active[:, None] * L + np.arange(L)).ravel()
         Z = np.take(Z, rows, axis=0, out=_HEAD.get("Zrows", (N * L, m))[:na * L])
         flat = np.take(flat, rows, axis=0, out=_HEAD.get("Yrows", (N * L, d))[:na * L])
-    return hinge_loss(F, y), F, Z.T @ flat, (Z @ V).reshape(-1, L, d), active
+    Gy = np.matmul(Z, V, out=_HEAD.get("Gy", (N * L, d))[:len(Z)])
+    return hinge_loss(F, y), F, Z.T @ flat, Gy.reshape(-1, L, d), active
 
 
 #: the head's reused arrays (:func:`_head`)
@@ -283,7 +284,7 @@ def _mix_fast(params: "model.Params", X: np.ndarray, gated: bool, content: bool,
     if gated and content:
         return X, stack_forward(*_content_block(params), X, True, "mixer", True)[0], None
     if not gated and attention_pairs(*X.shape[1:], window):
-        return X, np.matmul(_attention_scores(X, params.W, window), X), None
+        return X, np.matmul(_attention_scores(X, params.W, window, _fresh), X), None
     Y = np.empty_like(X)
     if gated:
         T = np.empty(X.shape[:2])
@@ -301,13 +302,19 @@ def attention_pairs(L: int, d: int, window: int) -> bool:
     return not attention_recurrent(L, d, window) and (window == 0 or L <= 4 * window)
 
 
-def _attention_scores(X: np.ndarray, W: np.ndarray, window: int) -> np.ndarray:
+def _fresh(name: str, shape: tuple) -> np.ndarray:
+    return np.empty(shape)
+
+
+def _attention_scores(X: np.ndarray, W: np.ndarray, window: int, get=None) -> np.ndarray:
     """The weighted scores of (F4) for a batch ``X`` ``(N, L, d)``: ``S[n, l, s] = omega_{ls} x_s^T W x_l``
     ``(N, L, L)``, as ``U = X W^T`` (one product over all tokens), then ``S = U X^T`` (batched) times the weights
-    (:func:`~mamba_dynamics.features.model.attention_weights`)."""
+    (:func:`~mamba_dynamics.features.model.attention_weights`).  ``get(name, shape)`` gives the arrays (default:
+    the training step's reused ones, :data:`_HEAD`)."""
+    get = get or _HEAD.get
     N, L, d = X.shape
-    U = (X.reshape(N * L, d) @ _f64(W).T).reshape(N, L, d)
-    S = np.matmul(U, X.transpose(0, 2, 1))
+    U = np.matmul(X.reshape(N * L, d), _f64(W).T, out=get("U", (N * L, d))).reshape(N, L, d)
+    S = np.matmul(U, X.transpose(0, 2, 1), out=get("S", (N, L, L)))
     S *= model.attention_weights(L, window)
     return S
 
@@ -315,12 +322,15 @@ def _attention_scores(X: np.ndarray, W: np.ndarray, window: int) -> np.ndarray:
 def _attention_pairs_grad(X: np.ndarray, Gy: np.ndarray, active: np.ndarray, window: int) -> np.ndarray:
     """(F10) in the pairwise form on the active sequences: ``C = Gy X^T`` weighted by ``omega``, ``z = C X``
     (``z_l = sum_s omega_{ls} <Gy_l, x_s> x_s``) and ``dLoss/dW = sum_l z_l x_l^T`` as one product over their
-    tokens.  ``Gy`` ``(na, L, d)`` in the order of ``active`` ``(na,)``; returns ``(d, d)``."""
+    tokens.  ``Gy`` ``(na, L, d)`` in the order of ``active`` ``(na,)``; returns ``(d, d)``.  The arrays are
+    reused (:data:`_HEAD`, prefixes of the full batch's): fresh ones of about 1 MB faulted in 700 pages a step."""
     N, L, d = X.shape
-    Xa = X if len(active) == N else X[active]
-    C = np.matmul(Gy, Xa.transpose(0, 2, 1))
+    na = len(active)
+    Xa = X if na == N else np.take(X, active, axis=0, out=_HEAD.get("Xa", X.shape)[:na])
+    C = np.matmul(Gy, Xa.transpose(0, 2, 1), out=_HEAD.get("C", (N, L, L))[:na])
     C *= model.attention_weights(L, window)
-    return np.matmul(C, Xa).reshape(-1, d).T @ Xa.reshape(-1, d)
+    Z = np.matmul(C, Xa, out=_HEAD.get("z", X.shape)[:na])
+    return Z.reshape(-1, d).T @ Xa.reshape(-1, d)
 
 
 def outputs(params: "model.Params", X: np.ndarray, gated: bool, content: bool = False, window: int = 0) -> np.ndarray:
@@ -356,12 +366,15 @@ def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: b
     ``content`` and ``want_wbc = False`` the ``W_B``, ``W_C`` gradients are skipped (frozen projections)."""
     if gated and content:
         return _content_loss_and_grad(params, _f64(X), _f64(y), want_wbc)
-    X, Y, T = _mix_fast(params, X, gated, content, window)
-    d = X.shape[2]
     if not gated and attention_pairs(*X.shape[1:], window):
+        X = _f64(X)
+        d = X.shape[2]
+        Y = np.matmul(_attention_scores(X, params.W, window), X, out=_HEAD.get("Y", X.shape))
         loss, F, dV, Gy, active = _head(Y, params.V, params.a, y, compact=True)
         dW = _attention_pairs_grad(X, Gy, active, window) if active.size else np.zeros((d, d))
         return LossGrad(loss, {"W": dW, "V": dV}, F)
+    X, Y, T = _mix_fast(params, X, gated, content, window)
+    d = X.shape[2]
     loss, F, dV, Gy, _ = _head(Y, params.V, params.a, y, compact=False)
     if gated:
         dw = np.zeros(d)
