@@ -270,14 +270,15 @@ def mix_forward_pairs(X, Bp, Cp, Tg, gated, first, Y, SIG, KEEP, S):
     np.matmul(S, X, out=Y)
 
 
-def mix_adjoint_pairs(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, dB, dC, dT):
+def mix_adjoint_pairs(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, dB, dC, dT, C=None):
     """(M3)-(M4) for a batch in the pairwise form, as batched BLAS products, from the forward's weighted scores
     ``S = G * (C B^T)`` and gates: ``C = Gy X^T``, ``M = G * C``, ``GX = S^T Gy``, ``dB = M^T C``, ``dC = M B``,
     and (M4) from the row and column sums of ``K = C * S`` (:func:`_gate_grad`).  Shapes as
     :func:`mix_forward_pairs`, with ``Gy`` ``(N, T - first, D)`` at the rows read out; writes ``GX`` ``(N, T,
     D)``, ``dB`` ``(N, T, r)``, ``dC`` ``(N, T - first, r)`` and ``dT`` ``(N, T)``; ``GX`` or ``dB`` None: not
-    wanted (skipped); ``dT`` is ignored without a gate.  Returns ``M = G * (Gy X^T)`` ``(N, T - first, T)``."""
-    C = np.matmul(Gy, X.transpose(0, 2, 1))  # (N, T - first, T): Gy_t . x_s
+    wanted (skipped); ``dT`` is ignored without a gate.  Returns ``M = G * (Gy X^T)`` ``(N, T - first, T)``,
+    written into ``C`` when given (a reused array: a fresh one of a megabyte faults in every page)."""
+    C = np.matmul(Gy, X.transpose(0, 2, 1), out=C)  # (N, T - first, T): Gy_t . x_s
     one = Gy.shape[1] == 1  # one row read out: the products below are outer products, cheaper by broadcasting
     if GX is not None:
         if one:

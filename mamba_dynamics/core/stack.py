@@ -415,12 +415,12 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
             dZ[:, :first, r:2 * r] = 0.0
             mix_adjoint_pairs(X, Z[:, :, :r], Z[:, first:, r:2 * r], G, cache.SIG[k], cache.KEEP[k], bool(gated),
                               first, cache.S[k], GU, dZ[:, :, :r], dZ[:, first:, r:2 * r],
-                              dZ[:, :, 2 * r if gated else 0])
+                              dZ[:, :, 2 * r if gated else 0], get("C", cache.S[k].shape))
         else:  # factored: dZ = [dT, dA]
             one = want_gx and first == T - 1  # the outlier head's last block: its paths into U are outer products
             M = mix_adjoint_pairs(X, X, Z[:, first:, g:], G, cache.SIG[k], cache.KEEP[k], bool(gated), first,
                                   cache.S[k], None if one else GU, None if one else GB, dZ[:, first:, g:],
-                                  dZ[:, :, 0])
+                                  dZ[:, :, 0], get("C", cache.S[k].shape))
             if one:
                 _query_paths(cache.S[k][:, 0], G[:, 0], M[:, 0], Z[:, -1, g:], dZ[:, :, 0], w[k], bool(gated), GU)
                 GB = None
