@@ -112,7 +112,7 @@ def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bo
 def snapshot(params: "model.Params", test: Sequences, O: np.ndarray, gated: bool, content: bool = False,
              window: int = 0) -> dict:
     """Every key of :data:`KEYS` plus ``test_err`` for the current parameters."""
-    Y = outputs(params, test.X, gated, content, window)  # once, for the error and the output statistics
+    Y = outputs(params, test.X, gated, content, window, reuse=True)  # once, for the error and the statistics
     out = {"test_err": error_01(head_outputs(Y, params.V, params.a), test.y)}
     out.update(alignment(params, O, gated))
     out.update(mlp_alignment(params, O))

@@ -135,6 +135,19 @@ def test_fast_head_equals_the_reference_head_bit_for_bit():
         np.testing.assert_array_equal(gradients.head_outputs(Y, V, a), model.head(Y, V, a))
 
 
+@pytest.mark.parametrize("gated, content, window", [(True, True, 0), (True, False, 0), (False, False, 0),
+                                                    (False, False, 3)])
+def test_outputs_in_reused_arrays_are_the_fresh_outputs(gated, content, window):
+    cfg, O, s = _set(L=12)
+    rng = np.random.default_rng(7)
+    d = cfg.d
+    p = model.Params(w=rng.standard_normal(d), W=rng.standard_normal((d, d)), V=rng.standard_normal((5, d)),
+                     a=model.output_layer_random(5, rng), W_B=rng.standard_normal((d, d)), W_C=rng.standard_normal((d, d)))
+    fresh = outputs(p, s.X, gated, content, window)
+    np.testing.assert_array_equal(outputs(p, s.X, gated, content, window, reuse=True), fresh)
+    np.testing.assert_array_equal(gradients.predict(p, s.X, gated, content, window), model.head(fresh, p.V, p.a))
+
+
 def test_windowed_attention_weights_and_kernel():
     W = model.attention_weights(5, 2)
     assert np.allclose(W.sum(1), 1) and W[0, 0] == 1 and np.allclose(W[4], [0, 0, 0, 0.5, 0.5])
