@@ -383,8 +383,10 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
     product, which may round its last bit differently from the row of the full product."""
     L = W_B.shape[0]
     get = work.get if work is not None else _fresh
-    dW_B, dW_C, dw = np.zeros_like(W_B), np.zeros_like(W_C), np.zeros_like(w)
-    dQ = np.zeros((L,) + (W_B.shape[2],) * 2) if want_wbc else None  # the factored blocks' dLoss/dQ, mapped to dW_B, dW_C at the end
+    dw = np.zeros_like(w)
+    dW_B, dW_C = (np.zeros_like(W_B), np.zeros_like(W_C)) if want_wbc else (None, None)
+    # the factored blocks' dLoss/dQ, mapped to dW_B, dW_C at the end
+    dQ = np.zeros((L,) + (W_B.shape[2],) * 2) if want_wbc else None
     G = np.ascontiguousarray(Gout, dtype=np.float64)  # dLoss/dX_k (or dY_L) at the rows block k reads out
     g = int(bool(gated))
     for k in range(L - 1, -1, -1):
@@ -467,9 +469,7 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
             if identity:
                 GU[:, first:] += G
         G = GU
-    if not want_wbc:
-        return None, None, dw, G
-    if cache.form[0] == "factored":  # (S4') for every block at once
+    if want_wbc and cache.form[0] == "factored":  # (S4') for every block at once
         np.matmul(W_C, dQ, out=dW_B)
         np.matmul(W_B, dQ.transpose(0, 2, 1), out=dW_C)
     return dW_B, dW_C, dw, G

@@ -400,31 +400,43 @@ def _content_loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray,
     """The Eq. 5-6 model through the shared mixer block (:mod:`~mamba_dynamics.core.stack` at depth 1, the one
     implementation of Eq. 5 in the package): short sequences in the pairwise form (M2) as batched BLAS products
     (on the factored scores ``x_t^T W_C W_B^T x_s`` when that is cheaper), long ones by the O(L) scan (M1), the
-    choice by cost (:func:`~mamba_dynamics.core.stack.block_form`).  Per chunk of sequences
-    (:func:`~mamba_dynamics.core.stack.sequence_chunks`): the mixer forward of every sequence, the head
-    (:func:`_head`, its products on the active sequences' rows only), then the mixer's adjoint on the active
-    sequences alone (their cache rows gathered, :meth:`~mamba_dynamics.core.stack.StackCache.take`)."""
+    choice by cost (:func:`~mamba_dynamics.core.stack.block_form`); chunk by chunk of sequences
+    (:func:`~mamba_dynamics.core.stack.sequence_chunks`), each through :func:`stack_chunk`.  The gradients come
+    back in the model's orientation (``W_B``, ``W_C`` ``(d, r)``)."""
     blocks = _content_block(params)
-    return mean_over_chunks(lambda sl: _content_chunk(params, blocks, X[sl], y[sl], want_wbc),
-                            sequence_chunks(*X.shape), lambda F: hinge_loss(F, y))
-
-
-def _content_chunk(params, blocks: tuple, X: np.ndarray, y: np.ndarray, want_wbc: bool):
-    N, d = len(X), X.shape[2]
-    Y, cache = stack_forward(*blocks, X, True, "mixer", True, work=_WORK)
-    loss, F, dV, Gy, active = _head(Y, params.V, params.a, y, compact=True)
-    grads = {"w": np.zeros(d), "V": dV}
+    r = mean_over_chunks(lambda sl: stack_chunk(blocks, params.V, params.a, X[sl], y[sl], work=_WORK,
+                                                want_wbc=want_wbc),
+                         sequence_chunks(*X.shape), lambda F: hinge_loss(F, y))
+    grads = {"w": r.grads["w"][0], "V": r.grads["V"]}
     if want_wbc:
-        grads["W_B"], grads["W_C"] = np.zeros_like(params.W_B), np.zeros_like(params.W_C)
-    if not active.size:  # every hinge inactive: the mixer's gradients are exact zeros
+        grads["W_B"], grads["W_C"] = r.grads["W_B"][0].T, r.grads["W_C"][0].T
+    return LossGrad(r.loss, grads, r.F)
+
+
+def stack_chunk(blocks: tuple, V: np.ndarray, a: np.ndarray, X: np.ndarray, y: np.ndarray, norm: str = "rms",
+                fast: bool = True, work: Workspace | None = None, want_wbc: bool = True) -> LossGrad:
+    """Eq. 5 blocks on a residual stream read at the last mixer (:mod:`~mamba_dynamics.core.stack`; one block is
+    the paper's model) with the Eq. 6 head, on one chunk of sequences ``X`` ``(N, L, d)``: the hinge loss and the
+    gradients ``{"w": (Lb, d), "W_B", "W_C": (Lb, r, d), "V": (m, d)}`` in the core orientation (no ``"W_B"``,
+    ``"W_C"`` with ``want_wbc = False``).  ``blocks = (W_B, W_C, w)`` ``(Lb, r, d)``, ``(Lb, r, d)``, ``(Lb, d)``.
+    The blocks' forward of every sequence (in ``work``'s arrays when given), the head (:func:`_head`, its products
+    on the active sequences' rows only), then the blocks' backward on the active sequences alone (their cache rows
+    gathered, :meth:`~mamba_dynamics.core.stack.StackCache.take`); a chunk whose hinges are all inactive skips the
+    backward, whose gradients would be exact zeros.  ``fast=False``: the mixers' NumPy references."""
+    W_B, W_C, w = blocks
+    Y, cache = stack_forward(W_B, W_C, w, X, True, "mixer", fast, work=work, norm=norm)
+    loss, F, dV, Gy, active = _head(np.ascontiguousarray(Y), V, a, y, compact=True)
+    grads = {"w": np.zeros_like(w), "V": dV}
+    if want_wbc:
+        grads["W_B"], grads["W_C"] = np.zeros_like(W_B), np.zeros_like(W_C)
+    if not active.size:  # every hinge inactive: the blocks' gradients are exact zeros
         return LossGrad(loss, grads, F)
-    work = _WORK
-    if active.size < N:  # the adjoint of the active sequences only, in fresh arrays of their size
+    if active.size < len(X):  # the backward of the active sequences only, in fresh arrays of their size
         cache, work = cache.take(active), None
-    dW_B, dW_C, dw, _ = stack_backward(*blocks, cache, Gy, True, "mixer", True, work, want_wbc=want_wbc)
-    grads["w"] = dw[0]
+    dW_B, dW_C, grads["w"], _ = stack_backward(W_B, W_C, w, cache, Gy, True, "mixer", fast, work,
+                                               want_wbc=want_wbc)
     if want_wbc:
-        grads["W_B"], grads["W_C"] = dW_B[0].T, dW_C[0].T
+        grads["W_B"], grads["W_C"] = dW_B, dW_C
     return LossGrad(loss, grads, F)
 
 

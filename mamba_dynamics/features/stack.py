@@ -27,7 +27,7 @@ from ..core.stack import Workspace, sequence_chunks, stack_backward, stack_forwa
 from ..core.train import ParamBlocks
 from . import model
 from .config import FeaturesConfig
-from .gradients import _head, head_outputs, head_reference
+from .gradients import head_outputs, head_reference, stack_chunk
 
 
 @dataclass
@@ -84,34 +84,19 @@ def loss_and_grad(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str =
                   fast: bool = True, want_wbc: bool = True) -> LossGrad:
     """Hinge loss of the stack and its gradients ``{"w": (L, d), "W_B": (L, d, d), "W_C": (L, d, d), "V": (m, d)}``
     (without ``"W_B"``, ``"W_C"`` when ``want_wbc`` is False: frozen projections, Table 3's default, whose
-    products are then skipped); ``F`` ``(N,)``.  The head and its backward are the one-layer model's (F7, :func:`~mamba_dynamics.features.
-    gradients._head`); ``fast=False`` runs the mixers' NumPy references.  The fast path runs the forward and
-    backward chunk by chunk of sequences (:func:`~mamba_dynamics.core.stack.sequence_chunks`; Table 3's ``d =
-    32``: 8 chunks of 125) and averages the chunks' gradients (:func:`~mamba_dynamics.core.losses.
-    mean_over_chunks`); a chunk whose hinges are all inactive (fitted) skips the backward, whose gradients would be
-    exact zeros."""
+    products are then skipped); ``F`` ``(N,)``.  Each chunk of sequences runs through the one-layer model's
+    :func:`~mamba_dynamics.features.gradients.stack_chunk` (the head and its backward, F7; the backward on the
+    active sequences only; a fitted chunk skips it); ``fast=False`` runs the mixers' NumPy references, in one
+    piece.  The fast path runs chunk by chunk of sequences (:func:`~mamba_dynamics.core.stack.sequence_chunks`;
+    Table 3's ``d = 32``: 8 chunks of 125) and averages the chunks' gradients
+    (:func:`~mamba_dynamics.core.losses.mean_over_chunks`)."""
+    blocks = (params.W_B, params.W_C, params.w)
     if not fast:
-        return _one_chunk(params, X, y, norm, None, want_wbc)
+        return stack_chunk(blocks, params.V, params.a, X, y, norm, False, None, want_wbc)
     X, y = np.asarray(X), np.asarray(y)
-    return mean_over_chunks(lambda sl: _one_chunk(params, X[sl], y[sl], norm, _WORK, want_wbc),
+    return mean_over_chunks(lambda sl: stack_chunk(blocks, params.V, params.a, X[sl], y[sl], norm, True, _WORK,
+                                                   want_wbc),
                             sequence_chunks(*X.shape), lambda F: hinge_loss(F, y))
-
-
-def _one_chunk(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str, work: Workspace | None,
-               want_wbc: bool = True) -> LossGrad:
-    fast = work is not None
-    Y, cache = stack_forward(params.W_B, params.W_C, params.w, X, True, "mixer", fast, work=work, norm=norm)
-    loss, F, dV, Gy, active = _head(np.ascontiguousarray(Y), params.V, params.a, y, compact=False)
-    if fast and not active.size:  # every hinge inactive (a fitted chunk): the backward would give exact zeros
-        zero = np.zeros_like
-        grads = {"w": zero(params.w), "W_B": zero(params.W_B), "W_C": zero(params.W_C), "V": dV}
-    else:
-        dW_B, dW_C, dw, _ = stack_backward(params.W_B, params.W_C, params.w, cache, Gy, True, "mixer", fast, work,
-                                           want_wbc=want_wbc)
-        grads = {"w": dw, "W_B": dW_B, "W_C": dW_C, "V": dV}
-    if not want_wbc:
-        del grads["W_B"], grads["W_C"]
-    return LossGrad(loss, grads, F)
 
 
 def loss_and_grad_reference(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str = "rms") -> LossGrad:
