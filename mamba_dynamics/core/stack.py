@@ -167,10 +167,17 @@ class StackCache:
 
     def take(self, rows: np.ndarray) -> "StackCache":
         """The cache of the sequences ``rows`` ``(n,)`` only (copies, in that order): the backward pass of the
-        sequences a loss still reaches (an active hinge), without the work of the others."""
-        out = StackCache()
+        sequences a loss still reaches (an active hinge), without the work of the others.  An array the cache holds
+        twice (the first block's input ``U`` is the tokens ``X``) is copied once."""
+        out, taken = StackCache(), {}
+
+        def pick(a):
+            if a is not None and id(a) not in taken:
+                taken[id(a)] = a[rows]
+            return None if a is None else taken[id(a)]
+
         for name in ("X", "U", "rho", "Z", "SIG", "KEEP", "Y", "S"):
-            getattr(out, name).extend(None if a is None else a[rows] for a in getattr(self, name))
+            getattr(out, name).extend(pick(a) for a in getattr(self, name))
         out.first, out.W, out.form = list(self.first), list(self.W), list(self.form)
         return out
 
