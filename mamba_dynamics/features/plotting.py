@@ -92,8 +92,9 @@ def plot_alignment(curves: dict, errors: dict, settings: dict) -> "plt.Figure":
         band(ax, c["step"], c["cos_irr"], "tab:red", "cos(w, o_j), mean over irrelevant j", marker="")
         band(ax, c["step"], c["cos_irr_min"], "tab:red", "min_j cos(w, o_j)", marker="", ls=":")
         ax.axhline(0, color="k", lw=0.5)
-        ax.set(xlabel="GD step", ylabel="cosine", ylim=(-1, 1),
-               title=f"{REGIME_LABEL[regime]}: gating alignment (SSM)\n{settings[regime]}")
+        ax.set(xlabel="GD step", ylabel="cosine", ylim=(-1, 1))
+        # the settings on a line of their own in a smaller font: at full size they ran into the next panel's
+        ax.set_title(f"{REGIME_LABEL[regime]}: gating alignment (SSM)\n{settings[regime]}", fontsize=9)
         ax.legend(fontsize=8, loc="lower left" if regime == "majority" else "upper left")
         ax = axes[1, j]
         for model, (step, err) in errors[regime].items():
