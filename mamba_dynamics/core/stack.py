@@ -165,19 +165,24 @@ class StackCache:
                          (self.Y, Y), (self.first, first), (self.W, W), (self.S, S), (self.form, form)):
             lst.append(val)
 
-    def take(self, rows: np.ndarray) -> "StackCache":
-        """The cache of the sequences ``rows`` ``(n,)`` only (copies, in that order): the backward pass of the
-        sequences a loss still reaches (an active hinge), without the work of the others.  An array the cache holds
-        twice (the first block's input ``U`` is the tokens ``X``) is copied once."""
+    def take(self, rows: np.ndarray, work: "Workspace | None" = None) -> "StackCache":
+        """The cache of the sequences ``rows`` ``(n,)`` only (copies, in that order), for the backward pass
+        (:func:`stack_backward`) of the sequences a loss still reaches (an active hinge), without the work of the
+        others.  The streams ``X``, which the backward does not read, are not copied (None); an array the cache
+        holds twice is copied once.  ``work``: the copies live in its arrays (one made with ``rows=True`` serves
+        any number of rows); fresh ones of a megabyte fault in every page when other work has run in between."""
         out, taken = StackCache(), {}
 
-        def pick(a):
+        def pick(name, k, a):
             if a is not None and id(a) not in taken:
-                taken[id(a)] = a[rows]
+                dst = None if work is None else work.get(f"take-{name}{k}", (len(rows),) + a.shape[1:])
+                # mode="clip" (the rows are valid): with the default "raise" NumPy copies through a buffer
+                taken[id(a)] = np.take(a, rows, axis=0, out=dst, mode="clip")
             return None if a is None else taken[id(a)]
 
-        for name in ("X", "U", "rho", "Z", "SIG", "KEEP", "Y", "S"):
-            getattr(out, name).extend(pick(a) for a in getattr(self, name))
+        out.X = [None] * len(self.X)
+        for name in ("U", "rho", "Z", "SIG", "KEEP", "Y", "S"):
+            getattr(out, name).extend(pick(name, k, a) for k, a in enumerate(getattr(self, name)))
         out.first, out.W, out.form = list(self.first), list(self.W), list(self.form)
         return out
 
@@ -188,18 +193,23 @@ class Workspace:
     measured more than the kernels themselves at Table 1's sizes (docs/performance.md, "Deep stacks").  Whatever
     a call returns from a workspace is overwritten by the next call that uses it."""
 
-    def __init__(self):
+    def __init__(self, rows: bool = False):
         self._arrays: dict = {}
+        self.rows = rows
 
     def get(self, name: str, shape: tuple) -> np.ndarray:
-        """An uninitialised float64 array of ``shape``, the same one for the same ``(name, shape)``."""
-        key = (name, tuple(shape))
+        """An uninitialised float64 array of ``shape``, the same one for the same ``(name, shape)``.  A workspace
+        made with ``rows=True`` keeps one array per name and trailing shape ``shape[1:]`` and returns its first
+        ``shape[0]`` rows (a contiguous view), replaced by a larger one when more rows are asked for: arrays whose
+        leading size changes from call to call (the active sequences of a step) then share one allocation."""
+        shape = tuple(shape)
+        key = (name, shape[1:] if self.rows else shape)
         a = self._arrays.get(key)
-        if a is None:
-            if len(self._arrays) > 256:  # many shapes (evaluation sets, sweeps): start over
+        if a is None or a.shape[0] < shape[0]:
+            if a is None and len(self._arrays) > 256:  # many shapes (evaluation sets, sweeps): start over
                 self._arrays.clear()
             a = self._arrays[key] = np.empty(shape)
-        return a
+        return a[:shape[0]] if self.rows else a
 
 
 def _fresh(name: str, shape: tuple) -> np.ndarray:

@@ -392,8 +392,16 @@ def _content_block(params: "model.Params") -> tuple:
     return params.W_B.T[None], params.W_C.T[None], _f64(params.w)[None]
 
 
-#: the one-block stack's reused arrays (:func:`_content_loss_and_grad`)
+#: :func:`stack_chunk` runs the blocks' backward on the active sequences alone (their cache rows copied) when
+#: fewer than this fraction of the chunk is active, else on every sequence with the inactive ones' gradient rows
+#: zero (exact zeros through the backward): copying nearly all of the cache costs more than the few inactive
+#: sequences' backward (measured in docs/performance.md, "Deep stacks")
+TAKE_BELOW = 0.9
+
+#: the one-block stack's reused arrays (:func:`_content_loss_and_grad`), and :func:`stack_chunk`'s for the active
+#: sequences' cache rows and backward (prefixes of arrays kept at the largest size asked for)
 _WORK = Workspace()
+_ACTIVE = Workspace(rows=True)
 
 
 def _content_loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, want_wbc: bool):
@@ -431,8 +439,15 @@ def stack_chunk(blocks: tuple, V: np.ndarray, a: np.ndarray, X: np.ndarray, y: n
         grads["W_B"], grads["W_C"] = np.zeros_like(W_B), np.zeros_like(W_C)
     if not active.size:  # every hinge inactive: the blocks' gradients are exact zeros
         return LossGrad(loss, grads, F)
-    if active.size < len(X):  # the backward of the active sequences only, in fresh arrays of their size
-        cache, work = cache.take(active), None
+    N = len(X)
+    if active.size < TAKE_BELOW * N:  # the backward of the active sequences only
+        work = _ACTIVE if work is not None else None
+        cache = cache.take(active, work)
+    elif active.size < N:  # of every sequence, the inactive ones' gradient rows zero
+        full = (_HEAD if work is None else work).get("Gfull", (N,) + Gy.shape[1:])
+        full.fill(0.0)
+        full[active] = Gy
+        Gy = full
     dW_B, dW_C, grads["w"], _ = stack_backward(W_B, W_C, w, cache, Gy, True, "mixer", fast, work,
                                                want_wbc=want_wbc)
     if want_wbc:

@@ -285,3 +285,16 @@ def test_fitted_batches_skip_the_backward(monkeypatch):
     r2 = ost.loss_and_grad(W_B2, W_C2, w2, P, z)
     assert all(np.all(g == 0.0) for g in r2.grads.values())
     np.testing.assert_allclose(r2.F, ref2.F, rtol=1e-12, atol=1e-14)
+
+
+def test_a_rows_workspace_serves_every_number_of_rows_from_one_array():
+    work = Workspace(rows=True)
+    a = work.get("G", (5, 3, 2))
+    b = work.get("G", (3, 3, 2))
+    assert b.shape == (3, 3, 2) and b.flags.c_contiguous and np.shares_memory(a, b)
+    c = work.get("G", (8, 3, 2))  # more rows: a larger array, kept from then on
+    assert c.shape == (8, 3, 2) and np.shares_memory(work.get("G", (4, 3, 2)), c)
+    assert not np.shares_memory(work.get("G", (4, 2, 3)), c)  # another trailing shape, another array
+    plain = Workspace()
+    assert plain.get("G", (5, 3)) is plain.get("G", (5, 3)) and not np.shares_memory(plain.get("G", (4, 3)),
+                                                                                       plain.get("G", (5, 3)))

@@ -111,6 +111,42 @@ def test_only_active_sequences_enter_the_backward_pass(model_name, L, d):
         assert np.allclose(k.grads[name], r.grads[name], rtol=1e-10, atol=1e-13 * max(1.0, np.abs(r.grads[name]).max()))
 
 
+@pytest.mark.parametrize("take_below", [0.0, 2.0])
+def test_the_backward_of_every_sequence_equals_that_of_the_active_ones(monkeypatch, take_below):
+    """``stack_chunk`` runs the backward on the active sequences' copied cache rows below ``TAKE_BELOW`` and on
+    every sequence (inactive gradient rows zero) above it: both equal the reference, for the one-layer Eq. 5 model
+    and a 3-block stack, and reused arrays give the same numbers a second time."""
+    from mamba_dynamics.features import stack
+
+    monkeypatch.setattr(gradients, "TAKE_BELOW", take_below)
+    cfg, O, s = _set(L=12, d=6)
+    rng = np.random.default_rng(5)
+    p = model.Params(w=rng.standard_normal(6), W=np.eye(6), V=3 * rng.standard_normal((7, 6)),
+                     a=model.output_layer_random(7, rng), W_B=rng.standard_normal((6, 6)),
+                     W_C=rng.standard_normal((6, 6)))
+    F = loss_and_grad_reference(p, s.X, s.y, True, content=True).F
+    p.V = p.V * 3 / np.median(np.abs(F))
+    y = np.where(np.arange(len(F)) % 2 == 0, np.sign(F), -np.sign(F))
+    r = loss_and_grad_reference(p, s.X, y, True, content=True)
+    assert 0.4 < np.mean(y * r.F < 1) < 0.8
+    for _ in range(2):
+        k = loss_and_grad(p, s.X, y, True, content=True)
+        for name in r.grads:
+            np.testing.assert_allclose(k.grads[name], r.grads[name], rtol=1e-10,
+                                       atol=1e-13 * max(1.0, np.abs(r.grads[name]).max()))
+    deep = stack.init_stack_params(FeaturesConfig(d=6, L=12, layers=3), np.random.default_rng(1))
+    deep.w += 0.5 * rng.standard_normal(deep.w.shape)
+    F = stack.loss_and_grad_reference(deep, s.X, s.y).F
+    deep.V = deep.V * 3 / np.median(np.abs(F))
+    y = np.where(np.arange(len(F)) % 3 == 0, np.sign(F), -np.sign(F))
+    r = stack.loss_and_grad_reference(deep, s.X, y)
+    assert 0.5 < np.mean(y * r.F < 1) < 0.9
+    k = stack.loss_and_grad(deep, s.X, y)
+    for name in r.grads:
+        np.testing.assert_allclose(k.grads[name], r.grads[name], rtol=1e-10,
+                                   atol=1e-13 * max(1.0, np.abs(r.grads[name]).max()))
+
+
 @pytest.mark.parametrize("sweep", ["majority_L", "locality_L"])
 def test_iterations_to_target_do_not_depend_on_log_every(sweep):
     """With stop_at_target the test error is checked after every step between the full logs: the same iteration
