@@ -452,20 +452,74 @@ def gate_adjoint_reference(Xc, Yc, w, b, tokens: str, U: np.ndarray, gates=None)
 
 
 def scan_outputs(params: NetworkParams, A: np.ndarray, Zq: np.ndarray, N: int, gated: bool):
-    """``(M, kappa, sig_q, Bc, Cq)``: scan outputs ``M`` ``(n, Q)`` of queries ``Zq`` ``(n, Q, D)`` on prompts with
-    context statistics ``A`` ``(n, D)``, plus what the backward pass reuses: ``Bc = A W_B^T`` ``(n, m_s)`` and
-    ``Cq = Zq W_C^T`` ``(n, Q, m_s)``."""
+    """``(M, kappa, sig_q, Bc)``: scan outputs ``M`` ``(n, Q)`` of queries ``Zq`` ``(n, Q, D)`` on prompts with
+    context statistics ``A`` ``(n, D)``, plus what the backward pass reuses: ``Bc = A W_B^T`` ``(n, m_s)``.  The
+    bilinear form ``(W_C z_q) . Bc_p = z_q . (W_C^T Bc_p)`` is contracted on the prompt's side first: one product
+    ``Bc W_C`` ``(n, D)`` for all queries, not ``W_C z_q`` per query (``n Q`` small products)."""
     kappa, sig_q = query_decay(Zq, params.w, float(params.b[0]), N, gated)
     Bc = A @ params.W_B.T
-    Cq = Zq @ params.W_C.T
-    M = kappa * np.einsum("nqs,ns->nq", Cq, Bc)
-    return M, kappa, sig_q, Bc, Cq
+    M = kappa * np.einsum("nqk,nk->nq", Zq, Bc @ params.W_C)
+    return M, kappa, sig_q, Bc
 
 
 def mlp_forward(M: np.ndarray, params: NetworkParams) -> tuple[np.ndarray, np.ndarray]:
     """``(f, H)``: head outputs ``f`` (shape of ``M``) and pre-activations ``H = v M + c`` (``M.shape + (m,)``)."""
     H = M[..., None] * params.v + params.c
     return np.maximum(H, 0.0) @ params.a, H
+
+
+def mlp_head_reference(M: np.ndarray, y: np.ndarray, params: NetworkParams) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The head and its backward under the loss ``(1/2K) sum (f - y)^2`` (``K = n Q``), in NumPy: ``(f, g, grads)``
+    with ``f`` and ``g = dL/dM`` the shape of ``M`` ``(n, Q)`` and ``grads`` ``{"a", "v", "c"}`` ``(m,)``:
+    ``R = (f - y)/K``, ``S = 1[H > 0]``, ``dL/da_j = sum R ReLU(H_j)``, ``dL/dv_j = a_j sum R S_j M``, ``dL/dc_j =
+    a_j sum R S_j``, ``g = sum_j R S_j a_j v_j``."""
+    f, H = mlp_forward(M, params)
+    R = (f - y) / f.size
+    RS = R[..., None] * (H > 0.0)  # (n, Q, m)
+    grads = {"a": np.einsum("nq,nqj->j", R, np.maximum(H, 0.0)),
+             "v": params.a * np.einsum("nqj,nq->j", RS, M),
+             "c": params.a * RS.sum(axis=(0, 1))}
+    return f, RS @ (params.a * params.v), grads
+
+
+@njit(cache=True)
+def _mlp_head_kernel(M, y, v, c, a, f, g, grads):  # pragma: no cover - compiled
+    """:func:`mlp_head_reference` in one pass per query (two loops over the ``m`` units: ``f``, then its
+    gradients); ``f``, ``g`` ``(n, Q)``, ``grads`` ``(3, m)`` = the rows ``a``, ``v``, ``c``."""
+    n, Q = M.shape
+    m = v.shape[0]
+    K = n * Q
+    grads[:, :] = 0.0
+    for p in range(n):
+        for q in range(Q):
+            x = M[p, q]
+            acc = 0.0
+            for j in range(m):
+                h = x * v[j] + c[j]
+                if h > 0.0:
+                    acc += a[j] * h
+            f[p, q] = acc
+            R = (acc - y[p, q]) / K
+            gq = 0.0
+            for j in range(m):
+                h = x * v[j] + c[j]
+                if h > 0.0:
+                    grads[0, j] += R * h
+                    grads[1, j] += R * x
+                    grads[2, j] += R
+                    gq += R * (a[j] * v[j])
+            g[p, q] = gq
+    for j in range(m):
+        grads[1, j] *= a[j]
+        grads[2, j] *= a[j]
+
+
+def mlp_head(M: np.ndarray, y: np.ndarray, params: NetworkParams) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Numba :func:`mlp_head_reference` (the same quantities; sums in another order): one call instead of a dozen
+    NumPy passes over ``(n, Q, m)`` arrays."""
+    f, g, grads = np.empty(M.shape), np.empty(M.shape), np.empty((3, params.v.shape[0]))
+    _mlp_head_kernel(_f64(M), _f64(y), _f64(params.v), _f64(params.c), _f64(params.a), f, g, grads)
+    return f, g, {"a": grads[0], "v": grads[1], "c": grads[2]}
 
 
 def predict(params: NetworkParams, Xc, Yc, Xq, gated: bool, tokens: str, reference: bool = False) -> np.ndarray:
@@ -478,4 +532,4 @@ def predict(params: NetworkParams, Xc, Yc, Xq, gated: bool, tokens: str, referen
 
 __all__ = ("TOKENS", "NetworkParams", "token_width", "embed_tokens", "gate_offset", "context_statistic",
            "context_statistic_reference", "context_gates_reference", "gate_adjoint", "gate_adjoint_reference",
-           "query_decay", "scan_outputs", "mlp_forward", "predict", "embed_row")
+           "query_decay", "scan_outputs", "mlp_forward", "mlp_head", "mlp_head_reference", "predict", "embed_row")

@@ -6,16 +6,18 @@ Loss ``L = (1/2nQ) sum_{p,q} (f_pq - y_pq)^2``.  With ``R = (f - y)/(nQ)``, ``S 
 ``g = dL/dM = sum_j R a_j v_j S_j``:
 
     dL/da_j = sum R ReLU(H_j),     dL/dv_j = sum R a_j S_j M,     dL/dc_j = sum R a_j S_j,
-    Gamma_p = sum_q g_pq kappa_pq C_pq                       (m_s,)   C_pq = W_C z_pq
-    dL/dW_B = sum_p Gamma_p A_p^T,    dL/dW_C = sum_{p,q} g_pq kappa_pq (W_B A_p) z_pq^T,
+    Gamma_p = sum_q g_pq kappa_pq C_pq = W_C Zg_p     (m_s,)   C_pq = W_C z_pq,   Zg_p = sum_q g_pq kappa_pq z_pq
+    dL/dW_B = sum_p Gamma_p A_p^T,    dL/dW_C = sum_{p,q} g_pq kappa_pq (W_B A_p) z_pq^T = sum_p (W_B A_p) Zg_p^T,
     U_p = W_B^T Gamma_p = dL/dA_p                            (D,)
     dL/ds_j = e_j sig(-s_j) - sig(s_j) sum_{i<j} e_i,   e_i = G_i y_i z_i^T U_p    (context gates)
     dL/ds_q = -g_pq sig(s_q) M_pq                                                  (query decay)
     dL/dw = sum dL/ds z,   dL/db = sum dL/ds.
 
-Cost per step O(n N d^2 + n Q m_s D): the context's forward and gate adjoint (:func:`network.context_statistic`,
-:func:`network.gate_adjoint`; Hermite tokens as quadratic forms of ``(x, 1)``, never embedded), the rest BLAS.
-``reference=True`` swaps both for their NumPy references (explicit embedding).
+Cost per step O(n N d^2 + n m_s D + n Q D): the context's forward and gate adjoint
+(:func:`network.context_statistic`, :func:`network.gate_adjoint`; Hermite tokens as quadratic forms of ``(x, 1)``,
+never embedded), the rest BLAS; the queries enter through ``Zg`` and ``Bc W_C`` only (no ``W_C z_q`` per query).
+``reference=True`` swaps both, and the head's one-pass kernel (:func:`network.mlp_head`), for their NumPy
+references (explicit embedding; :func:`network.mlp_head_reference`).
 
 Glossary: ``data`` = ``(Xc (n, N, d), Yc (n, N), Xq (n, Q, d), yq (n, Q))``; ``params`` a
 :class:`~mamba_dynamics.single_index.network.NetworkParams`.
@@ -40,19 +42,13 @@ def loss_grad(params, data: tuple, gated: bool, tokens: str, reference: bool = F
     gates: list = []  # what the forward pass keeps for the gate adjoint
     A = stat(Xc, Yc, params.w, params.b, gated, tokens, gates_out=gates)
     Zq = network.embed_tokens(Xq, None, tokens, fast=not reference)
-    M, kappa, sig_q, Bc, Cq = network.scan_outputs(params, A, Zq, N, gated)
-    f, H = network.mlp_forward(M, params)
-    R = (f - yq) / f.size
-    act = H > 0.0
-    RS = R[..., None] * act  # (n, Q, m)
-    grads = {"a": np.einsum("nq,nqj->j", R, np.maximum(H, 0.0)),
-             "v": params.a * np.einsum("nqj,nq->j", RS, M),
-             "c": params.a * RS.sum(axis=(0, 1))}
-    g = RS @ (params.a * params.v)  # dL/dM (n, Q)
+    M, kappa, sig_q, Bc = network.scan_outputs(params, A, Zq, N, gated)
+    f, g, grads = (network.mlp_head_reference if reference else network.mlp_head)(M, yq, params)  # g = dL/dM
     gk = g * kappa
-    Gamma = np.einsum("nq,nqs->ns", gk, Cq)
+    Zg = np.einsum("nq,nqk->nk", gk, Zq)  # sum_q g_pq kappa_pq z_pq  (n, D)
+    Gamma = Zg @ params.W_C.T
     grads["W_B"] = Gamma.T @ A
-    grads["W_C"] = (gk[..., None] * Bc[:, None, :]).reshape(-1, Bc.shape[1]).T @ Zq.reshape(-1, Zq.shape[2])
+    grads["W_C"] = Bc.T @ Zg
     if gated:
         dsq = -g * sig_q * M
         gw_c, gb_c = adjoint(Xc, Yc, params.w, params.b, tokens, Gamma @ params.W_B, gates)

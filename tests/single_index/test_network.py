@@ -117,6 +117,21 @@ def test_gradients_kernel_reference_and_finite_differences(tokens, gated):
         assert not gk["w"].any() and not gk["b"].any()
 
 
+def test_head_kernel_matches_its_numpy_reference():
+    """The one-pass head (:func:`network.mlp_head`) against the NumPy passes, with about half the units inactive."""
+    rng = np.random.default_rng(8)
+    p, _ = case(rng)
+    M, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    f, g, grads = network.mlp_head(M, y, p)
+    f_r, g_r, grads_r = network.mlp_head_reference(M, y, p)
+    H = M[..., None] * p.v + p.c
+    assert 0.2 < np.mean(H > 0) < 0.8
+    np.testing.assert_allclose(f, f_r, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(g, g_r, rtol=1e-13, atol=1e-15)
+    for k in ("a", "v", "c"):
+        np.testing.assert_allclose(grads[k], grads_r[k], rtol=1e-12, atol=1e-15)
+
+
 def test_long_prompts_and_saturated_gates_stay_finite():
     """N = 10^4 examples, and gate weights scaled up 1000x (every gate factor saturated at 0 or 1)."""
     rng = np.random.default_rng(4)
