@@ -11,7 +11,8 @@ Every framework gets the same float64 inputs and one thread (``--threads``); eac
 the Numba kernel (relative 1e-8) before any timing.  Times are medians over paired rounds (each round calls every
 framework once), and a ratio is the median over rounds of time / Numba time (benchmarks/step_bench.py explains
 why).  The sizes keep the token count ``N L`` fixed while ``L`` grows 10x and 100x, so the printed cost exponent
-in ``L`` (per token) is 0 for an O(L) method and 1 for an O(L^2) one.
+in ``L`` (per token) is 0 for an O(L) method and 1 for an O(L^2) one.  Last, the steady state at the default
+sizes: each framework ten steps in a row per round, as a training loop runs them (``step_bench.steady_times``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.step_bench import (cost_exponents, format_ms_row, load_frameworks,  # noqa: E402
-                                   parse_bench_arguments, print_table_header, time_frameworks)
+                                   parse_bench_arguments, print_steady_table, print_table_header,
+                                   time_frameworks)
 
 BLOCKS = {"ssm": ("w", "W_B", "W_C", "V"), "lt-mlp": ("W", "V")}
 
@@ -193,6 +195,9 @@ def main(argv=None) -> int:
             print(format_ms_row(f"{model:<7} {N:>5} {L:>5} {d:>4}", times, ratios, names, gflops), flush=True)
             if d == 10:
                 per_token.setdefault(model, []).append((L, {n: t / (N * L) for n, t in times.items()}))
+    N, L, d = sizes[0]
+    print_steady_table(loaded, [(f"{model:<7} {N:>5} {L:>5} {d:>4}", make_case(model, N, L, d), model)
+                                for model in BLOCKS], 2 if args.smoke else 15, "at the default sizes")
     if len(sizes) > 2:
         print("\ncost per token vs L at a fixed token count (fitted exponent: 0 = O(L), 1 = O(L^2))")
         for model, rows in per_token.items():

@@ -11,7 +11,8 @@ Same protocol as benchmarks/step_bench.py: one thread each, float64, every loss 
 Numba (relative 1e-8) before timing, paired rounds, ratio = median over rounds of time / Numba time.  Sizes are a
 training batch of the reproduction (``scripts/single_index_e2e.py``): 64 prompts x 4 queries, ``m_s = m = 64``,
 Hermite tokens, at the mean training context N = 87 (log-uniform on [16, 256]) and at N = 256; then N = 2560 and
-25 600 at about the same token count, with the fitted exponent of the cost per context token in N.
+25 600 at about the same token count, with the fitted exponent of the cost per context token in N.  Last, the
+steady state at the training sizes: each framework ten steps in a row per round (``step_bench.steady_times``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.single_index_bench import _flip, _triu  # noqa: E402
 from benchmarks.step_bench import (cost_exponents, format_ms_row, load_frameworks,  # noqa: E402
-                                   parse_bench_arguments, print_table_header, time_frameworks)
+                                   parse_bench_arguments, print_steady_table, print_table_header,
+                                   time_frameworks)
 
 BLOCKS = ("W_B", "W_C", "w", "b", "v", "c", "a")
 
@@ -179,6 +181,10 @@ def main(argv=None) -> int:
             print(format_ms_row(f"{label:<9} {n:>4} {N:>6} {d:>4}", times, ratios, names, gflops), flush=True)
             if gated and d == 16 and N >= 256:
                 per_token.append((N, {k: t / (n * N) for k, t in times.items()}))
+    print_steady_table(loaded, [(f"{label:<9} {n:>4} {N:>6} {d:>4}", make_case(n, N, d), gated)
+                                for gated, label in ((True, "mamba"), (False, "constant"))
+                                for n, N, d in (sizes[:1] if args.smoke else paper)],
+                       2 if args.smoke else 6, "at the training sizes")
     if len(per_token) > 2:
         fits = cost_exponents(per_token, names)
         print("\ncost per context token vs N at about the same token count (mamba gate, d = 16; 0 = linear in N): "

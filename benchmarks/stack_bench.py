@@ -13,10 +13,11 @@ Numba (relative 1e-8) before timing, paired rounds, ratio = median over rounds o
 training batch of ``scripts/outliers_table1.py`` (B = 64 prompts, l = 20, d = 30, m = 31, 3 blocks), then l = 200
 and 2000 at about the same token count (B = 6 and 1; the frameworks' pairwise gate matrix is ``B L (l+1)^2``
 doubles), with the fitted exponent of the cost per token in ``l``; then Table 3's full-batch step (``N = 1000``
-sequences of ``L = 12`` tokens, majority voting, ``d = 10`` and ``32``, 5 blocks, ``m = 40``).  The frameworks compute the blocks in the pairwise
-form with the gate matrix in log space, as one would write them; Numba takes the pairwise kernels at ``l = 20`` and
-the scans above (``core.mixer.quadratic_form``), the pairwise ones on the factored scores ``u_t^T Q u_s``
-(``core.stack.block_form``).
+sequences of ``L = 12`` tokens, majority voting, ``d = 10`` and ``32``, 5 blocks, ``m = 40``).  The frameworks
+compute the blocks in the pairwise form with the gate matrix in log space, as one would write them; Numba takes
+the pairwise kernels at ``l = 20`` and the scans above (``core.mixer.quadratic_form``), the pairwise ones on the
+factored scores ``u_t^T Q u_s`` (``core.stack.block_form``).  Last, the steady state (steps back to back) of both
+sizes (``step_bench.print_steady_table``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.step_bench import (cost_exponents, format_ms_row, load_frameworks,  # noqa: E402
-                                   parse_bench_arguments, print_table_header, time_frameworks)
+                                   parse_bench_arguments, print_steady_table, print_table_header,
+                                   time_frameworks)
 
 BLOCKS = ("W_B", "W_C", "w")
 
@@ -217,32 +219,6 @@ def make_jax():
     return step, lambda case: [jnp.asarray(a) for a in case]
 
 
-def steady_times(loaded: dict, case, gated: bool, rounds: int, burst: int = 10) -> dict:
-    """Each framework ``burst`` steps in a row per round (as in a training loop, where a step follows a step of
-    the same code), in turn, over ``rounds`` rounds; the median over rounds of the median of each burst's last
-    ``burst - 2`` steps, in seconds.  The paired rounds of :func:`time_frameworks` time one step after the other
-    frameworks' steps instead, with their code and data in the caches."""
-    import time
-
-    import numpy as np
-
-    fns = {}
-    for name, (step, convert) in loaded.items():
-        if name != "numpy":
-            conv = convert(case)
-            fns[name] = (lambda step=step, conv=conv: step(conv, gated))
-    res = {k: [] for k in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            ts = []
-            for _ in range(burst):
-                t0 = time.perf_counter()
-                fn()
-                ts.append(time.perf_counter() - t0)
-            res[name].append(float(np.median(ts[2:])))
-    return {k: float(np.median(v)) for k, v in res.items()}
-
-
 def main(argv=None) -> int:
     from mamba_dynamics.core.cli import Parser
 
@@ -285,24 +261,13 @@ def main(argv=None) -> int:
         print(format_ms_row(f"{'features':<8} {N:>5} {L:>3} {d:>3}", times, ratios, names, gflops), flush=True)
     B, l = sizes[0]
     d = 4 if args.smoke else 30
-    print(f"\nsteady state at B={B}, l={l}: each framework 10 steps in a row per round, in turn "
-          f"({3 if args.smoke else 40} rounds); median ms and ratio of medians to Numba")
-    for gated, label in ((True, "mamba"), (False, "lt")):
-        med = steady_times(loaded, make_case(B, l, d), gated, 3 if args.smoke else 40)
-        print(f"steady {label:<6} " + _steady_cells(med), flush=True)
+    print_steady_table(loaded, [(f"{label:<6}", make_case(B, l, d), gated) for gated, label in ((True, "mamba"),
+                                                                                                 (False, "lt"))],
+                       3 if args.smoke else 40, f"at B={B}, l={l}")
     features = [(6, 4, 3)] if args.smoke else [(1000, 12, 10), (1000, 12, 32)]
-    print(f"steady state of Table 3's step: the same, {2 if args.smoke else 10} rounds")
-    for N, L, d in features:
-        med = steady_times(loaded, make_features_case(d, N, L, 2 if args.smoke else 5), FEATURES,
-                           2 if args.smoke else 10)
-        print(f"steady features d={d:<3} " + _steady_cells(med), flush=True)
+    print_steady_table(loaded, [(f"features d={d:<3}", make_features_case(d, N, L, 2 if args.smoke else 5), FEATURES)
+                                for N, L, d in features], 2 if args.smoke else 10, "of Table 3's step")
     return 0
-
-
-def _steady_cells(med: dict) -> str:
-    """``numba 1.23  torch 4.56 (3.71x)  ...``: the steady-state medians in ms and their ratios to Numba."""
-    return "  ".join(f"{k} {v * 1e3:.2f}" + ("" if k == "numba" else f" ({v / med['numba']:.2f}x)")
-                     for k, v in med.items())
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ equal to the Numba kernel before any timing; each time is the median of repeated
 Also printed: the cost-vs-prompt-length exponent of the Numba step (fitted on log-log axes; O(l) expected),
 achieved GFLOP/s against a counted FLOP figure, first-call compile time with and without the Numba cache, and the
 gate's exp options (``gate_exp_study``: speed and accuracy of the libm and SIMD paths, and of a Numba loop
-compiled with the ``afn`` fast-math flag alone).
+compiled with the ``afn`` fast-math flag alone), and the steady state at the paper's sizes (:func:`steady_times`:
+each framework ten steps in a row per round, as a training loop runs them; the paired rounds time each step in
+the state the other frameworks leave the core in).
 """
 
 from __future__ import annotations
@@ -244,6 +246,48 @@ def time_frameworks(loaded: dict, case, variant, budget: float, where: str, skip
     return paired_times(fns, min_total=budget)
 
 
+def steady_times(loaded: dict, case, variant, rounds: int, burst: int = 10) -> dict:
+    """Each framework ``burst`` steps in a row per round (as in a training loop, where a step follows a step of
+    the same code), in turn, over ``rounds`` rounds; the median over rounds of the median of each burst's last
+    ``burst - 2`` steps, in seconds (the NumPy reference is left out).  The paired rounds of
+    :func:`time_frameworks` time one step after the other frameworks' steps instead, in the state they leave the
+    core in (docs/performance.md, "Two ways to time a step")."""
+    import time
+
+    import numpy as np
+
+    fns = {}
+    for name, (step, convert) in loaded.items():
+        if name != "numpy":
+            conv = convert(case)
+            fns[name] = (lambda step=step, conv=conv: step(conv, variant))
+    res = {k: [] for k in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            ts = []
+            for _ in range(burst):
+                t0 = time.perf_counter()
+                fn()
+                ts.append(time.perf_counter() - t0)
+            res[name].append(float(np.median(ts[2:])))
+    return {k: float(np.median(v)) for k, v in res.items()}
+
+
+def steady_cells(med: dict) -> str:
+    """``numba 1.23  torch 4.56 (3.71x)  ...``: the steady-state medians in ms and their ratios to Numba."""
+    return "  ".join(f"{k} {v * 1e3:.2f}" + ("" if k == "numba" else f" ({v / med['numba']:.2f}x)")
+                     for k, v in med.items())
+
+
+def print_steady_table(loaded: dict, rows, rounds: int, where: str) -> None:
+    """Print the steady-state table ``where`` (e.g. "at the paper's sizes"): one line ``steady <lead>  numba ...``
+    per ``(lead, case, variant)`` of ``rows`` (:func:`steady_times` over ``rounds`` rounds, :func:`steady_cells`)."""
+    print(f"\nsteady state {where}: each framework 10 steps in a row per round, in turn ({rounds} rounds); median ms "
+          "and ratio of medians to Numba")
+    for lead, case, variant in rows:
+        print(f"steady {lead}  " + steady_cells(steady_times(loaded, case, variant, rounds)), flush=True)
+
+
 def agree(ref, other, rtol: float = 1e-8) -> bool:
     import numpy as np
 
@@ -406,6 +450,11 @@ def main(argv=None) -> int:
                 f"{times[n] * 1e6:>12.1f}" if n in times else f"{'-':>12}" for n in names) + "  " + " ".join(
                 f"{ratios[n]:>12.2f}" if n in ratios else f"{'-':>12}" for n in names if n != "numba")
             print(row + f"  {gflops:>8.2f}", flush=True)
+
+    print_steady_table(loaded, [(f"{model:<6} {B:>5} {l:>6} {d:>4}", make_case(B, l, d), gated)
+                                for gated, model in ((True, "mamba"), (False, "lt"))
+                                for B, l, d in (sizes[:1] if args.smoke else paper)],
+                       2 if args.smoke else 15, "at the paper's sizes")
 
     if not args.quick:
         gate_exp_study(sizes[:1] if args.smoke else paper, budget)

@@ -14,6 +14,7 @@ def test_step_bench_smoke(root):
     assert "numba us" in out and "GFLOP/s" in out
     rows = [line for line in out.splitlines() if line.startswith(("mamba ", "lt "))]
     assert len(rows) == 2
+    assert len([line for line in out.splitlines() if line.startswith(("steady mamba ", "steady lt "))]) == 2
     # frameworks that are not installed are reported as skipped, not as failures
     for name in ("torch", "jax"):
         assert f"{name} us" in out or f"skipped: {name}" in out
@@ -33,6 +34,8 @@ def test_family_bench_smoke(root, script, rows):
     assert len([line for line in res.stdout.splitlines() if line.startswith(rows)]) == 2 and "GFLOP/s" in res.stdout
     for name in ("torch", "jax"):
         assert f"{name} ms" in res.stdout or f"skipped: {name}" in res.stdout
+    if script != "single_index_bench.py":  # the steady state (steps back to back) of both models
+        assert len([line for line in res.stdout.splitlines() if line.startswith("steady ")]) >= 2
     if script == "stack_bench.py":  # Table 3's step, and the steady-state tables: steps back to back
         lines = res.stdout.splitlines()
         assert len([line for line in lines if line.startswith(("steady mamba ", "steady lt "))]) == 2
