@@ -255,7 +255,8 @@ def main(argv=None) -> int:
     print_table_header(f"{'model':<8} {'N':>5} {'L':>3} {'d':>3}", names, "ms", 10)
     for N, L, d in ([(6, 4, 3)] if args.smoke else [(1000, 12, 10), (1000, 12, 32)]):
         layers = 2 if args.smoke else 5
-        times, ratios = time_frameworks(loaded, make_features_case(d, N, L, layers), FEATURES, budget,
+        # a round takes 0.1-0.2 s here: three times the budget gives 30-60 rounds, not 10-20
+        times, ratios = time_frameworks(loaded, make_features_case(d, N, L, layers), FEATURES, 3 * budget,
                                         f"features, N={N}, L={L}, d={d}")
         gflops = counted_flops_features(N, L, d, layers) / times["numba"] / 1e9
         print(format_ms_row(f"{'features':<8} {N:>5} {L:>3} {d:>3}", times, ratios, names, gflops), flush=True)
