@@ -395,7 +395,7 @@ def _content_block(params: "model.Params") -> tuple:
 #: :func:`stack_chunk` runs the blocks' backward on the active sequences alone (their cache rows copied) when
 #: fewer than this fraction of the chunk is active, else on every sequence with the inactive ones' gradient rows
 #: zero (exact zeros through the backward): copying nearly all of the cache costs more than the few inactive
-#: sequences' backward (measured in docs/performance.md, "Deep stacks")
+#: sequences' backward (measured in docs/performance.md, "The active sequences' backward")
 TAKE_BELOW = 0.9
 
 #: the one-block stack's reused arrays (:func:`_content_loss_and_grad`), and :func:`stack_chunk`'s for the active
