@@ -262,8 +262,8 @@ def main(argv=None) -> int:
         print(format_ms_row(f"{'features':<8} {N:>5} {L:>3} {d:>3}", times, ratios, names, gflops), flush=True)
     B, l = sizes[0]
     d = 4 if args.smoke else 30
-    print_steady_table(loaded, [(f"{label:<6}", make_case(B, l, d), gated) for gated, label in ((True, "mamba"),
-                                                                                                 (False, "lt"))],
+    print_steady_table(loaded, [(f"{label:<6}", make_case(B, l, d), gated)
+                                for gated, label in ((True, "mamba"), (False, "lt"))],
                        3 if args.smoke else 40, f"at B={B}, l={l}")
     features = [(6, 4, 3)] if args.smoke else [(1000, 12, 10), (1000, 12, 32)]
     print_steady_table(loaded, [(f"features d={d:<3}", make_features_case(d, N, L, 2 if args.smoke else 5), FEATURES)
