@@ -31,9 +31,14 @@ sys.path.insert(0, str(ROOT))
 
 
 def pin_threads(n: int) -> None:
-    """Pin every framework to ``n`` threads; must run before numpy/torch/jax are imported."""
+    """Pin every framework to ``n`` threads: the environment for libraries not loaded yet (torch, jax, SciPy's
+    OpenBLAS), and threadpoolctl for the BLAS already loaded (NumPy's, which the package's imports load before
+    the arguments are parsed: without it NumPy's OpenBLAS kept its default of one thread per core)."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(n)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(n)
     flags = os.environ.get("XLA_FLAGS", "")
     os.environ["XLA_FLAGS"] = (flags + f" --xla_cpu_multi_thread_eigen={'true' if n > 1 else 'false'} "
                                f"intra_op_parallelism_threads={n}").strip()
@@ -351,8 +356,14 @@ def load_frameworks(factories: dict, skip: set, threads: int) -> dict:
             loaded[name] = factory()
         except ImportError as exc:
             missing.append(f"{name} ({exc.name} not installed: pip install -e .[bench])")
+    from threadpoolctl import threadpool_limits
+
+    from mamba_dynamics.core.blas import summary
+
+    threadpool_limits(threads)  # the BLAS libraries the frameworks loaded (SciPy's) too
     print(f"machine: {cpu_name()}, {os.cpu_count()} logical cores; {threads} thread(s) per framework; "
           f"python {platform.python_version()}, numpy {np.__version__}")
+    print(summary())
     for m in missing:
         print(f"skipped: {m}")
     return loaded

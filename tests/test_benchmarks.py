@@ -15,6 +15,10 @@ def test_step_bench_smoke(root):
     rows = [line for line in out.splitlines() if line.startswith(("mamba ", "lt "))]
     assert len(rows) == 2
     assert len([line for line in out.splitlines() if line.startswith(("steady mamba ", "steady lt "))]) == 2
+    # every BLAS the frameworks load runs one thread, as the header says (NumPy's OpenBLAS is loaded before the
+    # arguments are parsed: the environment variables alone came too late for it)
+    blas = next(line for line in out.splitlines() if line.startswith("BLAS: "))
+    assert "OpenBLAS" not in blas or blas.count(" 1 thread(s)") == blas.count("OpenBLAS"), blas
     # frameworks that are not installed are reported as skipped, not as failures
     for name in ("torch", "jax"):
         assert f"{name} us" in out or f"skipped: {name}" in out

@@ -11,6 +11,7 @@ module          job
 ``train``       the one SGD/GD loop (logging, divergence guard, Ctrl-C, progress) and ``TrainResult``
 ``optim``       SGD and Adam steps on named parameter blocks (a few lines, no framework)
 ``io``          atomic ``.npz`` + JSON-sidecar writing with run metadata
+``blas``        which BLAS kernels and threads NumPy/SciPy run (recorded in sidecars and benchmark headers)
 ``parallel``    worker processes with one BLAS/Numba thread each
 ``progress``    tqdm bars on a terminal, silent otherwise
 ``cells``       one resumable store of keyed cells (sweeps and reproductions)

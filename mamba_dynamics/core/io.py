@@ -1,7 +1,7 @@
 """Saving results: arrays to ``.npz`` plus a JSON sidecar, both written atomically (temp file, then rename).
 
-The sidecar carries what is needed to trust and redo a run: the config, the seed, package versions, the git
-commit of the working tree (if any), wall time and status.
+The sidecar carries what is needed to trust and redo a run: the config, the seed, package versions, the BLAS
+kernels (:mod:`~mamba_dynamics.core.blas`), the git commit of the working tree (if any), wall time and status.
 """
 
 from __future__ import annotations
@@ -89,11 +89,13 @@ def git_commit() -> str | None:
 
 
 def run_metadata() -> dict:
-    """Package versions, Python, platform, git commit and a UTC timestamp."""
+    """Package versions, the BLAS kernels and threads (:func:`~mamba_dynamics.core.blas.describe`: results agree
+    across kernel sets to rounding, not bit for bit), Python, platform, git commit and a UTC timestamp."""
     import numba
     import scipy
 
     from .. import __version__
+    from .blas import describe as describe_blas
 
     versions = {"mamba_dynamics": __version__, "numpy": np.__version__, "numba": numba.__version__,
                 "scipy": scipy.__version__, "python": sys.version.split()[0]}
@@ -105,6 +107,7 @@ def run_metadata() -> dict:
         pass
     return {
         "versions": versions,
+        "blas": describe_blas(),
         "platform": platform.platform(),
         "git_commit": git_commit(),
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -27,3 +27,7 @@ def test_write_run_round_trip_with_metadata(tmp_path):
     assert side["seed"] == 3 and side["arrays"] == ["x"]
     assert {"numpy", "numba", "python", "mamba_dynamics"} <= set(side["metadata"]["versions"])
     assert "git_commit" in side["metadata"]
+    # the BLAS kernels that made the numbers (they change the last bits of every product)
+    blas = side["metadata"]["blas"]
+    assert set(blas) == {"libraries", "forced"} and all({"core", "threads", "version"} <= set(lib)
+                                                         for lib in blas["libraries"])
