@@ -236,18 +236,20 @@ def block_form(T: int, D: int, r: int) -> str:
 #: a batch whose ``(N, T, D)`` float64 arrays are larger than ``CHUNK_ABOVE`` bytes runs in chunks of about
 #: ``CHUNK_BYTES`` per array (:func:`sequence_chunks`).  Measured on the 5-block feature stack's step (one thread,
 #: interleaved, Table 3's data): ``d = 32``, ``N = 1000`` (3 MB arrays) 0.89 of the one-piece time in chunks of
-#: 125 sequences (0.38 MB), 0.95 in chunks of 334; ``N = 4000``: 0.74; ``d = 10``, ``N = 1000`` (0.96 MB) 1.03 in
-#: chunks of 334 (the calls' overhead), so it stays in one piece; docs/performance.md, "Deep stacks"
+#: 125 sequences (0.38 MB), 0.95 in chunks of 334; ``N = 4000``: 0.74 (docs/performance.md, "Deep stacks").
+#: The feature models size their chunks by the head's width (:func:`mamba_dynamics.features.gradients.head_chunks`:
+#: ``d = 10``, ``m = 40``: 10 chunks of 100, 0.79-0.90 of the one-piece step; "BLAS kernels and threads")
 CHUNK_BYTES = 384 * 1024
 CHUNK_ABOVE = 1024 * 1024
 
 
 def sequence_chunks(N: int, T: int, D: int, budget: int = CHUNK_BYTES, above: int = CHUNK_ABOVE) -> list:
-    """Near-equal contiguous slices of ``N`` sequences of ``T`` tokens of width ``D``: one slice when an ``(N, T,
-    D)`` float64 array takes at most ``above`` bytes (Table 1's training batch: 64 prompts, 0.33 MB; Table 3's at
-    ``d = 10``: 0.96 MB), else as few as keep each chunk's array within about ``budget`` bytes.  A block's
-    forward and backward touch a dozen such arrays; a batch far larger than the caches (Table 3 at ``d = 32``:
-    1000 sequences, 3 MB per array, five blocks) runs faster chunk by chunk, its arrays staying in cache."""
+    """Near-equal contiguous slices of ``N`` sequences of ``T`` tokens of width ``D`` (the widest per-token array
+    the step keeps: the stream's ``D``, or a head's ``m`` neurons, as the feature models pass): one slice when an
+    ``(N, T, D)`` float64 array takes at most ``above`` bytes (Table 1's training batch: 64 prompts, 0.33 MB),
+    else as few as keep each chunk's array within about ``budget`` bytes.  A block's forward and backward touch a
+    dozen such arrays; a batch far larger than the caches (Table 3: 1000 sequences, 3.8 MB for the head's
+    pre-activations, five blocks) runs faster chunk by chunk, its arrays staying in cache."""
     size = N * T * D * 8
     if N <= 1 or size <= above:
         return [slice(0, max(N, 0))]

@@ -367,12 +367,9 @@ def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: b
     if gated and content:
         return _content_loss_and_grad(params, _f64(X), _f64(y), want_wbc)
     if not gated and attention_pairs(*X.shape[1:], window):
-        X = _f64(X)
-        d = X.shape[2]
-        Y = np.matmul(_attention_scores(X, params.W, window), X, out=_HEAD.get("Y", X.shape))
-        loss, F, dV, Gy, active = _head(Y, params.V, params.a, y, compact=True)
-        dW = _attention_pairs_grad(X, Gy, active, window) if active.size else np.zeros((d, d))
-        return LossGrad(loss, {"W": dW, "V": dV}, F)
+        X, y = _f64(X), _f64(y)
+        return mean_over_chunks(lambda sl: _attention_pairs_chunk(params, X[sl], y[sl], window),
+                                head_chunks(X, params.V), lambda F: hinge_loss(F, y))
     X, Y, T = _mix_fast(params, X, gated, content, window)
     d = X.shape[2]
     loss, F, dV, Gy, _ = _head(Y, params.V, params.a, y, compact=False)
@@ -382,6 +379,27 @@ def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: b
         return LossGrad(loss, {"w": dw, "V": dV}, F)
     dW = np.zeros((d, d))
     attention_adjoint(X, _f64(Gy), dW, window)
+    return LossGrad(loss, {"W": dW, "V": dV}, F)
+
+
+def head_chunks(X: np.ndarray, V: np.ndarray) -> list:
+    """The training step's chunks of sequences (:func:`~mamba_dynamics.core.stack.sequence_chunks`), sized by the
+    widest per-token array the step keeps: the head's pre-activations ``(N, L, m)`` (``m`` = 40 neurons against
+    ``d`` = 10 at the defaults, 3.8 MB for 1000 sequences) or the tokens ``(N, L, d)``.  At the defaults: 10
+    chunks of 100 sequences, whose arrays stay in the core's 1 MB L2 cache through the head's three products and
+    the mixer (measured 0.79-0.90 of the one-piece step with OpenBLAS's detected AVX-512 kernels, about even with
+    its Haswell kernels; docs/performance.md, "BLAS kernels and threads").  ``X`` ``(N, L, d)``, ``V`` ``(m, d)``."""
+    N, L, d = X.shape
+    return sequence_chunks(N, L, max(d, V.shape[0]))
+
+
+def _attention_pairs_chunk(params: "model.Params", X: np.ndarray, y: np.ndarray, window: int) -> LossGrad:
+    """Linear attention in the pairwise form (:func:`_attention_scores`), the head and (F10) on one chunk of
+    sequences ``X`` ``(n, L, d)``, ``y`` ``(n,)`` (float64, contiguous rows)."""
+    d = X.shape[2]
+    Y = np.matmul(_attention_scores(X, params.W, window), X, out=_HEAD.get("Y", X.shape))
+    loss, F, dV, Gy, active = _head(Y, params.V, params.a, y, compact=True)
+    dW = _attention_pairs_grad(X, Gy, active, window) if active.size else np.zeros((d, d))
     return LossGrad(loss, {"W": dW, "V": dV}, F)
 
 
@@ -414,7 +432,7 @@ def _content_loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray,
     blocks = _content_block(params)
     r = mean_over_chunks(lambda sl: stack_chunk(blocks, params.V, params.a, X[sl], y[sl], work=_WORK,
                                                 want_wbc=want_wbc),
-                         sequence_chunks(*X.shape), lambda F: hinge_loss(F, y))
+                         head_chunks(X, params.V), lambda F: hinge_loss(F, y))
     grads = {"w": r.grads["w"][0], "V": r.grads["V"]}
     if want_wbc:
         grads["W_B"], grads["W_C"] = r.grads["W_B"][0].T, r.grads["W_C"][0].T

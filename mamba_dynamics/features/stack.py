@@ -27,7 +27,7 @@ from ..core.stack import Workspace, sequence_chunks, stack_backward, stack_forwa
 from ..core.train import ParamBlocks
 from . import model
 from .config import FeaturesConfig
-from .gradients import head_outputs, head_reference, stack_chunk
+from .gradients import head_chunks, head_outputs, head_reference, stack_chunk
 
 
 @dataclass
@@ -87,8 +87,9 @@ def loss_and_grad(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str =
     products are then skipped); ``F`` ``(N,)``.  Each chunk of sequences runs through the one-layer model's
     :func:`~mamba_dynamics.features.gradients.stack_chunk` (the head and its backward, F7; the backward on the
     active sequences only; a fitted chunk skips it); ``fast=False`` runs the mixers' NumPy references, in one
-    piece.  The fast path runs chunk by chunk of sequences (:func:`~mamba_dynamics.core.stack.sequence_chunks`;
-    Table 3's ``d = 32``: 8 chunks of 125) and averages the chunks' gradients
+    piece.  The fast path runs chunk by chunk of sequences sized by the head's width
+    (:func:`~mamba_dynamics.features.gradients.head_chunks`; Table 3's ``m = 40``: 10 chunks of 100 at ``d = 10``
+    and ``d = 32``) and averages the chunks' gradients
     (:func:`~mamba_dynamics.core.losses.mean_over_chunks`)."""
     blocks = (params.W_B, params.W_C, params.w)
     if not fast:
@@ -96,7 +97,7 @@ def loss_and_grad(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str =
     X, y = np.asarray(X), np.asarray(y)
     return mean_over_chunks(lambda sl: stack_chunk(blocks, params.V, params.a, X[sl], y[sl], norm, True, _WORK,
                                                    want_wbc),
-                            sequence_chunks(*X.shape), lambda F: hinge_loss(F, y))
+                            head_chunks(X, params.V), lambda F: hinge_loss(F, y))
 
 
 def loss_and_grad_reference(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str = "rms") -> LossGrad:

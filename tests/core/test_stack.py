@@ -192,7 +192,9 @@ def test_sequence_chunks_cover_the_batch_in_near_equal_pieces():
     """One piece while an ``(N, T, D)`` array fits in ``CHUNK_ABOVE`` bytes; beyond, contiguous near-equal slices
     that cover every sequence once, each within about ``CHUNK_BYTES``."""
     assert sequence_chunks(64, 21, 31) == [slice(0, 64)]  # Table 1's training batch
-    assert sequence_chunks(1000, 12, 10) == [slice(0, 1000)]  # Table 3 at d = 10 (0.96 MB)
+    assert sequence_chunks(1000, 12, 10) == [slice(0, 1000)]  # 1000 sequences of 12 tokens, d = 10 (0.96 MB)
+    # the feature models pass their head's width m = 40 (3.8 MB): 10 chunks of 100
+    assert sequence_chunks(1000, 12, 40) == [slice(i, i + 100) for i in range(0, 1000, 100)]
     for N, T, D in [(1000, 12, 32), (2000, 21, 31), (7, 10000, 31), (3, 5, 1)]:
         chunks = sequence_chunks(N, T, D)
         covered = np.concatenate([np.arange(N)[sl] for sl in chunks])
@@ -205,11 +207,31 @@ def test_sequence_chunks_cover_the_batch_in_near_equal_pieces():
     assert sequence_chunks(0, 5, 5) == [slice(0, 0)]
 
 
-@pytest.mark.parametrize("family", ["outliers", "features"])
+@pytest.mark.parametrize("family", ["outliers", "features", "features-one-layer"])
 def test_a_step_in_chunks_equals_the_step_in_one_piece(family, monkeypatch):
-    """A batch large enough to be chunked gives the one-piece loss, outputs and gradients to rounding."""
+    """A batch large enough to be chunked gives the one-piece loss, outputs and gradients to rounding (the
+    feature models' steps are chunked by their head's width, :func:`~mamba_dynamics.features.gradients.head_chunks`:
+    the one-layer Eq. 5 SSM and the linear-attention model's pairwise form at the default sizes)."""
     from benchmarks.stack_bench import make_case, make_features_case
 
+    if family == "features-one-layer":
+        from benchmarks.features_bench import make_case as make_one_layer, make_numba
+        from mamba_dynamics.features import gradients as fam
+
+        step, convert = make_numba()
+        cases = {model: convert(make_one_layer(model, 1000, 12, 10)) for model in ("ssm", "lt-mlp")}
+        assert [len(fam.head_chunks(c[1], c[0].V)) for c in cases.values()] == [10, 10]  # 100 sequences each
+        runs = {model: (lambda model=model: fam.loss_and_grad(*cases[model], model == "ssm", model == "ssm"))
+                for model in cases}
+        chunked = {k: f() for k, f in runs.items()}
+        monkeypatch.setattr(fam, "head_chunks", lambda X, V: [slice(0, len(X))])
+        for k, f in runs.items():
+            one, many = f(), chunked[k]
+            assert abs(many.loss - one.loss) <= 1e-14 * max(1.0, abs(one.loss))
+            np.testing.assert_allclose(many.F, one.F, rtol=1e-12, atol=1e-13)
+            for name, g in one.grads.items():
+                np.testing.assert_allclose(many.grads[name], g, rtol=1e-11, atol=1e-14 * max(1.0, np.abs(g).max()))
+        return
     if family == "outliers":
         from mamba_dynamics.outliers import stack as fam
 
@@ -228,6 +250,8 @@ def test_a_step_in_chunks_equals_the_step_in_one_piece(family, monkeypatch):
     assert len(sequence_chunks(*n)) > 1
     chunked = {k: f() for k, f in runs.items()}
     monkeypatch.setattr(fam, "sequence_chunks", lambda N, T, D: [slice(0, N)])
+    if family == "features":  # its training step's chunks follow the head's width
+        monkeypatch.setattr(fam, "head_chunks", lambda X, V: [slice(0, len(X))])
     for k, f in runs.items():
         one, many = f(), chunked[k]
         if isinstance(one, np.ndarray):
