@@ -452,10 +452,10 @@ def stack_chunk(blocks: tuple, V: np.ndarray, a: np.ndarray, X: np.ndarray, y: n
     W_B, W_C, w = blocks
     Y, cache = stack_forward(W_B, W_C, w, X, True, "mixer", fast, work=work, norm=norm)
     loss, F, dV, Gy, active = _head(np.ascontiguousarray(Y), V, a, y, compact=True)
-    grads = {"w": np.zeros_like(w), "V": dV}
-    if want_wbc:
-        grads["W_B"], grads["W_C"] = np.zeros_like(W_B), np.zeros_like(W_C)
     if not active.size:  # every hinge inactive: the blocks' gradients are exact zeros
+        grads = {"w": np.zeros_like(w), "V": dV}
+        if want_wbc:
+            grads["W_B"], grads["W_C"] = np.zeros_like(W_B), np.zeros_like(W_C)
         return LossGrad(loss, grads, F)
     N = len(X)
     if active.size < TAKE_BELOW * N:  # the backward of the active sequences only
@@ -466,8 +466,8 @@ def stack_chunk(blocks: tuple, V: np.ndarray, a: np.ndarray, X: np.ndarray, y: n
         full.fill(0.0)
         full[active] = Gy
         Gy = full
-    dW_B, dW_C, grads["w"], _ = stack_backward(W_B, W_C, w, cache, Gy, True, "mixer", fast, work,
-                                               want_wbc=want_wbc)
+    dW_B, dW_C, dw, _ = stack_backward(W_B, W_C, w, cache, Gy, True, "mixer", fast, work, want_wbc=want_wbc)
+    grads = {"w": dw, "V": dV}
     if want_wbc:
         grads["W_B"], grads["W_C"] = dW_B, dW_C
     return LossGrad(loss, grads, F)
