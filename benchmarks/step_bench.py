@@ -31,14 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 
 def pin_threads(n: int) -> None:
-    """Pin every framework to ``n`` threads: the environment for libraries not loaded yet (torch, jax, SciPy's
-    OpenBLAS), and threadpoolctl for the BLAS already loaded (NumPy's, which the package's imports load before
-    the arguments are parsed: without it NumPy's OpenBLAS kept its default of one thread per core)."""
+    """Pin every framework to ``n`` threads through the environment, for the libraries not loaded yet (torch,
+    jax, SciPy's OpenBLAS).  NumPy's OpenBLAS is loaded by then (the package's imports load it before the
+    arguments are parsed) and kept its default of one thread per core until :func:`load_frameworks` began to pin
+    every loaded BLAS with threadpoolctl."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(n)
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(n)
     flags = os.environ.get("XLA_FLAGS", "")
     os.environ["XLA_FLAGS"] = (flags + f" --xla_cpu_multi_thread_eigen={'true' if n > 1 else 'false'} "
                                f"intra_op_parallelism_threads={n}").strip()
@@ -360,7 +358,7 @@ def load_frameworks(factories: dict, skip: set, threads: int) -> dict:
 
     from mamba_dynamics.core.blas import summary
 
-    threadpool_limits(threads)  # the BLAS libraries the frameworks loaded (SciPy's) too
+    threadpool_limits(threads)  # every BLAS loaded so far: NumPy's (loaded before pin_threads) and SciPy's
     print(f"machine: {cpu_name()}, {os.cpu_count()} logical cores; {threads} thread(s) per framework; "
           f"python {platform.python_version()}, numpy {np.__version__}")
     print(summary())
