@@ -46,7 +46,7 @@ from numba import njit
 
 from ..core.gating import softplus, softplus_scalar
 from ..core.losses import LossGrad, hinge_loss, hinge_slope, mean_over_chunks
-from ..core.stack import Workspace, sequence_chunks, stack_backward, stack_forward
+from ..core.stack import CHUNK_BYTES, Workspace, sequence_chunks, stack_backward, stack_forward
 from . import model
 
 
@@ -96,35 +96,25 @@ def ssm_scan_adjoint(X, Y, T, Gy, dw):
 
 @njit(cache=True)
 def _relu_sums(Z, a, L, F):
-    """``F[n] = sum_{l, i} a_i max(Z[n L + l, i], 0)`` ``(N,)`` from ``Z`` ``(N L, m)``, each sum in the order
-    ``(l, i)``.  Eight sequences at a time: eight independent chains of additions instead of one (the same
-    numbers, about 1.6x faster on the Eq. 6 head's ``12 000 x 40`` rows)."""
+    """``F[n] = sum_i a_i sum_l max(Z[n L + l, i], 0)`` ``(N,)`` from ``Z`` ``(N L, m)``: each neuron's sum over
+    the sequence's tokens first (the ``m`` neurons side by side, so the loop runs in SIMD lanes without
+    reordering any sum), then the neurons' weighted sum in the order ``i``.  The pass reads ``Z`` once; 0.66 of
+    the former eight-sequence scalar chains at the defaults (docs/performance.md, "Chunks of the one-layer
+    steps")."""
     NL, m = Z.shape
     N = NL // L
-    n = 0
-    while n + 8 <= N:
-        f0 = f1 = f2 = f3 = f4 = f5 = f6 = f7 = 0.0
+    acc = np.empty(m)
+    for n in range(N):
+        for i in range(m):
+            acc[i] = 0.0
         for l in range(L):
             r = n * L + l
             for i in range(m):
-                ai = a[i]
-                f0 += ai * max(Z[r, i], 0.0)
-                f1 += ai * max(Z[r + L, i], 0.0)
-                f2 += ai * max(Z[r + 2 * L, i], 0.0)
-                f3 += ai * max(Z[r + 3 * L, i], 0.0)
-                f4 += ai * max(Z[r + 4 * L, i], 0.0)
-                f5 += ai * max(Z[r + 5 * L, i], 0.0)
-                f6 += ai * max(Z[r + 6 * L, i], 0.0)
-                f7 += ai * max(Z[r + 7 * L, i], 0.0)
-        F[n], F[n + 1], F[n + 2], F[n + 3] = f0, f1, f2, f3
-        F[n + 4], F[n + 5], F[n + 6], F[n + 7] = f4, f5, f6, f7
-        n += 8
-    for k in range(n, N):
+                acc[i] += max(Z[r, i], 0.0)
         f = 0.0
-        for l in range(L):
-            for i in range(m):
-                f += a[i] * max(Z[k * L + l, i], 0.0)
-        F[k] = f
+        for i in range(m):
+            f += a[i] * acc[i]
+        F[n] = f
 
 
 @njit(cache=True)
@@ -137,6 +127,7 @@ def hinge_rows(Z, y, a, L, F, active):
     NL, m = Z.shape
     N = NL // L
     _relu_sums(Z, a, L, F)
+    ga = np.empty(m)  # g_n a_i of the sequence at hand
     na = 0
     for n in range(N):
         f = F[n] / L
@@ -147,10 +138,12 @@ def hinge_rows(Z, y, a, L, F, active):
             active[na] = n
             na += 1
             g = -y[n] / N / L
+        for i in range(m):
+            ga[i] = g * a[i]
         for l in range(L):
             row = n * L + l
             for i in range(m):
-                Z[row, i] = g * a[i] * (Z[row, i] > 0.0)
+                Z[row, i] = ga[i] if Z[row, i] > 0.0 else 0.0
     return na
 
 
@@ -369,7 +362,7 @@ def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: b
     if not gated and attention_pairs(*X.shape[1:], window):
         X, y = _f64(X), _f64(y)
         return mean_over_chunks(lambda sl: _attention_pairs_chunk(params, X[sl], y[sl], window),
-                                head_chunks(X, params.V), lambda F: hinge_loss(F, y))
+                                head_chunks(X, params.V, ONE_LAYER_CHUNK_BYTES), lambda F: hinge_loss(F, y))
     X, Y, T = _mix_fast(params, X, gated, content, window)
     d = X.shape[2]
     loss, F, dV, Gy, _ = _head(Y, params.V, params.a, y, compact=False)
@@ -382,15 +375,23 @@ def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: b
     return LossGrad(loss, {"W": dW, "V": dV}, F)
 
 
-def head_chunks(X: np.ndarray, V: np.ndarray) -> list:
+def head_chunks(X: np.ndarray, V: np.ndarray, budget: int = CHUNK_BYTES) -> list:
     """The training step's chunks of sequences (:func:`~mamba_dynamics.core.stack.sequence_chunks`), sized by the
     widest per-token array the step keeps: the head's pre-activations ``(N, L, m)`` (``m`` = 40 neurons against
-    ``d`` = 10 at the defaults, 3.8 MB for 1000 sequences) or the tokens ``(N, L, d)``.  At the defaults: 10
-    chunks of 100 sequences, whose arrays stay in the core's 1 MB L2 cache through the head's three products and
-    the mixer (measured 0.79-0.90 of the one-piece step with OpenBLAS's detected AVX-512 kernels, about even with
-    its Haswell kernels; docs/performance.md, "BLAS kernels and threads").  ``X`` ``(N, L, d)``, ``V`` ``(m, d)``."""
+    ``d`` = 10 at the defaults, 3.8 MB for 1000 sequences) or the tokens ``(N, L, d)``, about ``budget`` bytes
+    each.  The stacks keep the core's budget (Table 3: 10 chunks of 100, whose arrays stay in the 1 MB L2 through
+    the head's three products and the blocks); the one-layer models pass :data:`ONE_LAYER_CHUNK_BYTES` (5 chunks of
+    200 at the defaults).  ``X`` ``(N, L, d)``, ``V`` ``(m, d)``."""
     N, L, d = X.shape
-    return sequence_chunks(N, L, max(d, V.shape[0]))
+    return sequence_chunks(N, L, max(d, V.shape[0]), budget)
+
+
+#: the one-layer models' chunk budget (:func:`head_chunks`): 5 chunks of 200 sequences at the defaults.  Each
+#: chunk pays a fixed 40-60 us (about twenty NumPy and Numba calls), and one layer keeps few arrays per sequence,
+#: so larger chunks than the stacks' win: measured side by side on the Eq. 5 SSM and the LT-MLP at the defaults,
+#: 5 chunks took 0.89-0.94 of 10 (warm and after a 64 MB flush, both BLAS kernel sets); 3 or 4 chunks lost again,
+#: 8 about as 5 (docs/performance.md, "Chunks of the one-layer steps")
+ONE_LAYER_CHUNK_BYTES = 768 * 1024
 
 
 def _attention_pairs_chunk(params: "model.Params", X: np.ndarray, y: np.ndarray, window: int) -> LossGrad:
@@ -432,7 +433,7 @@ def _content_loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray,
     blocks = _content_block(params)
     r = mean_over_chunks(lambda sl: stack_chunk(blocks, params.V, params.a, X[sl], y[sl], work=_WORK,
                                                 want_wbc=want_wbc),
-                         head_chunks(X, params.V), lambda F: hinge_loss(F, y))
+                         head_chunks(X, params.V, ONE_LAYER_CHUNK_BYTES), lambda F: hinge_loss(F, y))
     grads = {"w": r.grads["w"][0], "V": r.grads["V"]}
     if want_wbc:
         grads["W_B"], grads["W_C"] = r.grads["W_B"][0].T, r.grads["W_C"][0].T

@@ -222,8 +222,8 @@ def test_a_step_in_chunks_equals_the_step_in_one_piece(family, monkeypatch):
         cases = {model: convert(make_one_layer(model, 1000, 12, 10)) for model in ("ssm", "lt-mlp")}
         runs = {model: (lambda model=model: fam.loss_and_grad(*cases[model], model == "ssm", model == "ssm"))
                 for model in cases}
-        pieces = [len(fam.head_chunks(c[1], c[0].V)) for c in cases.values()]
-        assert pieces == [10, 10]  # 100 sequences each
+        pieces = [len(fam.head_chunks(c[1], c[0].V, fam.ONE_LAYER_CHUNK_BYTES)) for c in cases.values()]
+        assert pieces == [5, 5]  # 200 sequences each (the stacks' budget: 10 of 100)
     elif family == "outliers":
         from mamba_dynamics.outliers import stack as fam
 
@@ -244,7 +244,7 @@ def test_a_step_in_chunks_equals_the_step_in_one_piece(family, monkeypatch):
     chunked = {k: f() for k, f in runs.items()}
     monkeypatch.setattr(fam, "sequence_chunks", lambda N, T, D: [slice(0, N)])
     if family.startswith("features"):  # their training steps' chunks follow the head's width
-        monkeypatch.setattr(fam, "head_chunks", lambda X, V: [slice(0, len(X))])
+        monkeypatch.setattr(fam, "head_chunks", lambda X, V, *budget: [slice(0, len(X))])
     for k, f in runs.items():
         one, many = f(), chunked[k]
         if isinstance(one, np.ndarray):
