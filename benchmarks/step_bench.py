@@ -208,19 +208,50 @@ def paired_times(fns: dict, min_total: float = 2.0, max_rounds: int = 400, warmu
 
 def print_table_header(lead: str, names: list, unit: str, width: int) -> None:
     """Print the column header of a timing table (``lead`` = the formatted size columns, then one time column per
-    framework in ``unit``, one ratio column per framework other than Numba, GFLOP/s) and a rule under it."""
+    framework in ``unit``, one ratio column per framework other than Numba, Numba's GFLOP/s and its share of the
+    core's measured peak, :func:`core_peak`) and a rule under it."""
     head = (lead + "  " + " ".join(f"{n + ' ' + unit:>{width}}" for n in names) + "  " +
-            " ".join(f"{n + '/numba':>12}" for n in names if n != "numba") + f"  {'GFLOP/s':>8}")
+            " ".join(f"{n + '/numba':>12}" for n in names if n != "numba") + f"  {'GFLOP/s':>8} {'%peak':>6}")
     print(head)
     print("-" * len(head))
 
 
+def rate_cells(gflops: float) -> str:
+    """The last two columns of a row: Numba's counted GFLOP/s and its percentage of :data:`PEAK` (``-`` when the
+    peak was not measured)."""
+    peak = PEAK["gflops"]
+    return f"  {gflops:>8.2f} " + (f"{100.0 * gflops / peak:>6.1f}" if peak else f"{'-':>6}")
+
+
 def format_ms_row(lead: str, times: dict, ratios: dict, names: list, gflops: float) -> str:
-    """One row under :func:`print_table_header` (unit ms, width 10): the times, the ratios to Numba and the
-    GFLOP/s; a framework skipped at this size shows ``-``."""
+    """One row under :func:`print_table_header` (unit ms, width 10): the times, the ratios to Numba, the
+    GFLOP/s and the share of the peak; a framework skipped at this size shows ``-``."""
     return (lead + "  " + " ".join(f"{times[n] * 1e3:>10.2f}" if n in times else f"{'-':>10}" for n in names)
             + "  " + " ".join(f"{ratios[n]:>12.2f}" if n in ratios else f"{'-':>12}" for n in names if n != "numba")
-            + f"  {gflops:>8.2f}")
+            + rate_cells(gflops))
+
+
+#: the core's measured double-precision peak in GFLOP/s (:func:`core_peak`, set by :func:`load_frameworks`)
+PEAK = {"gflops": None}
+
+
+def core_peak(n: int = 1024, reps: int = 5) -> float:
+    """The core's practical float64 peak: GFLOP/s of NumPy's BLAS on one ``n x n`` by ``n x n`` product (``2 n^3``
+    flops), the median of ``reps`` after one warm-up, under the thread limit in force (one thread in the
+    benchmarks).  It measures the BLAS kernels that run (AVX-512 or AVX2, "BLAS kernels and threads" in
+    docs/performance.md), so the share of it is what the same machine reaches on large products."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+    C = np.empty((n, n))
+    np.matmul(A, B, out=C)
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        np.matmul(A, B, out=C)
+        ts.append(time.perf_counter() - t0)
+    return 2.0 * n**3 / float(np.median(ts)) / 1e9
 
 
 def cost_exponents(rows: list, names: list) -> dict:
@@ -362,6 +393,9 @@ def load_frameworks(factories: dict, skip: set, threads: int) -> dict:
     print(f"machine: {cpu_name()}, {os.cpu_count()} logical cores; {threads} thread(s) per framework; "
           f"python {platform.python_version()}, numpy {np.__version__}")
     print(summary())
+    PEAK["gflops"] = core_peak()
+    print(f"peak: {PEAK['gflops']:.1f} GFLOP/s (NumPy's BLAS on one 1024^3 float64 product, {threads} thread(s)); "
+          "%peak = Numba's counted GFLOP/s against it")
     for m in missing:
         print(f"skipped: {m}")
     return loaded
@@ -458,7 +492,7 @@ def main(argv=None) -> int:
             row = f"{model:<6} {B:>5} {l:>6} {d:>4}  " + " ".join(
                 f"{times[n] * 1e6:>12.1f}" if n in times else f"{'-':>12}" for n in names) + "  " + " ".join(
                 f"{ratios[n]:>12.2f}" if n in ratios else f"{'-':>12}" for n in names if n != "numba")
-            print(row + f"  {gflops:>8.2f}", flush=True)
+            print(row + rate_cells(gflops), flush=True)
 
     print_steady_table(loaded, [(f"{model:<6} {B:>5} {l:>6} {d:>4}", make_case(B, l, d), gated)
                                 for gated, model in ((True, "mamba"), (False, "lt"))

@@ -11,9 +11,12 @@ def test_step_bench_smoke(root):
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     out = res.stdout
-    assert "numba us" in out and "GFLOP/s" in out
+    assert "numba us" in out and "GFLOP/s" in out and "%peak" in out
     rows = [line for line in out.splitlines() if line.startswith(("mamba ", "lt "))]
     assert len(rows) == 2
+    # the GFLOP/s are set against the core's measured peak (a large BLAS product), printed in the header
+    peak = next(line for line in out.splitlines() if line.startswith("peak: "))
+    assert float(peak.split()[1]) > 0 and all(line.split()[-1] != "-" for line in rows)
     assert len([line for line in out.splitlines() if line.startswith(("steady mamba ", "steady lt "))]) == 2
     # every BLAS the frameworks load runs one thread, as the header says (NumPy's OpenBLAS is loaded before the
     # arguments are parsed: the environment variables alone came too late for it)
@@ -35,7 +38,8 @@ def test_family_bench_smoke(root, script, rows):
     res = subprocess.run([sys.executable, str(root / "benchmarks" / script), "--smoke", *extra],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert len([line for line in res.stdout.splitlines() if line.startswith(rows)]) == 2 and "GFLOP/s" in res.stdout
+    assert len([line for line in res.stdout.splitlines() if line.startswith(rows)]) == 2
+    assert "GFLOP/s" in res.stdout and "%peak" in res.stdout and "\npeak: " in res.stdout
     for name in ("torch", "jax"):
         assert f"{name} ms" in res.stdout or f"skipped: {name}" in res.stdout
     if script != "single_index_bench.py":  # the steady state (steps back to back) of both models
