@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.step_bench import (cost_exponents, format_ms_row, load_frameworks,  # noqa: E402
-                                   parse_bench_arguments, print_steady_table, print_table_header,
+                                   parse_bench_arguments, print_steady_table, print_table_header, print_verdicts,
                                    time_frameworks)
 
 BLOCKS = {"ssm": ("w", "W_B", "W_C", "V"), "lt-mlp": ("W", "V")}
@@ -184,7 +184,7 @@ def main(argv=None) -> int:
     print("\nmedian time of one full-batch step (loss + every gradient); ratio = median over paired rounds of "
           "time / Numba time")
     print_table_header(f"{'model':<7} {'N':>5} {'L':>5} {'d':>4}", names, "ms", 10)
-    per_token = {}
+    per_token, verdicts = {}, []
     for model in BLOCKS:
         for N, L, d in sizes:
             case = make_case(model, N, L, d)
@@ -193,11 +193,14 @@ def main(argv=None) -> int:
                                             skip=("numpy",) if N * L * L * d > 2e8 else ())
             gflops = counted_flops(model, N, L, d, case[3].size) / times["numba"] / 1e9
             print(format_ms_row(f"{model:<7} {N:>5} {L:>5} {d:>4}", times, ratios, names, gflops), flush=True)
+            if (N, L, d) == sizes[0]:
+                verdicts.append(("paired", f"{model:<7} {N:>5} {L:>5} {d:>4}", ratios))
             if d == 10:
                 per_token.setdefault(model, []).append((L, {n: t / (N * L) for n, t in times.items()}))
     N, L, d = sizes[0]
-    print_steady_table(loaded, [(f"{model:<7} {N:>5} {L:>5} {d:>4}", make_case(model, N, L, d), model)
-                                for model in BLOCKS], 2 if args.smoke else 15, "at the default sizes")
+    verdicts += print_steady_table(loaded, [(f"{model:<7} {N:>5} {L:>5} {d:>4}", make_case(model, N, L, d), model)
+                                            for model in BLOCKS], 2 if args.smoke else 15, "at the default sizes")
+    print_verdicts(verdicts, smoke=args.smoke)
     if len(sizes) > 2:
         print("\ncost per token vs L at a fixed token count (fitted exponent: 0 = O(L), 1 = O(L^2))")
         for model, rows in per_token.items():

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.step_bench import (cost_exponents, format_ms_row, load_frameworks,  # noqa: E402
-                                   parse_bench_arguments, print_table_header, time_frameworks)
+                                   parse_bench_arguments, print_table_header, print_verdicts, time_frameworks)
 
 RHO, BIAS = 4.0, 1.0
 
@@ -154,15 +154,18 @@ def main(argv=None) -> int:
     print("\nmedian time of one Stage-I gradient (psi, MLP, loss, grad gamma); ratio = median over paired rounds "
           "of time / Numba time")
     print_table_header(f"{'gate':<9} {'T':>5} {'N':>6} {'d':>4}", names, "ms", 10)
-    per_token = []
+    per_token, verdicts = [], []
     for gated, label in ((True, "mamba"), (False, "constant")):
         for T, N, d in sizes:
             case = make_case(T, N, d)
             times, ratios = time_frameworks(loaded, case, gated, budget, f"{label} gate, T={T}, N={N}, d={d}")
             gflops = counted_flops(T, N, d) / times["numba"] / 1e9
             print(format_ms_row(f"{label:<9} {T:>5} {N:>6} {d:>4}", times, ratios, names, gflops), flush=True)
+            if args.smoke or (T, N, d) in paper:
+                verdicts.append(("paired", f"{label:<9} {T:>5} {N:>6} {d:>4}", ratios))
             if gated and d == 16:
                 per_token.append((N, {n: t / (T * N) for n, t in times.items()}))
+    print_verdicts(verdicts, smoke=args.smoke)
     if len(per_token) > 2:
         fits = cost_exponents(per_token, names)
         print("\ncost per context token vs N at a fixed token count (mamba gate, d = 16; 0 = linear in N): "

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.single_index_bench import _flip, _triu  # noqa: E402
 from benchmarks.step_bench import (cost_exponents, format_ms_row, load_frameworks,  # noqa: E402
-                                   parse_bench_arguments, print_steady_table, print_table_header,
+                                   parse_bench_arguments, print_steady_table, print_table_header, print_verdicts,
                                    time_frameworks)
 
 BLOCKS = ("W_B", "W_C", "w", "b", "v", "c", "a")
@@ -171,7 +171,7 @@ def main(argv=None) -> int:
     print("\nmedian time of one training step (loss and every gradient); ratio = median over paired rounds of "
           "time / Numba time")
     print_table_header(f"{'gate':<9} {'n':>4} {'N':>6} {'d':>4}", names, "ms", 10)
-    per_token = []
+    per_token, verdicts = [], []
     for gated, label in ((True, "mamba"), (False, "constant")):
         for n, N, d in sizes:
             skip = ("numpy",) if N > 5000 else ()
@@ -179,12 +179,15 @@ def main(argv=None) -> int:
                                             f"{label} gate, n={n}, N={N}, d={d}", skip)
             gflops = counted_flops(n, N, d, gated=gated) / times["numba"] / 1e9
             print(format_ms_row(f"{label:<9} {n:>4} {N:>6} {d:>4}", times, ratios, names, gflops), flush=True)
+            if args.smoke or (n, N, d) in paper:
+                verdicts.append(("paired", f"{label:<9} {n:>4} {N:>6} {d:>4}", ratios))
             if gated and d == 16 and N >= 256:
                 per_token.append((N, {k: t / (n * N) for k, t in times.items()}))
-    print_steady_table(loaded, [(f"{label:<9} {n:>4} {N:>6} {d:>4}", make_case(n, N, d), gated)
-                                for gated, label in ((True, "mamba"), (False, "constant"))
-                                for n, N, d in (sizes[:1] if args.smoke else paper)],
-                       2 if args.smoke else 6, "at the training sizes")
+    verdicts += print_steady_table(loaded, [(f"{label:<9} {n:>4} {N:>6} {d:>4}", make_case(n, N, d), gated)
+                                            for gated, label in ((True, "mamba"), (False, "constant"))
+                                            for n, N, d in (sizes[:1] if args.smoke else paper)],
+                                   2 if args.smoke else 6, "at the training sizes")
+    print_verdicts(verdicts, smoke=args.smoke)
     if len(per_token) > 2:
         fits = cost_exponents(per_token, names)
         print("\ncost per context token vs N at about the same token count (mamba gate, d = 16; 0 = linear in N): "

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.step_bench import (cost_exponents, format_ms_row, load_frameworks,  # noqa: E402
-                                   parse_bench_arguments, print_steady_table, print_table_header,
-                                   time_frameworks)
+                                   STACK_TARGETS, parse_bench_arguments, print_steady_table, print_table_header,
+                                   print_verdicts, time_frameworks)
 
 BLOCKS = ("W_B", "W_C", "w")
 
@@ -235,7 +235,7 @@ def main(argv=None) -> int:
     print("\nmedian time of one training step of the 3-block stack (loss and every block's gradients); ratio = "
           "median over paired rounds of time / Numba time")
     print_table_header(f"{'model':<6} {'B':>4} {'l':>5}", names, "ms", 10)
-    per_token = []
+    per_token, verdicts = [], []
     for gated, label in ((True, "mamba"), (False, "lt")):
         for B, l in sizes:
             d = 4 if args.smoke else 30
@@ -244,6 +244,8 @@ def main(argv=None) -> int:
             times, ratios = time_frameworks(loaded, case, gated, budget, f"{label}, B={B}, l={l}", skip_here)
             gflops = counted_flops(B, l, d, m=d + 1, gated=gated) / times["numba"] / 1e9
             print(format_ms_row(f"{label:<6} {B:>4} {l:>5}", times, ratios, names, gflops), flush=True)
+            if (B, l) == sizes[0]:
+                verdicts.append(("paired", f"{label:<6} {B:>4} {l:>5}", ratios))
             if gated:
                 per_token.append((l, {k: t / (B * (l + 1)) for k, t in times.items()}))
     if len(per_token) > 2:
@@ -260,14 +262,17 @@ def main(argv=None) -> int:
                                         f"features, N={N}, L={L}, d={d}")
         gflops = counted_flops_features(N, L, d, layers) / times["numba"] / 1e9
         print(format_ms_row(f"{'features':<8} {N:>5} {L:>3} {d:>3}", times, ratios, names, gflops), flush=True)
+        verdicts.append(("paired", f"{'features':<8} {N:>5} {L:>3} {d:>3}", ratios))
     B, l = sizes[0]
     d = 4 if args.smoke else 30
-    print_steady_table(loaded, [(f"{label:<6}", make_case(B, l, d), gated)
-                                for gated, label in ((True, "mamba"), (False, "lt"))],
-                       3 if args.smoke else 40, f"at B={B}, l={l}")
+    verdicts += print_steady_table(loaded, [(f"{label:<6}", make_case(B, l, d), gated)
+                                            for gated, label in ((True, "mamba"), (False, "lt"))],
+                                   3 if args.smoke else 40, f"at B={B}, l={l}")
     features = [(6, 4, 3)] if args.smoke else [(1000, 12, 10), (1000, 12, 32)]
-    print_steady_table(loaded, [(f"features d={d:<3}", make_features_case(d, N, L, 2 if args.smoke else 5), FEATURES)
-                                for N, L, d in features], 2 if args.smoke else 10, "of Table 3's step")
+    verdicts += print_steady_table(loaded, [(f"features d={d:<3}", make_features_case(d, N, L, 2 if args.smoke else 5),
+                                             FEATURES) for N, L, d in features], 2 if args.smoke else 10,
+                                   "of Table 3's step")
+    print_verdicts(verdicts, STACK_TARGETS, args.smoke)  # issue 15's target for the stacks: 2x JAX
     return 0
 
 

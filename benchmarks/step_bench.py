@@ -9,11 +9,14 @@ reference vs PyTorch CPU autograd vs JAX jit(value_and_grad), side by side in on
 Every framework gets the same float64 inputs and single-threaded execution (``--threads``); results are checked
 equal to the Numba kernel before any timing; each time is the median of repeated calls after warm-up.
 Also printed: the cost-vs-prompt-length exponent of the Numba step (fitted on log-log axes; O(l) expected),
-achieved GFLOP/s against a counted FLOP figure, first-call compile time with and without the Numba cache, and the
+achieved GFLOP/s against a counted FLOP figure and as a share of the core's measured peak (:func:`core_peak`),
+first-call compile time with and without the Numba cache, and the
 gate's exp options (``gate_exp_study``: speed and accuracy of the libm and SIMD paths, and of a Numba loop
 compiled with the ``afn`` fast-math flag alone), and the steady state at the paper's sizes (:func:`steady_times`:
 each framework ten steps in a row per round, as a training loop runs them; the paired rounds time each step in
-the state the other frameworks leave the core in).
+the state the other frameworks leave the core in).  Every benchmark script ends with the run's verdict on issue
+17's targets at the papers' sizes (:func:`print_verdicts`: 2x JAX and 4x PyTorch for the one-layer steps, 2x
+JAX for the stacks), paired and steady, each ratio marked ``met`` or ``MISSED``.
 """
 
 from __future__ import annotations
@@ -313,13 +316,39 @@ def steady_cells(med: dict) -> str:
                      for k, v in med.items())
 
 
-def print_steady_table(loaded: dict, rows, rounds: int, where: str) -> None:
+def print_steady_table(loaded: dict, rows, rounds: int, where: str) -> list:
     """Print the steady-state table ``where`` (e.g. "at the paper's sizes"): one line ``steady <lead>  numba ...``
-    per ``(lead, case, variant)`` of ``rows`` (:func:`steady_times` over ``rounds`` rounds, :func:`steady_cells`)."""
+    per ``(lead, case, variant)`` of ``rows`` (:func:`steady_times` over ``rounds`` rounds, :func:`steady_cells`).
+    Returns ``[("steady", lead, {framework: time / Numba time})]`` for :func:`print_verdicts`."""
     print(f"\nsteady state {where}: each framework 10 steps in a row per round, in turn ({rounds} rounds); median ms "
           "and ratio of medians to Numba")
+    out = []
     for lead, case, variant in rows:
-        print(f"steady {lead}  " + steady_cells(steady_times(loaded, case, variant, rounds)), flush=True)
+        med = steady_times(loaded, case, variant, rounds)
+        print(f"steady {lead}  " + steady_cells(med), flush=True)
+        out.append(("steady", lead, {k: v / med["numba"] for k, v in med.items() if k != "numba"}))
+    return out
+
+
+#: issue 17's targets for the one-layer kernels at the papers' sizes: the Numba step at least this many times as
+#: fast as each framework's
+TARGETS = {"jax": 2.0, "torch": 4.0}
+#: issue 15's target for the deep stacks
+STACK_TARGETS = {"jax": 2.0}
+
+
+def print_verdicts(rows: list, targets: dict = TARGETS, smoke: bool = False) -> None:
+    """The run's verdict on ``targets`` (``{framework: least ratio}``): one line per ``(kind, lead, ratios)`` of
+    ``rows`` (``kind`` "paired" or "steady"; ``ratios`` ``{framework: time / Numba time}``), each framework's ratio
+    followed by ``met`` or ``MISSED``; a framework that did not run is left out.  ``smoke``: the rows are the smoke
+    sizes, which the header says (the targets are for the papers' sizes)."""
+    goal = ", ".join(f"{v:g}x {k}" for k, v in targets.items())
+    where = "the smoke sizes (the targets are for the papers' sizes)" if smoke else "the papers' sizes"
+    print(f"\ntargets ({goal}) at {where}, this run:")
+    for kind, lead, ratios in rows:
+        cells = [f"{fw} {ratios[fw]:.2f}x {'met' if ratios[fw] >= t else 'MISSED'}"
+                 for fw, t in targets.items() if fw in ratios]
+        print(f"verdict {kind:<6} {lead}  " + "  ".join(cells), flush=True)
 
 
 def agree(ref, other, rtol: float = 1e-8) -> bool:
@@ -478,6 +507,7 @@ def main(argv=None) -> int:
     names = list(loaded)
     print("\nmedian time of one step (loss + all gradients); ratio = median over paired rounds of time / Numba time")
     print_table_header(f"{'model':<6} {'B':>5} {'l':>6} {'d':>4}", names, "us", 12)
+    verdicts = []
     for gated, model in ((True, "mamba"), (False, "lt")):
         for B, l, d in sizes:
             base = make_case(B, l, d)
@@ -493,11 +523,14 @@ def main(argv=None) -> int:
                 f"{times[n] * 1e6:>12.1f}" if n in times else f"{'-':>12}" for n in names) + "  " + " ".join(
                 f"{ratios[n]:>12.2f}" if n in ratios else f"{'-':>12}" for n in names if n != "numba")
             print(row + rate_cells(gflops), flush=True)
+            if args.smoke or (B, l, d) in paper:
+                verdicts.append(("paired", f"{model:<6} {B:>5} {l:>6} {d:>4}", ratios))
 
-    print_steady_table(loaded, [(f"{model:<6} {B:>5} {l:>6} {d:>4}", make_case(B, l, d), gated)
-                                for gated, model in ((True, "mamba"), (False, "lt"))
-                                for B, l, d in (sizes[:1] if args.smoke else paper)],
-                       2 if args.smoke else 15, "at the paper's sizes")
+    verdicts += print_steady_table(loaded, [(f"{model:<6} {B:>5} {l:>6} {d:>4}", make_case(B, l, d), gated)
+                                            for gated, model in ((True, "mamba"), (False, "lt"))
+                                            for B, l, d in (sizes[:1] if args.smoke else paper)],
+                                   2 if args.smoke else 15, "at the paper's sizes")
+    print_verdicts(verdicts, smoke=args.smoke)
 
     if not args.quick:
         gate_exp_study(sizes[:1] if args.smoke else paper, budget)

@@ -1,5 +1,6 @@
 """The benchmark script runs and checks every framework against the Numba kernel (speed is never asserted)."""
 
+import re
 import subprocess
 import sys
 
@@ -18,6 +19,12 @@ def test_step_bench_smoke(root):
     peak = next(line for line in out.splitlines() if line.startswith("peak: "))
     assert float(peak.split()[1]) > 0 and all(line.split()[-1] != "-" for line in rows)
     assert len([line for line in out.splitlines() if line.startswith(("steady mamba ", "steady lt "))]) == 2
+    # the run's own verdict on issue 17's targets: a line per paired and per steady row, each ratio met or MISSED
+    verdicts = [line for line in out.splitlines() if line.startswith("verdict ")]
+    assert len(verdicts) == 4
+    for line in verdicts:  # every framework that ran: its ratio, then met or MISSED
+        assert len(re.findall(r"\b(?:jax|torch) \d+\.\d\dx (?:met|MISSED)\b", line)) == len(
+            re.findall(r"\b(?:jax|torch) \d", line)), line
     # every BLAS the frameworks load runs one thread, as the header says (NumPy's OpenBLAS is loaded before the
     # arguments are parsed: the environment variables alone came too late for it)
     blas = next(line for line in out.splitlines() if line.startswith("BLAS: "))
@@ -40,6 +47,8 @@ def test_family_bench_smoke(root, script, rows):
     assert res.returncode == 0, res.stderr[-2000:]
     assert len([line for line in res.stdout.splitlines() if line.startswith(rows)]) == 2
     assert "GFLOP/s" in res.stdout and "%peak" in res.stdout and "\npeak: " in res.stdout
+    assert "targets (2x jax" in res.stdout and "at the smoke sizes" in res.stdout
+    assert len([line for line in res.stdout.splitlines() if line.startswith("verdict paired ")]) >= 2
     for name in ("torch", "jax"):
         assert f"{name} ms" in res.stdout or f"skipped: {name}" in res.stdout
     if script != "single_index_bench.py":  # the steady state (steps back to back) of both models
