@@ -177,17 +177,21 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F, T, E):  # pragm
         loss += margin / B
         g = -z[b] / B
         gvec[b] = g
+        if not gated:  # r_b alone (dLoss/dw = 0; the query's c is 0)
+            for j in range(l):
+                c = G[j] * P[b, j, D - 1]
+                for k in range(D):
+                    R[b, k] += c * P[b, j, k]
+            continue
         Q = 0.0  # prefix sum of q_i = y_i s_i G_i over earlier examples
         for j in range(lp1):  # one pass: r_b and the gate gradient together
             c = G[j] * P[b, j, D - 1] if j < l else 0.0
-            coef = 0.0
-            if gated:
-                coef = -sig[j] * Q
-                if j < l:
-                    qj = c * s[j]
-                    coef += qj * one_m_sig[j]
-                    Q += qj
-                coef *= g
+            coef = -sig[j] * Q
+            if j < l:
+                qj = c * s[j]
+                coef += qj * one_m_sig[j]
+                Q += qj
+            coef *= g
             for k in range(D):
                 pk = P[b, j, k]
                 R[b, k] += c * pk
