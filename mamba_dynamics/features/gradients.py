@@ -388,9 +388,9 @@ def head_chunks(X: np.ndarray, V: np.ndarray, budget: int = CHUNK_BYTES) -> list
 
 #: the one-layer models' chunk budget (:func:`head_chunks`): 5 chunks of 200 sequences at the defaults.  Each
 #: chunk pays a fixed 40-60 us (about twenty NumPy and Numba calls), and one layer keeps few arrays per sequence,
-#: so larger chunks than the stacks' win: measured side by side on the Eq. 5 SSM and the LT-MLP at the defaults,
-#: 5 chunks took 0.89-0.94 of 10 (warm and after a 64 MB flush, both BLAS kernel sets); 3 or 4 chunks lost again,
-#: 8 about as 5 (docs/performance.md, "Chunks of the one-layer steps")
+#: so larger chunks than the stacks' win: measured side by side on the Eq. 5 SSM and the LT-MLP at the defaults
+#: (OpenBLAS's detected kernels), 5 chunks took 0.92-0.97 of the time of 10 (warm, and after a 64 MB read); 1, 20
+#: or 40 chunks were slower, 8 about as 5 (docs/performance.md, "Chunks of the one-layer steps")
 ONE_LAYER_CHUNK_BYTES = 768 * 1024
 
 
