@@ -192,9 +192,10 @@ def main(argv=None) -> int:
             times, ratios = time_frameworks(loaded, case, model, budget, f"{model}, N={N}, L={L}, d={d}",
                                             skip=("numpy",) if N * L * L * d > 2e8 else ())
             gflops = counted_flops(model, N, L, d, case[3].size) / times["numba"] / 1e9
-            print(format_ms_row(f"{model:<7} {N:>5} {L:>5} {d:>4}", times, ratios, names, gflops), flush=True)
+            lead = f"{model:<7} {N:>5} {L:>5} {d:>4}"
+            print(format_ms_row(lead, times, ratios, names, gflops), flush=True)
             if (N, L, d) == sizes[0]:
-                verdicts.append(("paired", f"{model:<7} {N:>5} {L:>5} {d:>4}", ratios))
+                verdicts.append(("paired", lead, ratios))
             if d == 10:
                 per_token.setdefault(model, []).append((L, {n: t / (N * L) for n, t in times.items()}))
     N, L, d = sizes[0]

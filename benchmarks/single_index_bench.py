@@ -160,9 +160,10 @@ def main(argv=None) -> int:
             case = make_case(T, N, d)
             times, ratios = time_frameworks(loaded, case, gated, budget, f"{label} gate, T={T}, N={N}, d={d}")
             gflops = counted_flops(T, N, d) / times["numba"] / 1e9
-            print(format_ms_row(f"{label:<9} {T:>5} {N:>6} {d:>4}", times, ratios, names, gflops), flush=True)
+            lead = f"{label:<9} {T:>5} {N:>6} {d:>4}"
+            print(format_ms_row(lead, times, ratios, names, gflops), flush=True)
             if args.smoke or (T, N, d) in paper:
-                verdicts.append(("paired", f"{label:<9} {T:>5} {N:>6} {d:>4}", ratios))
+                verdicts.append(("paired", lead, ratios))
             if gated and d == 16:
                 per_token.append((N, {n: t / (T * N) for n, t in times.items()}))
     print_verdicts(verdicts, smoke=args.smoke)

@@ -178,9 +178,10 @@ def main(argv=None) -> int:
             times, ratios = time_frameworks(loaded, make_case(n, N, d), gated, budget,
                                             f"{label} gate, n={n}, N={N}, d={d}", skip)
             gflops = counted_flops(n, N, d, gated=gated) / times["numba"] / 1e9
-            print(format_ms_row(f"{label:<9} {n:>4} {N:>6} {d:>4}", times, ratios, names, gflops), flush=True)
+            lead = f"{label:<9} {n:>4} {N:>6} {d:>4}"
+            print(format_ms_row(lead, times, ratios, names, gflops), flush=True)
             if args.smoke or (n, N, d) in paper:
-                verdicts.append(("paired", f"{label:<9} {n:>4} {N:>6} {d:>4}", ratios))
+                verdicts.append(("paired", lead, ratios))
             if gated and d == 16 and N >= 256:
                 per_token.append((N, {k: t / (n * N) for k, t in times.items()}))
     verdicts += print_steady_table(loaded, [(f"{label:<9} {n:>4} {N:>6} {d:>4}", make_case(n, N, d), gated)

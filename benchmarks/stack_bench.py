@@ -243,9 +243,10 @@ def main(argv=None) -> int:
             skip_here = ("numpy",) if l > 500 else ()  # the reference's O(T^3) gate derivative
             times, ratios = time_frameworks(loaded, case, gated, budget, f"{label}, B={B}, l={l}", skip_here)
             gflops = counted_flops(B, l, d, m=d + 1, gated=gated) / times["numba"] / 1e9
-            print(format_ms_row(f"{label:<6} {B:>4} {l:>5}", times, ratios, names, gflops), flush=True)
+            lead = f"{label:<6} {B:>4} {l:>5}"
+            print(format_ms_row(lead, times, ratios, names, gflops), flush=True)
             if (B, l) == sizes[0]:
-                verdicts.append(("paired", f"{label:<6} {B:>4} {l:>5}", ratios))
+                verdicts.append(("paired", lead, ratios))
             if gated:
                 per_token.append((l, {k: t / (B * (l + 1)) for k, t in times.items()}))
     if len(per_token) > 2:
@@ -261,8 +262,9 @@ def main(argv=None) -> int:
         times, ratios = time_frameworks(loaded, make_features_case(d, N, L, layers), FEATURES, 3 * budget,
                                         f"features, N={N}, L={L}, d={d}")
         gflops = counted_flops_features(N, L, d, layers) / times["numba"] / 1e9
-        print(format_ms_row(f"{'features':<8} {N:>5} {L:>3} {d:>3}", times, ratios, names, gflops), flush=True)
-        verdicts.append(("paired", f"{'features':<8} {N:>5} {L:>3} {d:>3}", ratios))
+        lead = f"{'features':<8} {N:>5} {L:>3} {d:>3}"
+        print(format_ms_row(lead, times, ratios, names, gflops), flush=True)
+        verdicts.append(("paired", lead, ratios))
     B, l = sizes[0]
     d = 4 if args.smoke else 30
     verdicts += print_steady_table(loaded, [(f"{label:<6}", make_case(B, l, d), gated)

@@ -519,12 +519,13 @@ def main(argv=None) -> int:
             r = loss_and_grad(*base, gated)
             active = int(np.sum(base[4] * r.F < 1))
             gflops = counted_flops(B, l, d, active, gated) / times["numba"] / 1e9
-            row = f"{model:<6} {B:>5} {l:>6} {d:>4}  " + " ".join(
+            lead = f"{model:<6} {B:>5} {l:>6} {d:>4}"
+            row = lead + "  " + " ".join(
                 f"{times[n] * 1e6:>12.1f}" if n in times else f"{'-':>12}" for n in names) + "  " + " ".join(
                 f"{ratios[n]:>12.2f}" if n in ratios else f"{'-':>12}" for n in names if n != "numba")
             print(row + rate_cells(gflops), flush=True)
             if args.smoke or (B, l, d) in paper:
-                verdicts.append(("paired", f"{model:<6} {B:>5} {l:>6} {d:>4}", ratios))
+                verdicts.append(("paired", lead, ratios))
 
     verdicts += print_steady_table(loaded, [(f"{model:<6} {B:>5} {l:>6} {d:>4}", make_case(B, l, d), gated)
                                             for gated, model in ((True, "mamba"), (False, "lt"))
