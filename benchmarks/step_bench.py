@@ -11,8 +11,8 @@ equal to the Numba kernel before any timing; each time is the median of repeated
 Also printed: the cost-vs-prompt-length exponent of the Numba step (fitted on log-log axes; O(l) expected),
 achieved GFLOP/s against a counted FLOP figure and as a share of the core's measured peak (:func:`core_peak`),
 first-call compile time with and without the Numba cache, and the
-gate's exp options (``gate_exp_study``: speed and accuracy of the libm and SIMD paths, and of a Numba loop
-compiled with the ``afn`` fast-math flag alone), and the steady state at the paper's sizes (:func:`steady_times`:
+gate's exp options (``gate_exp_study``: speed and accuracy of libm, of a Numba loop compiled with the ``afn``
+fast-math flag alone, of NumPy's SIMD exp and of the kernel's vectorisable polynomial), and the steady state at the paper's sizes (:func:`steady_times`:
 each framework ten steps in a row per round, as a training loop runs them; the paired rounds time each step in
 the state the other frameworks leave the core in).  Every benchmark script ends with the run's verdict on issue
 17's targets at the papers' sizes (:func:`print_verdicts`: 2x JAX and 4x PyTorch for the one-layer steps, 2x
@@ -441,46 +441,45 @@ def cpu_name() -> str:
 
 
 def gate_exp_study(sizes, budget: float) -> None:
-    """The options for the Mamba gate's ``exp`` (issue 17), measured side by side.
-
-    1. ``exp(-|t|)`` of one batch's pre-activations alone: a Numba loop calling libm, the same loop compiled with
-       ``fastmath={"afn"}`` (approximate functions, the narrowest fast-math flag) and NumPy's vectorised ``exp``;
-       their largest difference from libm in units in the last place (ulp).
-    2. The whole step with ``loss_and_grad(..., exp="libm")`` (the default) and ``exp="simd"`` (pre-activations
-       by BLAS, exponentials by NumPy), with the largest relative difference between their gradients and from
-       the NumPy reference."""
+    """The options for the Mamba gate's ``exp`` (issue 17), measured side by side: ``exp(-|t|)`` of one batch's
+    pre-activations alone by a Numba loop calling libm, the same loop compiled with ``fastmath={"afn"}``
+    (approximate functions, the narrowest fast-math flag), NumPy's vectorised ``exp``, and a Numba loop of
+    :func:`~mamba_dynamics.core.simd.exp_nonpos` (the polynomial the kernel uses, which vectorises); each one's
+    largest difference from libm in units in the last place (ulp).  Then the whole step, and the largest
+    difference of its gradients from the NumPy reference relative to the largest entry."""
     import numpy as np
     from numba import njit
 
+    from mamba_dynamics.core.simd import exp_nonpos
     from mamba_dynamics.outliers.gradients import loss_and_grad, loss_and_grad_reference
 
     def exp_loop(x, out):
         for i in range(x.size):
             out[i] = np.exp(x[i])
 
-    plain, afn = njit(exp_loop), njit(fastmath={"afn"})(exp_loop)
-    print("\nthe gate's exp: options (Mamba step; exp of the batch's B (l+1) pre-activations alone)")
-    print(f"{'B':>5} {'l':>4} {'d':>4}  {'libm loop us':>12} {'afn loop us':>12} {'numpy us':>10} {'afn ulp':>8} "
-          f"{'numpy ulp':>9}  {'step libm us':>12} {'step simd us':>12} {'simd/libm':>9}  {'max rel diff':>12} "
-          f"{'simd vs ref':>11}")
+    def poly_loop(x, out):
+        for i in range(x.size):
+            out[i] = exp_nonpos(x[i])
+
+    loops = {"libm": njit(exp_loop), "afn": njit(fastmath={"afn"})(exp_loop),
+             "numpy": lambda x, out: np.exp(x, out=out), "poly": njit(error_model="numpy")(poly_loop)}
+    print("\nthe gate's exp: options (exp of one batch's B (l+1) pre-activations alone; ulp = largest difference "
+          "from libm)")
+    print(f"{'B':>5} {'l':>4} {'d':>4}  " + " ".join(f"{n + ' us':>9}" for n in loops) + "  " +
+          " ".join(f"{n + ' ulp':>9}" for n in loops if n != "libm") + f"  {'step us':>9} {'vs reference':>12}")
     for B, l, d in sizes:
         W_B, W_C, w, P, z = make_case(B, l, d)
         x = -np.abs(P @ w).ravel()
-        outs = {n: np.empty_like(x) for n in ("libm", "afn", "numpy")}
-        times, _ = paired_times({"libm": lambda: plain(x, outs["libm"]), "afn": lambda: afn(x, outs["afn"]),
-                                 "numpy": lambda: np.exp(x, out=outs["numpy"])}, min_total=budget / 2)
-        ulp = {n: float(np.max(np.abs(outs[n] - outs["libm"]) / np.spacing(outs["libm"]))) for n in ("afn", "numpy")}
-        steps, ratio = paired_times({"libm": lambda: loss_and_grad(W_B, W_C, w, P, z, True),
-                                     "simd": lambda: loss_and_grad(W_B, W_C, w, P, z, True, exp="simd")},
-                                    min_total=budget)
-        a, b = loss_and_grad(W_B, W_C, w, P, z, True), loss_and_grad(W_B, W_C, w, P, z, True, exp="simd")
-        ref = loss_and_grad_reference(W_B, W_C, w, P, z, True)
-        rel = max(np.max(np.abs(a.grads[k] - b.grads[k])) / np.max(np.abs(a.grads[k])) for k in a.grads)
-        rel_ref = max(np.max(np.abs(ref.grads[k] - b.grads[k])) / np.max(np.abs(ref.grads[k])) for k in a.grads)
-        us = {name: t * 1e6 for name, t in times.items()}
-        print(f"{B:>5} {l:>4} {d:>4}  {us['libm']:>12.1f} {us['afn']:>12.1f} {us['numpy']:>10.1f} "
-              f"{ulp['afn']:>8.0f} {ulp['numpy']:>9.0f}  {steps['libm'] * 1e6:>12.1f} {steps['simd'] * 1e6:>12.1f} "
-              f"{ratio['simd']:>9.3f}  {rel:>12.1e} {rel_ref:>11.1e}", flush=True)
+        outs = {n: np.empty_like(x) for n in loops}
+        times, _ = paired_times({n: (lambda f, o: lambda: f(x, o))(f, outs[n]) for n, f in loops.items()},
+                                min_total=budget / 2)
+        ulp = {n: int(np.max(np.abs(outs[n].view(np.int64) - outs["libm"].view(np.int64)))) for n in loops}
+        step = median_time(lambda: loss_and_grad(W_B, W_C, w, P, z, True), min_total=budget / 2)
+        a, ref = loss_and_grad(W_B, W_C, w, P, z, True), loss_and_grad_reference(W_B, W_C, w, P, z, True)
+        rel = max(np.max(np.abs(a.grads[k] - ref.grads[k])) / np.max(np.abs(ref.grads[k])) for k in a.grads)
+        print(f"{B:>5} {l:>4} {d:>4}  " + " ".join(f"{times[n] * 1e6:>9.1f}" for n in loops) + "  " +
+              " ".join(f"{ulp[n]:>9d}" for n in loops if n != "libm") + f"  {step * 1e6:>9.1f} {rel:>12.1e}",
+              flush=True)
 
 
 # ---------------------------------------------------------------------------------------------- main

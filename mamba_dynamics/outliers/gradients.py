@@ -20,8 +20,10 @@ Two implementations with one signature:
 
 * :func:`loss_and_grad_reference` - plain NumPy, batched, with the O(l^2) gate and the explicit ``j > i`` double
   sum: the literal formula, for checking.
-* :func:`loss_and_grad` - the Numba kernel (``@njit(cache=True)``, no fastmath, serial loops; the two rank-B
-  weight updates and the query projections are BLAS products), O(B l d + B m d).
+* :func:`loss_and_grad` - the Numba kernel (``@njit(cache=True)``, no fastmath, serial loops; the dot products
+  over ``d+1`` and the per-prompt transposed products in fixed-order SIMD lanes (:mod:`mamba_dynamics.core.simd`),
+  the gates' ``exp`` as a vectorised polynomial within 1 ulp of libm; the two rank-B weight updates and the query
+  projections are BLAS products), O(B l d + B m d).  The same bits on every machine but for the BLAS products.
 
 Glossary: ``gWB, gWC, gw`` = gradients of the loss w.r.t. W_B, W_C, w (returned as ``grads["W_B"]`` ...);
 ``F`` ``(B,)`` = outputs; ``z`` ``(B,)``.
@@ -34,6 +36,7 @@ from numba import njit
 
 from ..core.gating import log_gates_naive, sigmoid
 from ..core.losses import LossGrad, hinge_loss, hinge_slope
+from ..core.simd import dot, dot2, exp_nonpos, gemv_t, gemv_t2
 
 
 def loss_and_grad_reference(
@@ -67,42 +70,32 @@ def loss_and_grad_reference(
     return LossGrad(loss, {"W_B": gW_B, "W_C": gW_C, "w": gw}, F)
 
 
-@njit(cache=True, inline="always")
-def _score(P, V, b, i, D):  # pragma: no cover - compiled
-    """``p_i . V[b]`` for prompt ``b`` with four partial sums: independent chains instead of one latency-bound
-    chain (a fixed order, so still deterministic; fastmath stays off)."""
-    a0 = a1 = a2 = a3 = 0.0
-    k = 0
-    while k + 4 <= D:
-        a0 += P[b, i, k] * V[b, k]
-        a1 += P[b, i, k + 1] * V[b, k + 1]
-        a2 += P[b, i, k + 2] * V[b, k + 2]
-        a3 += P[b, i, k + 3] * V[b, k + 3]
-        k += 4
-    while k < D:
-        a0 += P[b, i, k] * V[b, k]
-        k += 1
-    return (a0 + a1) + (a2 + a3)
-
-
-@njit(cache=True)
-def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F, T, E):  # pragma: no cover - compiled
+@njit(cache=True, error_model="numpy")
+def _loss_grad_kernel(W_B, W_C, w, P, z, gated, NB, gWB, gWC, gw, F, rescaled):  # pragma: no cover - compiled
     """Write loss gradients into ``gWB, gWC, gw`` and outputs into ``F``; returns the loss.
 
-    ``T``, ``E`` ``(B, l+1)``: the gate pre-activations ``w^T p_j`` and ``exp(-|w^T p_j|)`` computed by the
-    caller (``exp = "simd"`` of :func:`loss_and_grad`), or ``(0, 0)`` arrays: then the kernel computes them itself
-    (libm ``exp``).
+    The prompts go in blocks of ``NB`` (a block's ``P`` stays in cache between the passes):
 
-    Per token one ``exp`` and one division give ``sig`` and ``1 - sig`` without cancellation (in a loop of their
-    own, branch-free); the gate product runs in linear space with exact power-of-two rescaling (its base-2 log is
-    tracked, so nothing underflows early), three transcendentals fewer per token than summing logs.  The rank-B
-    updates of ``W_B`` and ``W_C`` are matrix products: for ``B > D`` one ``(D, B) x (B, D)`` product
+    1. per prompt, the scores ``s_j = p_j . V_b`` (``V_b = W_B^T W_C p_q``) and the gate pre-activations
+       ``t_j = w . p_j``: one :func:`~mamba_dynamics.core.simd.dot2` per token (SIMD lanes, a fixed order);
+    2. for the whole block, one loop over its ``NB (l+1)`` tokens: ``e = exp(-|t|)``
+       (:func:`~mamba_dynamics.core.simd.exp_nonpos`) and one division give ``sig`` and ``1 - sig`` without
+       cancellation.  No calls, and a select for the sign, so the loop vectorises (``error_model="numpy"`` drops
+       the zero-division check that would stop it; ``1 + e >= 1`` is never zero);
+    3. per prompt, the gate product ``G_i = sig_i prod_{j>i} (1 - sig_j)`` in linear space with exact
+       power-of-two rescaling (its base-2 log tracked in ``scale``, so nothing underflows before the true value
+       leaves double range; each rescaling is counted in ``rescaled[0]``, a store that keeps the rare case a
+       branch: as a select it put a compare on the product's dependency chain, 4x slower), ``F_b``, and for the
+       active prompts the coefficients of ``r_b`` and of the gate gradient (a prefix sum), then ``r_b`` and the
+       prompt's part of ``dLoss/dw`` as one :func:`~mamba_dynamics.core.simd.gemv_t2` (``P_b^T c``,
+       ``P_b^T k``: each element summed over the tokens in order).
+
+    The rank-B updates of ``W_B`` and ``W_C`` are matrix products: for ``B > D`` one ``(D, B) x (B, D)`` product
     ``M = sum_b g_b p_q r_b^T`` then ``W_C M`` and ``W_B M^T`` (and the queries go through ``A = W_B^T W_C``), else
     per-prompt projections ``(B, m)``.
     """
     B, lp1, D = P.shape
     l = lp1 - 1
-    given = T.shape[0] > 0
     Pq = np.ascontiguousarray(P[:, l, :])  # (B, D) queries; read-only (a view of P when B == 1)
     via_A = D < B  # forming A = W_B^T W_C costs m D^2 and pays off only when the batch is larger than D
     if via_A:
@@ -111,91 +104,73 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F, T, E):  # pragm
         V = (Pq @ W_C.T) @ W_B
     R = np.zeros((B, D))  # r_b = sum_i G_i y_i p_i (active prompts only)
     gvec = np.zeros(B)  # dLoss/dF_b
-    s = np.empty(l)
-    G = np.ones(l)
-    sig = np.empty(lp1)
-    one_m_sig = np.empty(lp1)
-    tt = np.empty(lp1)  # gate pre-activations w^T p_j
+    S = np.empty((NB, lp1))  # the block's scores s_j (the query's slot unused)
+    T = np.empty((NB, lp1))  # the block's gate pre-activations w^T p_j
+    SIG = np.empty((NB, lp1))
+    OMS = np.empty((NB, lp1))  # 1 - sig
+    G = np.ones(lp1)
+    cvec = np.zeros(lp1)  # coefficients of r_b: G_j y_j (0 for the query)
+    kvec = np.empty(lp1)  # coefficients of the prompt's dLoss/dw
     TINY, HUGE = 2.0 ** -500, 2.0**500
     loss = 0.0
-    for b in range(B):
-        if not gated or given:  # scores only (linear Transformer, or gates given)
-            for i in range(l):
-                s[i] = _score(P, V, b, i, D)
-        for j in range(lp1 if gated and not given else 0):  # one pass: score and gate pre-activation together
-            a0 = a1 = a2 = a3 = 0.0
-            t0 = t1 = t2 = t3 = 0.0
-            k = 0
-            while k + 4 <= D:
-                p0, p1, p2, p3 = P[b, j, k], P[b, j, k + 1], P[b, j, k + 2], P[b, j, k + 3]
-                a0 += p0 * V[b, k]
-                a1 += p1 * V[b, k + 1]
-                a2 += p2 * V[b, k + 2]
-                a3 += p3 * V[b, k + 3]
-                t0 += p0 * w[k]
-                t1 += p1 * w[k + 1]
-                t2 += p2 * w[k + 2]
-                t3 += p3 * w[k + 3]
-                k += 4
-            while k < D:
-                a0 += P[b, j, k] * V[b, k]
-                t0 += P[b, j, k] * w[k]
-                k += 1
-            acc = (a0 + a1) + (a2 + a3)
-            t = (t0 + t1) + (t2 + t3)
-            if j < l:
-                s[j] = acc
-            tt[j] = t
-        if gated:
-            # the gates in a loop of their own, the sign test as a select rather than a branch: a mispredicted
-            # branch per token cost more than the exp (docs/performance.md, "The gate's exp")
-            for j in range(lp1):
-                e = E[b, j] if given else np.exp(-abs(tt[j]))
+    for b0 in range(0, B, NB):
+        nb = min(NB, B - b0)
+        for bb in range(nb):  # pass 1
+            b = b0 + bb
+            if gated:
+                for j in range(lp1):
+                    S[bb, j], T[bb, j] = dot2(P, (b * lp1 + j) * D, V, b * D, w, 0, D)
+            else:
+                for j in range(l):
+                    S[bb, j] = dot(P, (b * lp1 + j) * D, V, b * D, D)
+        if gated:  # pass 2
+            Tf, SIGf, OMSf = T.reshape(NB * lp1), SIG.reshape(NB * lp1), OMS.reshape(NB * lp1)
+            for q in range(nb * lp1):
+                t = Tf[q]
+                e = exp_nonpos(-abs(t))
                 inv = 1.0 / (1.0 + e)
                 ei = e * inv
-                pos = (T[b, j] if given else tt[j]) >= 0.0
-                sig[j] = inv if pos else ei
-                one_m_sig[j] = ei if pos else inv
-            # G_i = sig_i * prod_{j>i} (1 - sig_j), the product kept as mantissa * 2^(-RESCALE * n): exact
-            # power-of-two rescaling holds the mantissa in the normal range, so the log of the product is
-            # tracked in the integer n (no underflow before the true value leaves double range)
-            prod = one_m_sig[l]
-            scale = 1.0  # 2^(-RESCALE * n)
-            for i in range(l - 1, -1, -1):
-                G[i] = sig[i] * prod * scale
-                prod *= one_m_sig[i]
-                if prod < TINY:
-                    prod *= HUGE
-                    scale *= TINY
-        Fb = 0.0
-        for i in range(l):
-            Fb += G[i] * P[b, i, D - 1] * s[i]
-        F[b] = Fb
-        margin = 1.0 - z[b] * Fb
-        if margin <= 0.0:
-            continue
-        loss += margin / B
-        g = -z[b] / B
-        gvec[b] = g
-        if not gated:  # r_b alone (dLoss/dw = 0; the query's c is 0)
-            for j in range(l):
-                c = G[j] * P[b, j, D - 1]
-                for k in range(D):
-                    R[b, k] += c * P[b, j, k]
-            continue
-        Q = 0.0  # prefix sum of q_i = y_i s_i G_i over earlier examples
-        for j in range(lp1):  # one pass: r_b and the gate gradient together
-            c = G[j] * P[b, j, D - 1] if j < l else 0.0
-            coef = -sig[j] * Q
-            if j < l:
-                qj = c * s[j]
-                coef += qj * one_m_sig[j]
-                Q += qj
-            coef *= g
-            for k in range(D):
-                pk = P[b, j, k]
-                R[b, k] += c * pk
-                gw[k] += coef * pk
+                pos = t >= 0.0
+                SIGf[q] = inv if pos else ei
+                OMSf[q] = ei if pos else inv
+        for bb in range(nb):  # pass 3
+            b = b0 + bb
+            if gated:
+                prod = OMS[bb, l]
+                scale = 1.0  # 2^(-500 n) after n rescalings
+                for i in range(l - 1, -1, -1):
+                    G[i] = SIG[bb, i] * prod * scale
+                    prod *= OMS[bb, i]
+                    if prod < TINY:
+                        prod *= HUGE
+                        scale *= TINY
+                        rescaled[0] += 1
+            Fb = 0.0
+            for i in range(l):
+                Fb += G[i] * P[b, i, D - 1] * S[bb, i]
+            F[b] = Fb
+            margin = 1.0 - z[b] * Fb
+            if margin <= 0.0:
+                continue
+            loss += margin / B
+            g = -z[b] / B
+            gvec[b] = g
+            if not gated:  # r_b alone (dLoss/dw = 0)
+                for j in range(l):
+                    cvec[j] = P[b, j, D - 1]
+                gemv_t(P, b * lp1 * D, l, D, cvec, 0, R, b * D)
+                continue
+            Q = 0.0  # prefix sum of q_i = y_i s_i G_i over earlier examples
+            for j in range(lp1):
+                c = G[j] * P[b, j, D - 1] if j < l else 0.0
+                coef = -SIG[bb, j] * Q
+                if j < l:
+                    qj = c * S[bb, j]
+                    coef += qj * OMS[bb, j]
+                    Q += qj
+                cvec[j] = c
+                kvec[j] = coef * g
+            gemv_t2(P, b * lp1 * D, lp1, D, cvec, 0, kvec, 0, R, b * D, gw, 0)
     gPq = np.empty((B, D))  # a new array: Pq may be a view of the caller's P
     for b in range(B):
         for k in range(D):
@@ -210,38 +185,33 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, gWB, gWC, gw, F, T, E):  # pragm
     return loss
 
 
-#: How the Mamba kernel exponentiates its gate pre-activations (see :func:`loss_and_grad`).
-GATE_EXPS = ("libm", "simd")
-_NONE = np.empty((0, 0))
+#: A block of the kernel holds as many prompts as keep its ``P`` within this many bytes (docs/performance.md,
+#: "Fixed-order SIMD": at B = 1024, l = 20, d = 30 blocks of 1 / 4 / 8 / 16 / 32 / 64 prompts took
+#: 1.27 / 1.09 / 1.04 / 1.01 / 1.00 / 0.99 of the time of the default's 50).
+BLOCK_BYTES = 256 * 1024
+
+
+def prompt_block(B: int, lp1: int, D: int, budget: int = BLOCK_BYTES) -> int:
+    """Prompts per block of the kernel for ``P`` ``(B, lp1, D)``: as many as fit ``budget`` bytes, within
+    ``[1, B]``."""
+    return int(max(1, min(B, budget // max(1, lp1 * D * 8))))
 
 
 def loss_and_grad(
     W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray, gated: bool = True,
-    exp: str = "libm",
+    block: int | None = None,
 ) -> LossGrad:
-    """Numba kernel; same contract as :func:`loss_and_grad_reference`.  Inputs must be float64.
-
-    ``exp`` (Mamba only) chooses how the gates are exponentiated:
-    - ``"libm"`` (default): the kernel computes each pre-activation and calls the C library's scalar ``exp``;
-      the same bits on every machine with the same libm;
-    - ``"simd"``: the pre-activations ``P w`` ``(B, l+1)`` as one BLAS product and ``exp(-|P w|)`` as one NumPy
-      call, which uses the CPU's SIMD ``exp`` (within 1 ulp of libm).  About 10-20% faster per step
-      (docs/performance.md), but the last bits then depend on the BLAS and SIMD paths of the machine.
-    """
+    """Numba kernel; same contract as :func:`loss_and_grad_reference`.  Inputs must be float64.  ``block``: prompts
+    per block of the kernel (default :func:`prompt_block`); any block size gives the same bits."""
     P = np.ascontiguousarray(P)
+    B, lp1, D = P.shape
+    NB = prompt_block(B, lp1, D) if block is None else int(max(1, min(B, block)))
     gWB = np.zeros_like(W_B)
     gWC = np.zeros_like(W_C)
     gw = np.zeros_like(w)
-    F = np.empty(P.shape[0])
-    if gated and exp == "simd":
-        T = P @ np.ascontiguousarray(w)
-        E = np.exp(-np.abs(T))
-    elif exp in GATE_EXPS:
-        T = E = _NONE
-    else:
-        raise ValueError(f"exp must be one of {GATE_EXPS}, got {exp!r}")
+    F = np.empty(B)
     loss = _loss_grad_kernel(
         np.ascontiguousarray(W_B), np.ascontiguousarray(W_C), np.ascontiguousarray(w),
-        P, np.ascontiguousarray(z, dtype=np.float64), bool(gated), gWB, gWC, gw, F, T, E,
+        P, np.ascontiguousarray(z, dtype=np.float64), bool(gated), NB, gWB, gWC, gw, F, np.zeros(1, np.int64),
     )
     return LossGrad(float(loss), {"W_B": gWB, "W_C": gWC, "w": gw}, F)

@@ -1,0 +1,110 @@
+"""The fixed-order SIMD intrinsics against their plain-Python references, bit for bit, and the vectorisable exp
+against libm."""
+
+import math
+
+import numpy as np
+import pytest
+from numba import njit
+from numba.core.errors import TypingError
+
+from mamba_dynamics.core.simd import (dot, dot2, dot_reference, exp_nonpos, exp_nonpos_reference, gemv_t, gemv_t2,
+                                      gemv_t_reference)
+
+
+@njit(cache=True)
+def _dot(x, ix, y, iy, n):
+    return dot(x, ix, y, iy, n)
+
+
+@njit(cache=True)
+def _dot2(x, ix, y, iy, z, iz, n):
+    return dot2(x, ix, y, iy, z, iz, n)
+
+
+@njit(cache=True)
+def _gemv_t(x, ix, rows, n, c, ic, y, iy):
+    gemv_t(x, ix, rows, n, c, ic, y, iy)
+
+
+@njit(cache=True)
+def _gemv_t2(x, ix, rows, n, c, ic, d, id_, y, iy, z, iz):
+    gemv_t2(x, ix, rows, n, c, ic, d, id_, y, iy, z, iz)
+
+
+@njit(cache=True, error_model="numpy")
+def _exp_loop(x, out):
+    for i in range(x.shape[0]):
+        out[i] = exp_nonpos(x[i])
+
+
+def _wide(rng, shape):
+    """Values over many binades, both signs: rounding differences between two summation orders would show."""
+    return rng.standard_normal(shape) * 10.0 ** rng.integers(-8, 8, shape)
+
+
+@pytest.mark.parametrize("n", list(range(0, 41)) + [63, 64, 65, 1000])
+def test_dot_products_equal_their_reference_bit_for_bit(n):
+    rng = np.random.default_rng(n)
+    X = _wide(rng, (3, 5, n))  # a 3-D array read at a flat offset, as the kernels do
+    y, z = _wide(rng, (2, n)), _wide(rng, n)
+    off = (2 * 5 + 3) * n
+    ref_y, ref_z = dot_reference(X[2, 3], y[1]), dot_reference(X[2, 3], z)
+    assert _dot(X, off, y, n, n) == ref_y
+    assert _dot2(X, off, y, n, z, 0, n) == (ref_y, ref_z)
+    if n >= 8:  # the fixed order is not the sequential one (else this module would be pointless)
+        assert any(_dot(_wide(np.random.default_rng(s), n), 0, z, 0, n) != sum(
+            a * b for a, b in zip(_wide(np.random.default_rng(s), n), z)) for s in range(20))
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2, 5, 21])
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 8, 13, 31])
+def test_transposed_products_equal_the_plain_loop_bit_for_bit(rows, n):
+    rng = np.random.default_rng(rows * 100 + n)
+    X = _wide(rng, (2, rows, n))
+    c, d = _wide(rng, rows + 2), _wide(rng, rows)
+    y0, z0 = _wide(rng, (3, n)), _wide(rng, n)
+    y, z = y0.copy(), z0.copy()
+    _gemv_t(X, rows * n, rows, n, c, 2, y, n)
+    np.testing.assert_array_equal(y[1], gemv_t_reference(X[1], c[2:], y0[1]))
+    np.testing.assert_array_equal(y[[0, 2]], y0[[0, 2]])  # nothing outside the target row is touched
+    y = y0.copy()
+    _gemv_t2(X, rows * n, rows, n, c, 2, d, 0, y, 2 * n, z, 0)
+    np.testing.assert_array_equal(y[2], gemv_t_reference(X[1], c[2:], y0[2]))
+    np.testing.assert_array_equal(z, gemv_t_reference(X[1], d, z0))
+
+
+def test_intrinsics_refuse_other_arrays():
+    x32 = np.ones(8, np.float32)
+    with pytest.raises(TypingError):
+        _dot(x32, 0, x32, 0, 8)
+    strided = np.ones(16)[::2]
+    with pytest.raises(TypingError):
+        _dot(strided, 0, strided, 0, 8)
+
+
+def _ulps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(a.view(np.int64) - b.view(np.int64))
+
+
+def test_exp_nonpos_is_within_one_ulp_of_libm():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([-rng.random(100_000) * 750.0, -rng.random(50_000) * 2.0, -rng.random(20_000) * 1e-8,
+                        -np.abs(rng.standard_normal(50_000)) * 20.0,
+                        np.linspace(-745.3, -700.0, 20_000)])  # the subnormal results and the underflow edge
+    out = np.empty_like(x)
+    _exp_loop(x, out)
+    ref = np.array([exp_nonpos_reference(v) for v in x])
+    ulps = _ulps(out, ref)
+    assert ulps.max() <= 1
+    assert np.mean(ulps == 0) > 0.85
+
+
+def test_exp_nonpos_special_values():
+    x = np.array([0.0, -0.0, -np.inf, np.nan, -5e-324, -1e300, -745.2, -745.1, -708.4, -1e-300])
+    out = np.empty_like(x)
+    _exp_loop(x, out)
+    assert out[0] == 1.0 and out[1] == 1.0 and out[2] == 0.0 and np.isnan(out[3])
+    assert out[4] == 1.0 and out[5] == 0.0 and out[6] == 0.0 and out[9] == 1.0
+    assert out[7] == math.exp(-745.1) == 5e-324  # the smallest subnormal
+    assert abs(out[8] - math.exp(-708.4)) <= 5e-324
