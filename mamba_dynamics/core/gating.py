@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .simd import exp_nonpos
+
 
 def softplus(t: np.ndarray) -> np.ndarray:
     """``log(1 + exp(t))`` without overflow; any shape."""
@@ -83,6 +85,19 @@ def sigmoid_pair(t: float) -> tuple:
     """``(sigmoid(t), 1 - sigmoid(t))`` from one ``exp(-|t|)`` and one division, both without cancellation for
     any ``t``; the sign test is a select, not a branch (Numba, inlined into the gate loops of every kernel)."""
     e = np.exp(-abs(t))
+    inv = 1.0 / (1.0 + e)
+    ei = e * inv
+    pos = t >= 0.0
+    return (inv if pos else ei), (ei if pos else inv)
+
+
+@njit(cache=True, inline="always")
+def sigmoid_pair_poly(t: float) -> tuple:
+    """:func:`sigmoid_pair` with ``exp`` by :func:`~mamba_dynamics.core.simd.exp_nonpos` (within 1 ulp of libm):
+    no call, so a loop of it vectorises when compiled with ``error_model="numpy"`` (Numba's default error model
+    puts a zero-division check around the division, which keeps the loop scalar; ``1 + e >= 1`` is never zero).
+    Inlined into the outlier kernel's gate pass."""
+    e = exp_nonpos(-abs(t))
     inv = 1.0 / (1.0 + e)
     ei = e * inv
     pos = t >= 0.0

@@ -34,9 +34,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..core.gating import log_gates_naive, sigmoid
+from ..core.gating import log_gates_naive, sigmoid, sigmoid_pair_poly
 from ..core.losses import LossGrad, hinge_loss, hinge_slope
-from ..core.simd import dot, dot2, exp_nonpos, gemv_t, gemv_t2
+from ..core.simd import dot, dot2, gemv_t, gemv_t2
 
 
 def loss_and_grad_reference(
@@ -78,10 +78,10 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, NB, gWB, gWC, gw, F, rescaled): 
 
     1. per prompt, the scores ``s_j = p_j . V_b`` (``V_b = W_B^T W_C p_q``) and the gate pre-activations
        ``t_j = w . p_j``: one :func:`~mamba_dynamics.core.simd.dot2` per token (SIMD lanes, a fixed order);
-    2. for the whole block, one loop over its ``NB (l+1)`` tokens: ``e = exp(-|t|)``
-       (:func:`~mamba_dynamics.core.simd.exp_nonpos`) and one division give ``sig`` and ``1 - sig`` without
-       cancellation.  No calls, and a select for the sign, so the loop vectorises (``error_model="numpy"`` drops
-       the zero-division check that would stop it; ``1 + e >= 1`` is never zero);
+    2. for the whole block, one loop over its ``NB (l+1)`` tokens: ``sig`` and ``1 - sig`` from one
+       ``exp(-|t|)`` and one division each, without cancellation
+       (:func:`~mamba_dynamics.core.gating.sigmoid_pair_poly`: a polynomial ``exp``, no call, so the loop
+       vectorises; ``error_model="numpy"`` drops the zero-division check that would stop it);
     3. per prompt, the gate product ``G_i = sig_i prod_{j>i} (1 - sig_j)`` in linear space with exact
        power-of-two rescaling (its base-2 log tracked in ``scale``, so nothing underflows before the true value
        leaves double range; each rescaling is counted in ``rescaled[0]``, a store that keeps the rare case a
@@ -126,13 +126,7 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, NB, gWB, gWC, gw, F, rescaled): 
         if gated:  # pass 2
             Tf, SIGf, OMSf = T.reshape(NB * lp1), SIG.reshape(NB * lp1), OMS.reshape(NB * lp1)
             for q in range(nb * lp1):
-                t = Tf[q]
-                e = exp_nonpos(-abs(t))
-                inv = 1.0 / (1.0 + e)
-                ei = e * inv
-                pos = t >= 0.0
-                SIGf[q] = inv if pos else ei
-                OMSf[q] = ei if pos else inv
+                SIGf[q], OMSf[q] = sigmoid_pair_poly(Tf[q])
         for bb in range(nb):  # pass 3
             b = b0 + bb
             if gated:
