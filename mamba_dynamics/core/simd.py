@@ -54,14 +54,15 @@ def _typed(arrays, ints, floats=()) -> bool:
             and all(isinstance(f, types.Float) for f in floats))
 
 
-def _at(context, builder, aty, arr, offset):
-    """Pointer to element ``offset`` of the flattened array ``arr``."""
-    data = context.make_array(aty)(context, builder, value=arr).data
-    return builder.gep(data, [context.cast(builder, offset, types.intp, types.intp)])
+def _i64(context, builder, tys, args, i):
+    """Argument ``i`` (an integer of any width) as an i64."""
+    return context.cast(builder, args[i], tys[i], types.int64)
 
 
-def _i64(context, builder, value, ty):
-    return context.cast(builder, value, ty, types.int64)
+def _at(context, builder, tys, args, i):
+    """Pointer to element ``args[i + 1]`` of the flattened array ``args[i]``."""
+    data = context.make_array(tys[i])(context, builder, value=args[i]).data
+    return builder.gep(data, [_i64(context, builder, tys, args, i + 1)])
 
 
 def _vload(builder, base, k):
@@ -150,8 +151,8 @@ def dot(typingctx, x, ix, y, iy, n):
 
     def codegen(context, builder, signature, args):
         a = signature.args
-        xp, yp = _at(context, builder, a[0], args[0], args[1]), _at(context, builder, a[2], args[2], args[3])
-        return _dots_ir(builder, xp, [yp], _i64(context, builder, args[4], a[4]))[0]
+        return _dots_ir(builder, _at(context, builder, a, args, 0), [_at(context, builder, a, args, 2)],
+                        _i64(context, builder, a, args, 4))[0]
 
     return sig, codegen
 
@@ -166,8 +167,8 @@ def dot2(typingctx, x, ix, y, iy, z, iz, n):
 
     def codegen(context, builder, signature, args):
         a = signature.args
-        ptrs = [_at(context, builder, a[i], args[i], args[i + 1]) for i in (0, 2, 4)]
-        r = _dots_ir(builder, ptrs[0], ptrs[1:], _i64(context, builder, args[6], a[6]))
+        ptrs = [_at(context, builder, a, args, i) for i in (0, 2, 4)]
+        r = _dots_ir(builder, ptrs[0], ptrs[1:], _i64(context, builder, a, args, 6))
         return context.make_tuple(builder, signature.return_type, r)
 
     return sig, codegen
@@ -183,9 +184,9 @@ def gemv_t(typingctx, x, ix, rows, n, c, ic, y, iy):
 
     def codegen(context, builder, signature, args):
         a = signature.args
-        _gemv_t_ir(builder, _at(context, builder, a[0], args[0], args[1]), _i64(context, builder, args[2], a[2]),
-                   _i64(context, builder, args[3], a[3]), [_at(context, builder, a[4], args[4], args[5])],
-                   [_at(context, builder, a[6], args[6], args[7])])
+        _gemv_t_ir(builder, _at(context, builder, a, args, 0), _i64(context, builder, a, args, 2),
+                   _i64(context, builder, a, args, 3), [_at(context, builder, a, args, 4)],
+                   [_at(context, builder, a, args, 6)])
         return context.get_dummy_value()
 
     return sig, codegen
@@ -200,8 +201,8 @@ def gemv_t2(typingctx, x, ix, rows, n, c, ic, d, id_, y, iy, z, iz):
 
     def codegen(context, builder, signature, args):
         a = signature.args
-        at = [_at(context, builder, a[i], args[i], args[i + 1]) for i in (0, 4, 6, 8, 10)]
-        _gemv_t_ir(builder, at[0], _i64(context, builder, args[2], a[2]), _i64(context, builder, args[3], a[3]),
+        at = [_at(context, builder, a, args, i) for i in (0, 4, 6, 8, 10)]
+        _gemv_t_ir(builder, at[0], _i64(context, builder, a, args, 2), _i64(context, builder, a, args, 3),
                    at[1:3], at[3:5])
         return context.get_dummy_value()
 

@@ -52,6 +52,7 @@ def test_dot_products_equal_their_reference_bit_for_bit(n):
     ref_y, ref_z = dot_reference(X[2, 3], y[1]), dot_reference(X[2, 3], z)
     assert _dot(X, off, y, n, n) == ref_y
     assert _dot2(X, off, y, n, z, 0, n) == (ref_y, ref_z)
+    assert _dot(X, np.int32(off), y, np.uint16(n), np.int8(min(n, 127))) == dot_reference(X[2, 3, :127], y[1, :127])
     if n >= 8:  # the fixed order is not the sequential one (else this module would be pointless)
         assert any(_dot(_wide(np.random.default_rng(s), n), 0, z, 0, n) != sum(
             a * b for a, b in zip(_wide(np.random.default_rng(s), n), z)) for s in range(20))
