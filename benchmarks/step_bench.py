@@ -10,9 +10,9 @@ Every framework gets the same float64 inputs and single-threaded execution (``--
 equal to the Numba kernel before any timing; each time is the median of repeated calls after warm-up.
 Also printed: the cost-vs-prompt-length exponent of the Numba step (fitted on log-log axes; O(l) expected),
 achieved GFLOP/s against a counted FLOP figure and as a share of the core's measured peak (:func:`core_peak`),
-first-call compile time with and without the Numba cache, and the
-gate's exp options (``gate_exp_study``: speed and accuracy of libm, of a Numba loop compiled with the ``afn``
-fast-math flag alone, of NumPy's SIMD exp and of the kernel's vectorisable polynomial), and the steady state at the paper's sizes (:func:`steady_times`:
+first-call compile time with and without the Numba cache, the gate's exp options (``gate_exp_study``: speed
+and accuracy of libm, of a Numba loop compiled with the ``afn`` fast-math flag alone, of NumPy's SIMD exp and of
+the kernel's vectorisable polynomial), and the steady state at the paper's sizes (:func:`steady_times`:
 each framework ten steps in a row per round, as a training loop runs them; the paired rounds time each step in
 the state the other frameworks leave the core in).  Every benchmark script ends with the run's verdict on issue
 17's targets at the papers' sizes (:func:`print_verdicts`: 2x JAX and 4x PyTorch for the one-layer steps, 2x

@@ -68,27 +68,32 @@ def log_gates_row(t: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(cache=True, inline="always")
+def _sigmoids_from_exp(t: float, e: float) -> tuple:
+    """``(sigmoid(t), 1 - sigmoid(t))`` from ``e = exp(-|t|)`` and one division, both without cancellation; the
+    sign test is a select, not a branch (the shared tail of the one-exp forms below)."""
+    inv = 1.0 / (1.0 + e)
+    ei = e * inv
+    pos = t >= 0.0
+    return (inv if pos else ei), (ei if pos else inv)
+
+
+@njit(cache=True, inline="always")
 def sigmoid_log_pair(t: float) -> tuple:
     """``(sigmoid(t), sigmoid(-t), log sigmoid(t), log sigmoid(-t))`` from one ``exp(-|t|)``, one ``log1p`` and
     one division, all without cancellation for any ``t`` (``log sigmoid(+-t) = -max(-+t, 0) - log1p(exp(-|t|))``;
     Numba, inlined into the single-index gate loop)."""
     e = np.exp(-abs(t))
     lg = np.log1p(e)
-    inv = 1.0 / (1.0 + e)
-    ei = e * inv
+    sp, sn = _sigmoids_from_exp(t, e)
     pos = t >= 0.0
-    return (inv if pos else ei), (ei if pos else inv), -(lg if pos else lg - t), -((lg + t) if pos else lg)
+    return sp, sn, -(lg if pos else lg - t), -((lg + t) if pos else lg)
 
 
 @njit(cache=True, inline="always")
 def sigmoid_pair(t: float) -> tuple:
     """``(sigmoid(t), 1 - sigmoid(t))`` from one ``exp(-|t|)`` and one division, both without cancellation for
     any ``t``; the sign test is a select, not a branch (Numba, inlined into the gate loops of every kernel)."""
-    e = np.exp(-abs(t))
-    inv = 1.0 / (1.0 + e)
-    ei = e * inv
-    pos = t >= 0.0
-    return (inv if pos else ei), (ei if pos else inv)
+    return _sigmoids_from_exp(t, np.exp(-abs(t)))
 
 
 @njit(cache=True, inline="always")
@@ -97,8 +102,4 @@ def sigmoid_pair_poly(t: float) -> tuple:
     no call, so a loop of it vectorises when compiled with ``error_model="numpy"`` (Numba's default error model
     puts a zero-division check around the division, which keeps the loop scalar; ``1 + e >= 1`` is never zero).
     Inlined into the outlier kernel's gate pass."""
-    e = exp_nonpos(-abs(t))
-    inv = 1.0 / (1.0 + e)
-    ei = e * inv
-    pos = t >= 0.0
-    return (inv if pos else ei), (ei if pos else inv)
+    return _sigmoids_from_exp(t, exp_nonpos(-abs(t)))

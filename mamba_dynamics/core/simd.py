@@ -49,9 +49,8 @@ def _is_f64_c_array(a) -> bool:
     return isinstance(a, types.Array) and a.dtype == types.float64 and a.layout == "C"
 
 
-def _typed(arrays, ints, floats=()) -> bool:
-    return (all(_is_f64_c_array(a) for a in arrays) and all(isinstance(i, types.Integer) for i in ints)
-            and all(isinstance(f, types.Float) for f in floats))
+def _typed(arrays, ints) -> bool:
+    return all(_is_f64_c_array(a) for a in arrays) and all(isinstance(i, types.Integer) for i in ints)
 
 
 def _i64(context, builder, tys, args, i):
@@ -108,7 +107,8 @@ def _dots_ir(builder, x, ys, n):
     for acc in accs:
         v = builder.fadd(builder.load(acc[0]), builder.load(acc[1]))
         e = [builder.extract_element(v, ir.Constant(_I32, q)) for q in range(4)]
-        outs.append(cgutils.alloca_once_value(builder, builder.fadd(builder.fadd(e[0], e[1]), builder.fadd(e[2], e[3]))))
+        tree = builder.fadd(builder.fadd(e[0], e[1]), builder.fadd(e[2], e[3]))
+        outs.append(cgutils.alloca_once_value(builder, tree))
     with cgutils.for_range_slice(builder, start, n, ir.Constant(_I64, 1)) as (k, _):
         xk = builder.load(builder.gep(x, [k]))
         for y, out in zip(ys, outs):
