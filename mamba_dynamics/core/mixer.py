@@ -24,17 +24,19 @@ the states ``H_{t-1}`` of the reverse scan nor a division by ``a_t``; ``dLoss/dc
 Three implementations with one contract:
 - :func:`mix_forward`, :func:`mix_adjoint`: Numba (``@njit(cache=True)``, serial, fastmath off), the scans,
   O(T D r) per sequence, the gates from one ``exp`` per token (no cancellation for any ``t``);
-- :func:`mix_forward_pairs`, :func:`mix_adjoint_pairs`: the pairwise form (M2), O(T^2 (D + r)), as batched BLAS
-  products around Numba passes that weigh the scores by the gate products, remade row by row as running
-  products and never stored (:func:`_apply_gates`); cheaper for short sequences (:func:`quadratic_form`
-  chooses); the scores may be any ``c_t . b_s`` (the stack also passes ``c = A = U Q``, ``b = u``);
+- :func:`mix_forward_pairs`, :func:`mix_adjoint_pairs`: the pairwise form (M2), O(T^2 (D + r)), each one Numba
+  call (:func:`pairs_forward_kernel`, :func:`pairs_adjoint_kernel`) of small fixed-order products
+  (:func:`~mamba_dynamics.core.simd.bmm`, no BLAS) around passes that weigh the scores by the gate products,
+  remade row by row as running products and never stored (:func:`_apply_gates`); cheaper for short sequences
+  (:func:`quadratic_form` chooses); the scores may be any ``c_t . b_s`` (the stack also passes ``c = A = U Q``,
+  ``b = u``);
 - :func:`mix_forward_reference`, :func:`mix_adjoint_reference`: plain NumPy of the closed form (M2) with the
   ``(T, T)`` gate matrix built in log space and the derivative of ``G`` written out, O(T^2) (and O(T^3) for the
   gate gradient): the literal formulas, for checking.
 
 Glossary: ``X`` ``(N, T, D)`` tokens (rows ``x_t``); ``Bp``, ``Cp`` ``(N, T, r)`` = ``b_t``, ``c_t``; ``Tg``
 ``(N, T)`` gate pre-activations ``t_t``; ``Z`` ``(N, T, 2r+1)`` = ``[b, c, t]`` packed in one array (the Numba
-kernels' input: one BLAS product makes it, and contiguous rows keep the loops fast); ``SIG``, ``KEEP`` ``(N, T)``
+kernels' input: one product makes it, and contiguous rows keep the loops fast); ``SIG``, ``KEEP`` ``(N, T)``
 = ``sigma_t``, ``a_t``; ``Y`` ``(N, T, D)`` outputs ``y_t``; ``Gy`` = ``dLoss/dY``; ``GX`` = ``dLoss/dX`` through
 the value path only (the caller adds the paths through ``b``, ``c`` and ``t``, which depend on how they are made
 from ``X``); ``dB``, ``dC`` ``(N, T, r)``, ``dT`` ``(N, T)``, packed as ``dZ`` like ``Z``.
@@ -46,6 +48,7 @@ import numpy as np
 from numba import njit
 
 from .gating import sigmoid_pair, softplus
+from .simd import SMALL_BYTES, bmm, matmul
 
 
 @njit(cache=True)
@@ -73,7 +76,7 @@ def _all_zero(A, n):  # pragma: no cover - compiled
 
 def quadratic_form(T: int, D: int, r: int) -> bool:
     """Whether the kernels take the pairwise form (M2) rather than the scan (M1).  Per token, forward and
-    backward, the pair form costs about ``T (3 D + 3 r)`` multiply-adds in batched BLAS products and keeps two
+    backward, the pair form costs about ``T (3 D + 3 r)`` multiply-adds in batched small products and keeps two
     ``(T, T)`` arrays per sequence; the scan ``7 D r`` in scalar loops, a few times slower per operation.  So
     short sequences (the outlier prompts, ``T = 21``) go pairwise and long ones (``T`` up to ``10^4``) scan in
     ``O(T)``; the threshold ``T (D + r) <= 8 D r`` (``T <= 4 D`` at ``r = D``) is where the two measured about
@@ -257,43 +260,80 @@ def _gate_grad(C, S, SIG, KEEP, first, dT):  # pragma: no cover - compiled
             dT[n, t] = KEEP[n, t] * col[t] - SIG[n, t] * acc
 
 
+@njit(cache=True, error_model="numpy")
+def pairs_forward_kernel(X, Bp, Cp, Tg, gated, first, Y, SIG, KEEP, S):  # pragma: no cover - compiled
+    """:func:`mix_forward_pairs` in one call: ``S = Cp Bp^T``, the gates (:func:`_weigh_scores`), ``Y = S X``
+    (each product per sequence one fixed-order :func:`~mamba_dynamics.core.simd.gemm`, :func:`bmm`)."""
+    bmm(Cp, Bp.transpose(0, 2, 1), S, False)
+    _weigh_scores(Tg, gated, first, SIG, KEEP, S)
+    bmm(S, X, Y, False)
+
+
+@njit(cache=True, error_model="numpy")
+def pairs_adjoint_kernel(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, want_gx, dB, want_db, dC, dT,
+                         C):  # pragma: no cover - compiled
+    """:func:`mix_adjoint_pairs` in one call (``GX``, ``dB`` written only when ``want_gx``, ``want_db``)."""
+    bmm(Gy, X.transpose(0, 2, 1), C, False)  # C = Gy X^T
+    if want_gx:
+        bmm(S.transpose(0, 2, 1), Gy, GX, False)  # GX = S^T Gy
+    if gated:  # (M4) from the pair weights K = C * S
+        _gate_grad(C, S, SIG, KEEP, first, dT)
+    _apply_gates(C, SIG, KEEP, gated, first)  # M = G * C
+    if want_db:
+        bmm(C.transpose(0, 2, 1), Cp, dB, False)  # dB = M^T Cp
+    bmm(C, Bp, dC, False)  # dC = M Bp
+
+
+def pairs_small(X: np.ndarray, Bp: np.ndarray) -> bool:
+    """Whether the pair form's per-sequence products run in the one-call kernels (:func:`pairs_forward_kernel`,
+    :func:`pairs_adjoint_kernel`): each sequence's ``(T, D)`` and ``(T, r)`` matrices small enough for
+    :func:`~mamba_dynamics.core.simd.bmm` (:data:`~mamba_dynamics.core.simd.SMALL_BYTES`); else batched
+    products through :func:`~mamba_dynamics.core.simd.matmul`."""
+    return X.shape[1] * max(X.shape[2], Bp.shape[2]) * 8 <= SMALL_BYTES
+
+
 def mix_forward_pairs(X, Bp, Cp, Tg, gated, first, Y, SIG, KEEP, S):
-    """(M2) for a batch in the pairwise form, as batched BLAS products: ``S = G * (C B^T)`` (rows ``t >=
-    first``), ``Y = S X``.  ``X`` ``(N, T, D)``; ``Bp`` ``(N, T, r)`` the ``b_s``; ``Cp`` ``(N, T - first, r)``
-    the ``c_t`` of the rows read out; ``Tg`` ``(N, T)`` the gate pre-activations (ignored without a gate; views
-    of packed projections are fine).  Writes ``Y`` ``(N, T - first, D)`` (the rows read out), ``SIG``, ``KEEP``
-    ``(N, T)`` and the weighted scores ``S[n, t - first, s] = G_ts (b_s . c_t)`` ``(N, T - first, T)``, kept
-    for the adjoint (the gate products themselves are remade where needed, never stored).  Per token ``(T/2)(D
-    + r)`` multiply-adds, at BLAS speed (several times the scalar loops' at ``T = 21``)."""
-    np.matmul(Cp, Bp.transpose(0, 2, 1), out=S)
+    """(M2) for a batch in the pairwise form: ``S = G * (C B^T)`` (rows ``t >= first``), ``Y = S X``, as small
+    fixed-order products in one Numba call (:func:`pairs_forward_kernel`; long sequences: batched products).  ``X``
+    ``(N, T, D)``; ``Bp`` ``(N, T, r)`` the ``b_s``; ``Cp`` ``(N, T - first, r)`` the ``c_t`` of the rows read
+    out; ``Tg`` ``(N, T)`` the gate pre-activations (ignored without a gate; views of packed projections are
+    fine).  Writes ``Y`` ``(N, T - first, D)`` (the rows read out), ``SIG``, ``KEEP`` ``(N, T)`` and the weighted
+    scores ``S[n, t - first, s] = G_ts (b_s . c_t)`` ``(N, T - first, T)``, kept for the adjoint (the gate
+    products themselves are remade where needed, never stored).  Per token ``(T/2)(D + r)`` multiply-adds."""
+    if pairs_small(X, Bp):
+        pairs_forward_kernel(X, Bp, Cp, Tg, bool(gated), first, Y, SIG, KEEP, S)
+        return
+    matmul(Cp, Bp.transpose(0, 2, 1), S)
     _weigh_scores(Tg, bool(gated), first, SIG, KEEP, S)
-    np.matmul(S, X, out=Y)
+    matmul(S, X, Y)
 
 
 def mix_adjoint_pairs(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, dB, dC, dT, C=None):
-    """(M3)-(M4) for a batch in the pairwise form, as batched BLAS products, from the forward's weighted scores
-    ``S = G * (C B^T)`` and gates: ``C = Gy X^T``, ``M = G * C``, ``GX = S^T Gy``, ``dB = M^T C``, ``dC = M B``,
-    and (M4) from the row and column sums of ``K = C * S`` (:func:`_gate_grad`).  Shapes as
-    :func:`mix_forward_pairs`, with ``Gy`` ``(N, T - first, D)`` at the rows read out; writes ``GX`` ``(N, T,
-    D)``, ``dB`` ``(N, T, r)``, ``dC`` ``(N, T - first, r)`` and ``dT`` ``(N, T)``; ``GX`` or ``dB`` None: not
-    wanted (skipped); ``dT`` is ignored without a gate.  Returns ``M = G * (Gy X^T)`` ``(N, T - first, T)``,
-    written into ``C`` when given (a reused array: a fresh one of a megabyte faults in every page)."""
-    C = np.matmul(Gy, X.transpose(0, 2, 1), out=C)  # (N, T - first, T): Gy_t . x_s
-    one = Gy.shape[1] == 1  # one row read out: the products below are outer products, cheaper by broadcasting
+    """(M3)-(M4) for a batch in the pairwise form, from the forward's weighted scores ``S = G * (C B^T)`` and
+    gates: ``C = Gy X^T``, ``M = G * C``, ``GX = S^T Gy``, ``dB = M^T C``, ``dC = M B``, and (M4) from the row
+    and column sums of ``K = C * S`` (:func:`_gate_grad`), in one Numba call (:func:`pairs_adjoint_kernel`; long
+    sequences: batched products).  Shapes as :func:`mix_forward_pairs`, with ``Gy`` ``(N, T - first, D)`` at the
+    rows read out; writes ``GX`` ``(N, T, D)``, ``dB`` ``(N, T, r)``, ``dC`` ``(N, T - first, r)`` and ``dT``
+    ``(N, T)``; ``GX`` or ``dB`` None: not wanted (skipped); ``dT`` is ignored without a gate.  Returns ``M = G *
+    (Gy X^T)`` ``(N, T - first, T)``, written into ``C`` when given (a reused array: a fresh one of a megabyte
+    faults in every page)."""
+    if C is None:
+        C = np.empty((len(X), Gy.shape[1], X.shape[1]))
+    if pairs_small(X, Bp):
+        none = np.empty((0, 0, 0))
+        pairs_adjoint_kernel(X, Bp, Cp, np.ascontiguousarray(Gy), SIG, KEEP, bool(gated), first, S,
+                       none if GX is None else GX, GX is not None, none if dB is None else dB, dB is not None, dC,
+                       dT, C)
+        return C
+    matmul(Gy, X.transpose(0, 2, 1), C)  # (N, T - first, T): Gy_t . x_s
     if GX is not None:
-        if one:
-            np.multiply(S[:, 0, :, None], Gy, out=GX)
-        else:
-            np.matmul(S.transpose(0, 2, 1), Gy, out=GX)
-    if gated:  # (M4) from the pair weights K = C * S: row sums over s, column sums over t
+        matmul(S.transpose(0, 2, 1), Gy, GX)
+    if gated:
         _gate_grad(C, S, SIG, KEEP, first, dT)
     _apply_gates(C, SIG, KEEP, bool(gated), first)  # M = G * C
     if dB is not None:
-        if one:
-            np.multiply(C[:, 0, :, None], Cp, out=dB)
-        else:
-            np.matmul(C.transpose(0, 2, 1), Cp, out=dB)
-    np.matmul(C, Bp, out=dC)
+        matmul(C.transpose(0, 2, 1), Cp, dB)
+    matmul(C, Bp, dC)
     return C
 
 

@@ -1,5 +1,5 @@
-"""Fixed-order SIMD building blocks for the Numba kernels: dot products, transposed matrix-vector products and a
-vectorisable ``exp``, all float64, with the same bits on every machine.
+"""Fixed-order SIMD building blocks for the Numba kernels: dot products, transposed matrix-vector products, small
+matrix products and a vectorisable ``exp``, all float64, with the same bits on every machine.
 
 Why they exist.  With fastmath off, LLVM vectorises no floating-point *reduction* (it would have to reassociate
 the sum), and Numba turns LLVM's SLP vectoriser off (numba#8705, a miscompilation), so a 31-term dot product
@@ -17,6 +17,13 @@ range; nothing is bounds-checked):
 * :func:`gemv_t` ``(x, ix, rows, n, c, ic, y, iy)``: ``y[iy+k] += sum_j c[ic+j] x[ix + j n + k]`` (``j < rows``,
   ``k < n``), i.e. ``y += X^T c`` for the row-major ``(rows, n)`` block ``X`` of ``x``;
 * :func:`gemv_t2` ``(x, ix, rows, n, c, ic, d, id, y, iy, z, iz)``: ``y += X^T c`` and ``z += X^T d`` in one pass;
+* :func:`gemm` ``(a, ia, sar, sak, b, ib, ldb, c, ic, ldc, rows, inner, cols, accumulate)``: ``C (+)= A B`` for
+  blocks of views of any layout (offsets and strides in elements; ``A`` any strides, ``B`` and ``C`` unit
+  column stride): register tiles of four rows by two vectors of :data:`GEMM_WIDTH` lanes, the last columns in
+  masked lanes (nothing past the block is read or written);
+* :func:`bmm` ``(A, B, C, accumulate)``: ``C[s] (+)= A[s] B[s]`` for a batch of ``(M, K) x (K, P)`` views, one
+  :func:`gemm` each (a transposed ``B`` copied first); :func:`matmul` sends a small product there and a large
+  one to BLAS (:func:`small_product`);
 * :func:`exp_nonpos` ``(x)``: ``exp(x)`` for ``x <= 0`` (or NaN) in plain arithmetic, so that a loop calling it
   vectorises (libm's scalar ``exp`` does not); within 1 ulp of libm.
 
@@ -26,7 +33,9 @@ Summation orders (what the ``*_reference`` functions spell out in plain Python, 
   chunk of four goes to accumulator 0; then ``v = acc0 + acc1`` and ``((v0 + v1) + (v2 + v3))``; then the last
   ``n mod 4`` terms one by one;
 * ``gemv_t``: every output element sums over ``j`` in order, starting from its old value (the same bits as the
-  plain double loop ``for j: for k: y[k] += c[j] * X[j, k]``).
+  plain double loop ``for j: for k: y[k] += c[j] * X[j, k]``);
+* ``gemm``: likewise every element of ``C`` over ``k`` in order, from its old value or from zero, whatever the
+  tile or vector width (lanes are independent): the plain triple loop's bits (:func:`gemm_reference`).
 """
 
 from __future__ import annotations
@@ -44,13 +53,24 @@ _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 _V4 = ir.VectorType(_F64, 4)
 
+def _host_width() -> int:
+    """8 lanes where the core has AVX-512 (its 32 vector registers hold a tile of eight 8-lane sums), else 4."""
+    try:
+        from llvmlite import binding
 
-def _is_f64_c_array(a) -> bool:
-    return isinstance(a, types.Array) and a.dtype == types.float64 and a.layout == "C"
+        return 8 if binding.get_host_cpu_features().get("avx512f", False) else 4
+    except Exception:  # pragma: no cover - no feature query on this platform
+        return 4
 
 
-def _typed(arrays, ints) -> bool:
-    return all(_is_f64_c_array(a) for a in arrays) and all(isinstance(i, types.Integer) for i in ints)
+#: lanes per vector of :func:`gemm`'s tiles (8 with AVX-512, else 4): a speed choice only, each element's sum is
+#: the same
+GEMM_WIDTH = _host_width()
+
+
+def _typed(arrays, ints, layouts="C") -> bool:
+    return all(isinstance(a, types.Array) and a.dtype == types.float64 and a.layout in layouts for a in arrays) \
+        and all(isinstance(i, types.Integer) for i in ints)
 
 
 def _i64(context, builder, tys, args, i):
@@ -64,17 +84,26 @@ def _at(context, builder, tys, args, i):
     return builder.gep(data, [_i64(context, builder, tys, args, i + 1)])
 
 
-def _vload(builder, base, k):
-    return builder.load(builder.bitcast(builder.gep(base, [k]), _V4.as_pointer()), align=8)
+def _vload(builder, base, k, w=4):
+    """``w`` float64 from ``base[k]``: a ``<w x double>`` vector, or the scalar for ``w = 1``."""
+    if w == 1:
+        return builder.load(builder.gep(base, [k]))
+    return builder.load(builder.bitcast(builder.gep(base, [k]), ir.VectorType(_F64, w).as_pointer()), align=8)
 
 
-def _vstore(builder, value, base, k):
-    builder.store(value, builder.bitcast(builder.gep(base, [k]), _V4.as_pointer()), align=8)
+def _vstore(builder, value, base, k, w=4):
+    if w == 1:
+        builder.store(value, builder.gep(base, [k]))
+        return
+    builder.store(value, builder.bitcast(builder.gep(base, [k]), ir.VectorType(_F64, w).as_pointer()), align=8)
 
 
-def _splat(builder, s):
-    v = ir.Constant(_V4, ir.Undefined)
-    for q in range(4):
+def _splat(builder, s, w=4):
+    """The scalar ``s`` in every lane of a ``<w x double>`` (itself for ``w = 1``)."""
+    if w == 1:
+        return s
+    v = ir.Constant(ir.VectorType(_F64, w), ir.Undefined)
+    for q in range(w):
         v = builder.insert_element(v, s, ir.Constant(_I32, q))
     return v
 
@@ -140,6 +169,102 @@ def _gemv_t_ir(builder, x, rows, n, cs, ys):
                 builder.store(_fma_free(builder, builder.load(acc), builder.load(builder.gep(c, [j])), xk), acc)
         for y, acc in zip(ys, accs):
             builder.store(builder.load(acc), builder.gep(y, [k]))
+
+
+def _lane_mask(builder, n, w):
+    """``<w x i1>``: lane ``q`` set iff ``q < n`` (``n`` an i64)."""
+    nv = ir.Constant(ir.VectorType(_I64, w), ir.Undefined)
+    for q in range(w):
+        nv = builder.insert_element(nv, n, ir.Constant(_I32, q))
+    return builder.icmp_signed("<", ir.Constant(ir.VectorType(_I64, w), list(range(w))), nv)
+
+
+def _masked(builder, name, w, argtys, ret):
+    """The LLVM intrinsic ``llvm.masked.<name>.v<w>f64.p0``, declared once per module."""
+    full = f"llvm.masked.{name}.v{w}f64.p0"
+    fn = builder.module.globals.get(full)
+    return fn if fn is not None else ir.Function(builder.module, ir.FunctionType(ret, argtys), name=full)
+
+
+def _load_lanes(builder, base, k, w, mask):
+    """``base[k : k + w]`` as a ``<w x double>``; with a ``mask`` (:func:`_lane_mask`) only the lanes set are read
+    (the others zero; nothing past them is touched)."""
+    if mask is None:
+        return _vload(builder, base, k, w)
+    vt = ir.VectorType(_F64, w)
+    fn = _masked(builder, "load", w, [vt.as_pointer(), _I32, mask.type, vt], vt)
+    ptr = builder.bitcast(builder.gep(base, [k]), vt.as_pointer())
+    return builder.call(fn, [ptr, ir.Constant(_I32, 8), mask, ir.Constant(vt, [0.0] * w)])
+
+
+def _store_lanes(builder, value, base, k, w, mask):
+    """The lanes of ``value`` set in ``mask`` (all without one) into ``base[k : k + w]``."""
+    if mask is None:
+        _vstore(builder, value, base, k, w)
+        return
+    vt = ir.VectorType(_F64, w)
+    fn = _masked(builder, "store", w, [vt, vt.as_pointer(), _I32, mask.type], ir.VoidType())
+    builder.call(fn, [value, builder.bitcast(builder.gep(base, [k]), vt.as_pointer()), ir.Constant(_I32, 8), mask])
+
+
+def _gemm_band_ir(builder, a, sar, sak, b, ldb, c, ldc, i0, rh, inner, cols, accumulate):
+    """IR of a band of ``rh`` rows (from row ``i0``) of :func:`gemm`: the columns in tiles of two vectors of
+    :data:`GEMM_WIDTH` (``W``); then the ``cols mod 2 W`` columns left in one tile, of one vector whose lanes past
+    the last column are masked off, or of a whole vector and a masked one (one loop over ``k`` for all of them,
+    so that a narrow block such as ``d = 10`` columns keeps many independent sums in flight).  Each tile's
+    accumulators are held in registers over the ``inner`` loop; they start from ``C`` when ``accumulate`` (an
+    i1), else from zero."""
+    W = GEMM_WIDTH
+
+    def tile(j0, widths):
+        crow = [builder.mul(builder.add(i0, ir.Constant(_I64, r)), ldc) for r in range(rh)]
+        cols_at = [builder.add(j0, ir.Constant(_I64, o)) for o, _ in widths]
+        zero = ir.Constant(ir.VectorType(_F64, W), [0.0] * W)
+        accs = [[cgutils.alloca_once_value(builder, builder.select(
+            accumulate, _load_lanes(builder, c, builder.add(crow[r], j), W, m), zero))
+            for j, (_, m) in zip(cols_at, widths)] for r in range(rh)]
+        arow = [builder.mul(builder.add(i0, ir.Constant(_I64, r)), sar) for r in range(rh)]
+        with cgutils.for_range(builder, inner) as loop:
+            k = loop.index
+            bk = builder.mul(k, ldb)
+            bv = [_load_lanes(builder, b, builder.add(bk, j), W, m) for j, (_, m) in zip(cols_at, widths)]
+            ak = builder.mul(k, sak)
+            for r in range(rh):
+                ar = _splat(builder, builder.load(builder.gep(a, [builder.add(arow[r], ak)])), W)
+                for acc, bw in zip(accs[r], bv):
+                    builder.store(_fma_free(builder, builder.load(acc), ar, bw), acc)
+        for r in range(rh):
+            for j, (_, m), acc in zip(cols_at, widths, accs[r]):
+                _store_lanes(builder, builder.load(acc), c, builder.add(crow[r], j), W, m)
+
+    cw = builder.sdiv(cols, ir.Constant(_I64, 2 * W))
+    with cgutils.for_range(builder, cw) as ct:
+        tile(builder.mul(ct.index, ir.Constant(_I64, 2 * W)), [(0, None), (W, None)])
+    j = builder.mul(cw, ir.Constant(_I64, 2 * W))
+    rem = builder.sub(cols, j)
+    with builder.if_else(builder.icmp_signed(">", rem, ir.Constant(_I64, W))) as (two, one):
+        with two:
+            tile(j, [(0, None), (W, _lane_mask(builder, builder.sub(rem, ir.Constant(_I64, W)), W))])
+        with one:
+            with builder.if_then(builder.icmp_signed(">", rem, ir.Constant(_I64, 0))):
+                tile(j, [(0, _lane_mask(builder, rem, W))])
+
+
+def _gemm_ir(builder, a, sar, sak, b, ldb, c, ldc, rows, inner, cols, accumulate):
+    """IR of :func:`gemm`: bands of four rows, then one of two if two or three rows are left, then one row."""
+    def band(i, rh):
+        _gemm_band_ir(builder, a, sar, sak, b, ldb, c, ldc, i, rh, inner, cols, accumulate)
+
+    r4 = builder.sdiv(rows, ir.Constant(_I64, 4))
+    with cgutils.for_range(builder, r4) as loop:
+        band(builder.mul(loop.index, ir.Constant(_I64, 4)), 4)
+    i = builder.mul(r4, ir.Constant(_I64, 4))
+    has2 = builder.icmp_signed("<=", builder.add(i, ir.Constant(_I64, 2)), rows)
+    with builder.if_then(has2):
+        band(i, 2)
+    i = builder.select(has2, builder.add(i, ir.Constant(_I64, 2)), i)
+    with builder.if_then(builder.icmp_signed("<", i, rows)):
+        band(i, 1)
 
 
 @intrinsic
@@ -210,6 +335,35 @@ def gemv_t2(typingctx, x, ix, rows, n, c, ic, d, id_, y, iy, z, iz):
 
 
 @intrinsic
+def gemm(typingctx, a, ia, sar, sak, b, ib, ldb, c, ic, ldc, rows, inner, cols, accumulate):
+    """``c[ic + i ldc + j] (+)= sum_k a[ia + i sar + k sak] b[ib + k ldb + j]`` (``i < rows``, ``k < inner``, ``j <
+    cols``): ``C = A B`` (``C += A B`` with ``accumulate``) for a block ``A`` of ``a`` with any strides (``sar``
+    between rows, ``sak`` between columns: ``A^T`` is a block too) and row-major blocks ``B``, ``C`` (row strides
+    ``ldb``, ``ldc``); offsets and strides in elements from each array's first one (views of any layout).  Each
+    element of ``C`` is summed over ``k`` in order, from its old value (or from zero): the same bits as the plain
+    triple loop (:func:`gemm_reference`), whatever the tiles.  Tiles of four rows by two vectors are held in
+    registers over ``k``."""
+    if not _typed((a, b, c), (ia, sar, sak, ib, ldb, ic, ldc, rows, inner, cols), "CFA") \
+            or not isinstance(accumulate, types.Boolean):
+        return None
+    sig = types.void(a, ia, sar, sak, b, ib, ldb, c, ic, ldc, rows, inner, cols, accumulate)
+
+    def codegen(context, builder, signature, args):
+        s = signature.args
+
+        def i64(i):
+            return _i64(context, builder, s, args, i)
+
+        flag = context.cast(builder, args[13], s[13], types.boolean)
+        _gemm_ir(builder, _at(context, builder, s, args, 0), i64(2), i64(3), _at(context, builder, s, args, 4),
+                 i64(6), _at(context, builder, s, args, 7), i64(9), i64(10), i64(11), i64(12),
+                 builder.trunc(flag, ir.IntType(1)) if flag.type != ir.IntType(1) else flag)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
 def f64_from_bits(typingctx, i):
     """The float64 whose IEEE bits are the int64 ``i`` (a bit cast, vectorisable)."""
     if not isinstance(i, types.Integer):
@@ -220,6 +374,60 @@ def f64_from_bits(typingctx, i):
         return builder.bitcast(args[0], _F64)
 
     return sig, codegen
+
+
+@njit(cache=True, error_model="numpy")
+def bmm(A, B, C, accumulate):
+    """Batched small products ``C[s] = A[s] B[s]`` (``C[s] += A[s] B[s]`` with ``accumulate``) for every ``s``:
+    ``A`` ``(N, M, K)``, ``B`` ``(N, K, P)``, ``C`` ``(N, M, P)``, float64 views with any strides (a leading stride
+    of 0 broadcasts one matrix), except that ``C``'s last one must be 1.  Each product is one :func:`gemm` (the
+    same bits as the plain loop over ``k``); a ``B`` whose last stride is not 1 (a transposed view, ``X^T``) is
+    first copied, one ``(K, P)`` matrix at a time.  Where NumPy's ``matmul`` calls BLAS once per matrix, which for
+    the ``12 x 12`` products of the feature models costs more in the call than in the arithmetic (three times
+    more with OpenBLAS's Haswell kernels; docs/performance.md, "The feature steps without BLAS")."""
+    N, M, K = A.shape
+    P = B.shape[2]
+    sa0, sa1, sa2 = A.strides[0] // 8, A.strides[1] // 8, A.strides[2] // 8
+    sb0, sb1 = B.strides[0] // 8, B.strides[1] // 8
+    sc0, sc1 = C.strides[0] // 8, C.strides[1] // 8
+    Bs = np.empty((K, P))
+    for s in range(N):
+        if B.strides[2] == 8:
+            gemm(A, s * sa0, sa1, sa2, B, s * sb0, sb1, C, s * sc0, sc1, M, K, P, accumulate)
+        else:
+            for k in range(K):
+                for p in range(P):
+                    Bs[k, p] = B[s, k, p]
+            gemm(A, s * sa0, sa1, sa2, Bs, 0, P, C, s * sc0, sc1, M, K, P, accumulate)
+
+
+#: :func:`matmul` runs a product through :func:`bmm` when each matrix of ``B`` fits in this many bytes (in the
+#: 48 kB L1 data cache of the machines measured, beside the tiles), else through NumPy's BLAS
+SMALL_BYTES = 32 * 1024
+
+
+def small_product(A: np.ndarray, B: np.ndarray, out: np.ndarray) -> bool:
+    """Whether :func:`matmul` runs ``A @ B`` into ``out`` through :func:`bmm` (see there)."""
+    return (B.shape[-2] * B.shape[-1] * 8 <= SMALL_BYTES or A.shape[-2] <= 16) and out.strides[-1] == 8
+
+
+def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray, accumulate: bool = False) -> np.ndarray:
+    """``out = A @ B`` (``out += A @ B`` with ``accumulate``) for float64 ``A`` ``(..., M, K)``, ``B`` ``(..., K,
+    P)`` (2-D, or 3-D batches of the same length; any strides) and ``out`` ``(..., M, P)`` (last stride 1); returns
+    ``out``.  A small ``B`` (:data:`SMALL_BYTES` per matrix) or a short ``A`` (16 rows or fewer, so that ``B`` is
+    read at most four times) goes through :func:`bmm`: fixed order, the same bits on every machine, and faster
+    than BLAS at these sizes (a BLAS call per matrix costs more than the arithmetic of a ``12 x 12`` product;
+    docs/performance.md, "The feature steps without BLAS").  Anything larger through BLAS."""
+    if small_product(A, B, out):
+        if A.ndim == 2:
+            bmm(A[None], B[None], out[None], accumulate)
+        else:
+            bmm(A, B, out, accumulate)
+    elif accumulate:
+        out += A @ B
+    else:
+        np.matmul(A, B, out=out)
+    return out
 
 
 @njit(cache=True, inline="always")
@@ -287,10 +495,24 @@ def gemv_t_reference(X: np.ndarray, c: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+def gemm_reference(A: np.ndarray, B: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """Plain-Python :func:`gemm`: ``A`` ``(rows, inner)`` (any strides), ``B`` ``(inner, cols)``, ``C`` ``(rows,
+    cols)``; returns the new ``C``, each element summed over ``k`` in order from its old value."""
+    out = np.array(C, dtype=np.float64)
+    for i in range(A.shape[0]):
+        for j in range(B.shape[1]):
+            acc = float(out[i, j])
+            for k in range(A.shape[1]):
+                acc = acc + float(A[i, k]) * float(B[k, j])
+            out[i, j] = acc
+    return out
+
+
 def exp_nonpos_reference(x: float) -> float:
     """The C library's ``exp`` (what :func:`exp_nonpos` is measured against)."""
     return math.exp(x)
 
 
-__all__ = ["dot", "dot2", "gemv_t", "gemv_t2", "exp_nonpos", "f64_from_bits", "dot_reference", "gemv_t_reference",
+__all__ = ["dot", "dot2", "gemv_t", "gemv_t2", "gemm", "bmm", "matmul", "small_product", "SMALL_BYTES", "GEMM_WIDTH",
+           "exp_nonpos", "f64_from_bits", "dot_reference", "gemv_t_reference", "gemm_reference",
            "exp_nonpos_reference"]

@@ -52,6 +52,7 @@ from scipy.linalg.blas import dgemm
 
 from .mixer import (mix_adjoint, mix_adjoint_pairs, mix_adjoint_reference, mix_forward, mix_forward_pairs,
                     mix_forward_reference, quadratic_form)
+from .simd import matmul, small_product
 
 READOUTS = ("stream", "mixer")
 NORMS = ("rms", "none")
@@ -259,8 +260,12 @@ def sequence_chunks(N: int, T: int, D: int, budget: int = CHUNK_BYTES, above: in
 
 
 def _add_product(out: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
-    """``out += A @ B`` in one BLAS call (``beta = 1``): ``out`` ``(n, m)`` C-ordered, ``A`` ``(n, k)``, ``B``
-    ``(k, m)``, both C-ordered; computed as ``out^T += B^T A^T`` on the Fortran-ordered transposes, in place."""
+    """``out += A @ B``: ``out`` ``(n, m)`` C-ordered, ``A`` ``(n, k)``, ``B`` ``(k, m)``, both C-ordered.  A small
+    ``B`` through :func:`~mamba_dynamics.core.simd.matmul`; else one BLAS call (``beta = 1``), computed as ``out^T
+    += B^T A^T`` on the Fortran-ordered transposes, in place."""
+    if small_product(A, B, out):
+        matmul(A, B, out, accumulate=True)
+        return
     res = dgemm(1.0, B.T, A.T, beta=1.0, c=out.T, overwrite_c=1)
     if not np.shares_memory(res, out):  # a copy was made (an unexpected layout): add it back
         out += res.T
@@ -281,6 +286,18 @@ def _weights(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, gated: bool, form:
     else:
         Wk[:, :r], Wk[:, r:2 * r] = W_B, W_C
     return Wk
+
+
+def block_grads(dWk: np.ndarray, W_B: np.ndarray, W_C: np.ndarray, form: str, gated: bool) -> tuple:
+    """One block's ``(dW_B, dW_C (r, D), dw (D,) or None)`` from ``dWk`` = dLoss/d(its stacked weights)
+    (:func:`_weights` in ``form``): the rows ``[dW_B; dW_C; dw]``, or in the factored form ``[dw; dQ^T]``, whence
+    (S4') ``dW_B = W_C dQ`` and ``dW_C = W_B dQ^T``.  ``W_B``, ``W_C`` ``(r, D)``."""
+    g = int(bool(gated))
+    if form == "factored":
+        dQ = dWk[g:].T
+        return W_C @ dQ, W_B @ dQ.T, (dWk[0] if gated else None)
+    r = W_B.shape[0]
+    return dWk[:r], dWk[r:2 * r], (dWk[2 * r] if gated else None)
 
 
 def unpack(Z: np.ndarray, r: int, gated: bool) -> tuple:
@@ -322,7 +339,7 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
             Z[:, :, 0] = (flat @ w).reshape(N, T)
         Z[:, first:, g:] = (_rows(X, first) @ Wk[g:].T).reshape(N, T - first, D)
     else:
-        np.matmul(flat, Wk.T, out=Z.reshape(N * T, -1))
+        matmul(flat, Wk.T, Z.reshape(N * T, -1))
     Y = get("Y" + tag, (N, T - first, D)) if out is None else out
     S = SIG = KEEP = Yfull = None
     if form == "reference":
@@ -463,15 +480,15 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
                 if gated:
                     dw[k] = flat.T @ dZf[:, t_col]
             elif form == "factored":  # [dw; dQ^T]
-                dWk = dZf.T @ flat
+                dWk = matmul(dZf.T, flat, np.empty((dZf.shape[1], D)))
                 dQ[k] = dWk[g:].T
                 if gated:
                     dw[k] = dWk[0]
             else:  # [dW_B; dW_C; dw]
-                dWk = dZf.T @ flat
-                dW_B[k], dW_C[k] = dWk[:r], dWk[r:2 * r]
+                dW_B[k], dW_C[k], dwk = block_grads(matmul(dZf.T, flat, np.empty((dZf.shape[1], D))), W_B[k],
+                                                    W_C[k], form, gated)
                 if gated:
-                    dw[k] = dWk[2 * r]
+                    dw[k] = dwk
             if want_gx:  # the paths through b, c, t (through A and t when factored), added to the value path
                 _add_product(GU.reshape(N * T, D), dZf, Wk)
         if not want_gx:
@@ -495,4 +512,4 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
     return dW_B, dW_C, dw, G
 
 
-__all__ = ["READOUTS", "NORMS", "FORMS", "EPS", "CHUNK_BYTES", "CHUNK_ABOVE", "sequence_chunks", "block_form", "rms_norm_reference", "rms_norm_backward_reference", "StackCache", "Workspace", "unpack", "block_forward", "stack_forward", "stack_backward"]
+__all__ = ["READOUTS", "NORMS", "FORMS", "EPS", "CHUNK_BYTES", "CHUNK_ABOVE", "sequence_chunks", "block_form", "rms_norm_reference", "rms_norm_backward_reference", "StackCache", "Workspace", "unpack", "block_grads", "block_forward", "stack_forward", "stack_backward"]

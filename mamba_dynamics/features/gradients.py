@@ -21,15 +21,18 @@ The paper's mixer (Eq. 5, ``content``), with ``b_t = W_B^T x_t``, ``c_t = W_C^T 
       dLoss/dw = (F9) with C replaced by C * S;   dLoss/db_s = sum_t M_{ts} c_t,  dLoss/dc_t = sum_s M_{ts} b_s,
       dLoss/dW_B = sum_s x_s (dLoss/db_s)^T,  dLoss/dW_C = sum_t x_t (dLoss/dc_t)^T                (O(L^2 (d + r)))
 
-:func:`loss_and_grad` is the fast path (``@njit(cache=True)`` kernels, serial, fastmath off, and BLAS).
-- The gate-only SSM and attention: a Numba mixer and adjoint (F8, F10) around the head (F7, :func:`_head`: BLAS
-  products and one Numba pass for the hinge).  Global attention on long sequences runs as its O(L d^2)
-  recurrence (:func:`attention_recurrent`).
-- The Eq. 5 SSM is one block of the shared stack (:mod:`mamba_dynamics.core.stack` at depth 1, whose mixer
-  :mod:`mamba_dynamics.core.mixer` implements P1 as (M1)/(M3)-(M4) and P2 as (M2)): the mixer forward of every
-  sequence, the head (:func:`_head`, :func:`hinge_rows`), then the mixer's adjoint on the sequences whose hinge
-  is active only (:func:`_content_loss_and_grad`).  Short sequences take the pairwise form in batched BLAS
-  products, long ones the O(L) scan (:func:`~mamba_dynamics.core.stack.block_form` chooses by cost).
+:func:`loss_and_grad` is the fast path (``@njit(cache=True)`` kernels, serial, fastmath off).  The head (F7) is
+one Numba pass, :func:`head_pass`, whose products are the core's fixed-order small products
+(:func:`~mamba_dynamics.core.simd.gemm`, no BLAS).
+- The Eq. 5 SSM is one block of the shared stack (the mixer of :mod:`mamba_dynamics.core.mixer` implements P1 as
+  (M1)/(M3)-(M4) and P2 as (M2)).  Short sequences, the papers' case, run in one Numba call,
+  :func:`content_pass`: blocks of sequences through the mixer's one-call pairwise kernels, the head, and the
+  adjoint on the sequences whose hinge is active.  Long ones go through :mod:`mamba_dynamics.core.stack` at
+  depth 1 in chunks (:func:`stack_chunk`), by the O(L) scan (:func:`~mamba_dynamics.core.stack.block_form`
+  chooses by cost).
+- Linear attention in its pairwise form: one Numba call too (:func:`attention_pass`); on long sequences its
+  O(L d^2) recurrence (:func:`attention_recurrent`) and the gate-only SSM: a Numba mixer and adjoint (F8, F10)
+  around the head.
 :func:`loss_and_grad_reference` is plain NumPy: the
 closed form (F3) in log space, the closed-form derivative (F9), a per-neuron head and einsum (F10); it shares no
 code with the fast path beyond ``softplus``.
@@ -41,12 +44,17 @@ Both return a :class:`~mamba_dynamics.core.losses.LossGrad` ``(loss, grads, F)``
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit
 
 from ..core.gating import softplus, softplus_scalar
 from ..core.losses import LossGrad, hinge_loss, hinge_slope, mean_over_chunks
-from ..core.stack import CHUNK_BYTES, Workspace, sequence_chunks, stack_backward, stack_forward
+from ..core.mixer import pairs_adjoint_kernel, pairs_forward_kernel, pairs_small
+from ..core.simd import bmm, gemm, matmul
+from ..core.stack import (CHUNK_BYTES, Workspace, _weights, block_form, block_grads, sequence_chunks, stack_backward,
+                          stack_forward)
 from . import model
 
 
@@ -94,56 +102,90 @@ def ssm_scan_adjoint(X, Y, T, Gy, dw):
                 dw[k] += coef * X[n, l, k]
 
 
-@njit(cache=True)
-def _relu_sums(Z, a, L, F):
-    """``F[n] = sum_i a_i sum_l max(Z[n L + l, i], 0)`` ``(N,)`` from ``Z`` ``(N L, m)``: each neuron's sum over
-    the sequence's tokens first (the ``m`` neurons side by side, so the loop runs in SIMD lanes without
-    reordering any sum), then the neurons' weighted sum in the order ``i``.  The pass reads ``Z`` once; 0.66 of
-    the former eight-sequence scalar chains at the defaults (docs/performance.md, "Chunks of the one-layer
-    steps")."""
-    NL, m = Z.shape
-    N = NL // L
+#: active sequences gathered per backward product of :func:`head_pass` (a speed choice only: any group gives the
+#: same bits): 8 sequences of 12 tokens make a 96-long sum per tile of ``R^T Y``
+HEAD_GROUP = 8
+
+
+@njit(cache=True, error_model="numpy")
+def _head_group_backward(Yg, Rg, V, g, dVt, Gy, rows):
+    """The backward products of :func:`head_pass` for a group of ``g`` active sequences, their tokens side by side
+    (``Yg`` ``(G L, d)``, ``Rg`` ``(G L, m)``, the first ``g L`` rows used): ``dVt += Yg^T Rg`` ``(d, m)`` (the
+    neurons in the vector lanes) and ``Gy[rows[j]] = R_j V`` ``(L, d)`` for the group's ``j``-th sequence."""
+    d = Yg.shape[1]
+    m = Rg.shape[1]
+    L = Gy.shape[1]
+    gemm(Yg, 0, 1, d, Rg, 0, m, dVt, 0, m, d, g * L, m, True)
+    for j in range(g):
+        gemm(Rg, j * L * m, m, 1, V, 0, d, Gy, rows[j] * L * d, d, L, m, d, False)
+
+
+@njit(cache=True, error_model="numpy")
+def head_pass(Y, V, a, y, F, active, Gy, dVt, compact, group, n_total):
+    """The Eq. 6 head, its hinge and its backward (F7) in one pass over the sequences of ``Y`` ``(N, L, d)``, the
+    products in the core's cache (:func:`~mamba_dynamics.core.simd.gemm`, each sum in a fixed order, no BLAS):
+
+    * ``Z = Y_n V^T`` ``(L, m)`` per sequence; ``F[n] = sum_i a_i sum_l max(Z[l, i], 0) / L`` (each neuron's sum
+      over the tokens, then the neurons' weighted sum in the order ``i``);
+    * if the hinge is active (``y_n F_n < 1``): ``R[l, i] = g_n a_i 1{Z[l, i] > 0} / L`` with ``g_n = -y_n /
+      n_total`` (the whole batch's size, of which ``Y`` may be a block); ``dVt += Y_n^T R`` ``(d, m)``
+      (``dLoss/dV`` transposed, each element summed over the active tokens in order, from its old value, so that
+      consecutive blocks give the same bits as one) and ``Gy_n = R V`` ``(L, d)``, for ``group`` active sequences
+      at a time (:func:`_head_group_backward`; the group changes no bit).
+
+    ``V`` ``(m, d)``, ``a`` ``(m,)``, ``y`` ``(N,)``.  Writes ``F`` ``(N,)``, the indices of the active sequences
+    into ``active`` ``(N,)``, adds into ``dVt`` and writes ``Gy``: with ``compact`` the active sequences' rows in
+    their order (``(na, L, d)``, the rest of ``Gy`` untouched), else ``(N, L, d)`` with zero rows for the inactive
+    ones.  Returns ``na``, the number of active sequences.  The pre-activations are never stored (the BLAS head
+    wrote and read 3.8 MB of them per step; docs/performance.md, "The feature steps without BLAS")."""
+    N, L, d = Y.shape
+    m = V.shape[0]
+    Vt = np.empty((d, m))
+    for i in range(m):
+        for k in range(d):
+            Vt[k, i] = V[i, k]
+    Z = np.empty((L, m))
+    Yg = np.empty((group * L, d))
+    Rg = np.empty((group * L, m))
+    rows = np.empty(group, dtype=np.int64)
     acc = np.empty(m)
+    ga = np.empty(m)
+    na = 0
+    g = 0
     for n in range(N):
-        for i in range(m):
-            acc[i] = 0.0
+        gemm(Y, n * L * d, d, 1, Vt, 0, m, Z, 0, m, L, d, m, False)
+        acc[:] = 0.0
         for l in range(L):
-            r = n * L + l
             for i in range(m):
-                acc[i] += max(Z[r, i], 0.0)
+                z = Z[l, i]
+                acc[i] += 0.0 if z <= 0.0 else z  # max(z, 0) as a select (vectorises), NaN kept
         f = 0.0
         for i in range(m):
             f += a[i] * acc[i]
+        f = f / L
         F[n] = f
-
-
-@njit(cache=True)
-def hinge_rows(Z, y, a, L, F, active):
-    """The Eq. 6 head's output, hinge and backward weights from its pre-activations ``Z = Y V^T``
-    ``(N L, m)`` (rows sequence-major): writes ``F`` ``(N,)`` (:func:`_relu_sums`) and the indices of the
-    sequences whose hinge is active into ``active`` ``(N,)``; overwrites ``Z`` with ``R = dLoss/dZ``,
-    ``R[(n, l), i] = g_n a_i 1{Z > 0} / L`` (zero rows for inactive sequences), so that ``dLoss/dV = R^T Y`` and
-    ``dLoss/dY = R V``.  Returns the number of active sequences."""
-    NL, m = Z.shape
-    N = NL // L
-    _relu_sums(Z, a, L, F)
-    ga = np.empty(m)  # g_n a_i of the sequence at hand
-    na = 0
-    for n in range(N):
-        f = F[n] / L
-        F[n] = f
-        margin = 1.0 - y[n] * f
-        g = 0.0
-        if margin > 0.0:
-            active[na] = n
-            na += 1
-            g = -y[n] / N / L
+        if 1.0 - y[n] * f <= 0.0:
+            if not compact:
+                Gy[n, :, :] = 0.0
+            continue
+        rows[g] = na if compact else n
+        active[na] = n
+        na += 1
+        c = -y[n] / n_total / L
         for i in range(m):
-            ga[i] = g * a[i]
+            ga[i] = c * a[i]
         for l in range(L):
-            row = n * L + l
+            t = g * L + l
+            for k in range(d):
+                Yg[t, k] = Y[n, l, k]
             for i in range(m):
-                Z[row, i] = ga[i] if Z[row, i] > 0.0 else 0.0
+                Rg[t, i] = ga[i] if Z[l, i] > 0.0 else 0.0
+        g += 1
+        if g == group:
+            _head_group_backward(Yg, Rg, V, g, dVt, Gy, rows)
+            g = 0
+    if g > 0:
+        _head_group_backward(Yg, Rg, V, g, dVt, Gy, rows)
     return na
 
 
@@ -240,26 +282,16 @@ def attention_adjoint(X, Gy, dW, window):
 
 
 def _head(Y: np.ndarray, V: np.ndarray, a: np.ndarray, y: np.ndarray, compact: bool):
-    """The Eq. 6 head and its backward (F7): ``Z = Y V^T`` by BLAS, the hinge and ``R = dLoss/dZ`` in one Numba
-    pass (:func:`hinge_rows`), then ``dV = R^T Y`` and ``Gy = R V`` by BLAS.  Returns ``(loss, F (N,), dV (m, d),
-    Gy, active)``: with ``compact`` the products run on the active sequences' rows only and ``Gy`` is
-    ``(na, L, d)`` in the order of ``active`` ``(na,)``; otherwise ``Gy`` is ``(N, L, d)`` (zero for inactive
-    sequences).  ``Gy`` lives in a reused array (overwritten by the next call)."""
+    """The Eq. 6 head and its backward (F7) in one Numba pass (:func:`head_pass`).  Returns ``(loss, F (N,), dV
+    (m, d), Gy, active)``: with ``compact`` ``Gy`` is ``(na, L, d)``, the active sequences' rows in the order of
+    ``active`` ``(na,)``; otherwise ``(N, L, d)`` (zero for inactive sequences).  ``Gy`` lives in a reused array
+    (overwritten by the next call)."""
     N, L, d = Y.shape
-    m = V.shape[0]
-    flat = Y.reshape(N * L, d)
-    # the pre-activations (3.8 MB at the defaults) and the active rows live in reused arrays: fresh ones are
-    # mapped anew at every step and fault in every page (the same numbers either way)
-    Z = np.matmul(flat, V.T, out=_HEAD.get("Z", (N * L, m)))
     F, active = np.empty(N), np.empty(N, dtype=np.int64)
-    na = hinge_rows(Z, _f64(y), _f64(a), L, F, active)
-    active = active[:na]
-    if compact and na < N:  # only the active sequences' rows are non-zero
-        rows = (active[:, None] * L + np.arange(L)).ravel()
-        Z = np.take(Z, rows, axis=0, out=_HEAD.get("Zrows", (N * L, m))[:na * L])
-        flat = np.take(flat, rows, axis=0, out=_HEAD.get("Yrows", (N * L, d))[:na * L])
-    Gy = np.matmul(Z, V, out=_HEAD.get("Gy", (N * L, d))[:len(Z)])
-    return hinge_loss(F, y), F, Z.T @ flat, Gy.reshape(-1, L, d), active
+    dVt = np.zeros((d, V.shape[0]))
+    Gy = _HEAD.get("Gy", (N, L, d))
+    na = head_pass(_f64(Y), _f64(V), _f64(a), _f64(y), F, active, Gy, dVt, compact, HEAD_GROUP, N)
+    return hinge_loss(F, y), F, dVt.T.copy(), Gy[:na] if compact else Gy, active[:na]
 
 
 #: the head's reused arrays (:func:`_head`) and the evaluations' (:func:`head_outputs`, the attention scores of
@@ -282,7 +314,9 @@ def _mix_fast(params: "model.Params", X: np.ndarray, gated: bool, content: bool,
         work = _EVAL if reuse else None
         return X, stack_forward(*_content_block(params), X, True, "mixer", True, work=work)[0], None
     if not gated and attention_pairs(*X.shape[1:], window):
-        return X, np.matmul(_attention_scores(X, params.W, window, _EVAL.get), X, out=get("Yatt", X.shape)), None
+        Y = get("Yatt", X.shape)
+        matmul(_attention_scores(X, params.W, window, _EVAL.get), X, Y)
+        return X, Y, None
     Y = get("Ymix", X.shape)
     if gated:
         T = get("T", X.shape[:2])
@@ -307,10 +341,20 @@ def _attention_scores(X: np.ndarray, W: np.ndarray, window: int, get=None) -> np
     the training step's reused ones, :data:`_HEAD`; the evaluations pass :data:`_EVAL`'s)."""
     get = get or _HEAD.get
     N, L, d = X.shape
-    U = np.matmul(X.reshape(N * L, d), _f64(W).T, out=get("U", (N * L, d))).reshape(N, L, d)
-    S = np.matmul(U, X.transpose(0, 2, 1), out=get("S", (N, L, L)))
-    S *= model.attention_weights(L, window)
+    U = matmul(X.reshape(N * L, d), _f64(W).T, get("U", (N * L, d))).reshape(N, L, d)
+    S = get("S", (N, L, L))
+    matmul(U, X.transpose(0, 2, 1), S)
+    S *= _attention_weights(L, window)
     return S
+
+
+@functools.lru_cache(maxsize=16)
+def _attention_weights(L: int, window: int) -> np.ndarray:
+    """:func:`~mamba_dynamics.features.model.attention_weights`, made once per ``(L, window)`` (read-only): building
+    it took about 20 us, twice per chunk of the training step."""
+    w = model.attention_weights(L, window)
+    w.setflags(write=False)
+    return w
 
 
 def _attention_pairs_grad(X: np.ndarray, Gy: np.ndarray, active: np.ndarray, window: int) -> np.ndarray:
@@ -321,10 +365,12 @@ def _attention_pairs_grad(X: np.ndarray, Gy: np.ndarray, active: np.ndarray, win
     N, L, d = X.shape
     na = len(active)
     Xa = X if na == N else np.take(X, active, axis=0, out=_HEAD.get("Xa", X.shape)[:na])
-    C = np.matmul(Gy, Xa.transpose(0, 2, 1), out=_HEAD.get("C", (N, L, L))[:na])
-    C *= model.attention_weights(L, window)
-    Z = np.matmul(C, Xa, out=_HEAD.get("z", X.shape)[:na])
-    return Z.reshape(-1, d).T @ Xa.reshape(-1, d)
+    C = _HEAD.get("C", (N, L, L))[:na]
+    matmul(Gy, Xa.transpose(0, 2, 1), C)
+    C *= _attention_weights(L, window)
+    Z = _HEAD.get("z", X.shape)[:na]
+    matmul(C, Xa, Z)
+    return matmul(Z.reshape(-1, d).T, Xa.reshape(-1, d), np.empty((d, d)))
 
 
 def outputs(params: "model.Params", X: np.ndarray, gated: bool, content: bool = False, window: int = 0,
@@ -361,6 +407,13 @@ def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: b
         return _content_loss_and_grad(params, _f64(X), _f64(y), want_wbc)
     if not gated and attention_pairs(*X.shape[1:], window):
         X, y = _f64(X), _f64(y)
+        N, L, d = X.shape
+        if pairs_small(X, X):  # one Numba call (:func:`attention_pass`)
+            V = _f64(params.V)
+            F, dW, dVt = np.empty(N), np.zeros((d, d)), np.zeros((d, V.shape[0]))
+            attention_pass(X, _f64(params.W), _attention_weights(L, window), V, _f64(params.a), y, PASS_BLOCK,
+                           HEAD_GROUP, F, dW, dVt)
+            return LossGrad(hinge_loss(F, y), {"W": dW, "V": dVt.T.copy()}, F)
         return mean_over_chunks(lambda sl: _attention_pairs_chunk(params, X[sl], y[sl], window),
                                 head_chunks(X, params.V, ONE_LAYER_CHUNK_BYTES), lambda F: hinge_loss(F, y))
     X, Y, T = _mix_fast(params, X, gated, content, window)
@@ -394,11 +447,56 @@ def head_chunks(X: np.ndarray, V: np.ndarray, budget: int = CHUNK_BYTES) -> list
 ONE_LAYER_CHUNK_BYTES = 768 * 1024
 
 
+@njit(cache=True, error_model="numpy")
+def attention_pass(X, W, omega, V, a, y, block, group, F, dW, dVt):
+    """Linear attention in the pairwise form with the Eq. 6 head: the loss and gradients in one Numba call,
+    ``block`` sequences at a time (fixed-order small products, :func:`~mamba_dynamics.core.simd.bmm`):
+    ``U = X W^T``, ``S = omega * (U X^T)``, ``Y = S X`` (F4), the head (:func:`head_pass`), then on the active
+    sequences (F10): ``C = omega * (Gy X^T)``, ``z = C X`` and ``dW += z^T X``.  ``X`` ``(N, L, d)``, ``W`` ``(d,
+    d)``, ``omega`` ``(L, L)`` the weights (:func:`~mamba_dynamics.features.model.attention_weights`); writes ``F``
+    ``(N,)`` and adds into ``dW`` ``(d, d)`` and ``dVt`` ``(d, m)``.  The block size changes no bit."""
+    N, L, d = X.shape
+    WT = np.empty((d, d))
+    for i in range(d):
+        for k in range(d):
+            WT[k, i] = W[i, k]
+    U = np.empty((block, L, d))
+    S = np.empty((block, L, L))
+    Y = np.empty((block, L, d))
+    Gy = np.empty((block, L, d))
+    Xa = np.empty((block, L, d))
+    active = np.empty(block, dtype=np.int64)
+    for b0 in range(0, N, block):
+        nb = min(block, N - b0)
+        Xb = X[b0:b0 + nb]
+        gemm(Xb, 0, d, 1, WT, 0, d, U, 0, d, nb * L, d, d, False)
+        bmm(U[:nb], Xb.transpose(0, 2, 1), S[:nb], False)
+        for n in range(nb):
+            for l in range(L):
+                for s in range(L):
+                    S[n, l, s] *= omega[l, s]
+        bmm(S[:nb], Xb, Y[:nb], False)
+        na = head_pass(Y[:nb], V, a, y[b0:b0 + nb], F[b0:b0 + nb], active, Gy, dVt, True, group, N)
+        if na == 0:
+            continue
+        for j in range(na):
+            Xa[j] = Xb[active[j]]
+        Xs, C, Zs = Xa[:na], S[:na], U[:na]  # S and U reused for C and z
+        bmm(Gy[:na], Xs.transpose(0, 2, 1), C, False)
+        for n in range(na):
+            for l in range(L):
+                for s in range(L):
+                    C[n, l, s] *= omega[l, s]
+        bmm(C, Xs, Zs, False)
+        gemm(Zs, 0, 1, d, Xs, 0, d, dW, 0, d, d, na * L, d, True)
+
+
 def _attention_pairs_chunk(params: "model.Params", X: np.ndarray, y: np.ndarray, window: int) -> LossGrad:
     """Linear attention in the pairwise form (:func:`_attention_scores`), the head and (F10) on one chunk of
     sequences ``X`` ``(n, L, d)``, ``y`` ``(n,)`` (float64, contiguous rows)."""
     d = X.shape[2]
-    Y = np.matmul(_attention_scores(X, params.W, window), X, out=_HEAD.get("Y", X.shape))
+    Y = _HEAD.get("Y", X.shape)
+    matmul(_attention_scores(X, params.W, window), X, Y)
     loss, F, dV, Gy, active = _head(Y, params.V, params.a, y, compact=True)
     dW = _attention_pairs_grad(X, Gy, active, window) if active.size else np.zeros((d, d))
     return LossGrad(loss, {"W": dW, "V": dV}, F)
@@ -409,6 +507,78 @@ def _content_block(params: "model.Params") -> tuple:
     as ``(1, r, d)``, ``(1, r, d)``, ``(1, d)`` in the core orientation (``b = W_B^k x``: the transposes of the
     model's ``W_B``, ``W_C``, whose ``b = W_B^T x``)."""
     return params.W_B.T[None], params.W_C.T[None], _f64(params.w)[None]
+
+
+#: sequences per block of :func:`content_pass` and :func:`attention_pass` (a speed choice only: any block gives
+#: the same bits): a block's forward quantities (about 6 kB a sequence at the defaults) stay in the core's caches
+PASS_BLOCK = 16
+
+
+@njit(cache=True, error_model="numpy")
+def content_pass(X, Wk, factored, V, a, y, block, group, F, dWk, dVt):
+    """The Eq. 5-6 model's loss and gradients in one Numba call, ``block`` sequences at a time, every array of a
+    block in the core's cache (the shared mixer's one-call pairwise kernels,
+    :func:`~mamba_dynamics.core.mixer.pairs_forward_kernel` and
+    :func:`~mamba_dynamics.core.mixer.pairs_adjoint_kernel`, and :func:`head_pass`):
+
+    * ``Z = X Wk^T`` ``(T, P)``: the packed projections of the one block (:func:`~mamba_dynamics.core.stack
+      ._weights`: ``[w^T; Q^T]`` when ``factored``, with ``b_s = x_s`` and ``c_t = A_t``, else ``[W_B; W_C;
+      w^T]``), then the mixer's forward (M2) and the head;
+    * on the sequences whose hinge is active (their forward rows moved to the front of the block): the mixer's
+      adjoint (M3)-(M4) without the paths into ``X``, and ``dWk += dZ^T X`` ``(P, D)``.
+
+    ``X`` ``(N, T, D)``, ``Wk`` ``(P, D)``, ``V`` ``(m, D)``, ``a`` ``(m,)``, ``y`` ``(N,)``; writes ``F`` ``(N,)``
+    and adds into ``dWk`` and ``dVt`` ``(D, m)`` (``dLoss/dV`` transposed).  Every gradient element is one sum over
+    the tokens in order, so the block size changes no bit.  Against the shared stack's chunked step
+    (:func:`stack_chunk`) this keeps no megabyte-sized array per chunk and makes one Python call per step
+    (docs/performance.md, "The feature steps without BLAS")."""
+    N, T, D = X.shape
+    P = Wk.shape[0]
+    r = (P - 1) // 2  # the pairs form's projections (unused when factored)
+    WkT = np.empty((D, P))
+    for p in range(P):
+        for k in range(D):
+            WkT[k, p] = Wk[p, k]
+    Z = np.empty((block, T, P))
+    SIG = np.empty((block, T))
+    KEEP = np.empty((block, T))
+    S = np.empty((block, T, T))
+    Y = np.empty((block, T, D))
+    Gy = np.empty((block, T, D))
+    C = np.empty((block, T, T))
+    dZ = np.empty((block, T, P))
+    Xa = np.empty((block, T, D))
+    active = np.empty(block, dtype=np.int64)
+    none = np.empty((0, 0, 0))
+    for b0 in range(0, N, block):
+        nb = min(block, N - b0)
+        Xb = X[b0:b0 + nb]
+        Zb = Z[:nb]
+        gemm(Xb, 0, D, 1, WkT, 0, P, Zb, 0, P, nb * T, D, P, False)
+        if factored:
+            pairs_forward_kernel(Xb, Xb, Zb[:, :, 1:], Zb[:, :, 0], True, 0, Y[:nb], SIG[:nb], KEEP[:nb], S[:nb])
+        else:
+            pairs_forward_kernel(Xb, Zb[:, :, :r], Zb[:, :, r:2 * r], Zb[:, :, 2 * r], True, 0, Y[:nb], SIG[:nb],
+                                 KEEP[:nb], S[:nb])
+        na = head_pass(Y[:nb], V, a, y[b0:b0 + nb], F[b0:b0 + nb], active, Gy, dVt, True, group, N)
+        if na == 0:
+            continue
+        for j in range(na):  # the active sequences' forward rows to the front (j <= active[j])
+            i = active[j]
+            Xa[j] = Xb[i]
+            if i != j:
+                Z[j] = Z[i]
+                SIG[j] = SIG[i]
+                KEEP[j] = KEEP[i]
+                S[j] = S[i]
+        Xs, Zs, dZs = Xa[:na], Z[:na], dZ[:na]
+        if factored:
+            pairs_adjoint_kernel(Xs, Xs, Zs[:, :, 1:], Gy[:na], SIG[:na], KEEP[:na], True, 0, S[:na], none, False,
+                                 none, False, dZs[:, :, 1:], dZs[:, :, 0], C[:na])
+        else:
+            pairs_adjoint_kernel(Xs, Zs[:, :, :r], Zs[:, :, r:2 * r], Gy[:na], SIG[:na], KEEP[:na], True, 0, S[:na],
+                                 none, False, dZs[:, :, :r], True, dZs[:, :, r:2 * r], dZs[:, :, 2 * r], C[:na])
+        gemm(dZs, 0, 1, P, Xs, 0, D, dWk, 0, D, P, na * T, D, True)
 
 
 #: :func:`stack_chunk` runs the blocks' backward on the active sequences alone (their cache rows copied) when
@@ -431,6 +601,20 @@ def _content_loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray,
     (:func:`~mamba_dynamics.core.stack.sequence_chunks`), each through :func:`stack_chunk`.  The gradients come
     back in the model's orientation (``W_B``, ``W_C`` ``(d, r)``)."""
     blocks = _content_block(params)
+    N, T, D = X.shape
+    form = block_form(T, D, blocks[0].shape[1])
+    if form != "scan" and pairs_small(X, blocks[0][0].T[None]):  # one Numba call (:func:`content_pass`)
+        W_B, W_C, w = blocks
+        V = _f64(params.V)
+        F, dWk, dVt = np.empty(N), np.zeros((2 * W_B.shape[1] + 1 if form == "pairs" else 1 + D, D)), \
+            np.zeros((D, V.shape[0]))
+        content_pass(X, _weights(W_B, W_C, w, True, form)[0], form == "factored", V, _f64(params.a), y,
+                     PASS_BLOCK, HEAD_GROUP, F, dWk, dVt)
+        dW_B, dW_C, dw = block_grads(dWk, W_B[0], W_C[0], form, True)
+        grads = {"w": dw.copy(), "V": dVt.T.copy()}
+        if want_wbc:
+            grads["W_B"], grads["W_C"] = dW_B.T.copy(), dW_C.T.copy()
+        return LossGrad(hinge_loss(F, y), grads, F)
     r = mean_over_chunks(lambda sl: stack_chunk(blocks, params.V, params.a, X[sl], y[sl], work=_WORK,
                                                 want_wbc=want_wbc),
                          head_chunks(X, params.V, ONE_LAYER_CHUNK_BYTES), lambda F: hinge_loss(F, y))

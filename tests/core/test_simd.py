@@ -8,8 +8,8 @@ import pytest
 from numba import njit
 from numba.core.errors import TypingError
 
-from mamba_dynamics.core.simd import (dot, dot2, dot_reference, exp_nonpos, exp_nonpos_reference, gemv_t, gemv_t2,
-                                      gemv_t_reference)
+from mamba_dynamics.core.simd import (bmm, dot, dot2, dot_reference, exp_nonpos, exp_nonpos_reference, gemm,
+                                      gemm_reference, gemv_t, gemv_t2, gemv_t_reference, matmul, small_product)
 
 
 @njit(cache=True)
@@ -30,6 +30,11 @@ def _gemv_t(x, ix, rows, n, c, ic, y, iy):
 @njit(cache=True)
 def _gemv_t2(x, ix, rows, n, c, ic, d, id_, y, iy, z, iz):
     gemv_t2(x, ix, rows, n, c, ic, d, id_, y, iy, z, iz)
+
+
+@njit(cache=True)
+def _gemm(a, ia, sar, sak, b, ib, ldb, c, ic, ldc, rows, inner, cols, accumulate):
+    gemm(a, ia, sar, sak, b, ib, ldb, c, ic, ldc, rows, inner, cols, accumulate)
 
 
 @njit(cache=True, error_model="numpy")
@@ -82,6 +87,11 @@ def test_intrinsics_refuse_other_arrays():
     strided = np.ones(16)[::2]
     with pytest.raises(TypingError):
         _dot(strided, 0, strided, 0, 8)
+    m32 = np.ones((2, 2), np.float32)
+    with pytest.raises(TypingError):  # gemm takes views of any layout, float64 only, and a boolean flag
+        _gemm(m32, 0, 2, 1, m32, 0, 2, m32, 0, 2, 2, 2, 2, False)
+    with pytest.raises(TypingError):
+        _gemm(np.ones((2, 2)), 0, 2, 1, np.ones((2, 2)), 0, 2, np.ones((2, 2)), 0, 2, 2, 2, 2, 1)
 
 
 def _ulps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -109,3 +119,82 @@ def test_exp_nonpos_special_values():
     assert out[4] == 1.0 and out[5] == 0.0 and out[6] == 0.0 and out[9] == 1.0
     assert out[7] == math.exp(-745.1) == 5e-324  # the smallest subnormal
     assert abs(out[8] - math.exp(-708.4)) <= 5e-324
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2, 3, 4, 5, 7, 12])
+@pytest.mark.parametrize("inner", [0, 1, 10, 40])
+def test_gemm_equals_the_plain_loop_bit_for_bit(rows, inner):
+    """Every column count up to three tiles (whole tiles, a whole vector and a masked one, a masked one alone), ``A``
+    read row-major and transposed, ``C`` a block of a larger array: the same bits as the plain loop over ``k``,
+    and nothing outside the block written (the masked lanes)."""
+    rng = np.random.default_rng(rows * 100 + inner)
+    for cols in range(0, 35):
+        A = _wide(rng, (rows, inner))
+        B = _wide(rng, (inner + 1, cols + 3))[1:, 2:cols + 2]  # a view: row stride cols + 3, offset
+        Bc = np.ascontiguousarray(B)
+        big = _wide(rng, (rows + 2, cols + 5))
+        for accumulate in (True, False):
+            out = big.copy()
+            _gemm(A, 0, inner, 1, Bc, 0, cols, out, (cols + 5) + 1, cols + 5, rows, inner, cols, accumulate)
+            start = big[1:rows + 1, 1:cols + 1] if accumulate else np.zeros((rows, cols))
+            np.testing.assert_array_equal(out[1:rows + 1, 1:cols + 1], gemm_reference(A, Bc, start))
+            out[1:rows + 1, 1:cols + 1] = big[1:rows + 1, 1:cols + 1]
+            np.testing.assert_array_equal(out, big)  # nothing else touched
+            AT = np.ascontiguousarray(A.T)  # A as the transpose of a stored block: strides (1, rows)
+            out2 = big.copy()
+            _gemm(AT, 0, 1, rows, Bc, 0, cols, out2, (cols + 5) + 1, cols + 5, rows, inner, cols, accumulate)
+            np.testing.assert_array_equal(out2, big if rows * cols == 0 else out2)
+            np.testing.assert_array_equal(out2[1:rows + 1, 1:cols + 1], gemm_reference(A, Bc, start))
+
+
+def test_bmm_and_matmul_equal_the_reference_on_views():
+    """Batched products of strided views (packed projections, transposes: the copy path) equal the plain loop bit
+    for bit, with and without accumulation; ``matmul`` sends large products to BLAS (equal to rounding)."""
+    rng = np.random.default_rng(7)
+    Z = _wide(rng, (6, 12, 21))
+    X = _wide(rng, (6, 12, 10))
+    cases = [(Z[:, :, 11:], X.transpose(0, 2, 1)), (X, Z[:, 2:, 1:11]), (Z[:, :, :10].transpose(0, 2, 1), X[:, :, :7])]
+    for A, B in cases:
+        C0 = _wide(rng, (A.shape[0], A.shape[1], B.shape[2]))
+        for accumulate in (False, True):
+            C = C0.copy()
+            bmm(A, B, C, accumulate)
+            for s in range(len(A)):
+                np.testing.assert_array_equal(C[s], gemm_reference(A[s], B[s], C0[s] if accumulate else 0 * C0[s]))
+            C2 = C0.copy()
+            assert small_product(A, B, C2)
+            matmul(A, B, C2, accumulate)
+            np.testing.assert_array_equal(C2, C)
+    A, B = rng.standard_normal((300, 200)), rng.standard_normal((200, 300))
+    out = np.empty((300, 300))
+    assert not small_product(A, B, out)
+    np.testing.assert_allclose(matmul(A, B, out), A @ B, rtol=1e-12, atol=1e-12)
+
+
+def test_gemm_gives_the_same_bits_with_four_lanes(tmp_path):
+    """The vector width is a speed choice only (lanes are independent): compiled with 4 lanes (the width without
+    AVX-512) ``gemm`` gives the plain loop's bits too (a fresh process, so that nothing compiled with 8 is reused)."""
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np
+from numba import njit
+from mamba_dynamics.core import simd
+simd.GEMM_WIDTH = 4
+
+@njit
+def g(a, ia, sar, sak, b, ib, ldb, c, ic, ldc, rows, inner, cols, acc):
+    simd.gemm(a, ia, sar, sak, b, ib, ldb, c, ic, ldc, rows, inner, cols, acc)
+
+rng = np.random.default_rng(0)
+for rows, inner, cols in [(12, 10, 40), (7, 3, 10), (5, 40, 13), (1, 1, 1), (3, 2, 7)]:
+    A, B, C = rng.standard_normal((rows, inner)), rng.standard_normal((inner, cols)), rng.standard_normal((rows, cols))
+    out = C.copy()
+    g(A, 0, inner, 1, B, 0, cols, out, 0, cols, rows, inner, cols, True)
+    assert np.array_equal(out, simd.gemm_reference(A, B, C)), (rows, inner, cols)
+print("ok")
+"""
+    env = dict(__import__("os").environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -210,8 +210,8 @@ def test_sequence_chunks_cover_the_batch_in_near_equal_pieces():
 @pytest.mark.parametrize("family", ["outliers", "features", "features-one-layer"])
 def test_a_step_in_chunks_equals_the_step_in_one_piece(family, monkeypatch):
     """A batch large enough to be chunked gives the one-piece loss, outputs and gradients to rounding (the
-    feature models' steps are chunked by their head's width, :func:`~mamba_dynamics.features.gradients.head_chunks`:
-    the one-layer Eq. 5 SSM and the linear-attention model's pairwise form at the default sizes)."""
+    feature models' chunked steps are sized by their head's width, :func:`~mamba_dynamics.features.gradients
+    .head_chunks`: the Table 3 stacks, and the one-layer models where their one-call passes do not apply)."""
     from benchmarks.stack_bench import make_case, make_features_case
 
     if family == "features-one-layer":
@@ -220,6 +220,9 @@ def test_a_step_in_chunks_equals_the_step_in_one_piece(family, monkeypatch):
 
         convert = make_numba()[1]
         cases = {model: convert(make_one_layer(model, 1000, 12, 10)) for model in ("ssm", "lt-mlp")}
+        # the one-call passes (content_pass, attention_pass) take no chunks; their fallback, the chunked path
+        # of long sequences, is forced here
+        monkeypatch.setattr(fam, "pairs_small", lambda X, B: False)
         runs = {model: (lambda model=model: fam.loss_and_grad(*cases[model], model == "ssm", model == "ssm"))
                 for model in cases}
         pieces = [len(fam.head_chunks(c[1], c[0].V, fam.ONE_LAYER_CHUNK_BYTES)) for c in cases.values()]
