@@ -334,6 +334,27 @@ def gemv_t2(typingctx, x, ix, rows, n, c, ic, d, id_, y, iy, z, iz):
     return sig, codegen
 
 
+def _gemm_function(module):
+    """The body of :func:`gemm` as one function of ``module`` (``noinline``, ``linkonce_odr``: one copy per
+    linked module whatever the number of call sites).  Inlined at every call site, its tiles made a kernel with a
+    dozen products take 20 s to compile (LLVM optimising each copy); a call costs a few ns per product."""
+    name = f"mamba_dynamics_gemm_w{GEMM_WIDTH}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    ptr = _F64.as_pointer()
+    fnty = ir.FunctionType(ir.VoidType(), [ptr, _I64, _I64, ptr, _I64, ptr, _I64, _I64, _I64, _I64, ir.IntType(1)])
+    fn = ir.Function(module, fnty, name=name)
+    fn.linkage = "linkonce_odr"
+    fn.attributes.add("noinline")
+    for i in (0, 3, 5):
+        fn.args[i].add_attribute("noalias")
+    body = ir.IRBuilder(fn.append_basic_block("entry"))
+    _gemm_ir(body, *fn.args)
+    body.ret_void()
+    return fn
+
+
 @intrinsic
 def gemm(typingctx, a, ia, sar, sak, b, ib, ldb, c, ic, ldc, rows, inner, cols, accumulate):
     """``c[ic + i ldc + j] (+)= sum_k a[ia + i sar + k sak] b[ib + k ldb + j]`` (``i < rows``, ``k < inner``, ``j <
@@ -355,9 +376,10 @@ def gemm(typingctx, a, ia, sar, sak, b, ib, ldb, c, ic, ldc, rows, inner, cols, 
             return _i64(context, builder, s, args, i)
 
         flag = context.cast(builder, args[13], s[13], types.boolean)
-        _gemm_ir(builder, _at(context, builder, s, args, 0), i64(2), i64(3), _at(context, builder, s, args, 4),
-                 i64(6), _at(context, builder, s, args, 7), i64(9), i64(10), i64(11), i64(12),
-                 builder.trunc(flag, ir.IntType(1)) if flag.type != ir.IntType(1) else flag)
+        flag = builder.trunc(flag, ir.IntType(1)) if flag.type != ir.IntType(1) else flag
+        builder.call(_gemm_function(builder.module), [
+            _at(context, builder, s, args, 0), i64(2), i64(3), _at(context, builder, s, args, 4), i64(6),
+            _at(context, builder, s, args, 7), i64(9), i64(10), i64(11), i64(12), flag])
         return context.get_dummy_value()
 
     return sig, codegen

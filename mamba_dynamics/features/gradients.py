@@ -121,7 +121,7 @@ def _head_group_backward(Yg, Rg, V, g, dVt, Gy, rows):
 
 
 @njit(cache=True, error_model="numpy")
-def head_pass(Y, V, a, y, F, active, Gy, dVt, compact, group, n_total):
+def head_pass(Y, V, Vt, a, y, F, active, Gy, dVt, compact, group, n_total):
     """The Eq. 6 head, its hinge and its backward (F7) in one pass over the sequences of ``Y`` ``(N, L, d)``, the
     products in the core's cache (:func:`~mamba_dynamics.core.simd.gemm`, each sum in a fixed order, no BLAS):
 
@@ -133,17 +133,13 @@ def head_pass(Y, V, a, y, F, active, Gy, dVt, compact, group, n_total):
       consecutive blocks give the same bits as one) and ``Gy_n = R V`` ``(L, d)``, for ``group`` active sequences
       at a time (:func:`_head_group_backward`; the group changes no bit).
 
-    ``V`` ``(m, d)``, ``a`` ``(m,)``, ``y`` ``(N,)``.  Writes ``F`` ``(N,)``, the indices of the active sequences
+    ``V`` ``(m, d)`` and its transpose ``Vt`` ``(d, m)`` (C-contiguous), ``a`` ``(m,)``, ``y`` ``(N,)``.  Writes ``F`` ``(N,)``, the indices of the active sequences
     into ``active`` ``(N,)``, adds into ``dVt`` and writes ``Gy``: with ``compact`` the active sequences' rows in
     their order (``(na, L, d)``, the rest of ``Gy`` untouched), else ``(N, L, d)`` with zero rows for the inactive
     ones.  Returns ``na``, the number of active sequences.  The pre-activations are never stored (the BLAS head
     wrote and read 3.8 MB of them per step; docs/performance.md, "The feature steps without BLAS")."""
     N, L, d = Y.shape
     m = V.shape[0]
-    Vt = np.empty((d, m))
-    for i in range(m):
-        for k in range(d):
-            Vt[k, i] = V[i, k]
     Z = np.empty((L, m))
     Yg = np.empty((group * L, d))
     Rg = np.empty((group * L, m))
@@ -290,7 +286,7 @@ def _head(Y: np.ndarray, V: np.ndarray, a: np.ndarray, y: np.ndarray, compact: b
     F, active = np.empty(N), np.empty(N, dtype=np.int64)
     dVt = np.zeros((d, V.shape[0]))
     Gy = _HEAD.get("Gy", (N, L, d))
-    na = head_pass(_f64(Y), _f64(V), _f64(a), _f64(y), F, active, Gy, dVt, compact, HEAD_GROUP, N)
+    na = head_pass(_f64(Y), _f64(V), _transpose(V), _f64(a), _f64(y), F, active, Gy, dVt, compact, HEAD_GROUP, N)
     return hinge_loss(F, y), F, dVt.T.copy(), Gy[:na] if compact else Gy, active[:na]
 
 
@@ -302,6 +298,11 @@ _EVAL = Workspace()
 
 def _f64(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _transpose(a: np.ndarray) -> np.ndarray:
+    """``a^T`` as a C-contiguous float64 array (the passes' weights, whose products read them by rows)."""
+    return np.ascontiguousarray(np.asarray(a, dtype=np.float64).T)
 
 
 def _mix_fast(params: "model.Params", X: np.ndarray, gated: bool, content: bool, window: int, reuse: bool = False):
@@ -411,8 +412,8 @@ def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: b
         if pairs_small(X, X):  # one Numba call (:func:`attention_pass`)
             V = _f64(params.V)
             F, dW, dVt = np.empty(N), np.zeros((d, d)), np.zeros((d, V.shape[0]))
-            attention_pass(X, _f64(params.W), _attention_weights(L, window), V, _f64(params.a), y, PASS_BLOCK,
-                           HEAD_GROUP, F, dW, dVt)
+            attention_pass(X, _transpose(params.W), _attention_weights(L, window), V, _transpose(V),
+                           _f64(params.a), y, PASS_BLOCK, HEAD_GROUP, F, dW, dVt)
             return LossGrad(hinge_loss(F, y), {"W": dW, "V": dVt.T.copy()}, F)
         return mean_over_chunks(lambda sl: _attention_pairs_chunk(params, X[sl], y[sl], window),
                                 head_chunks(X, params.V, ONE_LAYER_CHUNK_BYTES), lambda F: hinge_loss(F, y))
@@ -448,18 +449,15 @@ ONE_LAYER_CHUNK_BYTES = 768 * 1024
 
 
 @njit(cache=True, error_model="numpy")
-def attention_pass(X, W, omega, V, a, y, block, group, F, dW, dVt):
+def attention_pass(X, WT, omega, V, Vt, a, y, block, group, F, dW, dVt):
     """Linear attention in the pairwise form with the Eq. 6 head: the loss and gradients in one Numba call,
     ``block`` sequences at a time (fixed-order small products, :func:`~mamba_dynamics.core.simd.bmm`):
     ``U = X W^T``, ``S = omega * (U X^T)``, ``Y = S X`` (F4), the head (:func:`head_pass`), then on the active
-    sequences (F10): ``C = omega * (Gy X^T)``, ``z = C X`` and ``dW += z^T X``.  ``X`` ``(N, L, d)``, ``W`` ``(d,
-    d)``, ``omega`` ``(L, L)`` the weights (:func:`~mamba_dynamics.features.model.attention_weights`); writes ``F``
-    ``(N,)`` and adds into ``dW`` ``(d, d)`` and ``dVt`` ``(d, m)``.  The block size changes no bit."""
+    sequences (F10): ``C = omega * (Gy X^T)``, ``z = C X`` and ``dW += z^T X``.  ``X`` ``(N, L, d)``, ``WT`` ``(d,
+    d)`` = ``W^T``, ``omega`` ``(L, L)`` the weights (:func:`~mamba_dynamics.features.model.attention_weights`),
+    ``V``, ``Vt`` as in :func:`head_pass`; writes ``F`` ``(N,)`` and adds into ``dW`` ``(d, d)`` and ``dVt`` ``(d,
+    m)``.  The block size changes no bit."""
     N, L, d = X.shape
-    WT = np.empty((d, d))
-    for i in range(d):
-        for k in range(d):
-            WT[k, i] = W[i, k]
     U = np.empty((block, L, d))
     S = np.empty((block, L, L))
     Y = np.empty((block, L, d))
@@ -476,7 +474,7 @@ def attention_pass(X, W, omega, V, a, y, block, group, F, dW, dVt):
                 for s in range(L):
                     S[n, l, s] *= omega[l, s]
         bmm(S[:nb], Xb, Y[:nb], False)
-        na = head_pass(Y[:nb], V, a, y[b0:b0 + nb], F[b0:b0 + nb], active, Gy, dVt, True, group, N)
+        na = head_pass(Y[:nb], V, Vt, a, y[b0:b0 + nb], F[b0:b0 + nb], active, Gy, dVt, True, group, N)
         if na == 0:
             continue
         for j in range(na):
@@ -515,30 +513,26 @@ PASS_BLOCK = 16
 
 
 @njit(cache=True, error_model="numpy")
-def content_pass(X, Wk, factored, V, a, y, block, group, F, dWk, dVt):
+def content_pass(X, WkT, factored, V, Vt, a, y, block, group, F, dWk, dVt):
     """The Eq. 5-6 model's loss and gradients in one Numba call, ``block`` sequences at a time, every array of a
     block in the core's cache (the shared mixer's one-call pairwise kernels,
     :func:`~mamba_dynamics.core.mixer.pairs_forward_kernel` and
     :func:`~mamba_dynamics.core.mixer.pairs_adjoint_kernel`, and :func:`head_pass`):
 
-    * ``Z = X Wk^T`` ``(T, P)``: the packed projections of the one block (:func:`~mamba_dynamics.core.stack
+    * ``Z = X Wk^T`` ``(T, P)`` (``WkT`` ``(D, P)`` = ``Wk^T``): the packed projections of the one block (:func:`~mamba_dynamics.core.stack
       ._weights`: ``[w^T; Q^T]`` when ``factored``, with ``b_s = x_s`` and ``c_t = A_t``, else ``[W_B; W_C;
       w^T]``), then the mixer's forward (M2) and the head;
     * on the sequences whose hinge is active (their forward rows moved to the front of the block): the mixer's
       adjoint (M3)-(M4) without the paths into ``X``, and ``dWk += dZ^T X`` ``(P, D)``.
 
-    ``X`` ``(N, T, D)``, ``Wk`` ``(P, D)``, ``V`` ``(m, D)``, ``a`` ``(m,)``, ``y`` ``(N,)``; writes ``F`` ``(N,)``
+    ``X`` ``(N, T, D)``, ``V``, ``Vt`` as in :func:`head_pass`, ``a`` ``(m,)``, ``y`` ``(N,)``; writes ``F`` ``(N,)``
     and adds into ``dWk`` and ``dVt`` ``(D, m)`` (``dLoss/dV`` transposed).  Every gradient element is one sum over
     the tokens in order, so the block size changes no bit.  Against the shared stack's chunked step
     (:func:`stack_chunk`) this keeps no megabyte-sized array per chunk and makes one Python call per step
     (docs/performance.md, "The feature steps without BLAS")."""
     N, T, D = X.shape
-    P = Wk.shape[0]
+    P = WkT.shape[1]
     r = (P - 1) // 2  # the pairs form's projections (unused when factored)
-    WkT = np.empty((D, P))
-    for p in range(P):
-        for k in range(D):
-            WkT[k, p] = Wk[p, k]
     Z = np.empty((block, T, P))
     SIG = np.empty((block, T))
     KEEP = np.empty((block, T))
@@ -560,7 +554,7 @@ def content_pass(X, Wk, factored, V, a, y, block, group, F, dWk, dVt):
         else:
             pairs_forward_kernel(Xb, Zb[:, :, :r], Zb[:, :, r:2 * r], Zb[:, :, 2 * r], True, 0, Y[:nb], SIG[:nb],
                                  KEEP[:nb], S[:nb])
-        na = head_pass(Y[:nb], V, a, y[b0:b0 + nb], F[b0:b0 + nb], active, Gy, dVt, True, group, N)
+        na = head_pass(Y[:nb], V, Vt, a, y[b0:b0 + nb], F[b0:b0 + nb], active, Gy, dVt, True, group, N)
         if na == 0:
             continue
         for j in range(na):  # the active sequences' forward rows to the front (j <= active[j])
@@ -608,8 +602,8 @@ def _content_loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray,
         V = _f64(params.V)
         F, dWk, dVt = np.empty(N), np.zeros((2 * W_B.shape[1] + 1 if form == "pairs" else 1 + D, D)), \
             np.zeros((D, V.shape[0]))
-        content_pass(X, _weights(W_B, W_C, w, True, form)[0], form == "factored", V, _f64(params.a), y,
-                     PASS_BLOCK, HEAD_GROUP, F, dWk, dVt)
+        content_pass(X, _transpose(_weights(W_B, W_C, w, True, form)[0]), form == "factored", V, _transpose(V),
+                     _f64(params.a), y, PASS_BLOCK, HEAD_GROUP, F, dWk, dVt)
         dW_B, dW_C, dw = block_grads(dWk, W_B[0], W_C[0], form, True)
         grads = {"w": dw.copy(), "V": dVt.T.copy()}
         if want_wbc:

@@ -82,7 +82,7 @@ def test_head_pass_compact_and_full_layouts_agree():
     out = {}
     for compact in (True, False):
         F, act, Gy, dVt = np.empty(N), np.empty(N, np.int64), np.full((N, L, d), np.nan), np.zeros((d, m))
-        na = gradients.head_pass(Y, V, a, y, F, act, Gy, dVt, compact, 4, N)
+        na = gradients.head_pass(Y, V, np.ascontiguousarray(V.T), a, y, F, act, Gy, dVt, compact, 4, N)
         out[compact] = F, act[:na], Gy, dVt
     (F1, a1, G1, V1), (F0, a0, G0, V0) = out[True], out[False]
     assert 0 < len(a1) < N and np.array_equal(a1, a0) and np.array_equal(F1, F0) and np.array_equal(V1, V0)
