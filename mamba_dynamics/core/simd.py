@@ -363,7 +363,7 @@ def gemm(typingctx, a, ia, sar, sak, b, ib, ldb, c, ic, ldc, rows, inner, cols, 
     ``ldb``, ``ldc``); offsets and strides in elements from each array's first one (views of any layout).  Each
     element of ``C`` is summed over ``k`` in order, from its old value (or from zero): the same bits as the plain
     triple loop (:func:`gemm_reference`), whatever the tiles.  Tiles of four rows by two vectors are held in
-    registers over ``k``."""
+    registers over ``k``.  ``C`` must not overlap ``A`` or ``B`` (the function's pointers are ``noalias``)."""
     if not _typed((a, b, c), (ia, sar, sak, ib, ldb, ic, ldc, rows, inner, cols), "CFA") \
             or not isinstance(accumulate, types.Boolean):
         return None
