@@ -284,12 +284,12 @@ def pairs_adjoint_kernel(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, want_gx,
     bmm(C, Bp, dC, False)  # dC = M Bp
 
 
-def pairs_small(X: np.ndarray, Bp: np.ndarray) -> bool:
+def pairs_small(T: int, D: int, r: int) -> bool:
     """Whether the pair form's per-sequence products run in the one-call kernels (:func:`pairs_forward_kernel`,
-    :func:`pairs_adjoint_kernel`): each sequence's ``(T, D)`` and ``(T, r)`` matrices small enough for
-    :func:`~mamba_dynamics.core.simd.bmm` (:data:`~mamba_dynamics.core.simd.SMALL_BYTES`); else batched
-    products through :func:`~mamba_dynamics.core.simd.matmul`."""
-    return X.shape[1] * max(X.shape[2], Bp.shape[2]) * 8 <= SMALL_BYTES
+    :func:`pairs_adjoint_kernel`): sequences of ``T`` tokens whose ``(T, D)`` and ``(T, r)`` matrices are small
+    enough for :func:`~mamba_dynamics.core.simd.bmm` (:data:`~mamba_dynamics.core.simd.SMALL_BYTES`); else
+    batched products through :func:`~mamba_dynamics.core.simd.matmul`."""
+    return T * max(D, r) * 8 <= SMALL_BYTES
 
 
 def mix_forward_pairs(X, Bp, Cp, Tg, gated, first, Y, SIG, KEEP, S):
@@ -300,7 +300,7 @@ def mix_forward_pairs(X, Bp, Cp, Tg, gated, first, Y, SIG, KEEP, S):
     fine).  Writes ``Y`` ``(N, T - first, D)`` (the rows read out), ``SIG``, ``KEEP`` ``(N, T)`` and the weighted
     scores ``S[n, t - first, s] = G_ts (b_s . c_t)`` ``(N, T - first, T)``, kept for the adjoint (the gate
     products themselves are remade where needed, never stored).  Per token ``(T/2)(D + r)`` multiply-adds."""
-    if pairs_small(X, Bp):
+    if pairs_small(X.shape[1], X.shape[2], Bp.shape[2]):
         pairs_forward_kernel(X, Bp, Cp, Tg, bool(gated), first, Y, SIG, KEEP, S)
         return
     matmul(Cp, Bp.transpose(0, 2, 1), S)
@@ -319,16 +319,16 @@ def mix_adjoint_pairs(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, dB, dC, dT,
     faults in every page)."""
     if C is None:
         C = np.empty((len(X), Gy.shape[1], X.shape[1]))
-    if pairs_small(X, Bp):
+    if pairs_small(X.shape[1], X.shape[2], Bp.shape[2]):
         none = np.empty((0, 0, 0))
         pairs_adjoint_kernel(X, Bp, Cp, np.ascontiguousarray(Gy), SIG, KEEP, bool(gated), first, S,
-                       none if GX is None else GX, GX is not None, none if dB is None else dB, dB is not None, dC,
-                       dT, C)
+                             none if GX is None else GX, GX is not None, none if dB is None else dB, dB is not None,
+                             dC, dT, C)
         return C
     matmul(Gy, X.transpose(0, 2, 1), C)  # (N, T - first, T): Gy_t . x_s
     if GX is not None:
         matmul(S.transpose(0, 2, 1), Gy, GX)
-    if gated:
+    if gated:  # (M4) from the pair weights K = C * S: row sums over s, column sums over t
         _gate_grad(C, S, SIG, KEEP, first, dT)
     _apply_gates(C, SIG, KEEP, bool(gated), first)  # M = G * C
     if dB is not None:

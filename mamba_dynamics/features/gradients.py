@@ -409,7 +409,7 @@ def loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: b
     if not gated and attention_pairs(*X.shape[1:], window):
         X, y = _f64(X), _f64(y)
         N, L, d = X.shape
-        if pairs_small(X, X):  # one Numba call (:func:`attention_pass`)
+        if pairs_small(L, d, d):  # one Numba call (:func:`attention_pass`)
             V = _f64(params.V)
             F, dW, dVt = np.empty(N), np.zeros((d, d)), np.zeros((d, V.shape[0]))
             attention_pass(X, _transpose(params.W), _attention_weights(L, window), V, _transpose(V),
@@ -588,22 +588,22 @@ _ACTIVE = Workspace(rows=True)
 
 
 def _content_loss_and_grad(params: "model.Params", X: np.ndarray, y: np.ndarray, want_wbc: bool):
-    """The Eq. 5-6 model through the shared mixer block (:mod:`~mamba_dynamics.core.stack` at depth 1, the one
-    implementation of Eq. 5 in the package): short sequences in the pairwise form (M2) as batched BLAS products
-    (on the factored scores ``x_t^T W_C W_B^T x_s`` when that is cheaper), long ones by the O(L) scan (M1), the
-    choice by cost (:func:`~mamba_dynamics.core.stack.block_form`); chunk by chunk of sequences
-    (:func:`~mamba_dynamics.core.stack.sequence_chunks`), each through :func:`stack_chunk`.  The gradients come
-    back in the model's orientation (``W_B``, ``W_C`` ``(d, r)``)."""
+    """The Eq. 5-6 model through the shared mixer block (the one implementation of Eq. 5 in the package), its form
+    chosen by cost (:func:`~mamba_dynamics.core.stack.block_form`): short sequences in the pairwise form (M2, on
+    the factored scores ``x_t^T W_C W_B^T x_s`` when that is cheaper) in one Numba call (:func:`content_pass`);
+    long ones by the O(L) scan (M1) through :mod:`~mamba_dynamics.core.stack` at depth 1, chunk by chunk of
+    sequences, each through :func:`stack_chunk`.  The gradients come back in the model's orientation (``W_B``,
+    ``W_C`` ``(d, r)``)."""
     blocks = _content_block(params)
     N, T, D = X.shape
     form = block_form(T, D, blocks[0].shape[1])
-    if form != "scan" and pairs_small(X, blocks[0][0].T[None]):  # one Numba call (:func:`content_pass`)
-        W_B, W_C, w = blocks
+    W_B, W_C, w = blocks
+    if form != "scan" and pairs_small(T, D, W_B.shape[1]):  # one Numba call (:func:`content_pass`)
         V = _f64(params.V)
-        F, dWk, dVt = np.empty(N), np.zeros((2 * W_B.shape[1] + 1 if form == "pairs" else 1 + D, D)), \
-            np.zeros((D, V.shape[0]))
-        content_pass(X, _transpose(_weights(W_B, W_C, w, True, form)[0]), form == "factored", V, _transpose(V),
-                     _f64(params.a), y, PASS_BLOCK, HEAD_GROUP, F, dWk, dVt)
+        Wk = _weights(W_B, W_C, w, True, form)[0]
+        F, dWk, dVt = np.empty(N), np.zeros(Wk.shape), np.zeros((D, V.shape[0]))
+        content_pass(X, _transpose(Wk), form == "factored", V, _transpose(V), _f64(params.a), y, PASS_BLOCK,
+                     HEAD_GROUP, F, dWk, dVt)
         dW_B, dW_C, dw = block_grads(dWk, W_B[0], W_C[0], form, True)
         grads = {"w": dw.copy(), "V": dVt.T.copy()}
         if want_wbc:

@@ -222,7 +222,7 @@ def test_a_step_in_chunks_equals_the_step_in_one_piece(family, monkeypatch):
         cases = {model: convert(make_one_layer(model, 1000, 12, 10)) for model in ("ssm", "lt-mlp")}
         # the one-call passes (content_pass, attention_pass) take no chunks; their fallback, the chunked path
         # of long sequences, is forced here
-        monkeypatch.setattr(fam, "pairs_small", lambda X, B: False)
+        monkeypatch.setattr(fam, "pairs_small", lambda T, D, r: False)
         runs = {model: (lambda model=model: fam.loss_and_grad(*cases[model], model == "ssm", model == "ssm"))
                 for model in cases}
         pieces = [len(fam.head_chunks(c[1], c[0].V, fam.ONE_LAYER_CHUNK_BYTES)) for c in cases.values()]

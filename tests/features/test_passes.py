@@ -70,7 +70,7 @@ def test_content_pass_equals_the_chunked_stack_step(monkeypatch):
     same model: equal to rounding."""
     p, X, y = _case(64, 12, 8, 8)
     k = loss_and_grad(p, X, y, True, content=True)
-    monkeypatch.setattr(gradients, "pairs_small", lambda X, B: False)  # the stack's path
+    monkeypatch.setattr(gradients, "pairs_small", lambda T, D, r: False)  # the stack's path
     _close(loss_and_grad(p, X, y, True, content=True), k)
 
 
