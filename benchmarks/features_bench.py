@@ -31,24 +31,11 @@ BLOCKS = {"ssm": ("w", "W_B", "W_C", "V"), "lt-mlp": ("W", "V")}
 
 
 def make_case(model: str, N: int, L: int, d: int, m: int = 40, seed: int = 0):
-    """Inputs ``(params dict, X (N, L, d), y (N,), a (m,))`` at a trained-looking point (gates away from 1/2,
-    projections away from the identity) so that every gradient block is non-trivial."""
-    import numpy as np
+    """Inputs ``(params dict, X (N, L, d), y (N,), a (m,))`` at a trained-looking point
+    (:func:`mamba_dynamics.features.data.one_layer_point`)."""
+    from mamba_dynamics.features.data import one_layer_point
 
-    from mamba_dynamics.features import data
-    from mamba_dynamics.features.config import FeaturesConfig
-    from mamba_dynamics.features.model import output_layer_random
-
-    rng = np.random.default_rng(seed)
-    cfg = FeaturesConfig(model=model, d=d, L=L, m=m)
-    seqs = data.sample(cfg, data.make_basis(d, rng), N, rng)
-    p = {"V": 0.3 * rng.standard_normal((m, d))}
-    if model == "ssm":
-        p.update(w=0.5 * rng.standard_normal(d), W_B=np.eye(d) + 0.1 * rng.standard_normal((d, d)),
-                 W_C=np.eye(d) + 0.1 * rng.standard_normal((d, d)))
-    else:
-        p["W"] = np.eye(d) + 0.1 * rng.standard_normal((d, d))
-    return p, seqs.X, seqs.y, output_layer_random(m, rng)
+    return one_layer_point(model, N, L, d, m, seed)
 
 
 def counted_flops(model: str, N: int, L: int, d: int, m: int) -> float:
@@ -67,37 +54,29 @@ def counted_flops(model: str, N: int, L: int, d: int, m: int) -> float:
     return head + mixer + 8.0 * N * L * d * r
 
 
-def make_numba():
-    from mamba_dynamics.features import gradients
-    from mamba_dynamics.features.model import Params
+def make_numba(reference: bool = False):
+    """The package's model objects (the one model interface; ``ssm`` with every block of ``BLOCKS`` trained)."""
+    from mamba_dynamics.features.config import FeaturesConfig
+    from mamba_dynamics.features.data import Sequences
+    from mamba_dynamics.features.models import REGISTRY
+
+    models = {"ssm": REGISTRY.build(FeaturesConfig(model="ssm", wbc="trained")),
+              "lt-mlp": REGISTRY.build(FeaturesConfig(model="lt-mlp"))}
 
     def convert(case):
         p, X, y, a = case
-        d = X.shape[2]
-        import numpy as np
-
-        return Params(w=p.get("w", np.zeros(d)), W=p.get("W", np.eye(d)), V=p["V"], a=a, W_B=p.get("W_B"),
-                      W_C=p.get("W_C")), X, y
+        return models["ssm" if "w" in p else "lt-mlp"].params_from(dict(p, a=a)), Sequences(X, y)
 
     def step(args, model):
-        params, X, y = args
-        r = gradients.loss_and_grad(params, X, y, model == "ssm", content=model == "ssm")
+        params, batch = args
+        r = models[model].loss_and_grad(params, batch, reference=reference)
         return r.loss, tuple(r.grads[b] for b in BLOCKS[model])
 
     return step, convert
 
 
 def make_numpy():
-    from mamba_dynamics.features import gradients
-
-    step_numba, convert = make_numba()
-
-    def step(args, model):
-        params, X, y = args
-        r = gradients.loss_and_grad_reference(params, X, y, model == "ssm", content=model == "ssm")
-        return r.loss, tuple(r.grads[b] for b in BLOCKS[model])
-
-    return step, convert
+    return make_numba(reference=True)
 
 
 def _loss(xp, softplus, model, blocks, X, y, a):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Time one Stage-I gradient of the single-index readout (arXiv 2510.12026, Algorithm 1): the gated context
 statistic ``psi`` over every prompt, the MLP head and ``grad_gamma`` of the squared loss, for the Numba kernel
-(``single_index.gradients.stage1_loss_grad`` with ``model.psi``, which never materialises the embedding), the
+(``single_index.gradients.stage1_grads`` with ``model.psi``, which never materialises the embedding), the
 NumPy reference (explicit embedding), PyTorch CPU autograd and JAX jit(value_and_grad), side by side in one run.
 
     python benchmarks/single_index_bench.py            # paper sizes (d = 16, 32), 10x and 100x longer contexts
@@ -56,15 +56,23 @@ def counted_flops(T: int, N: int, d: int, width: int = 256) -> float:
 
 
 def make_numba(reference: bool = False):
-    from mamba_dynamics.single_index import gradients, model
+    """The package's readout models (the one model interface; gate temperature ``RHO`` and bias ``BIAS``)."""
+    from mamba_dynamics.single_index.config import SingleIndexConfig
+    from mamba_dynamics.single_index.gradients import ReadoutBatch
+    from mamba_dynamics.single_index.models import REGISTRY, ReadoutParams
+
+    models = {g: REGISTRY.build(SingleIndexConfig(gate="mamba" if g else "constant", rho=RHO, gate_bias=BIAS))
+              for g in (True, False)}
+
+    def convert(case):
+        gamma, X, Y, v, bj, a = case
+        return ReadoutParams(gamma, v, bj, a), ReadoutBatch(X, Y)
 
     def step(args, gated):
-        gamma, X, Y, v, bj, a = args
-        r = gradients.stage1_loss_grad(gamma, X, Y, RHO, BIAS, gated, v, bj, a,
-                                       psi_fn=model.psi_reference if reference else None)
+        r = models[gated].loss_and_grad(*args, reference=reference)
         return r.loss, (r.grads["gamma"],)
 
-    return step, lambda case: case
+    return step, convert
 
 
 def _loss(xp, softplus, gated, gamma, X, Y, v, bj, a):

@@ -68,14 +68,20 @@ def counted_flops(n: int, N: int, d: int, Q: int = 4, ms: int = 64, m: int = 64,
 
 
 def make_numba(reference: bool = False):
-    from mamba_dynamics.single_index import network_gradients
+    """The package's model objects (the one model interface), one per gate."""
+    from mamba_dynamics.single_index.config import NetworkConfig
+    from mamba_dynamics.single_index.models import REGISTRY
+    from mamba_dynamics.single_index.network_gradients import NetworkBatch
+
+    models = {g: REGISTRY.build(NetworkConfig(gate="mamba" if g else "constant", tokens="hermite"))
+              for g in (True, False)}
 
     def step(args, gated):
-        params, data = args
-        r = network_gradients.loss_grad(params, data, gated, "hermite", reference=reference)
+        params, batch = args
+        r = models[gated].loss_and_grad(params, batch, reference=reference)
         return r.loss, tuple(r.grads[k] for k in blocks_of(gated))
 
-    return step, lambda case: case
+    return step, lambda case: (case[0], NetworkBatch(*case[1]))
 
 
 def _loss(xp, softplus, gated, data, W_B, W_C, w, b, v, c, a):

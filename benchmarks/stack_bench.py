@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Time one training step (hinge loss and every block's gradients) of the deep stacks: the outlier stacks of arXiv
-2510.00399 Table 1 (3 Mamba or linear-Transformer blocks on a residual stream; ``outliers.stack.loss_and_grad``)
+2510.00399 Table 1 (3 Mamba or linear-Transformer blocks on a residual stream; ``outliers.stack.stack_grads``)
 and the feature-filtering stack of arXiv 2602.12499 Table 3 (5 selective-SSM blocks and the Eq. 6 head;
-``features.stack.loss_and_grad``): the hand-derived Numba backward pass, the NumPy reference, PyTorch CPU autograd
+``features.stack.stack_grads``): the hand-derived Numba backward pass, the NumPy reference, PyTorch CPU autograd
 and JAX jit(value_and_grad), side by side in one run.
 
     python benchmarks/stack_bench.py            # Table 1's sizes, prompts 10x and 100x longer, Table 3's sizes
@@ -36,24 +36,10 @@ BLOCKS = ("W_B", "W_C", "w")
 
 
 def make_case(B: int, l: int, d: int = 30, layers: int = 3, seed: int = 0):
-    """``(W_B, W_C, w, P, z)``: Table 1's data (``p_a = 0.4``) and the paper's initialisation, perturbed so that
-    every block's gradient is non-trivial."""
-    import numpy as np
+    """``(W_B, W_C, w, P, z)``: Table 1's data and initialisation (:func:`mamba_dynamics.outliers.data.stack_point`)."""
+    from mamba_dynamics.outliers.data import stack_point
 
-    from mamba_dynamics.outliers.config import OutlierConfig
-    from mamba_dynamics.outliers.data import make_patterns, sample_train, seed_streams
-    from mamba_dynamics.outliers.stack import init_stack_params
-
-    small = dict(M1=2, M2=1, V=1) if d < 19 else {}  # the smoke run's tiny d
-    cfg = OutlierConfig(d=d, l_tr=l, l_ts=l, p_a=0.4, layers=layers, seed=seed, **small)
-    streams = seed_streams(seed)
-    pat = make_patterns(cfg, streams["patterns"])
-    params = init_stack_params(cfg, streams["init"])
-    rng = np.random.default_rng(seed)
-    params.W_B += 0.02 * rng.standard_normal(params.W_B.shape)
-    params.W_C += 0.02 * rng.standard_normal(params.W_C.shape)
-    batch = sample_train(cfg, pat, streams["train"], B)
-    return params.W_B, params.W_C, params.w, batch.P, batch.z
+    return stack_point(B, l, d, layers, seed)
 
 
 def _block_flops(T: int, D: int, m: int, gated: bool, first: bool) -> float:
@@ -99,38 +85,48 @@ FEATURES = "features"
 
 
 def make_features_case(d: int, N: int = 1000, L: int = 12, layers: int = 5, seed: int = 0):
-    """``(W_B, W_C, w, V, a, X, y)``: Table 3's data (majority voting) and the stack's initialisation, with every
-    block's ``w`` (0 at the start) drawn small so that the gates differ between tokens."""
-    import numpy as np
+    """``[W_B, W_C, w, V, a, X, y]``: Table 3's data and initialisation
+    (:func:`mamba_dynamics.features.data.stack_point`)."""
+    from mamba_dynamics.features.data import stack_point
 
-    from mamba_dynamics.features.config import FeaturesConfig
-    from mamba_dynamics.features.data import make_basis, sample
-    from mamba_dynamics.features.stack import init_stack_params
-    from mamba_dynamics.features.train import seed_streams
-
-    cfg = FeaturesConfig(d=d, L=L, layers=layers, n_train=N, seed=seed)
-    rng = seed_streams(seed)
-    O = make_basis(d, rng["basis"])
-    p = init_stack_params(cfg, rng["init"])
-    p.w += 0.3 * np.random.default_rng(seed).standard_normal(p.w.shape) / np.sqrt(d)
-    data = sample(cfg, O, N, rng["train"])
-    return [p.W_B, p.W_C, p.w, p.V, p.a, data.X, data.y]
+    return stack_point(d, N, L, layers, seed)
 
 
 def make_numba(reference: bool = False):
+    """The package's model objects (the one model interface): the 3-block outlier stacks and the feature stack
+    with every block of ``FEATURE_BLOCKS`` trained; each case converted once to ``(params, batch)``."""
     from mamba_dynamics.features import stack as features_stack
-    from mamba_dynamics.outliers.stack import loss_and_grad
+    from mamba_dynamics.features.config import FeaturesConfig
+    from mamba_dynamics.features.data import Sequences
+    from mamba_dynamics.features.models import REGISTRY as FEATURE_MODELS
+    from mamba_dynamics.outliers.config import OutlierConfig
+    from mamba_dynamics.outliers.data import PromptBatch
+    from mamba_dynamics.outliers.models import REGISTRY as OUTLIER_MODELS
+    from mamba_dynamics.outliers.stack import StackParams
+
+    models = {}
+
+    def model(gated, L):
+        key = (gated, L)
+        if key not in models:
+            models[key] = (FEATURE_MODELS.build(FeaturesConfig(model="ssm", layers=L, wbc="trained"))
+                           if gated == FEATURES else
+                           OUTLIER_MODELS.build(OutlierConfig(model="mamba" if gated else "lt", layers=L)))
+        return models[key]
+
+    def convert(case):
+        if len(case) == 7:  # the feature stack: W_B, W_C, w, V, a, X, y
+            W_B, W_C, w, V, a, X, y = case
+            return features_stack.StackParams(w, W_B, W_C, V, a), Sequences(X, y), len(w)
+        W_B, W_C, w, P, z = case
+        return StackParams(W_B, W_C, w), PromptBatch(P, z), len(w)
 
     def step(args, gated):
-        if gated == FEATURES:
-            W_B, W_C, w, V, a, X, y = args
-            r = features_stack.loss_and_grad(features_stack.StackParams(w, W_B, W_C, V, a), X, y,
-                                             fast=not reference)
-            return r.loss, tuple(r.grads[k] for k in FEATURE_BLOCKS)
-        r = loss_and_grad(*args, gated, fast=not reference)
-        return r.loss, tuple(r.grads[k] for k in BLOCKS)
+        params, batch, L = args
+        r = model(gated, L).loss_and_grad(params, batch, reference=reference)
+        return r.loss, tuple(r.grads[k] for k in (FEATURE_BLOCKS if gated == FEATURES else BLOCKS))
 
-    return step, lambda case: case
+    return step, convert
 
 
 def _loss(xp, softplus, gated, W_B, W_C, w, P, z):

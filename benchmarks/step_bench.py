@@ -49,24 +49,34 @@ def pin_threads(n: int) -> None:
 # ---------------------------------------------------------------------------------------------- frameworks
 
 
-def make_numba():
-    from mamba_dynamics.outliers.gradients import loss_and_grad
+def _models() -> dict:
+    """The package's model objects (the one model interface) by ``gated``, and ``(W_B, W_C, w, P, z)`` ->
+    ``(params, batch)``."""
+    from mamba_dynamics.outliers.config import OutlierConfig
+    from mamba_dynamics.outliers.models import REGISTRY
+
+    return {True: REGISTRY.build(OutlierConfig(model="mamba")), False: REGISTRY.build(OutlierConfig(model="lt"))}
+
+
+def _as_batch(a):
+    from mamba_dynamics.outliers.data import PromptBatch
+    from mamba_dynamics.outliers.model import Params
+
+    return Params(*a[:3]), PromptBatch(*a[3:])
+
+
+def make_numba(reference: bool = False):
+    models = _models()
 
     def step(args, gated):
-        r = loss_and_grad(*args, gated)
+        r = models[gated].loss_and_grad(*args, reference=reference)
         return r.loss, (r.grads["W_B"], r.grads["W_C"], r.grads["w"])
 
-    return step, lambda a: a
+    return step, _as_batch
 
 
 def make_numpy():
-    from mamba_dynamics.outliers.gradients import loss_and_grad_reference
-
-    def step(args, gated):
-        r = loss_and_grad_reference(*args, gated)
-        return r.loss, (r.grads["W_B"], r.grads["W_C"], r.grads["w"])
-
-    return step, lambda a: a
+    return make_numba(reference=True)
 
 
 def make_torch(threads: int):
@@ -367,8 +377,8 @@ def agree(ref, other, rtol: float = 1e-8) -> bool:
 def compile_times() -> dict:
     """First-call time of the Numba step in fresh interpreters: empty cache dir (compile) vs warm cache dir."""
     code = ("import time, numpy as np, sys; sys.path.insert(0, %r); "
-            "from benchmarks.step_bench import make_case; from mamba_dynamics.outliers.gradients import loss_and_grad; "
-            "a = make_case(8, 5, 4); t = time.perf_counter(); loss_and_grad(*a, True); "
+            "from benchmarks.step_bench import make_case; from mamba_dynamics.outliers.gradients import hinge_grads; "
+            "a = make_case(8, 5, 4); t = time.perf_counter(); hinge_grads(*a, True); "
             "print(time.perf_counter() - t)") % str(ROOT)
     out = {}
     with tempfile.TemporaryDirectory() as cache:
@@ -451,7 +461,7 @@ def gate_exp_study(sizes, budget: float) -> None:
     from numba import njit
 
     from mamba_dynamics.core.simd import exp_nonpos
-    from mamba_dynamics.outliers.gradients import loss_and_grad, loss_and_grad_reference
+    from mamba_dynamics.outliers.gradients import hinge_grads, hinge_grads_reference
 
     def exp_loop(x, out):
         for i in range(x.size):
@@ -474,8 +484,8 @@ def gate_exp_study(sizes, budget: float) -> None:
         times, _ = paired_times({n: (lambda f, o: lambda: f(x, o))(f, outs[n]) for n, f in loops.items()},
                                 min_total=budget / 2)
         ulp = {n: int(np.max(np.abs(outs[n].view(np.int64) - outs["libm"].view(np.int64)))) for n in loops}
-        step = median_time(lambda: loss_and_grad(W_B, W_C, w, P, z, True), min_total=budget / 2)
-        a, ref = loss_and_grad(W_B, W_C, w, P, z, True), loss_and_grad_reference(W_B, W_C, w, P, z, True)
+        step = median_time(lambda: hinge_grads(W_B, W_C, w, P, z, True), min_total=budget / 2)
+        a, ref = hinge_grads(W_B, W_C, w, P, z, True), hinge_grads_reference(W_B, W_C, w, P, z, True)
         rel = max(np.max(np.abs(a.grads[k] - ref.grads[k])) / np.max(np.abs(ref.grads[k])) for k in a.grads)
         print(f"{B:>5} {l:>4} {d:>4}  " + " ".join(f"{times[n] * 1e6:>9.1f}" for n in loops) + "  " +
               " ".join(f"{ulp[n]:>9d}" for n in loops if n != "libm") + f"  {step * 1e6:>9.1f} {rel:>12.1e}",
@@ -513,9 +523,9 @@ def main(argv=None) -> int:
             # the O(l^2) NumPy reference would take seconds per call (and B * l^2 memory) on long prompts
             times, ratios = time_frameworks(loaded, base, gated, budget, f"B={B}, l={l}, d={d}, {model}",
                                             skip=("numpy",) if B * l * l > 2e7 else ())
-            from mamba_dynamics.outliers.gradients import loss_and_grad
+            from mamba_dynamics.outliers.gradients import hinge_grads
 
-            r = loss_and_grad(*base, gated)
+            r = hinge_grads(*base, gated)
             active = int(np.sum(base[4] * r.F < 1))
             gflops = counted_flops(B, l, d, active, gated) / times["numba"] / 1e9
             lead = f"{model:<6} {B:>5} {l:>6} {d:>4}"

@@ -66,26 +66,26 @@ def test_outlier_training_runs_the_checked_kernel(monkeypatch):
 
     cfg = OutlierConfig(steps=5, log_every=5, n_test=50)
     before = train(cfg).params.W_C
-    _scaled(gradients, "loss_and_grad", 1.5, monkeypatch, lambda r, f: r._replace(grads=dict(r.grads, W_C=f * r.grads["W_C"])))
+    _scaled(gradients, "hinge_grads", 1.5, monkeypatch, lambda r, f: r._replace(grads=dict(r.grads, W_C=f * r.grads["W_C"])))
     assert not all(r.ok for r in check(symbolic.MAMBA, 0, symbolic=False))
     assert not np.array_equal(train(cfg).params.W_C, before)
 
 
 def test_feature_training_runs_the_checked_kernel(monkeypatch):
-    from mamba_dynamics.features import gradients, symbolic
+    from mamba_dynamics.features import content, symbolic
     from mamba_dynamics.features.config import FeaturesConfig
     from mamba_dynamics.features.train import train
 
     cfg = FeaturesConfig(steps=3, n_train=50, n_test=50)
     before = train(cfg).params.w
-    _scaled(gradients, "loss_and_grad", 1.5, monkeypatch,
+    _scaled(content, "content_grads", 1.5, monkeypatch,
             lambda r, f: r._replace(grads=dict(r.grads, w=f * r.grads["w"])))
     assert not all(r.ok for r in check(symbolic.SSM, 0, symbolic=False))
     assert not np.array_equal(train(cfg).params.w, before)
 
 
 def test_single_index_pretraining_runs_the_checked_gradient(monkeypatch):
-    """Stage I of Algorithm 1 calls gradients.stage1_loss_grad, the function the checker verifies: a spy sees
+    """Stage I of Algorithm 1 calls gradients.stage1_grads, the function the checker verifies: a spy sees
     every chunk, and a wrong version is caught by the checker and changes gamma*."""
     from mamba_dynamics.single_index import gradients, symbolic
     from mamba_dynamics.single_index.config import SingleIndexConfig
@@ -97,10 +97,10 @@ def test_single_index_pretraining_runs_the_checked_gradient(monkeypatch):
     v = np.ones(cfg.width)
     base = stage1_direction(cfg, I, coefs, v, np.random.default_rng(0))[0]
     calls = []
-    real = gradients.stage1_loss_grad
-    monkeypatch.setattr(gradients, "stage1_loss_grad", lambda *a, **k: calls.append(len(a[1])) or real(*a, **k))
+    real = gradients.stage1_grads
+    monkeypatch.setattr(gradients, "stage1_grads", lambda *a, **k: calls.append(len(a[1])) or real(*a, **k))
     spied = stage1_direction(cfg, I, coefs, v, np.random.default_rng(0))[0]
     assert sum(calls) == cfg.T1 and np.allclose(spied, base, rtol=1e-12, atol=0)
-    _scaled(gradients, "stage1_loss_grad", 1.5, monkeypatch, lambda r, f: r._replace(grads={"gamma": f * r.grads["gamma"]}))
+    _scaled(gradients, "stage1_grads", 1.5, monkeypatch, lambda r, f: r._replace(grads={"gamma": f * r.grads["gamma"]}))
     assert not all(r.ok for r in check(symbolic.MAMBA_SI, 0, symbolic=False))
     assert not np.allclose(stage1_direction(cfg, I, coefs, v, np.random.default_rng(0))[0], base)

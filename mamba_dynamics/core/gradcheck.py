@@ -2,7 +2,9 @@
 
 A model takes part by a :class:`GradientSpec` that its family builds in its ``symbolic`` module (next to the sympy
 derivation) and that the caller registers (:func:`register`; :func:`mamba_dynamics.families.gradient_specs`
-registers every family's).  :func:`check` then compares, at a random point, each parameter block four ways:
+registers every family's).  :func:`model_spec` makes one from a model object
+(:class:`~mamba_dynamics.core.model.Model`): its kernel is ``model.loss_and_grad`` and its reference
+``model.loss_and_grad(..., reference=True)``, the very method the training loop calls.  :func:`check` then compares, at a random point, each parameter block four ways:
 
 =====================  ===============================================================================
 comparison             meaning
@@ -52,6 +54,26 @@ class GradientSpec:
     fd_eps: float = 1e-6
     description: str = ""
     symbolic_sizes: dict = field(default_factory=dict)
+
+
+def model_spec(name: str, model, random_case: Callable, assemble: Callable, symbolic: Optional[LossGrad] = None,
+               blocks: tuple | None = None, **fields) -> GradientSpec:
+    """A :class:`GradientSpec` whose kernel and reference are the model object's own ``loss_and_grad`` (fast, and
+    with ``reference=True``).  ``random_case(rng, scale) -> (params, data)`` draws a point (``params`` the checked
+    blocks by name, ``data`` what ``symbolic`` reads); ``assemble(params, data) -> (container, batch)`` turns it
+    into the model's parameter container (fixed blocks filled in) and batch.  ``blocks`` default to the model's
+    trained ones; the other keywords are :class:`GradientSpec`'s."""
+
+    def run(reference: bool):
+        def loss_grad(params, data):
+            container, batch = assemble(params, data)
+            res = model.loss_and_grad(container, batch, reference=reference)
+            return res.loss, res.grads
+
+        return loss_grad
+
+    return GradientSpec(name=name, blocks=tuple(blocks or model.trained), random_case=random_case,
+                        kernel=run(False), reference=run(True), symbolic=symbolic, **fields)
 
 
 REGISTRY: dict[str, GradientSpec] = {}

@@ -85,17 +85,6 @@ def quadratic_form(T: int, D: int, r: int) -> bool:
 
 
 @njit(cache=True)
-def _betas(sig, keep, beta):  # pragma: no cover - compiled
-    """``beta[t, s] = G_{ts} = sigma_s prod_{s<j<=t} a_j`` ``(T, T)`` for ``s <= t`` by running products (at most
-    ``T`` roundings each; an underflow to 0 only where the true value is below the double range)."""
-    T = sig.shape[0]
-    for t in range(T):
-        beta[t, t] = sig[t]
-        for s in range(t):
-            beta[t, s] = beta[t - 1, s] * keep[t]
-
-
-@njit(cache=True)
 def mix_forward(X, Z, r, gated, first, Y, SIG, KEEP):  # pragma: no cover - compiled
     """(M1) for a batch.  ``X`` ``(N, T, D)``; ``Z`` ``(N, T, 2r+1)`` the packed projections ``[b, c, t]``
     (``(N, T, 2r)`` without a gate); writes ``Y`` ``(N, T, D)`` and ``SIG``, ``KEEP`` ``(N, T)`` (both 1 without
@@ -185,9 +174,9 @@ def mix_adjoint(X, Z, r, Y, Gy, SIG, KEEP, gated, want_gx, GX, dZ):  # pragma: n
 @njit(cache=True)
 def _gate_row(n, t, SIG, KEEP, gated, beta):  # pragma: no cover - compiled
     """Advance ``beta`` ``(T,)`` from row ``t - 1`` of sequence ``n``'s gate products to row ``t``: ``beta[s] =
-    G_{ts} = sigma_s prod_{s<j<=t} a_j`` for ``s <= t`` (the running products of :func:`_betas`, same
-    roundings), 0 above; ones on and below the diagonal without a gate.  (Indices, not row views: a view made
-    per token costs more than the row's arithmetic.)"""
+    G_{ts} = sigma_s prod_{s<j<=t} a_j`` for ``s <= t`` (running products: at most ``T`` roundings each, an
+    underflow to 0 only where the true value is below the double range), 0 above; ones on and below the diagonal
+    without a gate.  (Indices, not row views: a view made per token costs more than the row's arithmetic.)"""
     if gated:
         a = KEEP[n, t]
         for s in range(t):

@@ -45,6 +45,7 @@ projections, the gates and the weighted scores.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -53,6 +54,7 @@ from scipy.linalg.blas import dgemm
 from .mixer import (mix_adjoint, mix_adjoint_pairs, mix_adjoint_reference, mix_forward, mix_forward_pairs,
                     mix_forward_reference, quadratic_form)
 from .simd import matmul, small_product
+from .workspace import Workspace, getter
 
 READOUTS = ("stream", "mixer")
 NORMS = ("rms", "none")
@@ -139,40 +141,65 @@ def _query_paths(S, Gq, M, Aq, dT, w, gated, out):  # pragma: no cover - compile
                 out[n, s, i] = a * Gq[n, i] + b * Aq[n, i] + c * w[i]
 
 
+class BlockForward(NamedTuple):
+    """What one block's forward pass (:func:`block_forward`) returns.
+
+    ``Y`` ``(N, T - first, D)`` the outputs of the rows read out; ``Z`` the packed projections (``[b, c, t]`` or,
+    factored, ``[t, A]``); ``SIG``, ``KEEP`` ``(N, T)`` the gates (None on the reference path); ``S`` ``(N, T -
+    first, T)`` the weighted scores of the pairwise forms (else None); ``Wk`` the block's stacked weights
+    (:func:`_weights`); ``form`` one of :data:`FORMS` or ``"reference"``; ``Yfull`` ``(N, T, D)`` the scan's
+    outputs, which its adjoint reads (else None)."""
+
+    Y: np.ndarray
+    Z: np.ndarray
+    SIG: np.ndarray | None
+    KEEP: np.ndarray | None
+    S: np.ndarray | None
+    Wk: np.ndarray
+    form: str
+    Yfull: np.ndarray | None
+
+
+@dataclass
+class BlockCache:
+    """What the backward pass needs of one block: the stream ``X`` = ``X_{k-1}`` ``(N, T, D)`` (None in a
+    :meth:`StackCache.take` copy: the backward does not read it), the block's input ``U`` ``(N, T, D)``, ``rho``
+    ``(N, T)`` where normalised (else None), the first row read out, and its :class:`BlockForward`."""
+
+    X: np.ndarray | None
+    U: np.ndarray
+    rho: np.ndarray | None
+    first: int
+    fwd: BlockForward
+
+
+#: the arrays of a block's :class:`BlockForward` that :meth:`StackCache.take` copies (with ``U`` and ``rho``)
+_TAKEN_FWD = ("Z", "SIG", "KEEP", "Yfull", "S")
+
+
 @dataclass
 class StackCache:
-    """Per-block forward quantities: lists of length ``L`` of ``X_{k-1}`` ``(N, T, D)``, the block's input ``U_k``
-    and, where normalised, ``rho`` ``(N, T)`` (else None), the packed projections ``Z`` (:func:`block_forward`),
-    ``SIG``, ``KEEP`` ``(N, T)`` (None on the reference path), the scan's outputs ``Y_k`` ``(N, T, D)`` (else
-    None: the pairwise adjoints do not read them), the first row read out, the
-    block's stacked weights (:func:`_weights`), in the pairwise forms the weighted scores ``S = G * (C B^T)``
-    ``(N, T - first, T)`` (else None), and the block's form (:data:`FORMS` or ``"reference"``)."""
+    """Per-block forward quantities (:class:`BlockCache`), block 1 first."""
 
-    X: list = field(default_factory=list)
-    U: list = field(default_factory=list)
-    rho: list = field(default_factory=list)
-    Z: list = field(default_factory=list)
-    SIG: list = field(default_factory=list)
-    KEEP: list = field(default_factory=list)
-    Y: list = field(default_factory=list)
-    first: list = field(default_factory=list)
-    W: list = field(default_factory=list)
-    S: list = field(default_factory=list)
-    form: list = field(default_factory=list)
+    blocks: list = field(default_factory=list)
 
-    def add(self, X, U, rho, Z, SIG, KEEP, Y, first, W, S, form) -> None:
-        """Append one block's quantities (in the order of the fields)."""
-        for lst, val in ((self.X, X), (self.U, U), (self.rho, rho), (self.Z, Z), (self.SIG, SIG), (self.KEEP, KEEP),
-                         (self.Y, Y), (self.first, first), (self.W, W), (self.S, S), (self.form, form)):
-            lst.append(val)
+    @property
+    def X(self) -> list:
+        """Every block's stream ``[X_0, ..., X_{L-1}]``."""
+        return [b.X for b in self.blocks]
 
-    def take(self, rows: np.ndarray, work: "Workspace | None" = None) -> "StackCache":
+    @property
+    def U(self) -> list:
+        """Every block's input ``[U_1, ..., U_L]``."""
+        return [b.U for b in self.blocks]
+
+    def take(self, rows: np.ndarray, work: Workspace | None = None) -> "StackCache":
         """The cache of the sequences ``rows`` ``(n,)`` only (copies, in that order), for the backward pass
         (:func:`stack_backward`) of the sequences a loss still reaches (an active hinge), without the work of the
         others.  The streams ``X``, which the backward does not read, are not copied (None); an array the cache
         holds twice is copied once.  ``work``: the copies live in its arrays (one made with ``rows=True`` serves
         any number of rows); fresh ones of a megabyte fault in every page when other work has run in between."""
-        out, taken = StackCache(), {}
+        taken: dict = {}
 
         def pick(name, k, a):
             if a is not None and id(a) not in taken:
@@ -181,40 +208,11 @@ class StackCache:
                 taken[id(a)] = np.take(a, rows, axis=0, out=dst, mode="clip")
             return None if a is None else taken[id(a)]
 
-        out.X = [None] * len(self.X)
-        for name in ("U", "rho", "Z", "SIG", "KEEP", "Y", "S"):
-            getattr(out, name).extend(pick(name, k, a) for k, a in enumerate(getattr(self, name)))
-        out.first, out.W, out.form = list(self.first), list(self.W), list(self.form)
+        out = StackCache()
+        for k, blk in enumerate(self.blocks):
+            fwd = blk.fwd._replace(**{n: pick(n, k, getattr(blk.fwd, n)) for n in _TAKEN_FWD})
+            out.blocks.append(BlockCache(None, pick("U", k, blk.U), pick("rho", k, blk.rho), blk.first, fwd))
         return out
-
-
-class Workspace:
-    """Arrays reused from one call to the next, by name and shape.  A training step allocates the same dozen
-    ``(N, T, D)`` arrays every time; fresh ones cost a page fault per page (glibc maps large blocks anew), which
-    measured more than the kernels themselves at Table 1's sizes (docs/performance.md, "Deep stacks").  Whatever
-    a call returns from a workspace is overwritten by the next call that uses it."""
-
-    def __init__(self, rows: bool = False):
-        self._arrays: dict = {}
-        self.rows = rows
-
-    def get(self, name: str, shape: tuple) -> np.ndarray:
-        """An uninitialised float64 array of ``shape``, the same one for the same ``(name, shape)``.  A workspace
-        made with ``rows=True`` keeps one array per name and trailing shape ``shape[1:]`` and returns its first
-        ``shape[0]`` rows (a contiguous view), replaced by a larger one when more rows are asked for: arrays whose
-        leading size changes from call to call (the active sequences of a step) then share one allocation."""
-        shape = tuple(shape)
-        key = (name, shape[1:] if self.rows else shape)
-        a = self._arrays.get(key)
-        if a is None or a.shape[0] < shape[0]:
-            if a is None and len(self._arrays) > 256:  # many shapes (evaluation sets, sweeps): start over
-                self._arrays.clear()
-            a = self._arrays[key] = np.empty(shape)
-        return a[:shape[0]] if self.rows else a
-
-
-def _fresh(name: str, shape: tuple) -> np.ndarray:
-    return np.empty(shape)
 
 
 #: how a block is computed: the Numba scans, the pairwise form on ``b`` and ``c``, or the pairwise form on the
@@ -316,8 +314,8 @@ def _rows(A: np.ndarray, first: int) -> np.ndarray:
 def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray, gated: bool, fast: bool = True,
                   first: int = 0, work: Workspace | None = None, tag: str = "", form: str | None = None,
                   out: np.ndarray | None = None, Wk: np.ndarray | None = None):
-    """One mixer block (S1) on ``X`` ``(N, T, D)``: ``(Y, Z, SIG, KEEP, S, Wk, form, Yfull)``; ``W_B``, ``W_C``
-    ``(r, D)``, ``w`` ``(D,)``.  ``Y`` ``(N, T - first, D)``: the outputs of the rows read out (a head that reads
+    """One mixer block (S1) on ``X`` ``(N, T, D)``: a :class:`BlockForward`; ``W_B``, ``W_C`` ``(r, D)``, ``w``
+    ``(D,)``.  ``Y`` ``(N, T - first, D)``: the outputs of the rows read out (a head that reads
     the last token needs one row, and the last block then projects that row alone on ``W_C`` or ``Q``), into
     ``out`` when given.  ``Z`` = the packed projections ``X Wk^T`` (:func:`_weights`): ``[b, c, t]`` ``(N, T,
     2r+1)``, or factored ``[t, A]`` ``(N, T, 1+D)`` with ``A = X Q`` (rows from ``first`` on; the scores are then
@@ -325,7 +323,7 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
     one of :data:`FORMS` (default :func:`block_form`); ``fast=False``: the NumPy reference.  ``work``: reuse its
     arrays (named with ``tag``).  ``Wk``: the block's stacked weights when made already (:func:`_weights`)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
-    get = work.get if work is not None else _fresh
+    get = getter(work)
     N, T, D = X.shape
     r = W_B.shape[0]
     form = (form or block_form(T, D, r)) if fast else "reference"
@@ -344,7 +342,7 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
     S = SIG = KEEP = Yfull = None
     if form == "reference":
         Y[...] = mix_forward_reference(X, *unpack(Z, r, gated), gated)[:, first:]
-        return Y, Z, SIG, KEEP, S, Wk, form, Yfull
+        return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull)
     SIG, KEEP = get("SIG" + tag, (N, T)), get("KEEP" + tag, (N, T))
     if form == "scan":
         Yfull = Y if first == 0 else get("Yfull" + tag, X.shape)
@@ -361,7 +359,7 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
         else:
             Bp, Cp, Tg = Z[:, :, :r], Z[:, first:, r:2 * r], Z[:, :, 2 * r if gated else 0]
         mix_forward_pairs(X, Bp, Cp, Tg, bool(gated), first, Y, SIG, KEEP, S)
-    return Y, Z, SIG, KEEP, S, Wk, form, Yfull
+    return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull)
 
 
 def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarray, gated: bool,
@@ -381,7 +379,7 @@ def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarra
     cache = StackCache()
     X = np.ascontiguousarray(X0, dtype=np.float64)
     L, (N, T, D) = W_B.shape[0], X.shape
-    get = work.get if work is not None else _fresh
+    get = getter(work)
     U, rho = X, None
     kind = (form or block_form(T, D, W_B.shape[1])) if fast else "reference"
     Wks = _weights(W_B, W_C, w, gated, kind)  # every block's at once (one batched product)
@@ -389,11 +387,10 @@ def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarra
         first = T - 1 if (last_token_only and k == L - 1) else 0
         stream = readout == "stream" or k < L - 1
         nxt = get(f"X{k + 1}", (N, T - first, D)) if stream else None
-        Y, Z, SIG, KEEP, S, Wk, kind, Yfull = block_forward(W_B[k], W_C[k], w[k], U, gated, fast, first, work,
-                                                            str(k), kind, nxt, Wks[k])
-        cache.add(X, U, rho, Z, SIG, KEEP, Yfull, first, Wk, S, kind)
+        fwd = block_forward(W_B[k], W_C[k], w[k], U, gated, fast, first, work, str(k), kind, nxt, Wks[k])
+        cache.blocks.append(BlockCache(X, U, rho, first, fwd))
         if not stream:
-            return Y, cache
+            return fwd.Y, cache
         if k == L - 1 or norm == "none":
             nxt += X[:, first:]  # (S2): X_k = X_{k-1} + Y_k
             U, rho = nxt, None
@@ -407,109 +404,181 @@ def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarra
     return X, cache
 
 
+# ------------------------------------------------------------------------------------------------------------
+# the backward pass (S4): one adjoint per block form, over shared tails
+# ------------------------------------------------------------------------------------------------------------
+
+class BlockAdjoint(NamedTuple):
+    """A block's adjoint before its tails: ``GU`` ``(N, T, D)`` = dLoss/dU through the value path (None when
+    not wanted, but for the scan, whose kernel always takes it), ``GB`` the factored form's scores' path through
+    ``b := u`` (else None), ``dZ`` the gradients of the packed projections (laid out as ``Z``), and ``one``: the
+    factored last block that reads out one row has its paths into ``U`` complete already (outer products)."""
+
+    GU: np.ndarray | None
+    GB: np.ndarray | None
+    dZ: np.ndarray
+    one: bool
+
+
+def _adjoint_reference(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
+    """(M3)-(M4) written out in NumPy (:func:`~mamba_dynamics.core.mixer.mix_adjoint_reference`)."""
+    X, first = blk.U, blk.first
+    Gy = np.zeros(X.shape)
+    Gy[:, first:] = G
+    GU, dB, dC, dT = mix_adjoint_reference(X, *unpack(blk.fwd.Z, r, gated), Gy, gated)
+    return BlockAdjoint(GU, None, np.concatenate([dB, dC] + ([dT[:, :, None]] if gated else []), axis=2), False)
+
+
+def _adjoint_scan(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
+    """The reverse scan (:func:`~mamba_dynamics.core.mixer.mix_adjoint`) on the rows read out."""
+    X, f, first = blk.U, blk.fwd, blk.first
+    GU = get(buf, X.shape)
+    dZ = get("dZ", f.Z.shape)
+    Gy = G
+    if first > 0:
+        Gy = get("Gy", X.shape)
+        Gy[:, :first] = 0.0
+        Gy[:, first:] = G
+    mix_adjoint(X, f.Z, r, f.Yfull, Gy, f.SIG, f.KEEP, bool(gated), want_gx, GU, dZ)
+    return BlockAdjoint(GU, None, dZ, False)
+
+
+def _adjoint_pairs(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
+    """The pairwise form on ``b`` and ``c`` (:func:`~mamba_dynamics.core.mixer.mix_adjoint_pairs`)."""
+    X, f, first, Z = blk.U, blk.fwd, blk.first, blk.fwd.Z
+    GU = get(buf, X.shape) if want_gx else None
+    dZ = get("dZ", Z.shape)
+    dZ[:, :first, r:2 * r] = 0.0
+    mix_adjoint_pairs(X, Z[:, :, :r], Z[:, first:, r:2 * r], G, f.SIG, f.KEEP, bool(gated), first, f.S, GU,
+                      dZ[:, :, :r], dZ[:, first:, r:2 * r], dZ[:, :, 2 * r if gated else 0], get("C", f.S.shape))
+    return BlockAdjoint(GU, None, dZ, False)
+
+
+def _adjoint_factored(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
+    """The pairwise form on the factored scores (S4'): ``dZ = [dT, dA]``, and ``GB`` the path through ``b :=
+    u``.  The outlier head's last block (one row read out) has its paths into ``U`` as outer products of that row
+    (:func:`_query_paths`)."""
+    X, f, first = blk.U, blk.fwd, blk.first
+    g = int(bool(gated))
+    GU = get(buf, X.shape) if want_gx else None
+    GB = get("GB", X.shape) if want_gx else None
+    dZ = get("dZ", f.Z.shape)
+    one = want_gx and first == X.shape[1] - 1
+    M = mix_adjoint_pairs(X, X, f.Z[:, first:, g:], G, f.SIG, f.KEEP, bool(gated), first, f.S,
+                          None if one else GU, None if one else GB, dZ[:, first:, g:], dZ[:, :, 0],
+                          get("C", f.S.shape))
+    if one:
+        _query_paths(f.S[:, 0], G[:, 0], M[:, 0], f.Z[:, -1, g:], dZ[:, :, 0], w_k, bool(gated), GU)
+        GB = None
+    return BlockAdjoint(GU, GB, dZ, one)
+
+
+#: the adjoint of each block form (the NumPy reference's form is ``"reference"``)
+ADJOINTS = {"reference": _adjoint_reference, "scan": _adjoint_scan, "pairs": _adjoint_pairs,
+            "factored": _adjoint_factored}
+
+
+@dataclass
+class StackGrads:
+    """The gradients :func:`stack_backward` gathers: ``dW_B``, ``dW_C`` ``(L, r, D)`` and the factored blocks'
+    ``dQ`` ``(L, D, D)`` (mapped to ``dW_B``, ``dW_C`` at the end, S4'), all three None with frozen
+    projections, and ``dw`` ``(L, D)``."""
+
+    dW_B: np.ndarray | None
+    dW_C: np.ndarray | None
+    dw: np.ndarray
+    dQ: np.ndarray | None
+
+
+def _weight_tail(k: int, blk: BlockCache, adj: BlockAdjoint, W_B, W_C, w, gated, want_gx, out: StackGrads):
+    """Block ``k``'s parameter gradients from its ``dZ`` (one product ``dZ^T U``, or, in the factored form that
+    reads out some rows only, ``dQ = U_rows^T dA`` and ``dw = U^T dT``), and the paths through ``b``, ``c``,
+    ``t`` (or ``A`` and ``t``) added to ``GU``."""
+    X, f, first = blk.U, blk.fwd, blk.first
+    N, T, D = X.shape
+    r = W_B.shape[1]
+    g = int(bool(gated))
+    flat = X.reshape(N * T, D)
+    dZ, GU, Wk = adj.dZ, adj.GU, f.Wk
+    if f.form == "factored" and first > 0:  # A at the rows read out only
+        dA = _rows(dZ[:, :, g:], first)
+        if out.dQ is not None:
+            np.matmul(_rows(X, first).T, dA, out=out.dQ[k])
+        if gated:
+            out.dw[k] = flat.T @ dZ[:, :, 0].reshape(-1)
+        if want_gx:
+            if gated and not adj.one:  # the gate's path (the one-row kernel has it)
+                GU += dZ[:, :, :1] * w[k]
+            GU[:, first:] += (dA @ Wk[g:]).reshape(N, T - first, D)
+        return
+    dZf = dZ.reshape(N * T, -1)
+    if out.dQ is None:  # frozen projections: the gate's row of the product alone
+        if gated:
+            out.dw[k] = flat.T @ dZf[:, 0 if f.form == "factored" else 2 * r]
+    elif f.form == "factored":  # [dw; dQ^T]
+        dWk = matmul(dZf.T, flat, np.empty((dZf.shape[1], D)))
+        out.dQ[k] = dWk[g:].T
+        if gated:
+            out.dw[k] = dWk[0]
+    else:  # [dW_B; dW_C; dw]
+        out.dW_B[k], out.dW_C[k], dwk = block_grads(matmul(dZf.T, flat, np.empty((dZf.shape[1], D))), W_B[k],
+                                                    W_C[k], f.form, gated)
+        if gated:
+            out.dw[k] = dwk
+    if want_gx:  # the paths through b, c, t (through A and t when factored), added to the value path
+        _add_product(GU.reshape(N * T, D), dZf, Wk)
+
+
+def _stream_tail(blk: BlockCache, adj: BlockAdjoint, G, identity: bool, fast: bool) -> np.ndarray:
+    """dLoss/dX_{k-1}, written over ``GU``: the input's gradient through the RMSNorm's backward (when the block
+    reads a normalised stream), plus the stream's identity path ``G`` at the rows read out."""
+    X, rho, GU, GB, first = blk.U, blk.rho, adj.GU, adj.GB, blk.first
+    if fast:
+        _stream_grad(X, X[:, :, 0] if rho is None else rho, GU, GU if GB is None else GB, GB is not None,
+                     rho is not None, G, first, identity)
+        return GU
+    if rho is not None:
+        rms_norm_backward_reference(X, rho, GU)
+    if identity:
+        GU[:, first:] += G
+    return GU
+
+
 def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: StackCache, Gout: np.ndarray,
                    gated: bool, readout: str = "stream", fast: bool = True, work: Workspace | None = None,
                    want_dx: bool = False, want_wbc: bool = True):
     """(S4): ``(dW_B (L, r, D), dW_C (L, r, D), dw (L, D), dX0)`` from ``Gout`` = dLoss/d(head input), shaped
     as :func:`stack_forward`'s result; ``dX0`` ``(N, T, D)`` (the gradient into the tokens) only with
-    ``want_dx``, else None: the first block then skips its paths into its input.  The scans skip the sequences
-    whose gradient is zero, so prompts with an inactive hinge cost a scan of zeros.  ``dX0`` lives in ``work``
-    when one is given.  In the factored form (:func:`block_form`) the kernels give ``dLoss/dA`` and ``dLoss/dQ =
-    U^T dA``, whence ``dW_B = W_C dQ`` and ``dW_C = W_B dQ^T``.  ``want_wbc = False`` (frozen projections):
-    ``dW_B``, ``dW_C`` are None and their products are skipped; ``dw = U^T dT`` is then a matrix-vector
-    product, which may round its last bit differently from the row of the full product."""
+    ``want_dx``, else None: the first block then skips its paths into its input.  Per block, last first: its
+    form's adjoint (:data:`ADJOINTS`), then its parameter gradients and projection paths (:func:`_weight_tail`),
+    then the stream's (:func:`_stream_tail`).  The scans skip the sequences whose gradient is zero, so prompts
+    with an inactive hinge cost a scan of zeros.  ``dX0`` lives in ``work`` when one is given.  In the factored
+    form the kernels give ``dLoss/dA`` and ``dLoss/dQ = U^T dA``, whence ``dW_B = W_C dQ`` and ``dW_C = W_B
+    dQ^T``.  ``want_wbc = False`` (frozen projections): ``dW_B``, ``dW_C`` are None and their products are
+    skipped; ``dw = U^T dT`` is then a matrix-vector product, which may round its last bit differently from the
+    row of the full product."""
     L = W_B.shape[0]
-    get = work.get if work is not None else _fresh
-    dw = np.zeros_like(w)
-    dW_B, dW_C = (np.zeros_like(W_B), np.zeros_like(W_C)) if want_wbc else (None, None)
-    # the factored blocks' dLoss/dQ, mapped to dW_B, dW_C at the end
-    dQ = np.zeros((L,) + (W_B.shape[2],) * 2) if want_wbc else None
+    get = getter(work)
+    out = StackGrads(*((np.zeros_like(W_B), np.zeros_like(W_C)) if want_wbc else (None, None)), np.zeros_like(w),
+                     np.zeros((L,) + (W_B.shape[2],) * 2) if want_wbc else None)
     G = np.ascontiguousarray(Gout, dtype=np.float64)  # dLoss/dX_k (or dY_L) at the rows block k reads out
-    g = int(bool(gated))
     for k in range(L - 1, -1, -1):
-        X, Z, Wk, form, first = cache.U[k], cache.Z[k], cache.W[k], cache.form[k], cache.first[k]  # block input
-        N, T, D = X.shape
-        r = W_B.shape[1]
+        blk = cache.blocks[k]
         want_gx = want_dx or k > 0
-        flat = X.reshape(N * T, D)
-        # dLoss/dU_k is gathered in ``GU`` (the value path, then the projections' paths added by BLAS) and, in
-        # the factored form, ``GB`` (the scores' path through b := u); two G buffers in turn: the block reads
-        # its G while the next one is written
-        GU = get(f"G{k % 2}", X.shape) if want_gx or form == "scan" else None
-        GB = get("GB", X.shape) if want_gx and form == "factored" else None
-        dZ = get("dZ", Z.shape) if form != "reference" else None
-        if form == "reference":
-            Gy = np.zeros(X.shape)
-            Gy[:, first:] = G
-            GU, dB, dC, dT = mix_adjoint_reference(X, *unpack(Z, r, gated), Gy, gated)
-            dZ = np.concatenate([dB, dC] + ([dT[:, :, None]] if gated else []), axis=2)
-        elif form == "scan":
-            Gy = G
-            if first > 0:
-                Gy = get("Gy", X.shape)
-                Gy[:, :first] = 0.0
-                Gy[:, first:] = G
-            mix_adjoint(X, Z, r, cache.Y[k], Gy, cache.SIG[k], cache.KEEP[k], bool(gated), want_gx, GU, dZ)
-        elif form == "pairs":
-            dZ[:, :first, r:2 * r] = 0.0
-            mix_adjoint_pairs(X, Z[:, :, :r], Z[:, first:, r:2 * r], G, cache.SIG[k], cache.KEEP[k], bool(gated),
-                              first, cache.S[k], GU, dZ[:, :, :r], dZ[:, first:, r:2 * r],
-                              dZ[:, :, 2 * r if gated else 0], get("C", cache.S[k].shape))
-        else:  # factored: dZ = [dT, dA]
-            one = want_gx and first == T - 1  # the outlier head's last block: its paths into U are outer products
-            M = mix_adjoint_pairs(X, X, Z[:, first:, g:], G, cache.SIG[k], cache.KEEP[k], bool(gated), first,
-                                  cache.S[k], None if one else GU, None if one else GB, dZ[:, first:, g:],
-                                  dZ[:, :, 0], get("C", cache.S[k].shape))
-            if one:
-                _query_paths(cache.S[k][:, 0], G[:, 0], M[:, 0], Z[:, -1, g:], dZ[:, :, 0], w[k], bool(gated), GU)
-                GB = None
-        if form == "factored" and first > 0:  # A at the rows read out only
-            dA = _rows(dZ[:, :, g:], first)
-            if want_wbc:
-                np.matmul(_rows(X, first).T, dA, out=dQ[k])
-            if gated:
-                dw[k] = flat.T @ dZ[:, :, 0].reshape(-1)
-            if want_gx:
-                if gated and not one:  # the gate's path (the one-row kernel has it)
-                    GU += dZ[:, :, :1] * w[k]
-                GU[:, first:] += (dA @ Wk[g:]).reshape(N, T - first, D)
-        else:
-            dZf = dZ.reshape(N * T, -1)
-            t_col = 0 if form == "factored" else 2 * r  # where the gate's column sits in the packed Z
-            if not want_wbc:  # frozen projections: the gate's row of the product alone
-                if gated:
-                    dw[k] = flat.T @ dZf[:, t_col]
-            elif form == "factored":  # [dw; dQ^T]
-                dWk = matmul(dZf.T, flat, np.empty((dZf.shape[1], D)))
-                dQ[k] = dWk[g:].T
-                if gated:
-                    dw[k] = dWk[0]
-            else:  # [dW_B; dW_C; dw]
-                dW_B[k], dW_C[k], dwk = block_grads(matmul(dZf.T, flat, np.empty((dZf.shape[1], D))), W_B[k],
-                                                    W_C[k], form, gated)
-                if gated:
-                    dw[k] = dwk
-            if want_gx:  # the paths through b, c, t (through A and t when factored), added to the value path
-                _add_product(GU.reshape(N * T, D), dZf, Wk)
+        # dLoss/dU_k is gathered in two buffers in turn (the block reads its G while the next one is written)
+        adj = ADJOINTS[blk.fwd.form](blk, G, W_B.shape[1], gated, want_gx, get, w[k], f"G{k % 2}")
+        _weight_tail(k, blk, adj, W_B, W_C, w, gated, want_gx, out)
         if not want_gx:
             G = None
             break
         # the stream's identity path into X_{k-1} (none from the head when it reads the last mixer)
-        identity = readout == "stream" or k < L - 1
-        rho = cache.rho[k]
-        if fast:
-            _stream_grad(X, X[:, :, 0] if rho is None else rho, GU, GU if GB is None else GB, GB is not None,
-                         rho is not None, G, first, identity)
-        else:
-            if rho is not None:
-                rms_norm_backward_reference(X, rho, GU)
-            if identity:
-                GU[:, first:] += G
-        G = GU
-    if want_wbc and cache.form[0] == "factored":  # (S4') for every block at once
-        np.matmul(W_C, dQ, out=dW_B)
-        np.matmul(W_B, dQ.transpose(0, 2, 1), out=dW_C)
-    return dW_B, dW_C, dw, G
+        G = _stream_tail(blk, adj, G, readout == "stream" or k < L - 1, fast)
+    if want_wbc and cache.blocks[0].fwd.form == "factored":  # (S4') for every block at once
+        np.matmul(W_C, out.dQ, out=out.dW_B)
+        np.matmul(W_B, out.dQ.transpose(0, 2, 1), out=out.dW_C)
+    return out.dW_B, out.dW_C, out.dw, G
 
 
-__all__ = ["READOUTS", "NORMS", "FORMS", "EPS", "CHUNK_BYTES", "CHUNK_ABOVE", "sequence_chunks", "block_form", "rms_norm_reference", "rms_norm_backward_reference", "StackCache", "Workspace", "unpack", "block_grads", "block_forward", "stack_forward", "stack_backward"]
+__all__ = ["READOUTS", "NORMS", "FORMS", "EPS", "CHUNK_BYTES", "CHUNK_ABOVE", "ADJOINTS", "sequence_chunks", "block_form",
+           "rms_norm_reference", "rms_norm_backward_reference", "BlockForward", "BlockCache", "BlockAdjoint",
+           "StackCache", "StackGrads", "unpack", "block_grads", "block_forward", "stack_forward", "stack_backward"]

@@ -1,14 +1,19 @@
-"""The one training loop every gradient-trained model runs, its divergence guard and its result type.
+"""The one training loop every gradient-trained model runs, its divergence guard, its log and its result type.
 
-:func:`run_loop` owns what all families share: the step counter, the per-step losses, logging at step 0, every
-``log_every`` steps and at the last step, the divergence guard (:func:`divergence_problem`), an optional early stop,
-Ctrl-C, and the progress bar.  A family supplies two closures: ``step(k)`` draws its batch, computes the loss and
-gradients with its checked kernel, updates its parameters and returns ``(loss, grads, params)`` (dicts of arrays
-by block name, for the guard); ``log(k, window)`` measures its tracked quantities (``window`` = the per-step
-losses since the previous log) and returns a few numbers for the progress bar.
+:func:`fit` is the loop of every family: each step draws a batch (``batches(k)``), asks the model for its loss and
+gradients (:meth:`~mamba_dynamics.core.model.Model.loss_and_grad`, the function the gradient checker verifies),
+and hands the gradients of the model's trained blocks to an optimiser (:class:`~mamba_dynamics.core.optim.Optimizer`:
+SGD for the papers' Algorithm 1 and GD, Adam for the end-to-end networks).  A step whose loss is not finite
+updates nothing; the divergence guard (:func:`divergence_problem`) then stops the run with a message naming the
+step and the quantity, and everything logged so far is kept.
 
-The family then packs everything into one :class:`TrainResult`.  Pretraining by closed-form stages (the
-single-index Algorithm 1) is not SGD and has its own code.
+The tracked quantities are logged in one place, :class:`Tracker`: at step 0, every ``log_every`` steps, at the
+last step and wherever ``log_now(k)`` asks, a family's ``measure(k, window)`` returns one row (``window`` = the
+per-step losses since the previous log), which becomes one row of ``history`` and, at the end, ``final``.
+:func:`run_loop` underneath owns the step counter, the per-step losses, the early stop, Ctrl-C and the progress
+bar.  The family then packs everything into one :class:`TrainResult` (:meth:`Fitted.result`).  Pretraining by
+closed-form stages (the single-index Algorithm 1: one gradient step, then ridge regression) is not iterative and
+has its own code.
 
 Glossary: ``status`` = ``completed`` / ``diverged`` / ``interrupted``; ``history`` = logged quantities, one row
 per logged step (``history["step"]`` ``(n_log,)``); ``final`` = the quantities of the last logged step.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -106,6 +112,85 @@ def run_loop(steps: int, step: Callable[[int], tuple], log: Callable[[int, np.nd
     return LoopOutcome(status, message, done, losses[:done].copy())
 
 
+class Tracker:
+    """The one log of tracked quantities: ``record(k, window)`` calls ``measure(k, window)`` (a dict of numbers
+    or arrays, the same keys every time) and appends its values, after the step, to :attr:`rows`; ``shown`` maps
+    progress-bar labels to keys (``{"loss": "train_loss"}``)."""
+
+    def __init__(self, measure: Callable[[int, np.ndarray], dict], shown: dict):
+        self.measure = measure
+        self.shown = shown
+        self.rows: dict = {"step": []}
+        self.last: dict = {}
+
+    def record(self, step: int, window: np.ndarray) -> dict:
+        row = self.measure(step, window)
+        self.rows["step"].append(step)
+        for key, value in row.items():
+            self.rows.setdefault(key, []).append(value)
+        self.last = row
+        return {label: row[key] for label, key in self.shown.items()}
+
+    def history(self) -> dict:
+        """The logged rows as float64 arrays (:func:`stack_history`)."""
+        return stack_history(self.rows)
+
+
+@dataclass
+class Fitted:
+    """What :func:`fit` returns: the loop's outcome and the tracker's log."""
+
+    outcome: LoopOutcome
+    history: dict
+    last: dict
+    wall_start: float
+
+    def result(self, cfg, params_init, params, extras: dict | None = None, **final) -> "TrainResult":
+        """The run's :class:`TrainResult`: ``final`` = the last logged row, plus the keywords given."""
+        out = self.outcome
+        return TrainResult(config=cfg, status=out.status, message=out.message, steps_done=out.steps_done,
+                           history=self.history, loss_per_step=out.losses, params_init=params_init, params=params,
+                           final={**self.last, **final}, wall_time=time.perf_counter() - self.wall_start,
+                           extras=dict(extras or {}))
+
+
+def fit(model, params, batches: Callable[[int], object], optimizer, measure: Callable[[int, np.ndarray], dict],
+        *, steps: int, log_every: int, diverge_norm: float, show_progress: bool = False, shown: dict | None = None,
+        desc: str = "", stop: Callable[[int], bool] | None = None,
+        log_now: Callable[[int], bool] | None = None, wall_start: float | None = None) -> Fitted:
+    """Train ``params`` (updated in place) of ``model`` for ``steps`` steps; never raises on divergence or Ctrl-C.
+
+    ``batches(k)`` gives step ``k``'s batch; ``optimizer.step(blocks, grads)`` updates the model's
+    :attr:`~mamba_dynamics.core.model.Model.trained` blocks; ``measure(k, window)`` is the family's row of tracked
+    quantities (:class:`Tracker`); ``shown``: progress-bar labels -> keys; ``stop(k)`` (after a log) ends the run
+    early as completed; ``log_now(k)`` asks for a log between the regular ones.  The guard sees every gradient the
+    model returned and the blocks of those names.  The loop runs under ``model.blas_threads`` BLAS threads when
+    the model sets them."""
+    t0 = time.perf_counter() if wall_start is None else wall_start
+    blocks = {name: getattr(params, name) for name in model.trained}
+    tracker = Tracker(measure, shown or {})
+
+    def step(k: int):
+        res = model.loss_and_grad(params, batches(k))
+        if math.isfinite(res.loss):
+            optimizer.step(blocks, res.grads)
+        arrays = params.as_arrays()
+        return res.loss, res.grads, {name: a for name, a in arrays.items() if name in res.grads}
+
+    def loop():
+        return run_loop(steps, step, tracker.record, log_every, diverge_norm, desc or f"{model.label} training",
+                        show_progress, stop=stop, log_now=log_now)
+
+    if model.blas_threads is None:
+        outcome = loop()
+    else:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(model.blas_threads):
+            outcome = loop()
+    return Fitted(outcome, tracker.history(), dict(tracker.last), t0)
+
+
 def stack_history(history: dict) -> dict:
     """Lists of logged values -> float64 arrays (one row per logged step)."""
     return {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
@@ -159,4 +244,5 @@ def trajectory_arrays(result: TrainResult) -> dict:
     return out
 
 
-__all__ = ("ParamBlocks", "divergence_problem", "run_loop", "LoopOutcome", "TrainResult", "trajectory_arrays", "stack_history")
+__all__ = ("ParamBlocks", "divergence_problem", "run_loop", "LoopOutcome", "Tracker", "Fitted", "fit", "TrainResult",
+           "trajectory_arrays", "stack_history")

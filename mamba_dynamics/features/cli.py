@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 
 from ..core.cli import add_flags, build_config, output_dir, report_training_run, simulation_parser
-from . import theory
 from .config import MODELS, REGIME_DEFAULTS, FeaturesConfig
+from .models import REGISTRY
 from .train import train
 
 # (flags, field, type, help)
@@ -62,62 +62,11 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
     out = output_dir(parser, args, f"{cfg.model}-{cfg.regime}")
-
+    model = REGISTRY.build(cfg)
     result = train(cfg, show_progress=not args.quiet)
-    if cfg.layers > 1:
-        return _report_stack(result, args, out, prog)
-    th = theory.predicted(cfg)
-    h = result.history
-    mixer = "w" if cfg.gated else "W"
-    hit = result.final["iters_to_target"]
-    what = {"ssm": f"Eq. 5 mixer (W_B, W_C {cfg.wbc}, W^(0) = {cfg.wbc0:g} I), gate {cfg.gate}, Eq. 6 head"
-                   if cfg.content else f"gate-only reading, gate {cfg.gate}",
-            "lt-mlp": f"linear attention ({'window ' + str(cfg.window) if cfg.window else 'global'}), "
-                      f"{'Eq. 6' if cfg.content else 'half/half'} head"}[cfg.model]
-    rows = [("model, regime", f"{cfg.model}, {cfg.regime}"), ("model reading", what), ("status", result.status),
-            ("steps done", str(result.steps_done)), ("wall time", f"{result.wall_time:.1f} s"),
-            ("final train hinge loss", f"{h['train_loss'][-1]:.4g}"),
-            ("train error / test error", f"{h['train_err'][-1]:.4f} / {h['test_err'][-1]:.4f}"),
-            (f"iterations to test error <= {cfg.target_err}", "not reached" if hit != hit else f"{hit:.0f}"),
-            (f"<{mixer}, o_+>, <{mixer}, o_->" if cfg.gated else "o_+^T W o_+, o_-^T W o_-",
-             f"{h['w_pos'][-1]:.4g}, {h['w_neg'][-1]:.4g}"),
-            ("irrelevant: mean, max |.|", f"{h['w_irr'][-1]:.4g}, {h['w_irr_abs'][-1]:.4g}"),
-            ("cos with o_+, o_-, irrelevant (mean)",
-             f"{h['cos_pos'][-1]:.3f}, {h['cos_neg'][-1]:.3f}, {h['cos_irr'][-1]:.3f}")]
-    if cfg.gated:
-        rows.append(("mean gate: relevant, irrelevant tokens", f"{h['gate_rel'][-1]:.3g}, {h['gate_irr'][-1]:.3g}"))
-    rows += [("share of output on o_+, o_-", f"{h['rel_share'][-1]:.3f}"),
-             ("W_O rows: cos with o_+ (v>0), with o_- (v<0)", f"{h['mlp_pos'][-1]:.3f}, {h['mlp_neg'][-1]:.3f}"),
-             ("lucky neurons (Fig. 5)", f"{h['lucky_frac'][-1]:.2f}"),
-             ("signal (alpha_r - alpha_c or delta)", f"{th['signal']:.4g}")]
-    from .plotting import plot_features_run
-
-    return report_training_run(result, args, out, th, plot_features_run, rows,
-                               f"mamba_dynamics simulate: {cfg.model} on {cfg.regime} data, seed {cfg.seed}", prog)
-
-
-def _report_stack(result, args, out, prog: str) -> int:
-    """Summary table, ``results.npz`` + ``.json`` and ``tracked.png`` of a deep stack's run (per-block gating
-    alignment, the head's alignment; Table 3 of the paper)."""
-    from .plotting import plot_features_stack_run
-
-    cfg, h = result.config, result.history
-    fmt = lambda key: " / ".join(f"{v:.3f}" for v in h[key][-1])  # noqa: E731
-    hit = result.final["iters_to_target"]
-    rows = [("model, regime", f"{cfg.layers}-block {cfg.model} (norm {cfg.norm}), {cfg.regime}"),
-            ("status", result.status), ("steps done", str(result.steps_done)),
-            ("wall time", f"{result.wall_time:.1f} s"), ("final train hinge loss", f"{h['train_loss'][-1]:.4g}"),
-            ("train error / test error", f"{h['train_err'][-1]:.4f} / {h['test_err'][-1]:.4f}"),
-            (f"iterations to test error <= {cfg.target_err}", "not reached" if hit != hit else f"{hit:.0f}"),
-            ("cos(w_k, o_+) per block", fmt("cos_pos_blocks")), ("cos(w_k, o_-) per block", fmt("cos_neg_blocks")),
-            ("cos(w_k, relevant plane) per block", fmt("cos_rel_blocks")),
-            ("mean cos(w_k, o_j), irrelevant j, per block", fmt("cos_irr_blocks")),
-            ("W_O rows: cos with relevant plane (mean)", f"{h['mlp_rel'][-1]:.3f}"),
-            ("W_O rows: cos with o_+ (v>0), o_- (v<0)", f"{h['mlp_pos'][-1]:.3f}, {h['mlp_neg'][-1]:.3f}")]
-    th = {"note": "the paper's theorems are for one layer; a stack is measured, not bounded"}
-    return report_training_run(result, args, out, th, plot_features_stack_run, rows,
-                               f"mamba_dynamics simulate: {cfg.layers}-block {cfg.model} on {cfg.regime} data, "
-                               f"seed {cfg.seed}", prog)
+    rows, theory = model.summary(result)
+    return report_training_run(result, args, out, theory, model.figure, rows,
+                               f"mamba_dynamics simulate: {model.label} on {cfg.regime} data, seed {cfg.seed}", prog)
 
 
 __all__ = ("FLAGS", "MODELS", "add_arguments", "config_from_args", "simulate")

@@ -29,23 +29,33 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.seeds import haar_basis
+from ..core.seeds import haar_basis, seed_streams as _streams
 from .config import FeaturesConfig
+
+
+#: Named random streams of one run (:func:`seed_streams`).
+STREAMS = ("basis", "init", "train", "test", "batches")
+
+
+def seed_streams(seed: int) -> dict:
+    """Independent generators for the basis, initialisation, training set, test set and batches, from one seed."""
+    return _streams(seed, STREAMS)
 
 
 @dataclass(frozen=True)
 class Sequences:
-    """A labelled set. X: ``(N, L, d)``; y: ``(N,)``; k: ``(N, L)`` pattern indices."""
+    """A labelled set, and a model's batch. X: ``(N, L, d)``; y: ``(N,)``; k: ``(N, L)`` pattern indices (None in
+    a batch made for a gradient alone, ``Sequences(X, y)``: what a model's ``loss_and_grad`` reads)."""
 
     X: np.ndarray
     y: np.ndarray
-    k: np.ndarray
+    k: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
     def take(self, idx: np.ndarray) -> "Sequences":
-        return Sequences(self.X[idx], self.y[idx], self.k[idx])
+        return Sequences(self.X[idx], self.y[idx], None if self.k is None else self.k[idx])
 
 
 def make_basis(d: int, rng: np.random.Generator) -> np.ndarray:
@@ -107,3 +117,36 @@ def pair_gaps(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pos = [np.flatnonzero(row == pat) for row in k]
         out.append(np.array([r[1] - r[0] if len(r) == 2 else -1 for r in pos]))
     return out[0], out[1]
+
+
+def one_layer_point(model: str, N: int, L: int, d: int, m: int = 40, seed: int = 0) -> tuple:
+    """A trained-looking point of a one-layer model (``"ssm"`` or ``"lt-mlp"``), for benchmarks and tests:
+    ``(params dict, X (N, L, d), y (N,), a (m,))`` with majority-voting data, the gates away from 1/2 and the
+    projections away from the identity, so that every gradient block is non-trivial."""
+    from .model import output_layer_random
+
+    rng = np.random.default_rng(seed)
+    cfg = FeaturesConfig(model=model, d=d, L=L, m=m)
+    seqs = sample(cfg, make_basis(d, rng), N, rng)
+    p = {"V": 0.3 * rng.standard_normal((m, d))}
+    if model == "ssm":
+        p.update(w=0.5 * rng.standard_normal(d), W_B=np.eye(d) + 0.1 * rng.standard_normal((d, d)),
+                 W_C=np.eye(d) + 0.1 * rng.standard_normal((d, d)))
+    else:
+        p["W"] = np.eye(d) + 0.1 * rng.standard_normal((d, d))
+    return p, seqs.X, seqs.y, output_layer_random(m, rng)
+
+
+def stack_point(d: int, N: int = 1000, L: int = 12, layers: int = 5, seed: int = 0) -> list:
+    """A point of the Table 3 stack, for benchmarks and tests: ``[W_B, W_C, w, V, a, X, y]`` with Table 3's data
+    (majority voting) and the stack's initialisation, every block's ``w`` (0 at the start) drawn small so that
+    the gates differ between tokens."""
+    from .stack import init_stack_params
+
+    cfg = FeaturesConfig(d=d, L=L, layers=layers, n_train=N, seed=seed)
+    rng = seed_streams(seed)
+    O = make_basis(d, rng["basis"])
+    p = init_stack_params(cfg, rng["init"])
+    p.w += 0.3 * np.random.default_rng(seed).standard_normal(p.w.shape) / np.sqrt(d)
+    data = sample(cfg, O, N, rng["train"])
+    return [p.W_B, p.W_C, p.w, p.V, p.a, data.X, data.y]

@@ -39,8 +39,8 @@ import numpy as np
 from ..core.gating import sigmoid
 from ..core.losses import error_01
 from . import model
-from .gradients import head_outputs, outputs
 from .data import Sequences
+from .head import head_outputs
 
 KEYS = ("w_pos", "w_neg", "w_irr", "w_irr_abs", "cos_pos", "cos_neg", "cos_irr", "cos_irr_min", "norm_w", "gate_rel", "gate_irr",
         "beta_next", "rel_share", "mlp_pos", "mlp_neg", "mlp_irr", "mlp_pos_max", "mlp_neg_max", "lucky_frac",
@@ -90,10 +90,9 @@ def projection_stats(params: "model.Params", O: np.ndarray, content: bool) -> di
     return {"wbc_rel_share": float(np.sum(A[:2, :2] ** 2)) / total if total > 0 else np.nan}
 
 
-def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bool, content: bool = False,
-               window: int = 0, Y: np.ndarray | None = None) -> dict:
+def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bool, Y: np.ndarray) -> dict:
     """``gate_rel``, ``gate_irr``, ``beta_next`` (SSM; NaN for lt-mlp) and ``rel_share`` (any model); ``Y``
-    ``(N, L, d)``: the outputs on ``seqs`` if already computed."""
+    ``(N, L, d)``: the model's outputs on ``seqs``."""
     out = {"gate_rel": np.nan, "gate_irr": np.nan, "beta_next": np.nan}
     if gated:
         sig = sigmoid(seqs.X @ params.w)
@@ -101,23 +100,23 @@ def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bo
         out["gate_rel"] = float(sig[rel].mean()) if rel.any() else np.nan
         out["gate_irr"] = float(sig[~rel].mean()) if (~rel).any() else np.nan
         out["beta_next"] = float((sig[:, :-1] * (1.0 - sig[:, 1:])).mean()) if sig.shape[1] > 1 else np.nan
-    if Y is None:
-        Y = outputs(params, seqs.X, gated, content, window)
     on_rel = np.einsum("nld,kd->nlk", Y, O[:2])
     total = np.einsum("nld,nld->n", Y, Y)
     out["rel_share"] = float(np.mean(np.einsum("nlk,nlk->n", on_rel, on_rel) / np.maximum(total, 1e-300)))
     return out
 
 
-def snapshot(params: "model.Params", test: Sequences, O: np.ndarray, gated: bool, content: bool = False,
-             window: int = 0) -> dict:
-    """Every key of :data:`KEYS` plus ``test_err`` for the current parameters."""
-    Y = outputs(params, test.X, gated, content, window, reuse=True)  # once, for the error and the statistics
-    out = {"test_err": error_01(head_outputs(Y, params.V, params.a), test.y)}
+def snapshot(mdl, params: "model.Params", test: Sequences, O: np.ndarray) -> dict:
+    """Every key of :data:`KEYS` plus ``test_err`` for the current parameters of the one-layer model ``mdl`` (a
+    :class:`~mamba_dynamics.features.models.SSM` or another one-layer model of the family, whose ``gated``,
+    ``content`` and fast outputs it reads)."""
+    Y = mdl.outputs(params, test.X)  # once, for the error and the statistics
+    gated = mdl.gated
+    out = {"test_err": error_01(head_outputs(Y, params.V, params.a, mdl.scratch("eval")), test.y)}
     out.update(alignment(params, O, gated))
     out.update(mlp_alignment(params, O))
-    out.update(gate_stats(params, test, O, gated, content, window, Y=Y))
-    out.update(projection_stats(params, O, gated and content))
+    out.update(gate_stats(params, test, O, gated, Y))
+    out.update(projection_stats(params, O, gated and mdl.content))
     return out
 
 
@@ -130,16 +129,16 @@ STACK_BLOCK_KEYS = ("cos_pos_blocks", "cos_neg_blocks", "cos_rel_blocks", "cos_i
 STACK_KEYS = ("test_err", "mlp_pos", "mlp_neg", "mlp_irr", "mlp_pos_max", "mlp_neg_max", "lucky_frac", "mlp_rel")
 
 
-def stack_snapshot(params, test: Sequences, O: np.ndarray, norm: str = "rms") -> dict:
+def stack_snapshot(mdl, params, test: Sequences, O: np.ndarray) -> dict:
     """A stack's logged quantities (:mod:`mamba_dynamics.features.stack`): the test error, the head's
     :func:`mlp_alignment` and ``mlp_rel`` (mean over rows of ``W_O`` of the cosine with the relevant plane
     ``span(o_+, o_-)``, ``||P_rel v_i|| / ||v_i||``), and per block ``k`` (arrays ``(L,)``) the gating vector's
     cosines with ``o_+``, ``o_-``, with the relevant plane (``cos_rel``), the mean and the largest absolute
     cosine over the irrelevant ``o_j`` (Table 3's ``cos(w_Delta, .)``), and the mean gate on relevant /
-    irrelevant tokens of block ``k``'s input."""
-    from .stack import block_inputs, predict
+    irrelevant tokens of block ``k``'s input.  ``mdl``: the :class:`~mamba_dynamics.features.models.SSMStack`."""
+    from .stack import block_inputs
 
-    out = {"test_err": error_01(predict(params, test.X, norm), test.y)}
+    out = {"test_err": error_01(mdl.predict(params, test.X), test.y)}
     out.update(mlp_alignment(params, O))
     vn = np.linalg.norm(params.V, axis=1)
     out["mlp_rel"] = float(np.mean(np.linalg.norm(params.V @ O[:2].T, axis=1) / np.where(vn > 0, vn, 1.0)))
@@ -150,7 +149,7 @@ def stack_snapshot(params, test: Sequences, O: np.ndarray, norm: str = "rms") ->
                 "cos_irr_abs_blocks": np.abs(cos[:, 2:]).max(axis=1)})
     rel = test.k < 2
     rel_g, irr_g = [], []
-    for k, U in enumerate(block_inputs(params, test.X, norm)):
+    for k, U in enumerate(block_inputs(params, test.X, mdl.cfg.norm)):
         sig = sigmoid(U @ params.w[k])
         rel_g.append(float(sig[rel].mean()) if rel.any() else np.nan)
         irr_g.append(float(sig[~rel].mean()) if (~rel).any() else np.nan)

@@ -18,11 +18,11 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ..core.gradcheck import GradientSpec
+from ..core.gradcheck import GradientSpec, model_spec
 from . import data as fdata
-from . import gradients
 from .config import FeaturesConfig
-from .model import Params, output_layer
+from .model import output_layer
+from .models import REGISTRY
 
 SIZES = dict(N=2, L=3, d=3, m=2)
 #: per-kind sizes of the checked cases: the paper's model has 27 scalar parameters at these sizes, so it is checked
@@ -159,18 +159,21 @@ def symbolic_loss_grad(params: dict, data: tuple, kind: str, window: int = 0):
     return loss, out
 
 
-def _params(params: dict, a: np.ndarray, d: int):
-    return Params(w=params.get("w", np.zeros(d)), W=params.get("W", np.eye(d)), V=params["V"], a=a,
-                  W_B=params.get("W_B"), W_C=params.get("W_C"))
-
-
 #: model kind -> (gated, content)
 KINDS = {"ssm": (True, True), "ssm-gate-only": (True, False), "lt-mlp": (False, False)}
+#: the configs whose model objects the specs check (every block of the kind trained: ``wbc = "trained"``)
+KIND_CONFIGS = {"ssm": dict(model="ssm", wbc="trained"), "ssm-gate-only": dict(model="ssm", reading="gate-only"),
+                "lt-mlp": dict(model="lt-mlp")}
 
 
-def make_case(kind: str, window: int = 0):
+def _assemble(mdl):
+    """``(params, (X, y, a)) -> (container, batch)`` for the model object ``mdl`` (``a`` is fixed, not checked)."""
+    return lambda params, data: (mdl.params_from(dict(params, a=data[2])), fdata.Sequences(data[0], data[1]))
+
+
+def make_case(kind: str, mdl):
+    """A random point of the model object ``mdl`` (of ``kind``): every ReLU and the hinge 1e-3 from their kinks."""
     gated, content = KINDS[kind]
-
     sizes = KIND_SIZES.get(kind, SIZES)
 
     def random_case(rng: np.random.Generator, scale: float = 1.0):
@@ -187,9 +190,8 @@ def make_case(kind: str, window: int = 0):
                     params["W_C"] = np.eye(d) + scale * rng.standard_normal((d, d))
             else:
                 params["W"] = scale * rng.standard_normal((d, d))
-            p = _params(params, a, d)
-            Y = gradients.outputs(p, seqs.X, gated, content, window)
-            pre = Y @ p.V.T
+            p = mdl.params_from(dict(params, a=a))
+            pre = mdl.outputs(p, seqs.X) @ p.V.T
             F = (np.maximum(pre, 0) @ a).sum(axis=1) / L
             if np.min(np.abs(pre)) > 1e-3 and np.min(np.abs(1 - seqs.y * F)) > 1e-3 and np.any(seqs.y * F < 1):
                 return params, (seqs.X, seqs.y, a)
@@ -198,24 +200,14 @@ def make_case(kind: str, window: int = 0):
 
 
 def _spec(name: str, kind: str, window: int = 0) -> GradientSpec:
-    gated, content = KINDS[kind]
-
-    def wrap(which):
-        def loss_grad(params, data):
-            X, y, a = data
-            fn = getattr(gradients, which)  # looked up at call time: the function training calls is checked
-            loss, g, _ = fn(_params(params, a, X.shape[2]), X, y, gated, content=content, window=window)
-            return loss, g
-
-        return loss_grad
-
+    """A one-layer model's spec: its kernel and reference are the model object's ``loss_and_grad``, the method
+    training calls (:func:`~mamba_dynamics.core.gradcheck.model_spec`)."""
+    mdl = REGISTRY.build(FeaturesConfig(**KIND_CONFIGS[kind], window=window))
     what = {"ssm": "selective SSM, the paper's Eq. 5 mixer (W_B, W_C, gate) + Eq. 6 head",
             "ssm-gate-only": "selective SSM, gate-only reading (no content factor) + two-layer ReLU MLP",
             "lt-mlp": f"{'windowed' if window else 'global'} causal linear attention + two-layer ReLU MLP"}[kind]
-    blocks = ("w", "W_B", "W_C", "V") if content else (("w", "V") if gated else ("W", "V"))
-    return GradientSpec(
-        name=name, blocks=blocks, random_case=make_case(kind, window),
-        kernel=wrap("loss_and_grad"), reference=wrap("loss_and_grad_reference"),
+    return model_spec(
+        name, mdl, make_case(kind, mdl), _assemble(mdl),
         symbolic=lambda p, d: symbolic_loss_grad(p, d, kind, window), symbolic_sizes=dict(KIND_SIZES.get(kind, SIZES)),
         description=f"{what}, hinge loss (arXiv 2602.12499)",
     )
@@ -262,9 +254,9 @@ def stack_symbolic_loss_grad(params: dict, data: tuple, norm: str = "rms"):
     V = mats["V"][0]
     # the active pieces, from the NumPy reference's numbers (the random cases keep every kink 1e-3 away, so the
     # choice is the same in any precision; evaluating sympy's expressions for it cost most of the time)
-    from .stack import outputs
+    from .stack import StackParams, outputs
 
-    p = _stack_params(params, a)
+    p = StackParams(params["w"], params["W_B"], params["W_C"], params["V"], a)
     pre = np.einsum("nld,md->nlm", outputs(p, X, norm, fast=False), p.V)
     F_num = np.einsum("nlm,m->n", np.maximum(pre, 0.0), a) / L
     loss = 0
@@ -288,15 +280,8 @@ def stack_symbolic_loss_grad(params: dict, data: tuple, norm: str = "rms"):
     return value, out
 
 
-def _stack_params(params: dict, a: np.ndarray):
-    from .stack import StackParams
-
-    return StackParams(params["w"], params["W_B"], params["W_C"], params["V"], a)
-
-
-def make_stack_case():
+def make_stack_case(mdl):
     """Random point of a 2-block stack (Gaussian tokens), every ReLU and the hinge 1e-3 from their kinks."""
-    from .stack import predict
 
     def random_case(rng: np.random.Generator, scale: float = 1.0):
         N, L, d, m, nb = (STACK_SIZES[k] for k in ("N", "L", "d", "m", "layers"))
@@ -308,11 +293,9 @@ def make_stack_case():
                       "W_B": np.eye(d) + scale * rng.standard_normal((nb, d, d)),
                       "W_C": np.eye(d) + scale * rng.standard_normal((nb, d, d)),
                       "V": scale * rng.standard_normal((m, d))}
-            p = _stack_params(params, a)
-            from .stack import outputs
-
-            pre = outputs(p, X) @ p.V.T
-            F = predict(p, X)
+            p = mdl.params_from(dict(params, a=a))
+            pre = mdl.outputs(p, X) @ p.V.T
+            F = mdl.predict(p, X)
             if np.min(np.abs(pre)) > 1e-3 and np.min(np.abs(1 - y * F)) > 1e-3 and np.any(y * F < 1):
                 return params, (X, y, a)
 
@@ -320,20 +303,10 @@ def make_stack_case():
 
 
 def _stack_spec() -> GradientSpec:
-    from . import stack
-
-    def wrap(fn_name):
-        def loss_grad(params, data):
-            X, y, a = data
-            res = getattr(stack, fn_name)(_stack_params(params, a), X, y)
-            return res.loss, res.grads
-
-        return loss_grad
-
-    return GradientSpec(
-        name="ssm-stack", blocks=STACK_BLOCKS, random_case=make_stack_case(), kernel=wrap("loss_and_grad"),
-        reference=wrap("loss_and_grad_reference"), symbolic=stack_symbolic_loss_grad,
-        symbolic_sizes=dict(STACK_SIZES),
+    mdl = REGISTRY.build(FeaturesConfig(model="ssm", layers=STACK_SIZES["layers"], wbc="trained"))
+    return model_spec(
+        "ssm-stack", mdl, make_stack_case(mdl), _assemble(mdl), symbolic=stack_symbolic_loss_grad,
+        blocks=STACK_BLOCKS, symbolic_sizes=dict(STACK_SIZES),
         description="2-block selective-SSM stack (Eq. 5 mixers, residuals, RMSNorm) + Eq. 6 head (--layers; "
                     "Table 3 of arXiv 2602.12499)")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 
 from ..core.cli import add_flags, build_config, output_dir, report_training_run, simulation_parser
-from . import theory
 from .config import MODELS, OutlierConfig
+from .models import REGISTRY
 from .train import train
 
 FLAGS = [
@@ -74,61 +74,11 @@ def simulate(argv: list, prog: str = "simulate.py") -> int:
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
     out = output_dir(parser, args, f"{cfg.model}")
-
+    model = REGISTRY.build(cfg)
     result = train(cfg, show_progress=not args.quiet)
-    if cfg.layers > 1:
-        return _report_stack(result, args, out, prog)
-    th = {
-        "alpha_max": theory.alpha_max(cfg.model, cfg.p_a, cfg.l_tr, cfg.l_ts),
-        "covered_by_theorem": theory.covered(cfg.model, cfg.alpha, cfg.p_a, cfg.l_tr, cfg.l_ts, cfg.M1),
-        "conditions": [{"condition": n, "holds": h, "detail": d} for n, h, d in theory.conditions(cfg)],
-        "iterations_scale": (theory.iterations_mamba(cfg.eta, cfg.p_a, cfg.beta, cfg.M1) if cfg.gated else
-                             theory.iterations_lt(cfg.eta, cfg.p_a, cfg.beta, cfg.M1, cfg.l_tr)),
-        "trained_checks": ([{"check": n, "holds": h, "detail": d} for n, h, d in theory.trained_checks(cfg, result.final)]
-                           if "gate_by_rank" in result.final else []),
-    }
-    h = result.history
-    rows = [("model", cfg.model), ("status", result.status), ("steps done", str(result.steps_done)),
-            ("wall time", f"{result.wall_time:.1f} s"),
-            ("final train hinge loss", f"{h['train_loss'][-1]:.4g}"),
-            ("test error, clean (alpha=0)", f"{h['test_err_clean'][-1]:.4f}"),
-            (f"test error, alpha={cfg.alpha} ({cfg.label_rule}, {cfg.placement})", f"{h['test_err'][-1]:.4f}"),
-            ("attention sum, same pattern (Cor. 1)", f"{h['attn_same'][-1]:.4g}"),
-            ("attention sum, other examples (Cor. 1)", f"{h['attn_other'][-1]:.4g}"),
-            ("mean gate, outlier examples (Cor. 2)", f"{h['gate_outlier'][-1]:.3e}"),
-            ("mean gate, clean examples (Cor. 2)", f"{h['gate_clean'][-1]:.3e}"),
-            ("||W_B||, ||W_C||, ||w||", f"{h['norm_W_B'][-1]:.3f}, {h['norm_W_C'][-1]:.3f}, {h['norm_w'][-1]:.3f}"),
-            ("theory: largest alpha covered", f"{th['alpha_max']:.3g} (Thm {2 if cfg.gated else 4})"),
-            ("theory: this alpha covered", str(th["covered_by_theorem"])),
-            ("theory: conditions that fail", ", ".join(theory.failing(cfg)) or "none (of those encoded)"),
-            ("theory: trained-model checks that fail (Cor. 1-2)",
-             ", ".join(c["check"] for c in th["trained_checks"] if not c["holds"]) or "none")]
-    from .plotting import plot_run
-
-    return report_training_run(result, args, out, th, plot_run, rows,
-                               f"mamba_dynamics simulate: {cfg.model}, seed {cfg.seed}", prog)
-
-
-def _report_stack(result, args, out, prog: str) -> int:
-    """Summary table, ``results.npz`` + ``.json`` and ``tracked.png`` of a deep stack's run (per-block Cor. 1-2
-    quantities; the one-layer theorems do not cover stacks, so no theory section)."""
-    from .plotting import plot_stack_run
-
-    cfg, h = result.config, result.history
-    fmt = lambda key, f: " / ".join(format(v, f) for v in h[key][-1])  # noqa: E731
-    rows = [("model", f"{cfg.layers}-block {cfg.model} (norm {cfg.norm})"), ("status", result.status),
-            ("steps done", str(result.steps_done)), ("wall time", f"{result.wall_time:.1f} s"),
-            ("final train hinge loss", f"{h['train_loss'][-1]:.4g}"),
-            ("test error, clean (alpha=0)", f"{h['test_err_clean'][-1]:.4f}"),
-            (f"test error, alpha={cfg.alpha} ({cfg.label_rule}, {cfg.placement})", f"{h['test_err'][-1]:.4f}"),
-            ("attention sum, same pattern, per block", fmt("attn_same_blocks", ".4g")),
-            ("attention sum, other examples, per block", fmt("attn_other_blocks", ".4g")),
-            ("mean gate, outlier examples, per block", fmt("gate_outlier_blocks", ".3e")),
-            ("mean gate, clean examples, per block", fmt("gate_clean_blocks", ".3e")),
-            ("residual stream norm / prompt's, per block", fmt("stream_norm_blocks", ".3g"))]
-    th = {"note": "the paper's theorems are for one layer; a stack is measured, not bounded"}
-    return report_training_run(result, args, out, th, plot_stack_run, rows,
-                               f"mamba_dynamics simulate: {cfg.layers}-block {cfg.model}, seed {cfg.seed}", prog)
+    rows, theory = model.summary(result)
+    return report_training_run(result, args, out, theory, model.figure, rows,
+                               f"mamba_dynamics simulate: {model.label}, seed {cfg.seed}", prog)
 
 
 __all__ = ("FLAGS", "MODELS", "add_arguments", "config_from_args", "simulate")

@@ -64,15 +64,16 @@ class PromptBatch:
     P: ``(B, l+1, d+1)`` prompts; z: ``(B,)`` query labels in {-1, +1};
     outlier: ``(B, l)`` bool, example carries an outlier; same: ``(B, l)`` bool, example's relevant pattern equals
     the query's; task: ``(B,)`` index into :func:`task_sets` ``[0]`` (all tasks) or the train split;
-    seen: ``(B,)`` bool, the prompt's task belongs to the training split ``T_tr``.
+    seen: ``(B,)`` bool, the prompt's task belongs to the training split ``T_tr``.  The bookkeeping is None in a
+    batch made for a gradient alone (``PromptBatch(P, z)``: what a model's ``loss_and_grad`` reads).
     """
 
     P: np.ndarray
     z: np.ndarray
-    outlier: np.ndarray
-    same: np.ndarray
-    task: np.ndarray
-    seen: np.ndarray
+    outlier: np.ndarray | None = None
+    same: np.ndarray | None = None
+    task: np.ndarray | None = None
+    seen: np.ndarray | None = None
 
 
 def make_patterns(cfg: OutlierConfig, rng: np.random.Generator) -> Patterns:
@@ -274,3 +275,21 @@ def sample_test(
 def seed_streams(seed: int) -> dict[str, np.random.Generator]:
     """Independent generators for patterns, initialisation, training batches and test sets, from one seed."""
     return _streams(seed, STREAMS)
+
+
+def stack_point(B: int, l: int, d: int = 30, layers: int = 3, seed: int = 0) -> tuple:
+    """A trained-looking point of a stack, for benchmarks and tests: ``(W_B, W_C, w, P, z)`` with Table 1's data
+    (``p_a = 0.4``, ``B`` prompts of ``l`` examples) and the paper's initialisation of ``layers`` blocks, ``W_B``
+    and ``W_C`` perturbed so that every block's gradient is non-trivial."""
+    from .stack import init_stack_params
+
+    small = dict(M1=2, M2=1, V=1) if d < 19 else {}  # tiny d (smoke runs): fewer patterns
+    cfg = OutlierConfig(d=d, l_tr=l, l_ts=l, p_a=0.4, layers=layers, seed=seed, **small)
+    streams = seed_streams(seed)
+    pat = make_patterns(cfg, streams["patterns"])
+    params = init_stack_params(cfg, streams["init"])
+    rng = np.random.default_rng(seed)
+    params.W_B += 0.02 * rng.standard_normal(params.W_B.shape)
+    params.W_C += 0.02 * rng.standard_normal(params.W_C.shape)
+    batch = sample_train(cfg, pat, streams["train"], B)
+    return params.W_B, params.W_C, params.w, batch.P, batch.z

@@ -22,18 +22,9 @@ from ..core.sweeps import SweepFamily
 from ..core.train import TrainResult
 from .config import OutlierConfig
 from .data import sample_test
-from . import stack
-from .metrics import SNAPSHOT_KEYS, snapshot, stack_snapshot
-from .model import forward as forward_one
+from .metrics import SNAPSHOT_KEYS
+from .models import REGISTRY
 from .train import train
-
-
-def forward(cfg: OutlierConfig, params, P: np.ndarray) -> np.ndarray:
-    """``F`` ``(B,)`` of a trained run's parameters on prompts ``P`` ``(B, l+1, d+1)``: the one-layer model, or
-    the stack when ``cfg.layers > 1``."""
-    if cfg.layers > 1:
-        return stack.forward(params, P, cfg.gated, norm=cfg.norm)
-    return forward_one(params, P, cfg.gated)
 
 
 def train_many(cfgs: list[OutlierConfig], jobs: int = 1, show_progress: bool = False, out=None) -> list[TrainResult]:
@@ -62,6 +53,7 @@ def evaluate(
     the same for every model trained with that seed (and for every ``test`` override: paired comparisons).
     """
     cfg = result.config.replace(**test) if test else result.config
+    model = REGISTRY.build(cfg)
     out = np.empty((len(rules), len(placements), len(alphas)))
     for ir, rule in enumerate(rules):
         for ip, placement in enumerate(placements):
@@ -69,7 +61,7 @@ def evaluate(
             for ia, alpha in enumerate(alphas):
                 b = sample_test(cfg, result.extras["patterns"], rng, n=n_eval, alpha=float(alpha), label_rule=rule,
                                 placement=placement, l=l_ts)
-                out[ir, ip, ia] = error_01(forward(cfg, result.params, b.P), b.z)
+                out[ir, ip, ia] = error_01(model.predict(result.params, b.P), b.z)
     return out
 
 
@@ -172,14 +164,7 @@ def sweep_group(train_cfg: OutlierConfig, tests: list, n_eval: int) -> list:
         rng = np.random.default_rng([train_cfg.seed, 2024])
         clean = sample_test(cfg, run.extras["patterns"], rng, n=n_eval, alpha=0.0)
         noisy = sample_test(cfg, run.extras["patterns"], rng, n=n_eval)
-        if cfg.layers > 1:  # the Cor. 1-2 keys from the last block, the one the readout reads
-            st = stack_snapshot(run.params, clean, noisy, cfg.gated, cfg.norm)
-            metrics = {k: st[k] for k in ("test_err_clean", "test_err", "norm_W_B", "norm_W_C", "norm_w")}
-            metrics.update({k: float(st[f"{k}_blocks"][-1]) for k in ("attn_same", "attn_other", "gate_outlier",
-                                                                       "gate_clean")})
-            metrics["attn_other_unseen"] = float("nan")
-        else:
-            metrics = snapshot(run.params, clean, noisy, cfg.gated)
+        metrics = REGISTRY.build(cfg).snapshot(run.params, clean, noisy)
         metrics["train_loss"] = float(run.history["train_loss"][-1])
         rows.append(metrics)
     return rows

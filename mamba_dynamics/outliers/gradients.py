@@ -18,9 +18,9 @@ The derivation is re-done symbolically in :mod:`mamba_dynamics.outliers.symbolic
 
 Two implementations with one signature:
 
-* :func:`loss_and_grad_reference` - plain NumPy, batched, with the O(l^2) gate and the explicit ``j > i`` double
+* :func:`hinge_grads_reference` - plain NumPy, batched, with the O(l^2) gate and the explicit ``j > i`` double
   sum: the literal formula, for checking.
-* :func:`loss_and_grad` - the Numba kernel (``@njit(cache=True)``, no fastmath, serial loops; the dot products
+* :func:`hinge_grads` - the Numba kernel (``@njit(cache=True)``, no fastmath, serial loops; the dot products
   over ``d+1`` and the per-prompt transposed products in fixed-order SIMD lanes (:mod:`mamba_dynamics.core.simd`),
   the gates' ``exp`` as a vectorised polynomial within 1 ulp of libm; the two rank-B weight updates and the query
   projections are BLAS products), O(B l d + B m d).  The same bits on every machine but for the BLAS products.
@@ -39,7 +39,7 @@ from ..core.losses import LossGrad, hinge_loss, hinge_slope
 from ..core.simd import dot, dot2, gemv_t, gemv_t2
 
 
-def loss_and_grad_reference(
+def hinge_grads_reference(
     W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray, gated: bool = True
 ) -> LossGrad:
     """NumPy reference.  ``P`` ``(B, l+1, d+1)``, ``z`` ``(B,)``; returns a :class:`~mamba_dynamics.core.losses.LossGrad`
@@ -191,11 +191,11 @@ def prompt_block(B: int, lp1: int, D: int, budget: int = BLOCK_BYTES) -> int:
     return int(max(1, min(B, budget // max(1, lp1 * D * 8))))
 
 
-def loss_and_grad(
+def hinge_grads(
     W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray, gated: bool = True,
     block: int | None = None,
 ) -> LossGrad:
-    """Numba kernel; same contract as :func:`loss_and_grad_reference`.  Inputs must be float64.  ``block``: prompts
+    """Numba kernel; same contract as :func:`hinge_grads_reference`.  Inputs must be float64.  ``block``: prompts
     per block of the kernel (default :func:`prompt_block`); any block size gives the same bits."""
     P = np.ascontiguousarray(P)
     B, lp1, D = P.shape

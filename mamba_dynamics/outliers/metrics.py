@@ -107,6 +107,8 @@ SNAPSHOT_KEYS = (
     "test_err_clean", "test_err", "attn_same", "attn_other", "attn_other_unseen", "gate_outlier", "gate_clean",
     "norm_W_B", "norm_W_C", "norm_w",
 )
+#: the Cor. 2 profiles logged with the one-layer snapshot (each ``(l_ts,)``; :func:`gate_profile`)
+PROFILE_KEYS = ("gate_by_rank", "gate_by_pos_clean", "gate_by_pos_outlier", "gate_rank_count")
 
 
 # ------------------------------------------------------------------------------------------- deep stacks
@@ -135,14 +137,16 @@ def block_quantities(params, batch: PromptBatch, gated: bool, norm: str = "rms")
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def stack_snapshot(params, clean: PromptBatch, noisy: PromptBatch, gated: bool, norm: str = "rms") -> dict:
+def stack_snapshot(params, clean: PromptBatch, noisy: PromptBatch, gated: bool, norm: str = "rms",
+                   work=None) -> dict:
     """One logged step of a stack: test errors on the clean and outlier test sets, the summed parameter norms,
-    and the per-block :func:`block_quantities` on the outlier test set (keys suffixed ``_blocks``)."""
+    and the per-block :func:`block_quantities` on the outlier test set (keys suffixed ``_blocks``).  ``work``: the
+    workspace of the forwards (the model's)."""
     from .stack import forward as stack_forward
 
     out = {
-        "test_err_clean": error_01(stack_forward(params, clean.P, gated, norm=norm), clean.z),
-        "test_err": error_01(stack_forward(params, noisy.P, gated, norm=norm), noisy.z),
+        "test_err_clean": error_01(stack_forward(params, clean.P, gated, norm=norm, work=work), clean.z),
+        "test_err": error_01(stack_forward(params, noisy.P, gated, norm=norm, work=work), noisy.z),
         "norm_W_B": float(np.linalg.norm(params.W_B)),
         "norm_W_C": float(np.linalg.norm(params.W_C)),
         "norm_w": float(np.linalg.norm(params.w)),

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.losses import LossGrad, hinge_loss, hinge_slope, mean_over_chunks
-from ..core.stack import Workspace, sequence_chunks, stack_backward, stack_forward
+from ..core.stack import sequence_chunks, stack_backward, stack_forward
 from ..core.train import ParamBlocks
+from ..core.workspace import Workspace
 from .config import OutlierConfig
 
 
@@ -45,20 +46,15 @@ def init_stack_params(cfg: OutlierConfig, rng: np.random.Generator) -> StackPara
     return StackParams(W_B, W_B.copy(), w)
 
 
-#: the training step's and the evaluation forwards' reused arrays (core.stack.Workspace): one process, one call at
-#: a time
-_WORK, _EVAL = Workspace(), Workspace()
-
-
-def forward(params: StackParams, P: np.ndarray, gated: bool = True, fast: bool = True,
-            norm: str = "rms") -> np.ndarray:
+def forward(params: StackParams, P: np.ndarray, gated: bool = True, fast: bool = True, norm: str = "rms",
+            work: Workspace | None = None) -> np.ndarray:
     """``F`` ``(B,)`` of the stack on prompts ``P`` ``(B, l+1, d+1)``, chunk by chunk of prompts on the fast path
-    (:func:`~mamba_dynamics.core.stack.sequence_chunks`: a large test set's arrays stay in cache), in reused
-    arrays (no fresh pages per call)."""
+    (:func:`~mamba_dynamics.core.stack.sequence_chunks`: a large test set's arrays stay in cache), in ``work``'s
+    arrays when given (no fresh pages per call); ``fast=False``: the NumPy reference, in one piece."""
     F = np.empty(len(P))
     for sl in (sequence_chunks(*P.shape) if fast else [slice(0, len(P))]):
         out, _ = stack_forward(params.W_B, params.W_C, params.w, P[sl], gated, "stream", fast,
-                               last_token_only=True, norm=norm, work=_EVAL if fast else None)
+                               last_token_only=True, norm=norm, work=work if fast else None)
         F[sl] = out[:, -1, -1]  # read now: the next chunk reuses the workspace's arrays
     return F
 
@@ -70,24 +66,24 @@ def block_inputs(params: StackParams, P: np.ndarray, gated: bool = True, norm: s
     return cache.X, cache.U
 
 
-def loss_and_grad(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray,
-                  gated: bool = True, fast: bool = True, norm: str = "rms") -> LossGrad:
+def stack_grads(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray,
+                gated: bool = True, fast: bool = True, norm: str = "rms", work: Workspace | None = None) -> LossGrad:
     """Hinge loss of the stack and its gradients ``{"W_B": (L, m, d+1), "W_C": (L, m, d+1), "w": (L, d+1)}``
-    (``w``'s is zero for the linear Transformer); ``F`` ``(B,)``.  ``fast=False`` is the NumPy reference.  The
+    (``w``'s is zero for the linear Transformer); ``F`` ``(B,)``.  ``fast=False`` is the NumPy reference; ``work``
+    a workspace the fast path's arrays live in (fresh arrays without one).  The
     last block reads out the query only (and, on long prompts, the scans skip the prompts whose hinge is inactive).
     A batch too large for the caches runs chunk by chunk of prompts (:func:`~mamba_dynamics.core.stack.
     sequence_chunks`; Table 1's training batch is one chunk), the chunks' gradients averaged
     (:func:`~mamba_dynamics.core.losses.mean_over_chunks`); a chunk whose hinges are all inactive skips the
     backward, whose gradients would be exact zeros."""
     if not fast:
-        return _one_chunk(W_B, W_C, w, P, z, gated, norm, None)
+        return _one_chunk(W_B, W_C, w, P, z, gated, norm, None, False)
     P, z = np.asarray(P), np.asarray(z)
-    return mean_over_chunks(lambda sl: _one_chunk(W_B, W_C, w, P[sl], z[sl], gated, norm, _WORK),
+    return mean_over_chunks(lambda sl: _one_chunk(W_B, W_C, w, P[sl], z[sl], gated, norm, work, True),
                             sequence_chunks(*P.shape), lambda F: hinge_loss(F, z))
 
 
-def _one_chunk(W_B, W_C, w, P, z, gated: bool, norm: str, work: Workspace | None) -> LossGrad:
-    fast = work is not None
+def _one_chunk(W_B, W_C, w, P, z, gated: bool, norm: str, work: Workspace | None, fast: bool) -> LossGrad:
     out, cache = stack_forward(W_B, W_C, w, P, gated, "stream", fast, last_token_only=True, work=work, norm=norm)
     F = out[:, -1, -1].copy()
     loss = hinge_loss(F, z)
@@ -99,9 +95,4 @@ def _one_chunk(W_B, W_C, w, P, z, gated: bool, norm: str, work: Workspace | None
     return LossGrad(loss, {"W_B": dW_B, "W_C": dW_C, "w": dw}, F)
 
 
-def loss_and_grad_reference(W_B, W_C, w, P, z, gated: bool = True, norm: str = "rms") -> LossGrad:
-    """The NumPy reference of :func:`loss_and_grad` (the mixers' closed forms and written-out derivatives)."""
-    return loss_and_grad(W_B, W_C, w, P, z, gated, fast=False, norm=norm)
-
-
-__all__ = ["StackParams", "init_stack_params", "forward", "block_inputs", "loss_and_grad", "loss_and_grad_reference"]
+__all__ = ["StackParams", "init_stack_params", "forward", "block_inputs", "stack_grads"]

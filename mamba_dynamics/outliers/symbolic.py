@@ -25,10 +25,13 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from ..core.gradcheck import GradientSpec, check
+from ..core.gradcheck import GradientSpec, check, model_spec
 from ..core.scan import selective_scan_symbolic
-from . import gradients, stack
+from . import stack
+from .config import OutlierConfig
+from .data import PromptBatch
 from .model import Params, forward
+from .models import REGISTRY
 
 
 def _symbols(D: int, l: int, m: int):
@@ -85,7 +88,7 @@ def _compiled(D: int, l: int, m: int, gated: bool):
 def symbolic_loss_gradients(W_B, W_C, w, P, z, gated: bool = True, dps: int = 40):
     """Hinge loss and its gradients from the symbolic recurrence, evaluated with ``dps`` digits (mpmath).
 
-    Arrays as in :func:`mamba_dynamics.outliers.gradients.loss_and_grad`: ``P`` ``(B, l+1, D)``, ``z`` ``(B,)``.
+    Arrays as in :func:`mamba_dynamics.outliers.gradients.hinge_grads`: ``P`` ``(B, l+1, D)``, ``z`` ``(B,)``.
     Returns ``(loss, gW_B (m, D), gW_C (m, D), gw (D,))`` as float64.
     """
     import mpmath
@@ -196,19 +199,17 @@ def make_case(gated: bool):
 
 
 def _spec(name: str, gated: bool) -> GradientSpec:
-    def kernel(params, data):  # looked up at call time: the function training calls is the one checked
-        return gradients.loss_and_grad(*_unpack(params), *data, gated)[:2]
-
-    def reference(params, data):
-        return gradients.loss_and_grad_reference(*_unpack(params), *data, gated)[:2]
+    """The one-layer model's spec: its kernel and reference are the model object's ``loss_and_grad``, the method
+    training calls (:func:`~mamba_dynamics.core.gradcheck.model_spec`)."""
 
     def symbolic(params, data):
         loss, gB, gC, gw = symbolic_loss_gradients(*_unpack(params), *data, gated)
         return loss, {"W_B": gB, "W_C": gC, "w": gw}
 
-    return GradientSpec(
-        name=name, blocks=("W_B", "W_C", "w"), random_case=make_case(gated), kernel=kernel, reference=reference,
-        symbolic=symbolic, symbolic_sizes=dict(SIZES),
+    return model_spec(
+        name, REGISTRY.build(OutlierConfig(model=name)), make_case(gated),
+        lambda params, data: (Params(*_unpack(params)), PromptBatch(*data)), symbolic=symbolic,
+        blocks=("W_B", "W_C", "w"), symbolic_sizes=dict(SIZES),
         description=("one-layer Mamba, eq. 3 of arXiv 2510.00399" if gated else
                      "linear Transformer (G == 1), arXiv 2510.00399"),
     )
@@ -290,15 +291,11 @@ def make_stack_case(gated: bool):
 
 
 def _stack_spec(name: str, gated: bool) -> GradientSpec:
-    def kernel(params, data):
-        return stack.loss_and_grad(params["W_B"], params["W_C"], params["w"], *data, gated)[:2]
-
-    def reference(params, data):
-        return stack.loss_and_grad_reference(params["W_B"], params["W_C"], params["w"], *data, gated)[:2]
-
-    return GradientSpec(
-        name=name, blocks=("W_B", "W_C", "w") if gated else ("W_B", "W_C"), random_case=make_stack_case(gated),
-        kernel=kernel, reference=reference,
+    """A 2-block stack's spec (the model object built with ``layers = 2``)."""
+    cfg = OutlierConfig(model="mamba" if gated else "lt", layers=STACK_SIZES["L"])
+    return model_spec(
+        name, REGISTRY.build(cfg), make_stack_case(gated),
+        lambda params, data: (stack.StackParams(*_unpack(params)), PromptBatch(*data)),
         symbolic=lambda p, d: stack_symbolic_loss_grad(p, d, gated),
         symbolic_sizes=dict(STACK_SIZES if gated else LT_STACK_SIZES),
         description=(f"{STACK_SIZES['L']}-block {'Mamba' if gated else 'linear Transformer'} stack with residuals "

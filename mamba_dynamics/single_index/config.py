@@ -105,6 +105,11 @@ class SingleIndexConfig(ConfigBase):
     def gated(self) -> bool:
         return self.gate == "mamba"
 
+    @property
+    def model(self) -> str:
+        """The model's name (``--model``): ``mamba-single-index`` or ``la-single-index``."""
+        return "mamba-single-index" if self.gated else "la-single-index"
+
     def bias_for(self, N: int) -> float:
         """Gate bias b for a prompt of N examples (``gate_bias`` if set, else ``-log N - gate_offset``)."""
         return self.gate_bias if self.gate_bias is not None else -math.log(N) - self.gate_offset
@@ -184,6 +189,11 @@ class NetworkConfig(ConfigBase):
     @property
     def gated(self) -> bool:
         return self.gate == "mamba"
+
+    @property
+    def model(self) -> str:
+        """The model's name (``--model``): ``mamba-single-index-e2e`` or ``la-single-index-e2e``."""
+        return "mamba-single-index-e2e" if self.gated else "la-single-index-e2e"
 
     @property
     def D(self) -> int:

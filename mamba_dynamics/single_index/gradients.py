@@ -1,5 +1,5 @@
 """The Stage-I gradient of the single-index readout (arXiv 2510.12026; spec section 7): the one function that
-pretraining runs and the gradient checker verifies.
+pretraining runs (through :class:`~mamba_dynamics.single_index.models.Readout`) and the gradient checker verifies.
 
     L1 = (1/2T) sum_t (f^t - y^t)^2,        f^t = sum_j a_j ReLU(v_j M^t + b_j),   M^t = <gamma, psi^t>,
     grad_gamma L1 = (1/T) sum_t (f^t - y^t) c^t psi^t,        c^t = df/dM = sum_j a_j v_j 1[v_j M^t + b_j > 0].
@@ -15,13 +15,23 @@ column the query targets ``y^t`` (the model never reads it); ``v``, ``bj``, ``a`
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..core.losses import LossGrad, half_squared_loss
 from . import model
 
 
-def stage1_loss_grad(gamma, X, Y, rho, b, gated, v, bj, a, psi_fn=None) -> LossGrad:
+class ReadoutBatch(NamedTuple):
+    """Prompts of the Stage-I loss: ``X`` ``(T, N+1, d)`` (query last) and ``Y`` ``(T, N+1)``, the last column the
+    query targets ``y^t`` (the model never reads it)."""
+
+    X: np.ndarray
+    Y: np.ndarray
+
+
+def stage1_grads(gamma, X, Y, rho, b, gated, v, bj, a, psi_fn=None) -> LossGrad:
     """``L1`` and ``grads = {"gamma": grad_gamma L1}`` over the ``T`` prompts of ``X``, ``Y`` with gate temperature
     ``rho`` and bias ``b``, and the predictions ``F = f`` ``(T,)``; ``psi_fn`` defaults to the Numba kernel
     :func:`~mamba_dynamics.single_index.model.psi`."""
@@ -33,4 +43,4 @@ def stage1_loss_grad(gamma, X, Y, rho, b, gated, v, bj, a, psi_fn=None) -> LossG
     return LossGrad(half_squared_loss(f, Y[:, -1]), {"gamma": grad}, f)
 
 
-__all__ = ("stage1_loss_grad",)
+__all__ = ("ReadoutBatch", "stage1_grads")

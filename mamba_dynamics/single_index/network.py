@@ -41,8 +41,8 @@ import numpy as np
 from numba import njit
 
 from ..core.gating import sigmoid, sigmoid_log_pair, softplus, softplus_scalar
-from ..core.stack import Workspace
 from ..core.train import ParamBlocks
+from ..core.workspace import Workspace, getter
 from .config import TOKENS, token_width
 from .data import embed
 
@@ -98,9 +98,11 @@ def context_gates_reference(Zc: np.ndarray, w: np.ndarray, b: float, gated: bool
     return s, -softplus(-s) + (-softplus(s)) @ later.T
 
 
-def context_statistic_reference(Xc, Yc, w, b, gated: bool, tokens: str, gates_out: list = None) -> np.ndarray:
+def context_statistic_reference(Xc, Yc, w, b, gated: bool, tokens: str, gates_out: list = None,
+                                work=None) -> np.ndarray:
     """NumPy reference of ``A = sum_i G_i y_i z_i`` ``(n, D)`` through the explicitly embedded tokens
-    (``gates_out`` is accepted for the kernel's signature and left alone: the reference adjoint recomputes)."""
+    (``gates_out`` and ``work`` are accepted for the kernel's signature and left alone: the reference adjoint
+    recomputes)."""
     Zc = embed_tokens(Xc, Yc, tokens)
     _, logG = context_gates_reference(Zc, w, float(np.ravel(b)[0]), gated)
     return np.einsum("ni,nik->nk", np.exp(logG) * Yc, Zc)
@@ -341,18 +343,18 @@ def _gate_slopes(G, Y, zu, sp, sn, ds):  # pragma: no cover - compiled
         _gate_slope_row(G[p], Y[p], zu[p], sp[p], sn[p], ds[p])
 
 
-#: the quadratic-form passes' token-sized arrays, reused from step to step (fresh ones cost a page fault per page)
-_WORK = Workspace()
-
-
-def _hermite_forward(Xc, Yc, w, b_eff, gated):
+def _hermite_forward(Xc, Yc, w, b_eff, gated, work: Workspace | None):
     """:func:`context_statistic` on Hermite tokens as quadratic forms: the gate pre-activations ``s = x~^T T_w
     x~ + w_y y + b`` from one product ``X~ T_w`` over every token, and ``A``'s feature part from the moments
     ``X~_p^T diag(G y) X~_p`` (one batched product).  Returns ``(A (n, D), logG, (G, sig(s), sig(-s), X~))``;
-    O(N d^2) per prompt in BLAS instead of O(N d~) scalar embedding."""
+    O(N d^2) per prompt in BLAS instead of O(N d~) scalar embedding.  The token-sized arrays are ``work``'s
+    (fresh ones cost a page fault per page): ``X~`` is one of them, so the adjoint that reads it must run before
+    the next forward on the same workspace (:func:`~mamba_dynamics.single_index.network_gradients.network_grads`
+    calls the two back to back)."""
     n, N, d = Xc.shape
     D = token_width(d, "hermite")
-    Xt = _WORK.get("Xt", (n, N, d + 1))  # kept in ``gates`` for the adjoint of the same step
+    get = getter(work)
+    Xt = get("Xt", (n, N, d + 1))  # kept in ``gates`` for the adjoint of the same step
     flat = Xt.reshape(n * N, d + 1)
     _augment(Xc.reshape(n * N, d), flat)
     Yflat = Yc.reshape(-1)
@@ -363,7 +365,7 @@ def _hermite_forward(Xc, Yc, w, b_eff, gated):
         _quad_values(flat @ T, flat, Yflat, np.full(n * N, w[D - 1]), b_eff, s.reshape(-1))
     logG, G, sp, sn, wts = (np.empty((n, N)) for _ in range(5))
     _weights_and_gates(s, Yc, bool(gated), logG, G, sp, sn, wts)
-    WX = np.multiply(wts[:, :, None], Xt, out=_WORK.get("WX", Xt.shape))
+    WX = np.multiply(wts[:, :, None], Xt, out=get("WX", Xt.shape))
     Mt = np.matmul(Xt.transpose(0, 2, 1), WX)  # (n, d+1, d+1)
     A = np.empty((n, D))
     _features_of_rows(Mt, A)
@@ -371,7 +373,7 @@ def _hermite_forward(Xc, Yc, w, b_eff, gated):
     return A, logG, (G, sp, sn, Xt)
 
 
-def _hermite_adjoint(Yc, U, gates) -> np.ndarray:
+def _hermite_adjoint(Yc, U, gates, work: Workspace | None) -> np.ndarray:
     """:func:`gate_adjoint` on Hermite tokens from :func:`_hermite_forward`'s gates and ``X~``: ``z_i . U_p =
     x~_i^T T_{U_p} x~_i + U_p,y y_i`` (one batched product ``X~_p T_{U_p}``), and ``sum_j ds_j z_j``'s feature
     part from the moment ``X~^T diag(ds) X~`` over every token of every prompt (one product).  Returns ``gw``
@@ -382,7 +384,7 @@ def _hermite_adjoint(Yc, U, gates) -> np.ndarray:
     T = np.empty((n, e, e))
     _quad_forms(U, T)
     zu = np.empty((n, N))
-    P = np.matmul(Xt, T, out=_WORK.get("P", Xt.shape)).reshape(n * N, e)
+    P = np.matmul(Xt, T, out=getter(work)("P", Xt.shape)).reshape(n * N, e)
     flat = Xt.reshape(n * N, e)
     _quad_values(P, flat, Yc.reshape(-1), np.repeat(U[:, D - 1], N), 0.0, zu.reshape(-1))
     ds = np.empty((n, N))
@@ -398,15 +400,17 @@ def _f64(a):
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
-def context_statistic(Xc, Yc, w, b, gated: bool, tokens: str, log_gates: bool = False, gates_out: list = None):
+def context_statistic(Xc, Yc, w, b, gated: bool, tokens: str, log_gates: bool = False, gates_out: list = None,
+                      work: Workspace | None = None):
     """Numba ``A = sum_i G_i y_i z_i`` ``(n, D)`` for contexts ``Xc`` ``(n, N, d)``, ``Yc`` ``(n, N)``: O(N D)
     per prompt, one embedded prompt held at a time.  Gates in log space: no overflow for any weights or N.
     With ``log_gates`` returns ``(A, logG)``, ``logG`` ``(n, N)``.  A list ``gates_out`` receives what
-    :func:`gate_adjoint` reuses (the gated model's ``G``, ``sig(s)``, ``sig(-s)`` ``(n, N)``)."""
+    :func:`gate_adjoint` reuses (the gated model's ``G``, ``sig(s)``, ``sig(-s)`` ``(n, N)``; for Hermite
+    tokens also ``X~``, in ``work``'s arrays when given)."""
     n, N, d = Xc.shape
     if tokens == "hermite":
         A, logG, kept = _hermite_forward(_f64(Xc), _f64(Yc), _f64(w), float(np.ravel(b)[0]) + gate_offset(N),
-                                         bool(gated))
+                                         bool(gated), work)
         if gates_out is not None:
             gates_out[:] = list(kept) if gated else []
         return (A, logG) if log_gates else A
@@ -421,24 +425,26 @@ def context_statistic(Xc, Yc, w, b, gated: bool, tokens: str, log_gates: bool = 
     return (A, logG) if log_gates else A
 
 
-def gate_adjoint(Xc, Yc, w, b, tokens: str, U: np.ndarray, gates: list = None) -> tuple[np.ndarray, float]:
+def gate_adjoint(Xc, Yc, w, b, tokens: str, U: np.ndarray, gates: list = None,
+                 work: Workspace | None = None) -> tuple[np.ndarray, float]:
     """Numba ``(dL/dw, dL/db)`` ``((D,), float)`` of the context gates, given ``U`` ``(n, D)`` = ``dL/dA`` of each
     prompt (the gated model only).  ``gates`` = what the forward pass kept (:func:`context_statistic`'s
-    ``gates_out``); without it they are computed again (the same numbers)."""
+    ``gates_out``, on the same ``work``); without it they are computed again (the same numbers)."""
     n, N, d = Xc.shape
     D = token_width(d, tokens)
     if not gates:
         gates = []
-        context_statistic(Xc, Yc, w, b, True, tokens, gates_out=gates)
+        context_statistic(Xc, Yc, w, b, True, tokens, gates_out=gates, work=work)
     if tokens == "hermite":
-        gw = _hermite_adjoint(_f64(Yc), _f64(U), gates)
+        gw = _hermite_adjoint(_f64(Yc), _f64(U), gates, work)
         return gw[:D], float(gw[D])
     gw = np.zeros(D + 1)
     _adjoint_kernel(_f64(Xc), _f64(Yc), tokens == "hermite", *gates, _f64(U), gw)
     return gw[:D], float(gw[D])
 
 
-def gate_adjoint_reference(Xc, Yc, w, b, tokens: str, U: np.ndarray, gates=None) -> tuple[np.ndarray, float]:
+def gate_adjoint_reference(Xc, Yc, w, b, tokens: str, U: np.ndarray, gates=None,
+                           work=None) -> tuple[np.ndarray, float]:
     """NumPy reference of :func:`gate_adjoint` through the full Jacobian ``d log G_i / d s_j`` ``(n, N, N)``:
     ``sig(-s_i)`` on the diagonal, ``-sig(s_j)`` for ``j > i``, 0 below (``gates`` is ignored: it recomputes)."""
     Zc = embed_tokens(Xc, Yc, tokens)
@@ -522,10 +528,11 @@ def mlp_head(M: np.ndarray, y: np.ndarray, params: NetworkParams) -> tuple[np.nd
     return f, g, {"a": grads[0], "v": grads[1], "c": grads[2]}
 
 
-def predict(params: NetworkParams, Xc, Yc, Xq, gated: bool, tokens: str, reference: bool = False) -> np.ndarray:
+def predict(params: NetworkParams, Xc, Yc, Xq, gated: bool, tokens: str, reference: bool = False,
+            work: Workspace | None = None) -> np.ndarray:
     """Predictions ``f`` ``(n, Q)`` of the query labels; ``reference`` uses the NumPy context statistic."""
     stat = context_statistic_reference if reference else context_statistic
-    A = stat(Xc, Yc, params.w, params.b, gated, tokens)
+    A = stat(Xc, Yc, params.w, params.b, gated, tokens, work=work)
     M = scan_outputs(params, A, embed_tokens(Xq, None, tokens, fast=not reference), Xc.shape[1], gated)[0]
     return mlp_forward(M, params)[0]
 

@@ -19,11 +19,13 @@ never embedded), the rest BLAS; the queries enter through ``Zg`` and ``Bc W_C`` 
 ``reference=True`` swaps both, and the head's one-pass kernel (:func:`network.mlp_head`), for their NumPy
 references (explicit embedding; :func:`network.mlp_head_reference`).
 
-Glossary: ``data`` = ``(Xc (n, N, d), Yc (n, N), Xq (n, Q, d), yq (n, Q))``; ``params`` a
+Glossary: ``batch`` = :class:`NetworkBatch` ``(Xc (n, N, d), Yc (n, N), Xq (n, Q, d), yq (n, Q))``; ``params`` a
 :class:`~mamba_dynamics.single_index.network.NetworkParams`.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,16 +33,28 @@ from ..core.losses import LossGrad, half_squared_loss
 from . import network
 
 
-def loss_grad(params, data: tuple, gated: bool, tokens: str, reference: bool = False) -> LossGrad:
+class NetworkBatch(NamedTuple):
+    """One step's prompts: contexts ``Xc`` ``(n, N, d)``, their labels ``Yc`` ``(n, N)``, queries ``Xq`` ``(n, Q,
+    d)`` and the query labels ``yq`` ``(n, Q)``."""
+
+    Xc: np.ndarray
+    Yc: np.ndarray
+    Xq: np.ndarray
+    yq: np.ndarray
+
+
+def network_grads(params, batch: NetworkBatch, gated: bool, tokens: str, reference: bool = False,
+                  work=None) -> LossGrad:
     """``L`` and the gradient of every block (a dict keyed like :class:`~network.NetworkParams`), and the
     predictions ``F = f`` ``(n, Q)``; the context passes are looked up at call time (a patched kernel is what
-    runs and what is checked)."""
-    Xc, Yc, Xq, yq = data
+    runs and what is checked).  ``work``: the workspace of the context passes (the forward's arrays that the
+    gate adjoint reads live there, so both run here, back to back)."""
+    Xc, Yc, Xq, yq = batch
     n, N, _ = Xc.shape
     stat = network.context_statistic_reference if reference else network.context_statistic
     adjoint = network.gate_adjoint_reference if reference else network.gate_adjoint
     gates: list = []  # what the forward pass keeps for the gate adjoint
-    A = stat(Xc, Yc, params.w, params.b, gated, tokens, gates_out=gates)
+    A = stat(Xc, Yc, params.w, params.b, gated, tokens, gates_out=gates, work=work)
     Zq = network.embed_tokens(Xq, None, tokens, fast=not reference)
     M, kappa, sig_q, Bc = network.scan_outputs(params, A, Zq, N, gated)
     f, g, grads = (network.mlp_head_reference if reference else network.mlp_head)(M, yq, params)  # g = dL/dM
@@ -51,7 +65,7 @@ def loss_grad(params, data: tuple, gated: bool, tokens: str, reference: bool = F
     grads["W_C"] = Bc.T @ Zg
     if gated:
         dsq = -g * sig_q * M
-        gw_c, gb_c = adjoint(Xc, Yc, params.w, params.b, tokens, Gamma @ params.W_B, gates)
+        gw_c, gb_c = adjoint(Xc, Yc, params.w, params.b, tokens, Gamma @ params.W_B, gates, work)
         grads["w"] = gw_c + np.einsum("nq,nqk->k", dsq, Zq)
         grads["b"] = np.array([gb_c + dsq.sum()])
     else:
@@ -59,4 +73,4 @@ def loss_grad(params, data: tuple, gated: bool, tokens: str, reference: bool = F
     return LossGrad(half_squared_loss(f, yq), grads, f)
 
 
-__all__ = ("loss_grad",)
+__all__ = ("NetworkBatch", "network_grads")

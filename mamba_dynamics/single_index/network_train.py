@@ -2,9 +2,10 @@
 on fresh prompts every step, the quantities tracked during training, and the trained network's ICL risk vs N.
 
 Each step draws ``batch`` prompts of one context length ``N`` (log-uniform in ``[N_min, N_max]``), ``queries``
-queries each, and takes one optimiser step on the squared loss with the checked gradients of
-:func:`mamba_dynamics.single_index.network_gradients.loss_grad`; the loop is :func:`mamba_dynamics.core.train.run_loop`
-(logging, divergence guard, Ctrl-C, progress bar).
+queries each, and takes one optimiser step on the squared loss with the model's checked gradients
+(:class:`mamba_dynamics.single_index.models.Network`, :func:`~mamba_dynamics.single_index.network_gradients
+.network_grads`); the loop is the one every family runs, :func:`mamba_dynamics.core.train.fit` (logging,
+divergence guard, Ctrl-C, progress bar).
 
 Tracked every ``log_every`` steps on one fixed evaluation batch at ``N_max`` (spec section 5):
 
@@ -33,13 +34,14 @@ import time
 
 import numpy as np
 
-from ..core.optim import Optimizer
 from ..core.seeds import seed_streams
-from ..core.train import TrainResult, run_loop, stack_history
-from . import network, network_gradients
+from ..core.train import TrainResult, fit
+from . import network
 from .config import NetworkConfig
 from .data import feature_blocks, relevant_mask, sample_prompts, sample_queries, task, test_rng
 from .metrics import effective_context, extracted_alignment
+from .models import REGISTRY
+from .network_gradients import NetworkBatch
 
 #: Floats of contexts and embedded queries held at once when scoring.
 TEST_FLOATS = 4_000_000
@@ -47,17 +49,8 @@ STREAMS = ("init", "train", "eval")
 
 
 def init_params(cfg: NetworkConfig, rng: np.random.Generator) -> network.NetworkParams:
-    """``W_B, W_C`` ~ N(0, init_scale^2 / D); gate ``w = e_label / rho0``, ``b = -gate_offset0`` (the Algorithm-1
-    gate: ``sig(y/rho0 - log N - gate_offset0)``); MLP ``v`` = +-1, ``c`` ~ U[-1, 1], ``a`` ~ N(0, 1/m)."""
-    D, ms, m = cfg.D, cfg.state, cfg.width
-    W_B = rng.standard_normal((ms, D)) * cfg.init_scale / math.sqrt(D)
-    W_C = rng.standard_normal((ms, D)) * cfg.init_scale / math.sqrt(D)
-    w = np.zeros(D)
-    w[-1] = 1.0 / cfg.rho0
-    v = np.where(rng.random(m) < 0.5, 1.0, -1.0)
-    c = rng.uniform(-1.0, 1.0, m)
-    a = rng.standard_normal(m) / math.sqrt(m)
-    return network.NetworkParams(W_B, W_C, w, np.array([-cfg.gate_offset0]), v, c, a)
+    """The network's initialisation (:meth:`mamba_dynamics.single_index.models.Network.init_params`)."""
+    return REGISTRY.build(cfg).init_params(rng)
 
 
 def draw_batch(cfg: NetworkConfig, I, coefs, n: int, N: int, q: int, rng: np.random.Generator) -> tuple:
@@ -95,12 +88,13 @@ def share_relevant_K(params: network.NetworkParams, mask: np.ndarray) -> float:
     return float(np.sum(K[np.ix_(mask, mask)] ** 2)) / total if total > 0 else float("nan")
 
 
-def score(params: network.NetworkParams, cfg: NetworkConfig, batch: tuple) -> dict:
+def score(params: network.NetworkParams, cfg: NetworkConfig, batch: tuple, work=None) -> dict:
     """Risk per prompt ``(n,)``, ``n_eff / N`` and the alignments ``cos_linear``, ``cos_quad`` ``(n,)`` of each
-    prompt of one ``batch`` (from :func:`draw_batch`)."""
+    prompt of one ``batch`` (from :func:`draw_batch`); ``work``: the workspace of the context pass (a model's)."""
     Xc, Yc, Xq, yq, beta = batch
     N = Xc.shape[1]
-    A, logG = network.context_statistic(Xc, Yc, params.w, params.b, cfg.gated, cfg.tokens, log_gates=True)
+    A, logG = network.context_statistic(Xc, Yc, params.w, params.b, cfg.gated, cfg.tokens, log_gates=True,
+                                        work=work)
     M = network.scan_outputs(params, A, network.embed_tokens(Xq, None, cfg.tokens, fast=True), N, cfg.gated)[0]
     f = network.mlp_forward(M, params)[0]
     coef = (A @ params.W_B.T @ params.W_C)[:, :-1]  # the query polynomial's coefficients (n, D-1)
@@ -151,46 +145,33 @@ def train_network(cfg: NetworkConfig, show_progress: bool = False) -> TrainResul
     t0 = time.perf_counter()
     I, coefs = task(cfg)
     rngs = seed_streams(cfg.seed, STREAMS)
-    params = init_params(cfg, rngs["init"])
+    model = REGISTRY.build(cfg)
+    params = model.init_params(rngs["init"])
     init = params.copy()
-    opt = Optimizer(cfg.optimizer, cfg.lr, cfg.weight_decay)
     eval_batch = draw_batch(cfg, I, coefs, cfg.n_eval, cfg.N_max, cfg.queries, rngs["eval"])
     short_batch = draw_batch(cfg, I, coefs, cfg.n_eval, cfg.N_min, cfg.queries, rngs["eval"])
     mask = feature_mask(cfg, I)
     lo, hi = math.log(cfg.N_min), math.log(cfg.N_max)
-    history: dict = {k: [] for k in ("step", "train_loss", "eval_risk", "eval_risk_short", "share_relevant",
-                                     "cos_linear", "cos_quad", "n_eff", "w_label", "gate_bias", "w_square_rel",
-                                     "w_square_irr")}
-    blocks = params.as_arrays()
+    work = model.scratch("eval")
 
-    def step(k: int):
+    def batches(k: int) -> NetworkBatch:
         N = int(round(math.exp(rngs["train"].uniform(lo, hi))))
-        Xc, Yc, Xq, yq, _ = draw_batch(cfg, I, coefs, cfg.batch, N, cfg.queries, rngs["train"])
-        res = network_gradients.loss_grad(params, (Xc, Yc, Xq, yq), cfg.gated, cfg.tokens)
-        if math.isfinite(res.loss):
-            opt.step(blocks, res.grads)
-        return res.loss, res.grads, blocks
+        return NetworkBatch(*draw_batch(cfg, I, coefs, cfg.batch, N, cfg.queries, rngs["train"])[:4])
 
-    def log(k: int, window: np.ndarray) -> dict:
-        s = _summary([score(params, cfg, eval_batch)])
-        history["step"].append(k)
-        history["train_loss"].append(float(window.mean()) if window.size else np.nan)
-        history["eval_risk"].append(s["risk"])
-        history["eval_risk_short"].append(_summary([score(params, cfg, short_batch)])["risk"])
-        history["share_relevant"].append(share_relevant_K(params, mask))
-        for key in ("cos_linear", "cos_quad", "n_eff"):
-            history[key].append(s[key])
-        history["w_label"].append(float(params.w[-1]))
-        history["gate_bias"].append(float(params.b[0]))
-        for key, value in zip(("w_square_rel", "w_square_irr"), square_gate_weights(params, cfg, I)):
-            history[key].append(value)
-        return {"risk": s["risk"], "share": history["share_relevant"][-1]}
+    def measure(k: int, window: np.ndarray) -> dict:
+        s = _summary([score(params, cfg, eval_batch, work)])
+        row = {"train_loss": float(window.mean()) if window.size else np.nan, "eval_risk": s["risk"],
+               "eval_risk_short": _summary([score(params, cfg, short_batch, work)])["risk"],
+               "share_relevant": share_relevant_K(params, mask)}
+        row.update({key: s[key] for key in ("cos_linear", "cos_quad", "n_eff")})
+        row["w_label"], row["gate_bias"] = float(params.w[-1]), float(params.b[0])
+        row["w_square_rel"], row["w_square_irr"] = square_gate_weights(params, cfg, I)
+        return row
 
-    outcome = run_loop(cfg.steps, step, log, cfg.log_every, cfg.diverge_norm, "training", show_progress)
-    hist = stack_history(history)
-    final = {k: hist[k][-1] for k in hist if k != "step"}
-    return TrainResult(cfg, outcome.status, outcome.message, outcome.steps_done, hist, outcome.losses, init, params,
-                       final, time.perf_counter() - t0, {"I": I})
+    run = fit(model, params, batches, model.optimizer(), measure, steps=cfg.steps, log_every=cfg.log_every,
+              diverge_norm=cfg.diverge_norm, show_progress=show_progress,
+              shown={"risk": "eval_risk", "share": "share_relevant"}, desc="training", wall_start=t0)
+    return run.result(cfg, init, params, {"I": I})
 
 
 __all__ = ("init_params", "draw_batch", "score", "risk_at", "risk_curve", "train_network", "share_relevant_K",

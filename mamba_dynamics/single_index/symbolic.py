@@ -24,9 +24,13 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from ..core.gradcheck import GradientSpec
+from ..core.gradcheck import GradientSpec, model_spec
 from ..core.scan import selective_scan_symbolic
-from . import gradients, model, network, network_gradients
+from . import model, network
+from .config import NetworkConfig, SingleIndexConfig
+from .gradients import ReadoutBatch
+from .models import REGISTRY, ReadoutParams
+from .network_gradients import NetworkBatch
 from .data import embed, index_set, sample_prompts, sample_queries
 from .hermite import parse_link
 
@@ -96,16 +100,16 @@ def make_case(gated: bool):
 
 
 def _spec(name: str, gated: bool) -> GradientSpec:
-    def run(reference: bool):
-        def loss_grad(params, data):  # looked up at call time: the function pretraining calls is checked
-            X, Y, v, bj, a = data
-            psi_fn = model.psi_reference if reference else None
-            return gradients.stage1_loss_grad(params["gamma"], X, Y, RHO, BIAS, gated, v, bj, a, psi_fn)[:2]
+    """The readout's spec: its kernel and reference are the model object's ``loss_and_grad``, the method
+    pretraining's Stage I calls (:func:`~mamba_dynamics.core.gradcheck.model_spec`)."""
+    cfg = SingleIndexConfig(gate="mamba" if gated else "constant", rho=RHO, gate_bias=BIAS)
 
-        return loss_grad
+    def assemble(params, data):
+        X, Y, v, bj, a = data
+        return ReadoutParams(params["gamma"], v, bj, a), ReadoutBatch(X, Y)
 
-    return GradientSpec(
-        name=name, blocks=("gamma",), random_case=make_case(gated), kernel=run(False), reference=run(True),
+    return model_spec(
+        name, REGISTRY.build(cfg), make_case(gated), assemble,
         symbolic=lambda p, d: symbolic_loss_grad(p, d, gated), symbolic_sizes=dict(SIZES),
         description=f"single-index {'Mamba' if gated else 'linear-attention'} readout + MLP, Stage-I loss "
                     f"(arXiv 2510.12026)",
@@ -203,17 +207,13 @@ def make_e2e_case(gated: bool, tokens: str):
 
 
 def _e2e_spec(name: str, gated: bool) -> GradientSpec:
+    """The end-to-end network's spec (the model object's ``loss_and_grad``, the method training calls)."""
     tokens = E2E_SIZES["tokens"]
-
-    def run(reference: bool):
-        def loss_grad(params, data):  # looked up at call time: the function training calls is checked
-            return network_gradients.loss_grad(network.NetworkParams(**params), data, gated, tokens, reference)[:2]
-
-        return loss_grad
-
-    blocks = BLOCKS if gated else ("W_B", "W_C", "v", "c", "a")
-    return GradientSpec(
-        name=name, blocks=blocks, random_case=make_e2e_case(gated, tokens), kernel=run(False), reference=run(True),
+    cfg = NetworkConfig(gate="mamba" if gated else "constant", tokens=tokens)
+    return model_spec(
+        name, REGISTRY.build(cfg), make_e2e_case(gated, tokens),
+        lambda params, data: (network.NetworkParams(**params), NetworkBatch(*data)),
+        blocks=BLOCKS if gated else ("W_B", "W_C", "v", "c", "a"),
         symbolic=lambda p, d: e2e_symbolic_loss_grad(p, d, gated, tokens), symbolic_sizes=dict(E2E_SIZES),
         description=f"single-index {'Mamba' if gated else 'linear attention'} + MLP trained end to end, all "
                     f"weights (arXiv 2510.12026)",

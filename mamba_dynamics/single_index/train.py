@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import gradients
 from .config import SingleIndexConfig
+from .gradients import ReadoutBatch
 from .data import embed, feature_blocks, relevant_mask, sample_prompts, sample_queries, sub_embedding_index
 from .hermite import generative_exponent
 from .metrics import effective_context, extracted_alignment, share_relevant
 from .model import context_statistic, gates, mlp, psi
+from .models import REGISTRY, ReadoutParams
 
 #: Floats of prompts (and embedded queries) held in memory at once.
 CHUNK_FLOATS = 12_000_000
@@ -150,16 +151,16 @@ def _solve(gram: np.ndarray, rhs: np.ndarray, count: int, lam: float) -> np.ndar
 
 def stage1_direction(cfg: SingleIndexConfig, I: np.ndarray, coefs: np.ndarray, v: np.ndarray,
                      rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """``-grad_gamma L1`` at the initialisation over ``T1`` prompts of length ``N_pt`` (one query each, as in
-    Algorithm 1), and the Stage-I loss; each chunk's gradient is :func:`gradients.stage1_loss_grad`, the function
-    the gradient checker verifies."""
-    gamma0 = np.full(cfg.dt, cfg.gamma0)
-    a0, b0 = np.full(cfg.width, cfg.a0), np.zeros(cfg.width)
-    b_gate = cfg.bias_for(cfg.N_pt)
+    """``-grad_gamma L1`` at the initialisation (``gamma0``, the MLP signs ``v``, zero biases, ``a0``) over ``T1``
+    prompts of length ``N_pt`` (one query each, as in Algorithm 1), and the Stage-I loss; each chunk's gradient is
+    the readout model's :meth:`~mamba_dynamics.single_index.models.Readout.loss_and_grad`, the function the
+    gradient checker verifies."""
+    model = REGISTRY.build(cfg)
+    start = ReadoutParams(np.full(cfg.dt, cfg.gamma0), v, np.zeros(cfg.width), np.full(cfg.width, cfg.a0))
     grad, loss = np.zeros(cfg.dt), 0.0
     for n in chunks(cfg.T1, cfg.N_pt, cfg.d):
         X, Y, _ = sample_prompts(n, cfg.N_pt, cfg.d, I, coefs, cfg.tau, rng)
-        res = gradients.stage1_loss_grad(gamma0, X, Y, cfg.rho, b_gate, cfg.gated, v, b0, a0)
+        res = model.loss_and_grad(start, ReadoutBatch(X, Y))
         grad += n * res.grads["gamma"]
         loss += n * res.loss
     return -grad / cfg.T1, loss / cfg.T1
@@ -168,7 +169,7 @@ def stage1_direction(cfg: SingleIndexConfig, I: np.ndarray, coefs: np.ndarray, v
 def pretrain(cfg: SingleIndexConfig, I: np.ndarray, coefs: np.ndarray, rng: np.random.Generator) -> Pretrained:
     """Run Stage I (``cfg.stage1``) and Stage II; memory stays ``O(chunk N_pt d + width^2)``."""
     m = cfg.width
-    v = np.where(rng.random(m) < 0.5, 1.0, -1.0)
+    v = REGISTRY.build(cfg).init_params(rng).v  # the MLP's signs (Stage I starts at the model's initialisation)
     if cfg.stage1 == "gradient":
         direction, loss1 = stage1_direction(cfg, I, coefs, v, rng)
     else:

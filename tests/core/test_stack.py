@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from mamba_dynamics.core import mixer
-from mamba_dynamics.core.stack import (CHUNK_ABOVE, CHUNK_BYTES, EPS, FORMS, Workspace, _residual_rms_kernel,
-                                       block_form, rms_norm_reference, sequence_chunks, stack_backward,
-                                       stack_forward)
+from mamba_dynamics.core.stack import (CHUNK_ABOVE, CHUNK_BYTES, EPS, FORMS, _residual_rms_kernel, block_form,
+                                       rms_norm_reference, sequence_chunks, stack_backward, stack_forward)
+from mamba_dynamics.core.workspace import Workspace
 
 
 def _case(rng, N, T, D, r, scale=1.0):
@@ -35,12 +35,15 @@ def _run(kind, X, Z, r, gated, first, Gy):
     return Y, GX, dZ
 
 
-@pytest.mark.parametrize("kind", ["scan", "pairs"])
+@pytest.mark.parametrize("kind", ["scan", "pairs", "pairs-blas"])
 @pytest.mark.parametrize("gated", [True, False])
 @pytest.mark.parametrize("first", [0, 5])
 def test_mixer_kernels_equal_the_closed_form(kind, gated, first):
+    """The scans, the pairwise form's one-call kernels and, for sequences too large for those
+    (``pairs-blas``: ``pairs_small`` is false), its batched products, against the NumPy closed forms."""
     rng = np.random.default_rng(3)
-    N, T, D, r = 3, 8, 5, 4
+    N, T, D, r = (2, 70, 60, 4) if kind == "pairs-blas" else (3, 8, 5, 4)
+    assert mixer.pairs_small(T, D, r) == (kind != "pairs-blas")
     X, Z = _case(rng, N, T, D, r, 2.0)
     if not gated:
         Z = np.ascontiguousarray(Z[:, :, : 2 * r])
@@ -209,45 +212,59 @@ def test_sequence_chunks_cover_the_batch_in_near_equal_pieces():
 
 @pytest.mark.parametrize("family", ["outliers", "features", "features-one-layer"])
 def test_a_step_in_chunks_equals_the_step_in_one_piece(family, monkeypatch):
-    """A batch large enough to be chunked gives the one-piece loss, outputs and gradients to rounding (the
-    feature models' chunked steps are sized by their head's width, :func:`~mamba_dynamics.features.gradients
-    .head_chunks`: the Table 3 stacks, and the one-layer models where their one-call passes do not apply)."""
-    from benchmarks.stack_bench import make_case, make_features_case
-
+    """A batch large enough to be chunked gives the one-piece loss, outputs and gradients to rounding, through the
+    model objects (the feature models' chunked steps are sized by their head's width,
+    :func:`~mamba_dynamics.features.head.head_chunks`: the Table 3 stacks, and the one-layer models where their
+    one-call passes do not apply)."""
     if family == "features-one-layer":
-        from benchmarks.features_bench import make_case as make_one_layer, make_numba
-        from mamba_dynamics.features import gradients as fam
+        from mamba_dynamics.features import attention, content, head
+        from mamba_dynamics.features.config import FeaturesConfig
+        from mamba_dynamics.features.data import Sequences, one_layer_point
+        from mamba_dynamics.features.models import REGISTRY
 
-        convert = make_numba()[1]
-        cases = {model: convert(make_one_layer(model, 1000, 12, 10)) for model in ("ssm", "lt-mlp")}
+        runs, pieces, chunked_in = {}, [], (content, attention)
+        for name in ("ssm", "lt-mlp"):
+            mdl = REGISTRY.build(FeaturesConfig(model=name, wbc="trained"))
+            p, X, y, a = one_layer_point(name, 1000, 12, 10)
+            params, batch = mdl.params_from(dict(p, a=a)), Sequences(X, y)
+            runs[name] = lambda mdl=mdl, params=params, batch=batch: mdl.loss_and_grad(params, batch)
+            pieces.append(len(head.head_chunks(X, params.V, head.ONE_LAYER_CHUNK_BYTES)))
         # the one-call passes (content_pass, attention_pass) take no chunks; their fallback, the chunked path
         # of long sequences, is forced here
-        monkeypatch.setattr(fam, "pairs_small", lambda T, D, r: False)
-        runs = {model: (lambda model=model: fam.loss_and_grad(*cases[model], model == "ssm", model == "ssm"))
-                for model in cases}
-        pieces = [len(fam.head_chunks(c[1], c[0].V, fam.ONE_LAYER_CHUNK_BYTES)) for c in cases.values()]
+        for module in chunked_in:
+            monkeypatch.setattr(module, "pairs_small", lambda T, D, r: False)
         assert pieces == [5, 5]  # 200 sequences each (the stacks' budget: 10 of 100)
     elif family == "outliers":
-        from mamba_dynamics.outliers import stack as fam
+        from mamba_dynamics.outliers import stack
+        from mamba_dynamics.outliers.config import OutlierConfig
+        from mamba_dynamics.outliers.data import PromptBatch, stack_point
+        from mamba_dynamics.outliers.models import REGISTRY
 
-        W_B, W_C, w, P, z = make_case(300, 20, d=30, layers=2)
-        params = fam.StackParams(W_B, W_C, w)
-        runs = {"mamba": lambda: fam.loss_and_grad(W_B, W_C, w, P, z, True),
-                "lt": lambda: fam.loss_and_grad(W_B, W_C, w, P, z, False),
-                "forward": lambda: fam.forward(params, P)}
-        pieces = [len(sequence_chunks(*P.shape))]
+        W_B, W_C, w, P, z = stack_point(300, 20, d=30, layers=2)
+        params, batch = stack.StackParams(W_B, W_C, w), PromptBatch(P, z)
+        mamba, lt = (REGISTRY.build(OutlierConfig(model=m, layers=2)) for m in ("mamba", "lt"))
+        runs = {"mamba": lambda: mamba.loss_and_grad(params, batch), "lt": lambda: lt.loss_and_grad(params, batch),
+                "forward": lambda: mamba.predict(params, P)}
+        pieces, chunked_in = [len(sequence_chunks(*P.shape))], (stack,)
     else:
-        from mamba_dynamics.features import stack as fam
+        from mamba_dynamics.features import stack
+        from mamba_dynamics.features.config import FeaturesConfig
+        from mamba_dynamics.features.data import Sequences, stack_point
+        from mamba_dynamics.features.models import REGISTRY
 
-        W_B, W_C, w, V, a, X, y = make_features_case(32, N=900, layers=2)
-        params = fam.StackParams(w, W_B, W_C, V, a)
-        runs = {"step": lambda: fam.loss_and_grad(params, X, y), "predict": lambda: fam.predict(params, X)}
-        pieces = [len(fam.head_chunks(X, V)), len(sequence_chunks(*X.shape))]  # the step's and predict's
+        W_B, W_C, w, V, a, X, y = stack_point(32, N=900, layers=2)
+        params = stack.StackParams(w, W_B, W_C, V, a)
+        mdl = REGISTRY.build(FeaturesConfig(model="ssm", layers=2, wbc="trained"))
+        runs = {"step": lambda: mdl.loss_and_grad(params, Sequences(X, y)), "predict": lambda: mdl.predict(params, X)}
+        pieces = [len(stack.head_chunks(X, V)), len(sequence_chunks(*X.shape))]  # the step's and predict's
+        chunked_in = (stack,)
     assert min(pieces) > 1
     chunked = {k: f() for k, f in runs.items()}
-    monkeypatch.setattr(fam, "sequence_chunks", lambda N, T, D: [slice(0, N)])
-    if family.startswith("features"):  # their training steps' chunks follow the head's width
-        monkeypatch.setattr(fam, "head_chunks", lambda X, V, *budget: [slice(0, len(X))])
+    for module in chunked_in:
+        if hasattr(module, "sequence_chunks"):
+            monkeypatch.setattr(module, "sequence_chunks", lambda N, T, D: [slice(0, N)])
+        if hasattr(module, "head_chunks"):  # the feature models' training steps' chunks follow the head's width
+            monkeypatch.setattr(module, "head_chunks", lambda X, V, *budget: [slice(0, len(X))])
     for k, f in runs.items():
         one, many = f(), chunked[k]
         if isinstance(one, np.ndarray):
@@ -278,31 +295,37 @@ def test_a_zero_head_gradient_gives_exact_zeros_and_a_fitted_batch_skips_the_bac
 def test_fitted_batches_skip_the_backward(monkeypatch):
     """A batch whose hinges are all inactive returns zero block gradients without running the backward, the same
     numbers as the NumPy reference (which runs it)."""
-    from benchmarks.stack_bench import make_case, make_features_case
-
-    from mamba_dynamics.features import gradients as fg
     from mamba_dynamics.features import stack as fs
+    from mamba_dynamics.features.config import FeaturesConfig
+    from mamba_dynamics.features.data import Sequences, stack_point
+    from mamba_dynamics.features.models import REGISTRY as FEATURES
     from mamba_dynamics.outliers import stack as ost
+    from mamba_dynamics.outliers.config import OutlierConfig
+    from mamba_dynamics.outliers.data import PromptBatch, stack_point as outlier_point
+    from mamba_dynamics.outliers.models import REGISTRY as OUTLIERS
 
-    W_B, W_C, w, V, a, X, _ = make_features_case(6, N=50, L=8, layers=2)
+    W_B, W_C, w, V, a, X, _ = stack_point(6, N=50, L=8, layers=2)
     params = fs.StackParams(w, W_B, W_C, V, a)
-    F = fs.predict(params, X)
+    deep = FEATURES.build(FeaturesConfig(d=6, L=8, layers=2, wbc="trained"))
+    F = deep.predict(params, X)
     params.a = a * 2.0 / np.abs(F).min()  # every margin y F >= 2 with y = sign(F)
     y = np.sign(F)
-    ref = fs.loss_and_grad_reference(params, X, y)
-    W_B2, W_C2, w2, P, z = make_case(8, 10, d=6, layers=2)
-    ref2 = ost.loss_and_grad_reference(W_B2, W_C2, w2, P, z)
+    ref = deep.loss_and_grad(params, Sequences(X, y), reference=True)
+    W_B2, W_C2, w2, P, z = outlier_point(8, 10, d=6, layers=2)
+    params2, batch2 = ost.StackParams(W_B2, W_C2, w2), PromptBatch(P, z)
+    mamba = OUTLIERS.build(OutlierConfig(layers=2))
+    ref2 = mamba.loss_and_grad(params2, batch2, reference=True)
 
     def no_backward(*args, **kwargs):
         raise AssertionError("the backward ran on a fitted batch")
 
-    monkeypatch.setattr(fg, "stack_backward", no_backward)  # the feature stack's chunks run features.gradients'
+    monkeypatch.setattr(fs, "stack_backward", no_backward)  # the feature stack's chunks (features.stack.stack_chunk)
     monkeypatch.setattr(ost, "stack_backward", no_backward)
-    r = fs.loss_and_grad(params, X, y)
+    r = deep.loss_and_grad(params, Sequences(X, y))
     assert r.loss == 0.0 and all(np.array_equal(r.grads[k], ref.grads[k]) for k in ref.grads)
     assert all(np.all(r.grads[k] == 0.0) for k in ("w", "W_B", "W_C", "V"))
     monkeypatch.setattr(ost, "hinge_slope", lambda F, z: np.zeros_like(F))  # every prompt past its margin
-    r2 = ost.loss_and_grad(W_B2, W_C2, w2, P, z)
+    r2 = mamba.loss_and_grad(params2, batch2)
     assert all(np.all(g == 0.0) for g in r2.grads.values())
     np.testing.assert_allclose(r2.F, ref2.F, rtol=1e-12, atol=1e-14)
 

@@ -8,10 +8,34 @@ import numpy as np
 import pytest
 
 from mamba_dynamics.core.config import ConfigError
-from mamba_dynamics.features import data, gradients, model, theory
+from mamba_dynamics.features import attention, content as content_path, data, gradients, head, model, models, theory
 from mamba_dynamics.features.config import FeaturesConfig
-from mamba_dynamics.features.gradients import loss_and_grad, loss_and_grad_reference, outputs
+from mamba_dynamics.features.data import Sequences
 from mamba_dynamics.features.train import train
+
+
+def _model(gated, content=False, window=0, wbc="trained"):
+    """The model object of a mixer: the Eq. 5 SSM (``content``), the gate-only SSM, or linear attention."""
+    if not gated:
+        return models.REGISTRY.build(FeaturesConfig(model="lt-mlp", window=window))
+    if not content:
+        return models.REGISTRY.build(FeaturesConfig(model="ssm", reading="gate-only"))
+    return models.REGISTRY.build(FeaturesConfig(model="ssm", wbc=wbc))
+
+
+def fast_grads(p, X, y, gated, content=False, window=0, want_wbc=True):
+    return _model(gated, content, window, "trained" if want_wbc else "frozen").loss_and_grad(p, Sequences(X, y))
+
+
+def reference_grads(p, X, y, gated, content=False, window=0):
+    return _model(gated, content, window).loss_and_grad(p, Sequences(X, y), reference=True)
+
+
+def fast_outputs(p, X, gated, content=False, window=0):
+    """The fast per-token outputs in fresh arrays (no workspace)."""
+    if not gated:
+        return attention.attention_outputs(X, p.W, window)
+    return content_path.content_outputs(p, X) if content else gradients.gate_only_outputs(X, p.w)[0]
 
 
 def _set(regime="majority", **kw):
@@ -58,11 +82,11 @@ def test_recurrence_equals_closed_form_and_kernel():
     cfg, O, s = _set(L=20)
     w = 3 * np.random.default_rng(1).standard_normal(cfg.d)
     a, b = model.scan_recurrence(s.X, w), model.mix_closed_form(s.X, w)
-    c = outputs(model.Params(w, np.eye(cfg.d), np.zeros((2, cfg.d)), np.ones(2)), s.X, True)
+    c = fast_outputs(model.Params(w, np.eye(cfg.d), np.zeros((2, cfg.d)), np.ones(2)), s.X, True)
     assert np.abs(a - b).max() < 1e-13 and np.abs(a - c).max() < 1e-13
     W = np.random.default_rng(2).standard_normal((cfg.d, cfg.d))
     p = model.Params(w, W, np.zeros((2, cfg.d)), np.ones(2))
-    assert np.abs(outputs(p, s.X, False) - model.mix_attention(s.X, W)).max() < 1e-12
+    assert np.abs(fast_outputs(p, s.X, False) - model.mix_attention(s.X, W)).max() < 1e-12
 
 
 # the shared block's forms (core.stack.block_form): the scan (L = 30, d = 4) and the pairwise form on the factored
@@ -76,12 +100,12 @@ def test_paper_scan_equals_closed_form_and_kernels(L, d):
                      a=model.output_layer_random(7, rng), W_B=rng.standard_normal((d, d)), W_C=rng.standard_normal((d, d)))
     a, b = model.scan_content_recurrence(s.X, p.w, p.W_B, p.W_C), model.mix_content(s.X, p.w, p.W_B, p.W_C)
     assert np.abs(a - b).max() < 1e-12 * max(1.0, np.abs(a).max())
-    assert np.abs(outputs(p, s.X, True, content=True) - a).max() < 1e-12 * max(1.0, np.abs(a).max())
-    k, r = loss_and_grad(p, s.X, s.y, True, content=True), loss_and_grad_reference(p, s.X, s.y, True, content=True)
+    assert np.abs(fast_outputs(p, s.X, True, content=True) - a).max() < 1e-12 * max(1.0, np.abs(a).max())
+    k, r = fast_grads(p, s.X, s.y, True, content=True), reference_grads(p, s.X, s.y, True, content=True)
     assert set(k.grads) == {"w", "W_B", "W_C", "V"} and k.loss == pytest.approx(r.loss, abs=1e-13)
     for name in k.grads:
         assert np.allclose(k.grads[name], r.grads[name], rtol=1e-10, atol=1e-13 * max(1.0, np.abs(r.grads[name]).max()))
-    frozen = loss_and_grad(p, s.X, s.y, True, content=True, want_wbc=False)
+    frozen = fast_grads(p, s.X, s.y, True, content=True, want_wbc=False)
     assert set(frozen.grads) == {"w", "V"} and np.array_equal(frozen.grads["V"], k.grads["V"])
     # frozen projections skip their products; dLoss/dw is then a matrix-vector product (its last bit may differ)
     np.testing.assert_allclose(frozen.grads["w"], k.grads["w"], rtol=1e-13, atol=1e-16)
@@ -99,11 +123,11 @@ def test_only_active_sequences_enter_the_backward_pass(model_name, L, d):
                      V=3 * rng.standard_normal((7, d)), a=model.output_layer_random(7, rng),
                      W_B=rng.standard_normal((d, d)), W_C=rng.standard_normal((d, d)))
     content = model_name == "ssm"
-    F = loss_and_grad_reference(p, s.X, s.y, content, content=content).F
+    F = reference_grads(p, s.X, s.y, content, content=content).F
     p.V = p.V * 3 / np.median(np.abs(F))  # |F| about 3: y = sign(F) leaves the hinge
     y = np.where(np.arange(len(F)) % 2 == 0, np.sign(F), -np.sign(F))
-    k = loss_and_grad(p, s.X, y, content, content=content)
-    r = loss_and_grad_reference(p, s.X, y, content, content=content)
+    k = fast_grads(p, s.X, y, content, content=content)
+    r = reference_grads(p, s.X, y, content, content=content)
     active = np.mean(y * r.F < 1)
     assert 0.4 < active < 0.8, active
     assert k.loss == pytest.approx(r.loss, abs=1e-13) and np.allclose(k.F, r.F, rtol=1e-12, atol=1e-13)
@@ -118,31 +142,34 @@ def test_the_backward_of_every_sequence_equals_that_of_the_active_ones(monkeypat
     and a 3-block stack, and reused arrays give the same numbers a second time."""
     from mamba_dynamics.features import stack
 
-    monkeypatch.setattr(gradients, "TAKE_BELOW", take_below)
+    monkeypatch.setattr(stack, "TAKE_BELOW", take_below)
     cfg, O, s = _set(L=12, d=6)
     rng = np.random.default_rng(5)
     p = model.Params(w=rng.standard_normal(6), W=np.eye(6), V=3 * rng.standard_normal((7, 6)),
                      a=model.output_layer_random(7, rng), W_B=rng.standard_normal((6, 6)),
                      W_C=rng.standard_normal((6, 6)))
-    F = loss_and_grad_reference(p, s.X, s.y, True, content=True).F
+    F = reference_grads(p, s.X, s.y, True, content=True).F
     p.V = p.V * 3 / np.median(np.abs(F))
     y = np.where(np.arange(len(F)) % 2 == 0, np.sign(F), -np.sign(F))
-    r = loss_and_grad_reference(p, s.X, y, True, content=True)
+    r = reference_grads(p, s.X, y, True, content=True)
     assert 0.4 < np.mean(y * r.F < 1) < 0.8
-    k = loss_and_grad(p, s.X, y, True, content=True)
+    one = _model(True, True)
+    monkeypatch.setattr(content_path, "pairs_small", lambda T, D, r: False)  # the chunked path (stack_chunk)
+    k = one.loss_and_grad(p, Sequences(s.X, y))
     for name in r.grads:
         np.testing.assert_allclose(k.grads[name], r.grads[name], rtol=1e-10,
                                    atol=1e-13 * max(1.0, np.abs(r.grads[name]).max()))
-    again = loss_and_grad(p, s.X, y, True, content=True)  # the reused arrays: the same numbers bit for bit
+    again = one.loss_and_grad(p, Sequences(s.X, y))  # the model's reused arrays: the same numbers bit for bit
     assert all(np.array_equal(again.grads[name], k.grads[name]) for name in k.grads)
-    deep = stack.init_stack_params(FeaturesConfig(d=6, L=12, layers=3), np.random.default_rng(1))
+    deep_model = models.REGISTRY.build(FeaturesConfig(d=6, L=12, layers=3, wbc="trained"))
+    deep = deep_model.init_params(np.random.default_rng(1))
     deep.w += 0.5 * rng.standard_normal(deep.w.shape)
-    F = stack.loss_and_grad_reference(deep, s.X, s.y).F
+    F = deep_model.loss_and_grad(deep, Sequences(s.X, s.y), reference=True).F
     deep.V = deep.V * 3 / np.median(np.abs(F))
     y = np.where(np.arange(len(F)) % 3 == 0, np.sign(F), -np.sign(F))
-    r = stack.loss_and_grad_reference(deep, s.X, y)
+    r = deep_model.loss_and_grad(deep, Sequences(s.X, y), reference=True)
     assert 0.5 < np.mean(y * r.F < 1) < 0.9
-    k = stack.loss_and_grad(deep, s.X, y)
+    k = deep_model.loss_and_grad(deep, Sequences(s.X, y))
     for name in r.grads:
         np.testing.assert_allclose(k.grads[name], r.grads[name], rtol=1e-10,
                                    atol=1e-13 * max(1.0, np.abs(r.grads[name]).max()))
@@ -169,7 +196,7 @@ def test_fast_head_equals_the_reference_head_bit_for_bit():
     rng = np.random.default_rng(6)
     for N, L, d, m in ((300, 12, 10, 40), (7, 5, 4, 3), (2, 130, 6, 9)):
         Y, V, a = rng.standard_normal((N, L, d)), rng.standard_normal((m, d)), rng.standard_normal(m)
-        np.testing.assert_array_equal(gradients.head_outputs(Y, V, a), model.head(Y, V, a))
+        np.testing.assert_array_equal(head.head_outputs(Y, V, a), model.head(Y, V, a))
 
 
 @pytest.mark.parametrize("gated, content, window", [(True, True, 0), (True, False, 0), (False, False, 0),
@@ -180,9 +207,11 @@ def test_outputs_in_reused_arrays_are_the_fresh_outputs(gated, content, window):
     d = cfg.d
     p = model.Params(w=rng.standard_normal(d), W=rng.standard_normal((d, d)), V=rng.standard_normal((5, d)),
                      a=model.output_layer_random(5, rng), W_B=rng.standard_normal((d, d)), W_C=rng.standard_normal((d, d)))
-    fresh = outputs(p, s.X, gated, content, window)
-    np.testing.assert_array_equal(outputs(p, s.X, gated, content, window, reuse=True), fresh)
-    np.testing.assert_array_equal(gradients.predict(p, s.X, gated, content, window), model.head(fresh, p.V, p.a))
+    fresh = fast_outputs(p, s.X, gated, content, window)
+    mdl = _model(gated, content, window)
+    for _ in range(2):  # the model's evaluation arrays, reused
+        np.testing.assert_array_equal(mdl.outputs(p, s.X), fresh)
+        np.testing.assert_array_equal(mdl.predict(p, s.X), model.head(fresh, p.V, p.a))
 
 
 def test_windowed_attention_weights_and_kernel():
@@ -192,12 +221,12 @@ def test_windowed_attention_weights_and_kernel():
     # the pairwise form in batched BLAS (L <= 4 window) and the direct Numba sum (L > 4 window), outputs and gradients
     for L, pairs in ((9, True), (13, False)):
         cfg, O, s = _set(L=L)
-        assert gradients.attention_pairs(L, cfg.d, 3) == pairs
+        assert attention.attention_pairs(L, cfg.d, 3) == pairs
         rng = np.random.default_rng(0)
         p = model.Params(w=np.zeros(cfg.d), W=rng.standard_normal((cfg.d, cfg.d)), V=rng.standard_normal((5, cfg.d)),
                          a=model.output_layer_random(5, rng))
-        assert np.abs(outputs(p, s.X, False, window=3) - model.mix_attention(s.X, p.W, 3)).max() < 1e-12
-        k, r = loss_and_grad(p, s.X, s.y, False, window=3), loss_and_grad_reference(p, s.X, s.y, False, window=3)
+        assert np.abs(fast_outputs(p, s.X, False, window=3) - model.mix_attention(s.X, p.W, 3)).max() < 1e-12
+        k, r = fast_grads(p, s.X, s.y, False, window=3), reference_grads(p, s.X, s.y, False, window=3)
         assert k.loss == pytest.approx(r.loss, abs=1e-13)
         for name in r.grads:
             np.testing.assert_allclose(k.grads[name], r.grads[name], rtol=1e-10, atol=1e-13 * np.abs(r.grads[name]).max())
@@ -253,21 +282,21 @@ def test_long_prompts_and_huge_weights_stay_finite():
             p = model.Params(scale * rng.standard_normal(5), np.eye(5), rng.standard_normal((4, 5)),
                              model.output_layer(4), W_B=np.eye(5) + rng.standard_normal((5, 5)),
                              W_C=np.eye(5) + rng.standard_normal((5, 5)))
-            loss, g, F = loss_and_grad(p, s.X, s.y, True, content=content)
+            loss, g, F = fast_grads(p, s.X, s.y, True, content=content)
             assert np.isfinite(loss) and all(np.all(np.isfinite(v)) for v in g.values()) and np.all(np.isfinite(F))
         short = s.X[:, :300]  # the O(L^2) reference agrees on a long-ish prompt with saturated gates
-        lk, gk, _ = loss_and_grad(p, short, s.y, True, content=content)
-        lr, gr, _ = loss_and_grad_reference(p, short, s.y, True, content=content)
+        lk, gk, _ = fast_grads(p, short, s.y, True, content=content)
+        lr, gr, _ = reference_grads(p, short, s.y, True, content=content)
         assert lk == pytest.approx(lr, abs=1e-12)
         for k in gk:
             assert np.allclose(gk[k], gr[k], rtol=1e-9, atol=1e-12 * max(1.0, np.abs(gr[k]).max()))
     # global linear attention on the same prompts runs as its O(L d^2) recurrence
     p = model.Params(np.zeros(5), np.eye(5) + 0.5 * rng.standard_normal((5, 5)), rng.standard_normal((4, 5)),
                      model.output_layer(4))
-    loss, g, F = loss_and_grad(p, s.X, s.y, False)
+    loss, g, F = fast_grads(p, s.X, s.y, False)
     assert np.isfinite(loss) and all(np.all(np.isfinite(v)) for v in g.values()) and np.all(np.isfinite(F))
-    lk, gk, _ = loss_and_grad(p, s.X[:, :300], s.y, False)
-    lr, gr, _ = loss_and_grad_reference(p, s.X[:, :300], s.y, False)
+    lk, gk, _ = fast_grads(p, s.X[:, :300], s.y, False)
+    lr, gr, _ = reference_grads(p, s.X[:, :300], s.y, False)
     assert lk == pytest.approx(lr, abs=1e-12)
     for k in gk:
         assert np.allclose(gk[k], gr[k], rtol=1e-9, atol=1e-12 * max(1.0, np.abs(gr[k]).max()))
@@ -277,7 +306,7 @@ def test_inputs_not_modified_and_deterministic():
     cfg, O, s = _set()
     p = model.init_params(cfg, np.random.default_rng(0))
     X0 = s.X.copy()
-    r1 = loss_and_grad(p, s.X, s.y, True)
+    r1 = fast_grads(p, s.X, s.y, True)
     assert np.array_equal(s.X, X0)
     a, b = train(cfg.replace(steps=10)), train(cfg.replace(steps=10))
     assert np.array_equal(a.history["test_err"], b.history["test_err"]) and np.array_equal(a.params.w, b.params.w)

@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 from mamba_dynamics.core.stack import block_form
-from mamba_dynamics.features import gradients, model
-from mamba_dynamics.features.gradients import loss_and_grad, loss_and_grad_reference
+from mamba_dynamics.features import attention, content as content_path, head, model, models
+from mamba_dynamics.features.config import FeaturesConfig
+from mamba_dynamics.features.data import Sequences
+
+
+def _grads(p, X, y, content, window=0, wbc="trained", reference=False):
+    """The loss and gradients of the model object: the Eq. 5 SSM (``content``) or linear attention."""
+    cfg = FeaturesConfig(model="ssm" if content else "lt-mlp", wbc=wbc, window=window)
+    return models.REGISTRY.build(cfg).loss_and_grad(p, Sequences(X, y), reference=reference)
 
 
 def _case(N, L, d, r, m=7, seed=0, half_active=True, content=True):
@@ -17,7 +24,7 @@ def _case(N, L, d, r, m=7, seed=0, half_active=True, content=True):
     p = model.Params(w=rng.standard_normal(d), W=np.eye(d) + 0.3 * rng.standard_normal((d, d)),
                      V=rng.standard_normal((m, d)), a=model.output_layer_random(m, rng),
                      W_B=rng.standard_normal((d, r)), W_C=rng.standard_normal((d, r)))
-    F = loss_and_grad_reference(p, X, np.ones(N), content, content=content).F
+    F = _grads(p, X, np.ones(N), content, reference=True).F
     p.V = p.V * 3 / np.median(np.abs(F))  # |F| about 3: y = sign(F) leaves the hinge
     y = np.where(np.arange(N) % 2 == 0, np.sign(F), -np.sign(F)) if half_active else -np.sign(F)
     return p, X, y
@@ -39,15 +46,15 @@ def test_both_forms_are_covered():
 @pytest.mark.parametrize("half_active", [True, False])
 def test_content_pass_equals_the_reference_in_both_forms(L, d, r, half_active):
     p, X, y = _case(37, L, d, r, half_active=half_active)
-    _close(loss_and_grad(p, X, y, True, content=True), loss_and_grad_reference(p, X, y, True, content=True))
-    frozen = loss_and_grad(p, X, y, True, content=True, want_wbc=False)
+    _close(_grads(p, X, y, True), _grads(p, X, y, True, reference=True))
+    frozen = _grads(p, X, y, True, wbc="frozen")
     assert set(frozen.grads) == {"w", "V"}
 
 
 @pytest.mark.parametrize("window", [0, 3])
 def test_attention_pass_equals_the_reference(window):
     p, X, y = _case(29, 9, 6, 6, content=False)
-    _close(loss_and_grad(p, X, y, False, window=window), loss_and_grad_reference(p, X, y, False, window=window))
+    _close(_grads(p, X, y, False, window), _grads(p, X, y, False, window, reference=True))
 
 
 def test_block_and_group_sizes_change_no_bit(monkeypatch):
@@ -55,12 +62,13 @@ def test_block_and_group_sizes_change_no_bit(monkeypatch):
     of 1, 3 or 8 sequences give the same bits, for the Eq. 5 model and linear attention."""
     cases = [(True, True, _case(41, 12, 8, 8)), (True, True, _case(41, 12, 8, 3)),
              (False, False, _case(41, 9, 6, 6, content=False))]
-    base = [loss_and_grad(p, X, y, g, content=c) for g, c, (p, X, y) in cases]
+    base = [_grads(p, X, y, c) for g, c, (p, X, y) in cases]
     for block, group in ((1, 1), (5, 3), (1000, 8)):
-        monkeypatch.setattr(gradients, "PASS_BLOCK", block)
-        monkeypatch.setattr(gradients, "HEAD_GROUP", group)
+        for module in (content_path, attention):
+            monkeypatch.setattr(module, "PASS_BLOCK", block)
+            monkeypatch.setattr(module, "HEAD_GROUP", group)
         for (g, c, (p, X, y)), b in zip(cases, base):
-            k = loss_and_grad(p, X, y, g, content=c)
+            k = _grads(p, X, y, c)
             assert np.array_equal(k.F, b.F) and k.loss == b.loss
             assert all(np.array_equal(k.grads[n], b.grads[n]) for n in b.grads)
 
@@ -69,9 +77,9 @@ def test_content_pass_equals_the_chunked_stack_step(monkeypatch):
     """The one-call pass and the shared stack's chunked step (``stack_chunk``, the Table 3 stacks' path) compute the
     same model: equal to rounding."""
     p, X, y = _case(64, 12, 8, 8)
-    k = loss_and_grad(p, X, y, True, content=True)
-    monkeypatch.setattr(gradients, "pairs_small", lambda T, D, r: False)  # the stack's path
-    _close(loss_and_grad(p, X, y, True, content=True), k)
+    k = _grads(p, X, y, True)
+    monkeypatch.setattr(content_path, "pairs_small", lambda T, D, r: False)  # the stack's path
+    _close(_grads(p, X, y, True), k)
 
 
 def test_head_pass_compact_and_full_layouts_agree():
@@ -82,14 +90,14 @@ def test_head_pass_compact_and_full_layouts_agree():
     out = {}
     for compact in (True, False):
         F, act, Gy, dVt = np.empty(N), np.empty(N, np.int64), np.full((N, L, d), np.nan), np.zeros((d, m))
-        na = gradients.head_pass(Y, V, np.ascontiguousarray(V.T), a, y, F, act, Gy, dVt, compact, 4, N)
+        na = head.head_pass(Y, V, np.ascontiguousarray(V.T), a, y, F, act, Gy, dVt, compact, 4, N)
         out[compact] = F, act[:na], Gy, dVt
     (F1, a1, G1, V1), (F0, a0, G0, V0) = out[True], out[False]
     assert 0 < len(a1) < N and np.array_equal(a1, a0) and np.array_equal(F1, F0) and np.array_equal(V1, V0)
     assert np.array_equal(G1[:len(a1)], G0[a1])
     inactive = np.setdiff1d(np.arange(N), a1)
     assert np.all(G0[inactive] == 0.0)
-    _, Fr, dVr, Gr = gradients.head_reference(Y, V, a, y)
+    _, Fr, dVr, Gr = head.head_reference(Y, V, a, y)
     np.testing.assert_allclose(F1, Fr, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(V1.T, dVr, rtol=1e-12, atol=1e-15 * np.abs(dVr).max())
     np.testing.assert_allclose(G0, Gr, rtol=1e-12, atol=1e-15 * np.abs(Gr).max())

@@ -4,7 +4,7 @@ model, and the reduced Table 3 keeps its qualitative claim."""
 import numpy as np
 import pytest
 
-from mamba_dynamics.features import data, gradients, model, stack
+from mamba_dynamics.features import data, model, models, stack
 from mamba_dynamics.features.config import ConfigError, FeaturesConfig
 from mamba_dynamics.features.train import seed_streams, train
 
@@ -18,9 +18,11 @@ def test_depth_one_is_the_paper_model():
     np.testing.assert_array_equal(deep.V, one.V)
     w = np.random.default_rng(2).standard_normal(cfg.d)
     one.w, deep.w[0] = w, w
-    a = gradients.loss_and_grad(one, X.X, X.y, True, content=True, want_wbc=True)
-    for fn in (stack.loss_and_grad, stack.loss_and_grad_reference):
-        b = fn(deep, X.X, X.y)
+    trained = cfg.replace(wbc="trained")  # every gradient returned
+    a = models.SSM(trained).loss_and_grad(one, X)
+    deep_model = models.SSMStack(trained)  # the stacked form at depth 1 (the registry builds it for layers > 1)
+    for reference in (False, True):
+        b = deep_model.loss_and_grad(deep, X, reference=reference)
         assert abs(a.loss - b.loss) < 1e-13
         np.testing.assert_allclose(b.F, a.F, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(b.grads["w"][0], a.grads["w"], rtol=1e-11, atol=1e-14)
@@ -30,19 +32,21 @@ def test_depth_one_is_the_paper_model():
 
 
 def test_frozen_projections_skip_their_gradients():
-    """``want_wbc=False`` (Table 3's default, ``wbc = frozen``): only ``w`` and ``V`` come back, ``V`` bit for bit
-    and ``w`` to the last bits (a matrix-vector product instead of a row of the full one), chunked or not."""
+    """``wbc = frozen`` (Table 3's default): only ``w`` and ``V`` come back, ``V`` bit for bit and ``w`` to the last
+    bits (a matrix-vector product instead of a row of the full one), chunked or not."""
     cfg = FeaturesConfig(layers=3)
     rng = seed_streams(1)
     X = data.sample(cfg, data.make_basis(cfg.d, rng["basis"]), 120, rng["train"])
     p = stack.init_stack_params(cfg, seed_streams(1)["init"])
     p.w += 0.3 * np.random.default_rng(4).standard_normal(p.w.shape)
-    full = stack.loss_and_grad(p, X.X, X.y)
-    frozen = stack.loss_and_grad(p, X.X, X.y, want_wbc=False)
+    full = models.SSMStack(cfg.replace(wbc="trained")).loss_and_grad(p, X)
+    frozen_model = models.REGISTRY.build(cfg)
+    frozen = frozen_model.loss_and_grad(p, X)
+    assert frozen_model.trained == ("w", "V")
     assert set(frozen.grads) == {"w", "V"} and frozen.loss == full.loss
     np.testing.assert_array_equal(frozen.grads["V"], full.grads["V"])
     np.testing.assert_allclose(frozen.grads["w"], full.grads["w"], rtol=1e-12, atol=1e-16)
-    ref = stack.loss_and_grad_reference(p, X.X, X.y)
+    ref = frozen_model.loss_and_grad(p, X, reference=True)
     np.testing.assert_allclose(frozen.grads["w"], ref.grads["w"], rtol=1e-10, atol=1e-14)
 
 

@@ -12,7 +12,7 @@ from mamba_dynamics.outliers import gradients
 from mamba_dynamics.outliers import symbolic as sym
 from mamba_dynamics.outliers.config import OutlierConfig
 from mamba_dynamics.outliers.data import make_patterns, sample_train
-from mamba_dynamics.outliers.gradients import loss_and_grad, loss_and_grad_reference
+from mamba_dynamics.outliers.gradients import hinge_grads, hinge_grads_reference
 
 
 def test_sympy_proves_closed_form_reduction_and_formulas():
@@ -22,13 +22,13 @@ def test_sympy_proves_closed_form_reduction_and_formulas():
 
 
 def test_wrong_kernel_is_caught(monkeypatch):
-    real = gradients.loss_and_grad
+    real = gradients.hinge_grads
 
     def sign_flipped(*args, **kwargs):
         res = real(*args, **kwargs)
         return res._replace(grads=dict(res.grads, W_C=-res.grads["W_C"]))
 
-    monkeypatch.setattr(gradients, "loss_and_grad", sign_flipped)
+    monkeypatch.setattr(gradients, "hinge_grads", sign_flipped)
     rows = check(sym.MAMBA, 0)
     bad = {(r.block, r.comparison) for r in rows if not r.ok}
     assert {("W_C", "kernel~reference"), ("W_C", "kernel~fd"), ("W_C", "kernel~sympy")} <= bad
@@ -47,7 +47,7 @@ def test_gradients_on_paper_data():
     W_B = rng.standard_normal((cfg.m, cfg.d + 1)) * 0.2
     W_C = rng.standard_normal((cfg.m, cfg.d + 1)) * 0.2
     w = rng.standard_normal(cfg.d + 1)
-    a, r = loss_and_grad(W_B, W_C, w, b.P, b.z), loss_and_grad_reference(W_B, W_C, w, b.P, b.z)
+    a, r = hinge_grads(W_B, W_C, w, b.P, b.z), hinge_grads_reference(W_B, W_C, w, b.P, b.z)
     for k in ("W_B", "W_C", "w"):
         x, y = a.grads[k], r.grads[k]
         np.testing.assert_allclose(x, y, rtol=1e-11, atol=1e-13 * np.max(np.abs(y)))
@@ -87,7 +87,7 @@ def summand_scales(W_B, W_C, w, P, gated):
        W_scale=st.sampled_from([1e-4, 1.0, 1e2]), gated=st.booleans(), block=st.sampled_from([None, 1, 2]))
 def test_property_kernel_matches_reference(seed, B, l, D, m, w_scale, W_scale, gated, block):
     args = _case(seed, B, l, D, m, w_scale, W_scale)
-    a, r = loss_and_grad(*args, gated, block=block), loss_and_grad_reference(*args, gated)
+    a, r = hinge_grads(*args, gated, block=block), hinge_grads_reference(*args, gated)
     assert np.isfinite(a.loss) and all(np.all(np.isfinite(g)) for g in (a.F, *a.grads.values()))
     assert a.loss == pytest.approx(r.loss, rel=1e-10, abs=1e-12 * max(1.0, abs(r.loss)))
     scale = summand_scales(*args[:4], gated)
@@ -102,12 +102,12 @@ def test_property_kernel_matches_reference(seed, B, l, D, m, w_scale, W_scale, g
        w_scale=st.sampled_from([0.1, 30.0, 1e3]))
 def test_property_long_prompts_finite_and_consistent(seed, l, w_scale):
     args = _case(seed, 2, l, 4, 4, w_scale, 1.0)
-    a = loss_and_grad(*args)
+    a = hinge_grads(*args)
     assert np.isfinite(a.loss) and all(np.all(np.isfinite(g)) for g in (a.F, *a.grads.values()))
     # the O(l) kernel agrees with the O(l^2) reference on the last 300 examples of the same prompt
     W_B, W_C, w, P, z = args
     short = (W_B, W_C, w, P[:, -301:], z)
-    s, r = loss_and_grad(*short), loss_and_grad_reference(*short)
+    s, r = hinge_grads(*short), hinge_grads_reference(*short)
     bound = 1e-10 * np.abs(r.grads["w"]) + 1e-12 * summand_scales(*short[:4], True)["gw"]
     assert np.all(np.abs(s.grads["w"] - r.grads["w"]) <= bound)
 
@@ -117,10 +117,10 @@ def test_block_size_does_not_change_a_bit(gated):
     """The kernel's blocks only regroup the passes: every block size gives the same bits (each output is summed
     over the prompts and tokens in the same order)."""
     args = _case(3, 67, 20, 31, 31, 1.0, 0.2)
-    a = loss_and_grad(*args, gated)
+    a = hinge_grads(*args, gated)
     assert gradients.prompt_block(67, 21, 31) == 50
     for block in (1, 7, 66, 10_000):
-        b = loss_and_grad(*args, gated, block=block)
+        b = hinge_grads(*args, gated, block=block)
         assert b.loss == a.loss and np.array_equal(b.F, a.F)
         assert all(np.array_equal(b.grads[k], a.grads[k]) for k in a.grads)
 
@@ -130,7 +130,7 @@ def test_block_size_does_not_change_a_bit(gated):
 def test_inputs_are_not_modified(B, gated):
     args = _case(7, B, 6, 4, 3, 1.0, 1.0)
     copies = [a.copy() for a in args]
-    loss_and_grad(*args, gated)
-    loss_and_grad_reference(*args, gated)
+    hinge_grads(*args, gated)
+    hinge_grads_reference(*args, gated)
     for a, c in zip(args, copies):
         np.testing.assert_array_equal(a, c)

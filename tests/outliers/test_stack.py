@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from mamba_dynamics.outliers import gradients, model, stack
+from mamba_dynamics.outliers import model, models, stack
 from mamba_dynamics.outliers.config import ConfigError, OutlierConfig
 from mamba_dynamics.outliers.data import make_patterns, sample_train, seed_streams
 from mamba_dynamics.outliers.experiments import evaluate, train_many
@@ -28,9 +28,11 @@ def test_depth_one_is_the_one_layer_model(gated):
     W_B = one.W_B + 0.1 * rng.standard_normal(one.W_B.shape)
     W_C = one.W_C + 0.1 * rng.standard_normal(one.W_C.shape)
     w = 3 * one.w
-    a = gradients.loss_and_grad(W_B, W_C, w, batch.P, batch.z, gated)
-    for fast in (True, False):
-        b = stack.loss_and_grad(W_B[None], W_C[None], w[None], batch.P, batch.z, gated, fast=fast)
+    cfg = cfg.replace(model="mamba" if gated else "lt")
+    a = models.OneLayer(cfg).loss_and_grad(model.Params(W_B, W_C, w), batch)
+    deep = models.Stack(cfg)  # the stacked form at depth 1 (the registry builds it for layers > 1 only)
+    for reference in (False, True):
+        b = deep.loss_and_grad(stack.StackParams(W_B[None], W_C[None], w[None]), batch, reference=reference)
         assert abs(a.loss - b.loss) < 1e-13
         np.testing.assert_allclose(b.F, a.F, rtol=1e-12, atol=1e-13)
         for k in ("W_B", "W_C") + (("w",) if gated else ()):

@@ -104,10 +104,11 @@ def test_gradients_kernel_reference_and_finite_differences(tokens, gated):
 
     rng = np.random.default_rng(3)
     p, data = case(rng, tokens=tokens)
-    lk, gk, _ = network_gradients.loss_grad(p, data, gated, tokens)
-    lr, gr, _ = network_gradients.loss_grad(p, data, gated, tokens, reference=True)
-    fd = finite_differences(lambda q, dd: network_gradients.loss_grad(network.NetworkParams(**q), dd, gated, tokens,
-                                                                       True)[0], p.as_arrays(), data, 1e-6)
+    batch = network_gradients.NetworkBatch(*data)
+    lk, gk, _ = network_gradients.network_grads(p, batch, gated, tokens)
+    lr, gr, _ = network_gradients.network_grads(p, batch, gated, tokens, reference=True)
+    fd = finite_differences(lambda q, dd: network_gradients.network_grads(network.NetworkParams(**q), dd, gated,
+                                                                           tokens, True)[0], p.as_arrays(), batch, 1e-6)
     assert abs(lk - lr) <= 1e-13 * abs(lr)
     for name in gk:
         scale = max(np.abs(gr[name]).max(), 1e-12)
@@ -140,7 +141,7 @@ def test_long_prompts_and_saturated_gates_stay_finite():
         q = p.copy()
         q.w *= scale
         q.b *= scale
-        loss, grads, f = network_gradients.loss_grad(q, (Xc, Yc, Xq, yq), True, "hermite")
+        loss, grads, f = network_gradients.network_grads(q, network_gradients.NetworkBatch(Xc, Yc, Xq, yq), True, "hermite")
         assert np.isfinite(loss) and np.all(np.isfinite(f))
         assert all(np.all(np.isfinite(g)) for g in grads.values())
         A, logG = network.context_statistic(Xc, Yc, q.w, q.b, True, "hermite", log_gates=True)

@@ -17,7 +17,7 @@ from mamba_dynamics.single_index.config import SingleIndexConfig
 from mamba_dynamics.single_index.data import (embed, feature_blocks, index_set, relevant_mask, sample_prompts,
                                               sub_embedding_index)
 from mamba_dynamics.single_index.experiments import krr_risk, simulate
-from mamba_dynamics.single_index.gradients import stage1_loss_grad
+from mamba_dynamics.single_index.gradients import stage1_grads
 from mamba_dynamics.single_index.metrics import effective_context, extracted_alignment
 from mamba_dynamics.single_index.model import context_statistic, gates, psi, psi_reference
 from mamba_dynamics.single_index.train import ideal_gamma, pretrain
@@ -85,12 +85,12 @@ def test_stage1_gradient_kernel_matches_reference_and_finite_differences():
     gamma = rng.standard_normal((d + 1) * (d + 2) // 2)
     v, bj, a = np.sign(rng.standard_normal(m)), rng.uniform(-1, 1, m), rng.standard_normal(m)
     args = (X, Y, 4.0, -2.0, True, v, bj, a)
-    fast, ref = stage1_loss_grad(gamma, *args), stage1_loss_grad(gamma, *args, psi_fn=psi_reference)
+    fast, ref = stage1_grads(gamma, *args), stage1_grads(gamma, *args, psi_fn=psi_reference)
     loss, grad, loss_r, grad_r = fast.loss, fast.grads["gamma"], ref.loss, ref.grads["gamma"]
     assert loss == pytest.approx(loss_r, rel=1e-12)
     np.testing.assert_allclose(grad, grad_r, rtol=1e-10, atol=1e-13)
     eps = 1e-6
-    fd = np.array([(stage1_loss_grad(gamma + eps * e, *args)[0] - stage1_loss_grad(gamma - eps * e, *args)[0])
+    fd = np.array([(stage1_grads(gamma + eps * e, *args)[0] - stage1_grads(gamma - eps * e, *args)[0])
                    / (2 * eps) for e in np.eye(len(gamma))])
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 

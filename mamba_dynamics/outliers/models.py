@@ -1,0 +1,180 @@
+"""The outlier-ICL models (arXiv 2510.00399) as objects of the one model interface (:mod:`mamba_dynamics.core.model`).
+
+=================  =============================================================================================
+class              what it is
+=================  =============================================================================================
+:class:`OneLayer`  ``mamba`` (eq. 3) and ``lt`` (the linear Transformer, ``G == 1``): one layer, the paper's model
+:class:`Stack`     the same mixers in ``layers > 1`` residual blocks (Table 1; :mod:`mamba_dynamics.outliers.stack`)
+=================  =============================================================================================
+
+:data:`REGISTRY` builds one from an :class:`~mamba_dynamics.outliers.config.OutlierConfig`
+(``REGISTRY.build(cfg)``): ``cfg.model`` picks the mixer and ``cfg.layers`` the class, in that one place.  Both
+read a :class:`~mamba_dynamics.outliers.data.PromptBatch` (``P`` ``(B, l+1, d+1)``, ``z`` ``(B,)``), train ``W_B``,
+``W_C`` and, for Mamba, ``w`` (the linear Transformer's ``w`` stays fixed), and track the Cor. 1-2 quantities on
+two fixed test sets (:class:`TestSets`).  What a run prints (:meth:`OneLayer.summary`) sits here too: the rows of
+the summary table are what the model tracks, and the theorems cover the one-layer model only.
+
+Glossary: ``params`` = :class:`~mamba_dynamics.outliers.model.Params` (one layer) or
+:class:`~mamba_dynamics.outliers.stack.StackParams`; ``tests`` = :class:`TestSets` (clean and outlier prompts).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..core.losses import LossGrad
+from ..core.model import Model, Registry
+from . import gradients, metrics, model, stack
+from .data import PromptBatch
+
+
+#: the family's models by ``--model`` name (``REGISTRY.build(cfg)``)
+REGISTRY = Registry("outliers")
+
+
+class TestSets(NamedTuple):
+    """The fixed evaluation sets of a run: clean prompts (``alpha = 0``) and prompts with unseen outliers."""
+
+    clean: PromptBatch
+    noisy: PromptBatch
+
+
+class _OutlierModel(Model):
+    """What both depths share: the gate is the mixer's (``cfg.gated``), and the trained blocks."""
+
+    @property
+    def gated(self) -> bool:
+        return self.cfg.gated
+
+    @property
+    def trained(self) -> tuple:
+        return ("W_B", "W_C", "w") if self.gated else ("W_B", "W_C")
+
+    def _common_rows(self, result) -> list:
+        cfg, h = self.cfg, result.history
+        return [("status", result.status), ("steps done", str(result.steps_done)),
+                ("wall time", f"{result.wall_time:.1f} s"),
+                ("final train hinge loss", f"{h['train_loss'][-1]:.4g}"),
+                ("test error, clean (alpha=0)", f"{h['test_err_clean'][-1]:.4f}"),
+                (f"test error, alpha={cfg.alpha} ({cfg.label_rule}, {cfg.placement})", f"{h['test_err'][-1]:.4f}")]
+
+
+class Stack(_OutlierModel):
+    """``cfg.layers`` Mamba (or linear-Transformer) blocks on a residual stream, read at the query's label
+    channel (:mod:`mamba_dynamics.outliers.stack`); the training loop runs its small products on one BLAS
+    thread (more cost more than they give, docs/performance.md)."""
+
+    Params = stack.StackParams
+    blas_threads = 1
+
+    def init_params(self, rng: np.random.Generator):
+        return stack.init_stack_params(self.cfg, rng)
+
+    def loss_and_grad(self, params, batch, *, reference: bool = False) -> LossGrad:
+        return stack.stack_grads(params.W_B, params.W_C, params.w, batch.P, batch.z, self.gated, not reference,
+                                 self.cfg.norm, None if reference else self.scratch("step"))
+
+    def predict(self, params, P: np.ndarray, *, reference: bool = False) -> np.ndarray:
+        return stack.forward(params, P, self.gated, not reference, self.cfg.norm,
+                             None if reference else self.scratch("eval"))
+
+    def tracked(self, params, tests: TestSets) -> dict:
+        """:func:`~mamba_dynamics.outliers.metrics.stack_snapshot`: test errors, norms, per-block Cor. 1-2."""
+        return metrics.stack_snapshot(params, tests.clean, tests.noisy, self.gated, self.cfg.norm,
+                                      self.scratch("eval"))
+
+    def snapshot(self, params, clean: PromptBatch, noisy: PromptBatch) -> dict:
+        """The one-layer snapshot's keys (:data:`~mamba_dynamics.outliers.metrics.SNAPSHOT_KEYS`), the Cor. 1-2
+        quantities from the last block, the one the readout reads (phase-diagram cells)."""
+        st = self.tracked(params, TestSets(clean, noisy))
+        out = {k: st[k] for k in ("test_err_clean", "test_err", "norm_W_B", "norm_W_C", "norm_w")}
+        out.update({k: float(st[f"{k}_blocks"][-1]) for k in ("attn_same", "attn_other", "gate_outlier",
+                                                               "gate_clean")})
+        out["attn_other_unseen"] = float("nan")
+        return out
+
+    def summary(self, result) -> tuple[list, dict]:
+        """The summary table's rows (per-block Cor. 1-2 quantities) and the sidecar's theory section (none: the
+        paper's theorems are for one layer)."""
+        cfg, h = self.cfg, result.history
+        fmt = lambda key, f: " / ".join(format(v, f) for v in h[key][-1])  # noqa: E731
+        rows = [("model", f"{self.label} (norm {cfg.norm})")] + self._common_rows(result) + [
+            ("attention sum, same pattern, per block", fmt("attn_same_blocks", ".4g")),
+            ("attention sum, other examples, per block", fmt("attn_other_blocks", ".4g")),
+            ("mean gate, outlier examples, per block", fmt("gate_outlier_blocks", ".3e")),
+            ("mean gate, clean examples, per block", fmt("gate_clean_blocks", ".3e")),
+            ("residual stream norm / prompt's, per block", fmt("stream_norm_blocks", ".3g"))]
+        return rows, {"note": "the paper's theorems are for one layer; a stack is measured, not bounded"}
+
+    def figure(self, result):
+        from .plotting import plot_stack_run
+
+        return plot_stack_run(result)
+
+
+@REGISTRY.register("mamba", "lt", stacked=Stack)
+class OneLayer(_OutlierModel):
+    """One-layer Mamba (eq. 3) or the linear Transformer: hand-derived hinge gradients
+    (:func:`~mamba_dynamics.outliers.gradients.hinge_grads`, reference
+    :func:`~mamba_dynamics.outliers.gradients.hinge_grads_reference`), output :func:`~mamba_dynamics.outliers.model
+    .forward` (NumPy, gates in log space: the same function with or without ``reference``)."""
+
+    Params = model.Params
+
+    def init_params(self, rng: np.random.Generator):
+        return model.init_params(self.cfg, rng)
+
+    def loss_and_grad(self, params, batch, *, reference: bool = False) -> LossGrad:
+        fn = gradients.hinge_grads_reference if reference else gradients.hinge_grads  # looked up at call time
+        return fn(params.W_B, params.W_C, params.w, batch.P, batch.z, self.gated)
+
+    def predict(self, params, P: np.ndarray, *, reference: bool = False) -> np.ndarray:
+        return model.forward(params, P, self.gated)
+
+    def tracked(self, params, tests: TestSets) -> dict:
+        """:data:`~mamba_dynamics.outliers.metrics.SNAPSHOT_KEYS` and the Cor. 2 profiles
+        (:data:`~mamba_dynamics.outliers.metrics.PROFILE_KEYS`, each ``(l_ts,)``)."""
+        scalars, prof = metrics.snapshot_with_profile(params, tests.clean, tests.noisy, self.gated)
+        return {**scalars, **{k: prof[k] for k in metrics.PROFILE_KEYS}}
+
+    def snapshot(self, params, clean: PromptBatch, noisy: PromptBatch) -> dict:
+        """:data:`~mamba_dynamics.outliers.metrics.SNAPSHOT_KEYS` (phase-diagram cells)."""
+        return metrics.snapshot(params, clean, noisy, self.gated)
+
+    def summary(self, result) -> tuple[list, dict]:
+        """The summary table's rows and the sidecar's theory section (Thms 1-4, Cors 1-2 at this setting)."""
+        from . import theory
+
+        cfg, h = self.cfg, result.history
+        th = {
+            "alpha_max": theory.alpha_max(cfg.model, cfg.p_a, cfg.l_tr, cfg.l_ts),
+            "covered_by_theorem": theory.covered(cfg.model, cfg.alpha, cfg.p_a, cfg.l_tr, cfg.l_ts, cfg.M1),
+            "conditions": [{"condition": n, "holds": ok, "detail": d} for n, ok, d in theory.conditions(cfg)],
+            "iterations_scale": (theory.iterations_mamba(cfg.eta, cfg.p_a, cfg.beta, cfg.M1) if cfg.gated else
+                                 theory.iterations_lt(cfg.eta, cfg.p_a, cfg.beta, cfg.M1, cfg.l_tr)),
+            "trained_checks": ([{"check": n, "holds": ok, "detail": d}
+                                for n, ok, d in theory.trained_checks(cfg, result.final)]
+                               if "gate_by_rank" in result.final else []),
+        }
+        rows = [("model", cfg.model)] + self._common_rows(result) + [
+            ("attention sum, same pattern (Cor. 1)", f"{h['attn_same'][-1]:.4g}"),
+            ("attention sum, other examples (Cor. 1)", f"{h['attn_other'][-1]:.4g}"),
+            ("mean gate, outlier examples (Cor. 2)", f"{h['gate_outlier'][-1]:.3e}"),
+            ("mean gate, clean examples (Cor. 2)", f"{h['gate_clean'][-1]:.3e}"),
+            ("||W_B||, ||W_C||, ||w||", f"{h['norm_W_B'][-1]:.3f}, {h['norm_W_C'][-1]:.3f}, {h['norm_w'][-1]:.3f}"),
+            ("theory: largest alpha covered", f"{th['alpha_max']:.3g} (Thm {2 if cfg.gated else 4})"),
+            ("theory: this alpha covered", str(th["covered_by_theorem"])),
+            ("theory: conditions that fail", ", ".join(theory.failing(cfg)) or "none (of those encoded)"),
+            ("theory: trained-model checks that fail (Cor. 1-2)",
+             ", ".join(c["check"] for c in th["trained_checks"] if not c["holds"]) or "none")]
+        return rows, th
+
+    def figure(self, result):
+        from .plotting import plot_run
+
+        return plot_run(result)
+
+
+__all__ = ("REGISTRY", "TestSets", "OneLayer", "Stack")
