@@ -27,43 +27,9 @@ from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arg
 from mamba_dynamics.core.io import write_run
 from mamba_dynamics.core.plotting import save_figure
 from mamba_dynamics.core.progress import progress_bar
-from mamba_dynamics.features import plotting
-from mamba_dynamics.features.config import FeaturesConfig
-from mamba_dynamics.features.experiments import STUDIES, run_study, study_size
-
-FINAL = ("test_err", "train_err", "cos_pos", "cos_neg", "cos_irr", "w_pos", "w_neg", "w_irr", "gate_rel", "gate_irr",
-         "mlp_pos", "mlp_neg", "mlp_pos_max", "mlp_neg_max", "lucky_frac")
-
-
-def _setting(runs: list) -> str:
-    """One line per regime in ``runs``: the shared sizes and the regime's step size and steps."""
-    lines = []
-    for regime in dict.fromkeys(r["config"]["regime"] for r in runs):
-        kw = next(r["config"] for r in runs if r["config"]["regime"] == regime)
-        cfg = FeaturesConfig(**{k: v for k, v in kw.items() if k not in ("seed", "eta", "wbc0", "model", "window",
-                                                                            "gate", "d", "alpha_c", "gap_near",
-                                                                            "gap_far")})
-        vary = sorted({k for r in runs if r["config"]["regime"] == regime for k, v in r["config"].items()
-                       if k != "seed" and v != kw.get(k)} | {k for k in ("model", "gate", "window") if k in kw})
-        fixed = (f"alpha_r={cfg.alpha_r}" if regime == "majority" else
-                 f"Delta L+={kw.get('gap_near', cfg.gap_near)}, Delta L-={kw.get('gap_far', cfg.gap_far)}")
-        lines.append(f"{regime}: d={kw.get('d', cfg.d)}, L={cfg.L}, {fixed}, tau={cfg.tau}, m={cfg.m}, "
-                     f"N={cfg.n_train}, W^(0)={kw.get('wbc0', 1.0):g} I frozen, eta={kw.get('eta', cfg.eta):g}, "
-                     f"{cfg.steps} steps" + (f"; varied: {', '.join(vary)}" if vary else ""))
-    return "\n".join(lines)
-
-
-def _finals(runs: list) -> dict:
-    """Mean and std over seeds of the final values, per label."""
-    out = {}
-    for label in dict.fromkeys(r["label"] for r in runs):
-        sel = [r for r in runs if r["label"] == label]
-        out[label] = {k: {"mean": float(np.mean([r[k][-1] for r in sel])), "std": float(np.std([r[k][-1] for r in sel])),
-                          "min_over_training": float(np.mean([np.min(r[k]) for r in sel])) if k == "test_err" else None}
-                      for k in FINAL}
-        out[label]["seeds"] = len(sel)
-        out[label]["config"] = {k: v for k, v in sel[0]["config"].items() if k != "seed"}
-    return out
+from mamba_dynamics.features.experiments import (STUDIES, run_study, study_finals, study_seeds, study_setting,
+                                                 study_size)
+from mamba_dynamics.features.plotting import study_figures
 
 
 def main(argv=None) -> int:
@@ -80,8 +46,7 @@ def main(argv=None) -> int:
     if unknown or not names:
         parser.error(f"unknown study {', '.join(unknown) or repr(args.study)}; choose from {', '.join(STUDIES)}")
     out = output_dir(parser, args, "features-paper")
-    seeds = {n: (1 if n == "sensitivity" else (min(args.seeds, 2) if n in ("dims", "gaps") else args.seeds))
-             for n in names}
+    seeds = {n: study_seeds(n, args.seeds) for n in names}
     bar = progress_bar(sum(study_size(n, seeds[n], args.quick) for n in names), "runs", enabled=not args.quiet)
     rows, written = [], []
     try:
@@ -89,26 +54,14 @@ def main(argv=None) -> int:
     finally:
         bar.close()
     for name, runs in results.items():
-        finals = _finals(runs)
-        setting = _setting(runs)
+        finals, setting = study_finals(runs), study_setting(runs)
         arrays = {f"{r['label']}/seed{r['seed']}/{k}": v for r in runs for k, v in r.items()
                   if isinstance(v, np.ndarray) and v.ndim >= 1}
         write_run(out, name, arrays, {"study": name, "seeds": seeds[name], "quick": args.quick, "final": finals,
                                       "setting": setting})
-        figs = {"gating": [("gating_removed", plotting.plot_gating_removed), ("fig5_wo_alignment",
-                                                                               plotting.plot_wo_alignment)],
-                "models": [("fig6_locality_models", plotting.plot_locality_models)],
-                "gaps": [("locality_gaps", plotting.plot_gaps)],
-                "dims": [("dims_alpha_c", plotting.plot_dims)]}.get(name, [])
-        for fname, fn in figs:
-            save_figure(fn(runs, setting), out / f"{fname}.png", pdf=args.pdf)
-            written.append(f"{fname}.png")
-        if name == "sensitivity":
-            sens = [dict(regime=v["config"]["regime"], eta=v["config"]["eta"], wbc0=v["config"]["wbc0"],
-                         **{k: v[k]["mean"] for k in ("test_err", "cos_pos", "cos_neg", "cos_irr")})
-                    for v in finals.values()]
-            save_figure(plotting.plot_sensitivity(sens), out / "sensitivity.png", pdf=args.pdf)
-            written.append("sensitivity.png")
+        for stem, fig in study_figures(name, runs, setting, finals).items():
+            save_figure(fig, out / f"{stem}.png", pdf=args.pdf)
+            written.append(f"{stem}.png")
         for label, v in finals.items():
             rows.append((f"{name}: {label}", f"test err {v['test_err']['mean']:.3f} +- {v['test_err']['std']:.3f}   "
                                              f"cos(o_+) {v['cos_pos']['mean']:+.2f}  cos(o_-) {v['cos_neg']['mean']:+.2f}  "

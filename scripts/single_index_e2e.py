@@ -29,29 +29,8 @@ from mamba_dynamics.core.plotting import save_figure
 from mamba_dynamics.core.progress import progress_bar
 from mamba_dynamics.single_index.cli import add_network_arguments
 from mamba_dynamics.single_index.config import NetworkConfig, SingleIndexConfig
-from mamba_dynamics.single_index.experiments import Cell, run_cells
+from mamba_dynamics.single_index.experiments import e2e_cells, e2e_summary, run_cells
 from mamba_dynamics.single_index.plotting import plot_e2e_comparison, plot_e2e_training
-
-PREDICTORS = ("mamba_e2e", "la_e2e", "mamba_alg1", "krr_x", "krr_x_I")
-TRACKED = ("eval_risk", "share_relevant", "cos_quad", "cos_linear", "n_eff", "w_label", "gate_bias")
-
-
-def build_cells(args, base: NetworkConfig, Ns: tuple) -> dict:
-    """Every cell by ``(link, d, predictor, seed)``."""
-    cells = {}
-    for link in args.links:
-        for d in args.dims:
-            for s in range(args.seeds):
-                net = base.replace(link=link, d=d, seed=s)
-                for key, gate in (("mamba_e2e", "mamba"), ("la_e2e", "constant")):
-                    cells[(link, d, key, s)] = Cell("network", net.replace(gate=gate), Ns)
-                alg1 = SingleIndexConfig(d=d, r=base.r, link=link, tau=base.tau, seed=s, n_test=base.n_test,
-                                         queries=base.test_queries)
-                cells[(link, d, "mamba_alg1", s)] = Cell("model", alg1, Ns)
-                for inputs in ("x", "x_I"):
-                    cells[(link, d, f"krr_{inputs}", s)] = Cell("krr", alg1, Ns, krr_inputs=inputs,
-                                                               krr_prompts=args.krr_prompts, krr_max_N=max(Ns))
-    return cells
 
 
 def main(argv=None) -> int:
@@ -82,7 +61,7 @@ def main(argv=None) -> int:
         parser.error(str(exc))
     out = output_dir(parser, args, "single-index-e2e")
     Ns = tuple(args.test_N)
-    cells = build_cells(args, base, Ns)
+    cells = e2e_cells(base, args.links, args.dims, args.seeds, Ns, args.krr_prompts)
     bar = progress_bar(len(cells), "cells", enabled=not args.quiet)
     try:
         results = run_cells(list(cells.values()), out, args.jobs, bar)
@@ -91,45 +70,23 @@ def main(argv=None) -> int:
     finally:
         bar.close()
 
-    res = lambda link, d, key, s: results[cells[(link, d, key, s)].key]  # noqa: E731
-    arrays, panels, histories, table, means, walls = {"N": np.array(Ns)}, {}, {}, [], {}, {}
-    for link in args.links:
-        for d in args.dims:
-            panels[(link, d)], histories[(link, d)] = {}, {}
-            for key in PREDICTORS:
-                vals = np.stack([res(link, d, key, s)["risk"] for s in range(args.seeds)])
-                arrays[f"{link}_d{d}_{key}_risk"] = vals
-                panels[(link, d)][key] = (np.array(Ns), vals)
-                mean, std = vals.mean(0), vals.std(0)
-                means[f"{link}/d={d}/{key}"] = [round(float(v), 4) for v in mean]
-                table.append((f"{link} d={d:<3} {key:<10}",
-                              "  ".join(f"{m:.3f}+-{e:.3f}" for m, e in zip(mean, std))))
-            for key in ("mamba_e2e", "la_e2e"):
-                h = {q: np.stack([res(link, d, key, s)[f"hist_{q}"] for s in range(args.seeds)]) for q in TRACKED}
-                h["step"] = res(link, d, key, 0)["hist_step"]
-                histories[(link, d)][key] = h
-                for q, v in h.items():
-                    arrays[f"{link}_d{d}_{key}_hist_{q}"] = v
-                for q in ("cos_quad", "n_eff"):
-                    arrays[f"{link}_d{d}_{key}_test_{q}"] = np.stack([res(link, d, key, s)[q]
-                                                                      for s in range(args.seeds)])
-                walls[f"{link}/d={d}/{key}"] = [round(float(res(link, d, key, s)["wall_time"]), 2)
-                                                for s in range(args.seeds)]
+    summary = e2e_summary(results, cells, args.links, args.dims, args.seeds, Ns)
     setting = (f"r={base.r}, tau={base.tau}, {base.tokens} tokens, m_s={base.state}, m={base.width}, "
                f"{base.optimizer} lr={base.lr:g}, {base.steps} steps x {base.batch} prompts x {base.queries} queries, "
                f"N in [{base.N_min}, {base.N_max}]")
     title = (f"In-context risk vs N (arXiv 2510.12026): end-to-end networks vs Algorithm 1 vs KRR; {setting}\n"
              f"mean +- std over {args.seeds} seeds ({base.n_test} test prompts x {base.test_queries} queries; "
              f"KRR {args.krr_prompts} prompts)")
-    save_figure(plot_e2e_comparison(panels, base.tau, (base.N_min, base.N_max), title), out / "risk_vs_N.png",
-                pdf=args.pdf)
-    save_figure(plot_e2e_training(histories, f"Training of the end-to-end networks: {setting}; mean +- std over "
-                                             f"{args.seeds} seeds"), out / "training.png", pdf=args.pdf)
-    write_run(out, "e2e", arrays, {"config": base.to_dict(), "links": args.links, "dims": args.dims,
-                                   "test_N": list(Ns), "seeds": args.seeds, "krr_prompts": args.krr_prompts,
-                                   "algorithm1": SingleIndexConfig().to_dict(), "mean_risk": means,
-                                   "training_wall_time_s": walls})
-    print(format_table(table, "ICL risk (mean +- std over seeds) at N = " + ", ".join(map(str, Ns))))
+    save_figure(plot_e2e_comparison(summary["panels"], base.tau, (base.N_min, base.N_max), title),
+                out / "risk_vs_N.png", pdf=args.pdf)
+    save_figure(plot_e2e_training(summary["histories"], f"Training of the end-to-end networks: {setting}; "
+                                                        f"mean +- std over {args.seeds} seeds"),
+                out / "training.png", pdf=args.pdf)
+    write_run(out, "e2e", summary["arrays"],
+              {"config": base.to_dict(), "links": args.links, "dims": args.dims, "test_N": list(Ns),
+               "seeds": args.seeds, "krr_prompts": args.krr_prompts, "algorithm1": SingleIndexConfig().to_dict(),
+               "mean_risk": summary["means"], "training_wall_time_s": summary["walls"]})
+    print(format_table(summary["table"], "ICL risk (mean +- std over seeds) at N = " + ", ".join(map(str, Ns))))
     print(f"written: {out / 'risk_vs_N.png'}, {out / 'training.png'}, {out / 'e2e.npz'}")
     return 0
 

@@ -213,6 +213,53 @@ def study_size(name: str, seeds: int, quick: bool = False) -> int:
     return len(_study_runs(name, quick)) * seeds
 
 
+def study_seeds(name: str, seeds: int) -> int:
+    """How many seeds study ``name`` runs when ``seeds`` are asked for: the sensitivity grid one (it is a grid of
+    18 settings), the larger-d and pair-distance studies at most two (their runs are the longest), the others
+    all."""
+    if name == "sensitivity":
+        return 1
+    return min(seeds, 2) if name in ("dims", "gaps") else seeds
+
+
+#: the final values a study reports per label (mean and std over seeds)
+STUDY_FINAL = ("test_err", "train_err", "cos_pos", "cos_neg", "cos_irr", "w_pos", "w_neg", "w_irr", "gate_rel",
+               "gate_irr", "mlp_pos", "mlp_neg", "mlp_pos_max", "mlp_neg_max", "lucky_frac")
+
+
+def study_setting(runs: list) -> str:
+    """One line per regime in ``runs`` (:func:`run_study`): the shared sizes and the regime's step size and
+    steps, and which fields the study varies (the figures' subtitle and the sidecar's ``setting``)."""
+    lines = []
+    for regime in dict.fromkeys(r["config"]["regime"] for r in runs):
+        kw = next(r["config"] for r in runs if r["config"]["regime"] == regime)
+        cfg = FeaturesConfig(**{k: v for k, v in kw.items() if k not in ("seed", "eta", "wbc0", "model", "window",
+                                                                            "gate", "d", "alpha_c", "gap_near",
+                                                                            "gap_far")})
+        vary = sorted({k for r in runs if r["config"]["regime"] == regime for k, v in r["config"].items()
+                       if k != "seed" and v != kw.get(k)} | {k for k in ("model", "gate", "window") if k in kw})
+        fixed = (f"alpha_r={cfg.alpha_r}" if regime == "majority" else
+                 f"Delta L+={kw.get('gap_near', cfg.gap_near)}, Delta L-={kw.get('gap_far', cfg.gap_far)}")
+        lines.append(f"{regime}: d={kw.get('d', cfg.d)}, L={cfg.L}, {fixed}, tau={cfg.tau}, m={cfg.m}, "
+                     f"N={cfg.n_train}, W^(0)={kw.get('wbc0', 1.0):g} I frozen, eta={kw.get('eta', cfg.eta):g}, "
+                     f"{cfg.steps} steps" + (f"; varied: {', '.join(vary)}" if vary else ""))
+    return "\n".join(lines)
+
+
+def study_finals(runs: list) -> dict:
+    """Per label of ``runs``: mean and std over seeds of every :data:`STUDY_FINAL` value at the end of training
+    (and the test error's minimum over training), the number of seeds and the label's config."""
+    out = {}
+    for label in dict.fromkeys(r["label"] for r in runs):
+        sel = [r for r in runs if r["label"] == label]
+        out[label] = {k: {"mean": float(np.mean([r[k][-1] for r in sel])), "std": float(np.std([r[k][-1] for r in sel])),
+                          "min_over_training": float(np.mean([np.min(r[k]) for r in sel])) if k == "test_err" else None}
+                      for k in STUDY_FINAL}
+        out[label]["seeds"] = len(sel)
+        out[label]["config"] = {k: v for k, v in sel[0]["config"].items() if k != "seed"}
+    return out
+
+
 # ------------------------------------------------------------------------------------------------------------
 # phase diagrams (mamba_dynamics.core.sweeps)
 # ------------------------------------------------------------------------------------------------------------

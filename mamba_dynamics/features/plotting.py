@@ -469,3 +469,19 @@ def plot_table3(res: dict, title: str = ""):
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def study_figures(name: str, runs: list, setting: str, finals: dict) -> dict:
+    """The figures of study ``name`` (:data:`mamba_dynamics.features.experiments.STUDIES`) by file stem:
+    ``gating`` -> the gate removed (Figs. 11-12) and the W_O alignment (Fig. 5); ``models`` -> Fig. 6; ``gaps``,
+    ``dims`` -> one figure each; ``sensitivity`` -> the eta x W^(0) grid of final values (from ``finals``,
+    :func:`~mamba_dynamics.features.experiments.study_finals`)."""
+    if name == "sensitivity":
+        sens = [dict(regime=v["config"]["regime"], eta=v["config"]["eta"], wbc0=v["config"]["wbc0"],
+                     **{k: v[k]["mean"] for k in ("test_err", "cos_pos", "cos_neg", "cos_irr")})
+                for v in finals.values()]
+        return {"sensitivity": plot_sensitivity(sens)}
+    makers = {"gating": [("gating_removed", plot_gating_removed), ("fig5_wo_alignment", plot_wo_alignment)],
+              "models": [("fig6_locality_models", plot_locality_models)],
+              "gaps": [("locality_gaps", plot_gaps)], "dims": [("dims_alpha_c", plot_dims)]}.get(name, [])
+    return {stem: make(runs, setting) for stem, make in makers}

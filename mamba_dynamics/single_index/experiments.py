@@ -165,6 +165,68 @@ def run_cells(cells: list[Cell], out: str | Path, jobs: int = 0, bar=None) -> di
 
 
 # ------------------------------------------------------------------------------------------------------------
+# the paper's experiment (spec section 6): end-to-end networks vs Algorithm 1 vs KRR, risk vs N
+# ------------------------------------------------------------------------------------------------------------
+
+#: the predictors of the comparison, in the order of its table and figure
+E2E_PREDICTORS = ("mamba_e2e", "la_e2e", "mamba_alg1", "krr_x", "krr_x_I")
+#: the networks' tracked quantities the comparison keeps (``training.png``)
+E2E_TRACKED = ("eval_risk", "share_relevant", "cos_quad", "cos_linear", "n_eff", "w_label", "gate_bias")
+
+
+def e2e_cells(base: NetworkConfig, links, dims, seeds: int, Ns: tuple, krr_prompts: int) -> dict:
+    """Every cell of the comparison by ``(link, d, predictor, seed)``: both networks (``base`` at that link, d and
+    seed; the Mamba gate and the constant one), Algorithm 1 at its own defaults with the same task (same seed,
+    same index set I) and test sizes, and KRR on ``x`` and on ``x_I`` (``krr_prompts`` prompts per N)."""
+    cells = {}
+    for link in links:
+        for d in dims:
+            for s in range(seeds):
+                net = base.replace(link=link, d=d, seed=s)
+                for key, gate in (("mamba_e2e", "mamba"), ("la_e2e", "constant")):
+                    cells[(link, d, key, s)] = Cell("network", net.replace(gate=gate), Ns)
+                alg1 = SingleIndexConfig(d=d, r=base.r, link=link, tau=base.tau, seed=s, n_test=base.n_test,
+                                         queries=base.test_queries)
+                cells[(link, d, "mamba_alg1", s)] = Cell("model", alg1, Ns)
+                for inputs in KRR_INPUTS:
+                    cells[(link, d, f"krr_{inputs}", s)] = Cell("krr", alg1, Ns, krr_inputs=inputs,
+                                                               krr_prompts=krr_prompts, krr_max_N=max(Ns))
+    return cells
+
+
+def e2e_summary(results: dict, cells: dict, links, dims, seeds: int, Ns: tuple) -> dict:
+    """The comparison's saved numbers from the cells' results (:func:`run_cells`): ``arrays`` (risks per
+    predictor ``(seeds, len(Ns))``, the networks' histories and test diagnostics), ``panels`` and ``histories``
+    (what the figures draw, by ``(link, d)``), ``table`` rows (mean +- std), ``means`` and the networks'
+    ``walls`` (training seconds)."""
+    res = lambda link, d, key, s: results[cells[(link, d, key, s)].key]  # noqa: E731
+    arrays, panels, histories, table, means, walls = {"N": np.array(Ns)}, {}, {}, [], {}, {}
+    for link in links:
+        for d in dims:
+            panels[(link, d)], histories[(link, d)] = {}, {}
+            for key in E2E_PREDICTORS:
+                vals = np.stack([res(link, d, key, s)["risk"] for s in range(seeds)])
+                arrays[f"{link}_d{d}_{key}_risk"] = vals
+                panels[(link, d)][key] = (np.array(Ns), vals)
+                mean, std = vals.mean(0), vals.std(0)
+                means[f"{link}/d={d}/{key}"] = [round(float(v), 4) for v in mean]
+                table.append((f"{link} d={d:<3} {key:<10}",
+                              "  ".join(f"{m:.3f}+-{e:.3f}" for m, e in zip(mean, std))))
+            for key in ("mamba_e2e", "la_e2e"):
+                h = {q: np.stack([res(link, d, key, s)[f"hist_{q}"] for s in range(seeds)]) for q in E2E_TRACKED}
+                h["step"] = res(link, d, key, 0)["hist_step"]
+                histories[(link, d)][key] = h
+                for q, v in h.items():
+                    arrays[f"{link}_d{d}_{key}_hist_{q}"] = v
+                for q in ("cos_quad", "n_eff"):
+                    arrays[f"{link}_d{d}_{key}_test_{q}"] = np.stack([res(link, d, key, s)[q] for s in range(seeds)])
+                walls[f"{link}/d={d}/{key}"] = [round(float(res(link, d, key, s)["wall_time"]), 2)
+                                                for s in range(seeds)]
+    return {"arrays": arrays, "panels": panels, "histories": histories, "table": table, "means": means,
+            "walls": walls}
+
+
+# ------------------------------------------------------------------------------------------------------------
 # phase diagrams (mamba_dynamics.core.sweeps)
 # ------------------------------------------------------------------------------------------------------------
 
