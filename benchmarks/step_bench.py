@@ -195,7 +195,7 @@ def paired_times(fns: dict, min_total: float = 2.0, max_rounds: int = 400, warmu
     """Side-by-side timing: every round calls each function once (in turn), so all see the same machine state.
     With ``--settle F`` each call is followed by an untimed pause of ``F`` times its duration (at most 0.1 s),
     so that work a framework leaves running in its own threads after it returns (JAX does: measured in
-    docs/performance.md, "Deep stacks") finishes before the next call is timed.  Returns (median time per name,
+    docs/performance_history.md, "Deep stacks") finishes before the next call is timed.  Returns (median time per name,
     median over rounds of time / time of the first name)."""
     for fn in fns.values():
         for _ in range(warmup):
@@ -252,7 +252,7 @@ def core_peak(n: int = 1024, reps: int = 5) -> float:
     """The core's practical float64 peak: GFLOP/s of NumPy's BLAS on one ``n x n`` by ``n x n`` product (``2 n^3``
     flops), the median of ``reps`` after one warm-up, under the thread limit in force (one thread in the
     benchmarks).  It measures the BLAS kernels that run (AVX-512 or AVX2, "BLAS kernels and threads" in
-    docs/performance.md), so the share of it is what the same machine reaches on large products."""
+    docs/performance_history.md), so the share of it is what the same machine reaches on large products."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -298,7 +298,7 @@ def steady_times(loaded: dict, case, variant, rounds: int, burst: int = 10) -> d
     the same code), in turn, over ``rounds`` rounds; the median over rounds of the median of each burst's last
     ``burst - 2`` steps, in seconds (the NumPy reference is left out).  The paired rounds of
     :func:`time_frameworks` time one step after the other frameworks' steps instead, in the state they leave the
-    core in (docs/performance.md, "Two ways to time a step")."""
+    core in (docs/performance_history.md, "Two ways to time a step")."""
     import time
 
     import numpy as np

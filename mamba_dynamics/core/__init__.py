@@ -1,25 +1,45 @@
 """What every model family shares, and nothing paper-specific.
 
+Numerics (the mathematics of the mixers and their gradients; each fast kernel with its naive reference beside it):
+
+=============== ==================================================================== =============================
+module          job                                                                  naive reference
+=============== ==================================================================== =============================
+``gating``      log-space selective gate ``G_i(w)`` of eq. (3), O(l), NumPy and       ``log_gates_naive`` (O(l^2))
+                Numba; the one-exp sigmoid pairs every kernel inlines
+``scan``        the raw selective-scan recurrence (eq. 1), NumPy and sympy            (it is the reference)
+``mixer``       one selective (or linear-attention) block as a sequence map and its   ``mix_forward_reference``,
+                adjoint: Numba scans (M1, M3-M4) and the pairwise form (M2)           ``mix_adjoint_reference``
+``stack``       residual stacks of mixer blocks (RMSNorm), forward and backward;      ``stack_forward`` /
+                each block in its cheapest form; one adjoint per form                 ``stack_backward``, ``fast=False``
+``simd``        fixed-order SIMD intrinsics (dot products, ``gemm`` / ``bmm`` in      ``dot_reference``,
+                register tiles, a vectorisable ``exp``)                               ``gemm_reference``, ...
+``losses``      hinge loss and slope, 0-1 error, squared loss, ``LossGrad``,          (closed forms)
+                the mean over chunks
+``optim``       SGD and Adam steps on named parameter blocks                         (a few lines)
+``gradcheck``   kernel vs reference vs finite differences vs sympy, per model        (it is the check)
+=============== ==================================================================== =============================
+
+Plumbing (how models are built, trained, run, saved and swept):
+
 =============== =====================================================================================
 module          job
 =============== =====================================================================================
-``gating``      log-space selective gate ``G_i(w)`` of eq. (3) (O(l), NumPy and Numba) + its O(l^2) reference
-``scan``        the raw selective-scan recurrence (eq. 1), the naive reference of every gated readout
-``losses``      hinge loss and its slope, 0-1 error, squared loss
+``model``       the one model interface (``Model``: ``init_params``, ``trained``, ``loss_and_grad``,
+                ``predict``) and each family's ``Registry`` (one layer or stack, chosen once)
+``train``       the one training loop (``fit``), its log (``Tracker``), divergence guard and ``TrainResult``
+``workspace``   scratch arrays reused from call to call, owned by a model object or the caller
 ``config``      frozen-config base: one ``ConfigError``, validation helpers, ``replace`` / ``to_dict``
 ``seeds``       named independent random streams from one seed; Haar-random bases
-``train``       the one SGD/GD loop (logging, divergence guard, Ctrl-C, progress) and ``TrainResult``
-``optim``       SGD and Adam steps on named parameter blocks (a few lines, no framework)
 ``io``          atomic ``.npz`` + JSON-sidecar writing with run metadata
-``blas``        which BLAS kernels and threads NumPy/SciPy run (recorded in sidecars and benchmark headers)
+``blas``        which BLAS kernels and threads NumPy/SciPy run (sidecars, benchmark headers)
 ``parallel``    worker processes with one BLAS/Numba thread each
 ``progress``    tqdm bars on a terminal, silent otherwise
 ``cells``       one resumable store of keyed cells (sweeps and reproductions)
 ``sweeps``      two-axis sweeps for any family (``SweepFamily`` adapter), local or on Dask, resumable
 ``plotting``    saving figures, mean +- std bands, phase-diagram heatmaps with theory boundaries
-``gradcheck``   gradient-check registry: kernel vs reference vs finite differences vs sympy
 ``cli``         flags from a family's table, one-line errors (exit 2), grids, output folders, tables
 =============== =====================================================================================
 
-A module here imports only the standard library, NumPy/Numba/matplotlib and other ``core`` modules.
+A module here imports only the standard library, NumPy/SciPy/Numba/matplotlib and other ``core`` modules.
 """

@@ -5,7 +5,7 @@ AVX2, ``SkylakeX`` for AVX-512, ...) from the CPU when the library loads, unless
 ``OPENBLAS_CORETYPE`` names one.  Some machines set that variable for every process (this project's build machines
 set ``OPENBLAS_CORETYPE=Haswell`` and ``OPENBLAS_L2_SIZE=512``, for older OpenBLAS builds that misbehave on their
 CPU); NumPy 2.4's OpenBLAS then runs the AVX2 kernels on a CPU with AVX-512, and its small batched products take
-2-2.5x as long (docs/performance.md, "BLAS kernels and threads").  The package never changes the variable; it
+2-2.5x as long (docs/performance_history.md, "BLAS kernels and threads").  The package never changes the variable; it
 records what ran, so that a number can be traced to the kernels that made it: the kernels change the summation
 order inside BLAS products, so results under two kernel sets agree to rounding, not bit for bit.
 

@@ -6,7 +6,7 @@ the sum), and Numba turns LLVM's SLP vectoriser off (numba#8705, a miscompilatio
 in a Numba loop runs as scalar code however its partial sums are written.  The intrinsics below emit LLVM vector
 IR (``<4 x double>``) directly: each lane is IEEE arithmetic, multiplications and additions are never fused, and
 the assignment of terms to lanes and the order of the final reduction are fixed here, so the result is one
-well-defined float64 expression, the same under SSE2, AVX2 or AVX-512 (docs/performance.md, "Fixed-order SIMD").
+well-defined float64 expression, the same under SSE2, AVX2 or AVX-512 (docs/performance_history.md, "Fixed-order SIMD").
 
 Glossary (flat offsets into C-contiguous float64 arrays of any rank, the caller's responsibility to keep in
 range; nothing is bounds-checked):
@@ -406,7 +406,7 @@ def bmm(A, B, C, accumulate):
     same bits as the plain loop over ``k``); a ``B`` whose last stride is not 1 (a transposed view, ``X^T``) is
     first copied, one ``(K, P)`` matrix at a time.  Where NumPy's ``matmul`` calls BLAS once per matrix, which for
     the ``12 x 12`` products of the feature models costs more in the call than in the arithmetic (three times
-    more with OpenBLAS's Haswell kernels; docs/performance.md, "The feature steps without BLAS")."""
+    more with OpenBLAS's Haswell kernels; docs/performance_history.md, "The feature steps without BLAS")."""
     N, M, K = A.shape
     P = B.shape[2]
     sa0, sa1, sa2 = A.strides[0] // 8, A.strides[1] // 8, A.strides[2] // 8
@@ -439,7 +439,7 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray, accumulate: bool = Fal
     ``out``.  A small ``B`` (:data:`SMALL_BYTES` per matrix) or a short ``A`` (16 rows or fewer, so that ``B`` is
     read at most four times) goes through :func:`bmm`: fixed order, the same bits on every machine, and faster
     than BLAS at these sizes (a BLAS call per matrix costs more than the arithmetic of a ``12 x 12`` product;
-    docs/performance.md, "The feature steps without BLAS").  Anything larger through BLAS."""
+    docs/performance_history.md, "The feature steps without BLAS").  Anything larger through BLAS."""
     if small_product(A, B, out):
         if A.ndim == 2:
             bmm(A[None], B[None], out[None], accumulate)

@@ -235,10 +235,10 @@ def block_form(T: int, D: int, r: int) -> str:
 #: a batch whose ``(N, T, D)`` float64 arrays are larger than ``CHUNK_ABOVE`` bytes runs in chunks of about
 #: ``CHUNK_BYTES`` per array (:func:`sequence_chunks`).  Measured on the 5-block feature stack's step (one thread,
 #: interleaved, Table 3's data): ``d = 32``, ``N = 1000`` (3 MB arrays) 0.89 of the one-piece time in chunks of
-#: 125 sequences (0.38 MB), 0.95 in chunks of 334; ``N = 4000``: 0.74 (docs/performance.md, "Deep stacks").
-#: The feature models size their chunks by the head's width (:func:`mamba_dynamics.features.gradients.head_chunks`:
+#: 125 sequences (0.38 MB), 0.95 in chunks of 334; ``N = 4000``: 0.74 (docs/performance_history.md, "Deep stacks").
+#: The feature models size their chunks by the head's width (:func:`mamba_dynamics.features.head.head_chunks`:
 #: ``d = 10``, ``m = 40``: 10 chunks of 100 for the Table 3 stacks; the one-layer models, with fewer arrays per
-#: sequence, pass twice this budget: 5 chunks of 200; docs/performance.md, "Chunks of the one-layer steps")
+#: sequence, pass twice this budget: 5 chunks of 200; docs/performance_history.md, "Chunks of the one-layer steps")
 CHUNK_BYTES = 384 * 1024
 CHUNK_ABOVE = 1024 * 1024
 

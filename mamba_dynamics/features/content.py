@@ -70,7 +70,7 @@ def content_pass(X, WkT, factored, V, Vt, a, y, block, group, F, dWk, dVt):
     and adds into ``dWk`` and ``dVt`` ``(D, m)`` (``dLoss/dV`` transposed).  Every gradient element is one sum over
     the tokens in order, so the block size changes no bit.  Against the shared stack's chunked step
     (:func:`~mamba_dynamics.features.stack.stack_chunk`) this keeps no megabyte-sized array per chunk and makes one Python call per step
-    (docs/performance.md, "The feature steps without BLAS")."""
+    (docs/performance_history.md, "The feature steps without BLAS")."""
     N, T, D = X.shape
     P = WkT.shape[1]
     r = (P - 1) // 2  # the pairs form's projections (unused when factored)

@@ -66,7 +66,7 @@ def head_pass(Y, V, Vt, a, y, F, active, Gy, dVt, compact, group, n_total):
     into ``active`` ``(N,)``, adds into ``dVt`` and writes ``Gy``: with ``compact`` the active sequences' rows in
     their order (``(na, L, d)``, the rest of ``Gy`` untouched), else ``(N, L, d)`` with zero rows for the inactive
     ones.  Returns ``na``, the number of active sequences.  The pre-activations are never stored (the BLAS head
-    wrote and read 3.8 MB of them per step; docs/performance.md, "The feature steps without BLAS")."""
+    wrote and read 3.8 MB of them per step; docs/performance_history.md, "The feature steps without BLAS")."""
     N, L, d = Y.shape
     m = V.shape[0]
     Z = np.empty((L, m))
@@ -134,7 +134,7 @@ def head_outputs(Y: np.ndarray, V: np.ndarray, a: np.ndarray, work: Workspace | 
     :func:`~mamba_dynamics.features.model.head` (the same numbers bit for bit, tested) with the pre-activations
     ``(N L, m)`` in one product into ``work``'s array when given.  The reference's two fresh ``(N, L, m)`` arrays
     (3.8 MB each at the defaults) are mapped anew at every call, and their page faults made an evaluation of 1000
-    sequences take about 4 ms instead of 0.7 (docs/performance.md)."""
+    sequences take about 4 ms instead of 0.7 (docs/performance_history.md)."""
     N, L, d = Y.shape
     Z = np.matmul(Y.reshape(N * L, d), V.T, out=getter(work)("Z", (N * L, V.shape[0])))
     np.maximum(Z, 0.0, out=Z)
@@ -173,7 +173,7 @@ def head_chunks(X: np.ndarray, V: np.ndarray, budget: int = CHUNK_BYTES) -> list
 #: chunk pays a fixed 40-60 us (about twenty NumPy and Numba calls), and one layer keeps few arrays per sequence,
 #: so larger chunks than the stacks' win: measured side by side on the Eq. 5 SSM and the LT-MLP at the defaults
 #: (OpenBLAS's detected kernels), 5 chunks took 0.92-0.97 of the time of 10 (warm, and after a 64 MB read); 1, 20
-#: or 40 chunks were slower, 8 about as 5 (docs/performance.md, "Chunks of the one-layer steps")
+#: or 40 chunks were slower, 8 about as 5 (docs/performance_history.md, "Chunks of the one-layer steps")
 ONE_LAYER_CHUNK_BYTES = 768 * 1024
 
 #: sequences per block of the one-call steps (:func:`~mamba_dynamics.features.content.content_pass`,

@@ -114,7 +114,7 @@ def _reference(params: StackParams, X: np.ndarray, y: np.ndarray, norm: str, wan
 #: :func:`stack_chunk` runs the blocks' backward on the active sequences alone (their cache rows copied) when
 #: fewer than this fraction of the chunk is active, else on every sequence with the inactive ones' gradient rows
 #: zero (exact zeros through the backward): copying nearly all of the cache costs more than the few inactive
-#: sequences' backward (measured in docs/performance.md, "The active sequences' backward")
+#: sequences' backward (measured in docs/performance_history.md, "The active sequences' backward")
 TAKE_BELOW = 0.9
 
 

@@ -179,7 +179,7 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, NB, gWB, gWC, gw, F, rescaled): 
     return loss
 
 
-#: A block of the kernel holds as many prompts as keep its ``P`` within this many bytes (docs/performance.md,
+#: A block of the kernel holds as many prompts as keep its ``P`` within this many bytes (docs/performance_history.md,
 #: "Fixed-order SIMD": at B = 1024, l = 20, d = 30 blocks of 1 / 4 / 8 / 16 / 32 / 64 prompts took
 #: 1.27 / 1.08 / 1.04 / 1.01 / 1.00 / 1.00 of the time of the default's 50).
 BLOCK_BYTES = 256 * 1024

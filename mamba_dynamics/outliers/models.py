@@ -64,7 +64,7 @@ class _OutlierModel(Model):
 class Stack(_OutlierModel):
     """``cfg.layers`` Mamba (or linear-Transformer) blocks on a residual stream, read at the query's label
     channel (:mod:`mamba_dynamics.outliers.stack`); the training loop runs its small products on one BLAS
-    thread (more cost more than they give, docs/performance.md)."""
+    thread (more cost more than they give, docs/performance_history.md, "Deep stacks")."""
 
     Params = stack.StackParams
     blas_threads = 1

@@ -5,7 +5,7 @@ The readout is the raw selective scan :func:`mamba_dynamics.core.scan.selective_
 ``w = (b, 0, ..., 0, 1/rho)``; the linear-attention ablation is the ungated scan divided by N.  The loss is
 ``L1 = (1/2T) sum_t (f^t - y^t)^2`` with the MLP head ``f = sum_j a_j ReLU(v_j M + b_j)``.  Only ``gamma`` is
 symbolic; sympy differentiates the loss of the *recurrence* and the result is compared with the hand-derived
-:func:`mamba_dynamics.single_index.gradients.stage1_loss_grad` (the function pretraining runs) with the Numba
+:func:`mamba_dynamics.single_index.gradients.stage1_grads` (the function pretraining runs) with the Numba
 ``psi`` kernel and with its NumPy reference.
 
 The end-to-end networks (:mod:`mamba_dynamics.single_index.network`) are checked the same way with *every* weight

@@ -1,6 +1,6 @@
 """The one-call training passes of the feature models (``content_pass``, ``attention_pass``, ``head_pass``): against
 the NumPy reference and against the shared stack's chunked step, in both forms of the Eq. 5 block, with part of
-the hinges inactive, and with the same bits for any block or group size (docs/performance.md, "The feature steps
+the hinges inactive, and with the same bits for any block or group size (docs/performance_history.md, "The feature steps
 without BLAS")."""
 
 import numpy as np
