@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import _bootstrap  # noqa: F401
 
-import numpy as np
 
 from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
                                      fail, format_table, output_dir, positive_int_list, raw_values)

@@ -66,7 +66,8 @@ def test_outlier_training_runs_the_checked_kernel(monkeypatch):
 
     cfg = OutlierConfig(steps=5, log_every=5, n_test=50)
     before = train(cfg).params.W_C
-    _scaled(gradients, "hinge_grads", 1.5, monkeypatch, lambda r, f: r._replace(grads=dict(r.grads, W_C=f * r.grads["W_C"])))
+    _scaled(gradients, "hinge_grads", 1.5, monkeypatch,
+            lambda r, f: r._replace(grads=dict(r.grads, W_C=f * r.grads["W_C"])))
     assert not all(r.ok for r in check(symbolic.MAMBA, 0, symbolic=False))
     assert not np.array_equal(train(cfg).params.W_C, before)
 

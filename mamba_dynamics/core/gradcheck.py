@@ -4,7 +4,8 @@ A model takes part by a :class:`GradientSpec` that its family builds in its ``sy
 derivation) and that the caller registers (:func:`register`; :func:`mamba_dynamics.families.gradient_specs`
 registers every family's).  :func:`model_spec` makes one from a model object
 (:class:`~mamba_dynamics.core.model.Model`): its kernel is ``model.loss_and_grad`` and its reference
-``model.loss_and_grad(..., reference=True)``, the very method the training loop calls.  :func:`check` then compares, at a random point, each parameter block four ways:
+``model.loss_and_grad(..., reference=True)``, the very method the training loop calls.  :func:`check` then
+compares, at a random point, each parameter block four ways:
 
 =====================  ===============================================================================
 comparison             meaning

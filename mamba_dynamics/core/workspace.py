@@ -2,7 +2,8 @@
 
 A training step allocates the same dozen ``(N, T, D)`` arrays every time; fresh ones cost a page fault per page
 (glibc maps large blocks anew), which measured more than the kernels themselves at Table 1's sizes
-(docs/performance_history.md, "Deep stacks").  A :class:`Workspace` hands out the same array for the same name and shape.
+(docs/performance_history.md, "Deep stacks").  A :class:`Workspace` hands out the same array for the same name
+and shape.
 
 Ownership is the rule that keeps this safe: a workspace belongs to one model object
 (:class:`mamba_dynamics.core.model.Model` makes its own, :meth:`~mamba_dynamics.core.model.Model.scratch`) or to

@@ -192,4 +192,5 @@ def transpose(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(a, dtype=np.float64).T)
 
 
-__all__ = ("HEAD_GROUP", "ONE_LAYER_CHUNK_BYTES", "PASS_BLOCK", "head_pass", "head", "head_outputs", "head_reference", "head_chunks", "f64", "transpose")
+__all__ = ("HEAD_GROUP", "ONE_LAYER_CHUNK_BYTES", "PASS_BLOCK", "head_pass", "head", "head_outputs", "head_reference",
+           "head_chunks", "f64", "transpose")

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..core.losses import LossGrad, error_01
+from ..core.losses import LossGrad
 from ..core.model import Model, Registry
 from . import attention, content, gradients, metrics, model, stack
 from .data import Sequences
@@ -267,9 +267,4 @@ REGISTRY.register("ssm", stacked=SSMStack)(SSM)
 REGISTRY.register("lt-mlp")(LinearAttentionMLP)
 
 
-def error(model: Model, params, seqs: Sequences) -> float:
-    """The 0-1 error of ``model`` on ``seqs`` (fast path)."""
-    return error_01(model.predict(params, seqs.X), seqs.y)
-
-
-__all__ = ("REGISTRY", "Evaluation", "SSM", "GateOnlySSM", "LinearAttentionMLP", "SSMStack", "error")
+__all__ = ("REGISTRY", "Evaluation", "SSM", "GateOnlySSM", "LinearAttentionMLP", "SSMStack")

@@ -397,9 +397,9 @@ def plot_gaps(runs: list, setting: str) -> "plt.Figure":
 
 
 def plot_features_stack_run(result):
-    """A deep stack's run (:func:`mamba_dynamics.features.train.train` with ``layers > 1``): errors, each block's gating
-    alignment with the relevant plane and with the irrelevant patterns, and the head's alignment, against the
-    step."""
+    """A deep stack's run (:func:`mamba_dynamics.features.train.train`, ``layers > 1``): errors, each block's
+    gating alignment with the relevant plane and with the irrelevant patterns, and the head's alignment, against
+    the step."""
     import matplotlib.pyplot as plt
 
     cfg, h = result.config, result.history

@@ -6,10 +6,11 @@ hinge loss for the model's trained blocks (``a`` fixed), with its hand-derived g
 verifies), in the one loop (:func:`mamba_dynamics.core.train.fit`).  The model (one layer or a stack of
 ``cfg.layers`` blocks) comes from :data:`mamba_dynamics.features.models.REGISTRY`.  Every ``log_every`` steps
 (and at steps 0 and T) the training loss, errors and margin and the model's tracked quantities
-(:mod:`mamba_dynamics.features.metrics`) are measured on the training set and a fixed test set.  ``iters_to_target`` is the first logged
-step whose test error is ``<= target_err`` (NaN if never); ``stop_at_target`` ends the run there (scaling
-studies), and then the test error alone is also checked after every step, with a full log at the step that
-reaches the target, so ``iters_to_target`` is the same for every ``log_every``.  Float64; the same seed gives the
+(:mod:`mamba_dynamics.features.metrics`) are measured on the training set and a fixed test set.
+``iters_to_target`` is the first logged step whose test error is ``<= target_err`` (NaN if never);
+``stop_at_target`` ends the run there (scaling studies), and then the test error alone is also checked after
+every step, with a full log at the step that reaches the target, so ``iters_to_target`` is the same for every
+``log_every``.  Float64; the same seed gives the
 same numbers.  Divergence (non-finite loss or gradient, or a parameter norm above ``diverge_norm``) stops the run
 with a message naming the step and the quantity; what was logged is kept.
 """
@@ -27,12 +28,6 @@ from . import data
 from .config import FeaturesConfig
 from .data import Sequences, seed_streams
 from .models import REGISTRY, Evaluation
-
-
-def trained_blocks(cfg: FeaturesConfig) -> tuple:
-    """The parameter blocks gradient descent updates for ``cfg`` (the model's
-    :attr:`~mamba_dynamics.core.model.Model.trained`)."""
-    return REGISTRY.build(cfg).trained
 
 
 def _batch(cfg: FeaturesConfig, train_set: Sequences, rng: np.random.Generator) -> Sequences:

@@ -314,7 +314,7 @@ def plot_table1(acc: dict, etas, depths, title: str = ""):
 
 
 def plot_stack_run(result) -> "plt.Figure":
-    """A deep stack's run (:func:`mamba_dynamics.outliers.train.train` with ``layers > 1``): test errors, and per block the
+    """A deep stack's run (:func:`mamba_dynamics.outliers.train.train`, ``layers > 1``): test errors, and per block the
     Cor. 1 attention sums, the Cor. 2 gate means and the residual stream's growth, against the SGD step."""
     cfg, h = result.config, result.history
     steps = h["step"]

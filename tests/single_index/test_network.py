@@ -141,7 +141,8 @@ def test_long_prompts_and_saturated_gates_stay_finite():
         q = p.copy()
         q.w *= scale
         q.b *= scale
-        loss, grads, f = network_gradients.network_grads(q, network_gradients.NetworkBatch(Xc, Yc, Xq, yq), True, "hermite")
+        batch = network_gradients.NetworkBatch(Xc, Yc, Xq, yq)
+        loss, grads, f = network_gradients.network_grads(q, batch, True, "hermite")
         assert np.isfinite(loss) and np.all(np.isfinite(f))
         assert all(np.all(np.isfinite(g)) for g in grads.values())
         A, logG = network.context_statistic(Xc, Yc, q.w, q.b, True, "hermite", log_gates=True)
