@@ -113,3 +113,55 @@ def test_sigmoid_pairs_are_exact_without_cancellation():
             assert np.isfinite(got) and abs(got - want) <= 1e-15 * max(1.0, abs(want))
         for got, want in ((sp, np.exp(-softplus(np.array(-t)))), (sn, np.exp(-softplus(np.array(t))))):
             assert abs(got - want) <= 1e-15 * max(want, 1e-300)
+
+
+def test_the_one_loop_trains_any_model_with_sgd_or_adam_and_stops_a_diverging_run():
+    """``core.train.fit`` on a toy model (``loss = |theta - target|^2 / 2`` on the trained block only): SGD and Adam
+    both converge; the fixed block never moves; the tracker logs at 0, every ``log_every`` steps and the end; a
+    step whose loss is not finite updates nothing and ends the run with the step and the quantity."""
+    from dataclasses import dataclass
+
+    from mamba_dynamics.core.losses import LossGrad
+    from mamba_dynamics.core.model import Model
+    from mamba_dynamics.core.optim import Optimizer
+    from mamba_dynamics.core.train import ParamBlocks, fit
+
+    @dataclass
+    class Toy(ParamBlocks):
+        theta: np.ndarray
+        fixed: np.ndarray
+
+    class ToyModel(Model):
+        Params = Toy
+
+        @property
+        def trained(self):
+            return ("theta",)
+
+        def loss_and_grad(self, params, batch, *, reference=False):
+            r = params.theta - batch
+            return LossGrad(float("nan") if self.cfg == "nan" and batch[0] > 2.5 else 0.5 * float(r @ r),
+                            {"theta": r.copy()}, r)
+
+    target = np.array([1.0, -2.0])
+    for opt in (Optimizer("sgd", 0.5), Optimizer("adam", 0.1)):
+        params = Toy(np.zeros(2), np.ones(3))
+        run = fit(ToyModel(None), params, lambda k: target, opt,
+                  lambda k, window: {"dist": float(np.abs(params.theta - target).max())},
+                  steps=200, log_every=50, diverge_norm=1e6)
+        assert run.outcome.status == "completed" and run.outcome.steps_done == 200
+        assert list(run.history["step"]) == [0, 50, 100, 150, 200] and run.last["dist"] < 1e-3
+        assert np.array_equal(params.fixed, np.ones(3))
+    params = Toy(np.zeros(2), np.ones(3))
+    seen = []
+
+    def batches(k):
+        seen.append(params.theta.copy())
+        return np.full(2, float(k))  # the loss is NaN from step 3 on
+
+    run = fit(ToyModel("nan"), params, batches, Optimizer("sgd", 0.5), lambda k, w: {"x": 0.0}, steps=10,
+              log_every=5, diverge_norm=1e6)
+    assert run.outcome.status == "diverged" and "step 3" in run.outcome.message and "loss" in run.outcome.message
+    assert run.outcome.steps_done == 2 and np.array_equal(params.theta, seen[-1])  # step 3 changed nothing
+    result = run.result("cfg", None, params, {"note": np.zeros(1)}, extra=1.0)
+    assert result.status == "diverged" and result.final == {"x": 0.0, "extra": 1.0} and "note" in result.extras
