@@ -27,7 +27,7 @@ from benchmarks.step_bench import (cost_exponents, format_ms_row, load_framework
                                    parse_bench_arguments, print_steady_table, print_table_header, print_verdicts,
                                    time_frameworks)
 
-BLOCKS = {"ssm": ("w", "W_B", "W_C", "V"), "lt-mlp": ("W", "V")}
+BLOCKS = {"ssm": ("w", "W_B", "W_C", "V"), "lt-mlp": ("W", "V"), "st-mlp": ("W", "V")}
 
 
 def make_case(model: str, N: int, L: int, d: int, m: int = 40, seed: int = 0):
@@ -45,6 +45,8 @@ def counted_flops(model: str, N: int, L: int, d: int, m: int) -> float:
     (``8 N L d r``); linear attention: ``W x_l`` (``d^2`` per token), then the direct O(L^2 d) sums, or, when it
     runs as its recurrence (``L >= 2 d``), ``5 d^2`` more per token."""
     head = 6.0 * N * L * m * d
+    if model == "st-mlp":  # the scores, the weighted sums, and their adjoints: 4 products over the pairs
+        return head + 2.0 * N * (L * (L + 1) / 2) * 4 * d + 4.0 * N * L * d * d
     if model == "lt-mlp":
         if L >= 2 * d:
             return head + 2.0 * N * L * 6 * d * d
@@ -61,7 +63,8 @@ def make_numba(reference: bool = False):
     from mamba_dynamics.features.models import REGISTRY
 
     models = {"ssm": REGISTRY.build(FeaturesConfig(model="ssm", wbc="trained")),
-              "lt-mlp": REGISTRY.build(FeaturesConfig(model="lt-mlp"))}
+              "lt-mlp": REGISTRY.build(FeaturesConfig(model="lt-mlp")),
+              "st-mlp": REGISTRY.build(FeaturesConfig(model="st-mlp"))}  # global, temperature 1, one head
 
     def convert(case):
         p, X, y, a = case
@@ -92,6 +95,17 @@ def _loss(xp, softplus, model, blocks, X, y, a):
         beta = xp.exp(xp.where(tril > 0, log_beta, -xp.inf * xp.ones_like(log_beta)))
         S = xp.einsum("nsr,nlr->nls", X @ W_B, X @ W_C)
         Y = xp.einsum("nls,nsd->nld", beta * S, X)
+    elif model == "st-mlp":  # causal softmax attention, scores x_s^T W x_l, temperature 1
+        W, V = blocks
+        S = xp.einsum("nsd,de,nle->nls", X, W, X)
+        S = xp.where(tril > 0, S, -xp.inf * xp.ones_like(S))
+        if xp.__name__ == "torch":
+            A = xp.softmax(S, -1)
+        else:
+            import jax
+
+            A = jax.nn.softmax(S, -1)
+        Y = xp.einsum("nls,nsd->nld", A, X)
     else:
         W, V = blocks
         weights = tril / xp.arange(1, L + 1, dtype=X.dtype)[:, None]

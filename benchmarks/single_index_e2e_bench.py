@@ -32,9 +32,14 @@ from benchmarks.step_bench import (cost_exponents, format_ms_row, load_framework
 BLOCKS = ("W_B", "W_C", "w", "b", "v", "c", "a")
 
 
-def blocks_of(gated: bool) -> tuple:
-    """The blocks with a gradient (linear attention has no gate)."""
-    return BLOCKS if gated else ("W_B", "W_C", "v", "c", "a")
+#: the networks timed, by their mixer (``NetworkConfig.gate``): the Mamba gate, linear attention (G = 1/N) and
+#: softmax attention (temperature sqrt(state), the config's default)
+GATES = ("mamba", "constant", "softmax")
+
+
+def blocks_of(gate: str) -> tuple:
+    """The blocks with a gradient (linear and softmax attention have no gate)."""
+    return BLOCKS if gate == "mamba" else ("W_B", "W_C", "v", "c", "a")
 
 
 def make_case(n: int, N: int, d: int, Q: int = 4, seed: int = 0):
@@ -55,14 +60,19 @@ def make_case(n: int, N: int, d: int, Q: int = 4, seed: int = 0):
     return params, (Xc, Yc, Xq, yq)
 
 
-def counted_flops(n: int, N: int, d: int, Q: int = 4, ms: int = 64, m: int = 64, gated: bool = True) -> float:
+def counted_flops(n: int, N: int, d: int, Q: int = 4, ms: int = 64, m: int = 64, gate: str = "mamba") -> float:
     """2 x multiply-adds of the Numba step (Hermite tokens as quadratic forms of ``x~ = (x, 1)``, ``e = d + 1``):
     per context token the moment ``x~ x~^T`` of ``A`` (``e^2``), and with a gate ``X~ T_w`` and its row dot
     (``e^2 + e``) forward, ``X~ T_U``, its row dot and the adjoint's moment (``2 e^2 + e``); per query the
     embedding's cross products, ``W_C z_q`` and its gradient; per prompt ``W_B A``, ``W_B^T Gamma``, ``dW_B`` and,
-    gated, the quadratic form of ``U_p``; the MLP (``4 m`` per query)."""
+    gated, the quadratic form of ``U_p``; the MLP (``4 m`` per query).  Softmax attention: the embedded tokens'
+    projections ``Z W_B^T`` and their transposed product for ``dW_B`` (``2 D m_s`` per context token), the scores
+    and their adjoint (``2 m_s`` per context token and query), the queries' projections and products."""
     D = (d + 1) * (d + 2) // 2 + 1
     e = d + 1
+    if gate == "softmax":
+        return 2.0 * (n * N * (2 * D * ms + Q * 2 * ms + Q * D) + n * Q * (4 * ms * D + 4 * m))
+    gated = gate == "mamba"
     ctx = n * N * ((4 * e * e + 2 * e) if gated else e * e)
     return 2.0 * (ctx + n * Q * (d * (d - 1) / 2 + 2 * ms * D + 4 * m) + 3 * n * ms * D)
 
@@ -73,20 +83,20 @@ def make_numba(reference: bool = False):
     from mamba_dynamics.single_index.models import REGISTRY
     from mamba_dynamics.single_index.network_gradients import NetworkBatch
 
-    models = {g: REGISTRY.build(NetworkConfig(gate="mamba" if g else "constant", tokens="hermite"))
-              for g in (True, False)}
+    models = {g: REGISTRY.build(NetworkConfig(gate=g, tokens="hermite")) for g in GATES}
 
-    def step(args, gated):
+    def step(args, gate):
         params, batch = args
-        r = models[gated].loss_and_grad(params, batch, reference=reference)
-        return r.loss, tuple(r.grads[k] for k in blocks_of(gated))
+        r = models[gate].loss_and_grad(params, batch, reference=reference)
+        return r.loss, tuple(r.grads[k] for k in blocks_of(gate))
 
     return step, lambda case: (case[0], NetworkBatch(*case[1]))
 
 
-def _loss(xp, softplus, gated, data, W_B, W_C, w, b, v, c, a):
+def _loss(xp, softplus, gate, data, W_B, W_C, w, b, v, c, a):
     """The end-to-end loss written once for ``xp`` (torch or jax.numpy): explicit Hermite tokens, log-space
-    gates (a reverse cumulative sum), one shared context statistic per prompt."""
+    gates (a reverse cumulative sum), one shared context statistic per prompt; or, for softmax attention, each
+    query's softmax over its context and itself."""
     Xc, Yc, Xq, yq = data
     n, N, d = Xc.shape
     iu, ju = (xp.asarray(i) for i in _triu(d))
@@ -96,7 +106,20 @@ def _loss(xp, softplus, gated, data, W_B, W_C, w, b, v, c, a):
         return xp.concatenate([one, X, (X**2 - 1) / 2**0.5, X[..., iu] * X[..., ju], y[..., None]], -1)
 
     Zc, Zq = tokens(Xc, Yc), tokens(Xq, xp.zeros(Xq.shape[:-1], dtype=Xq.dtype))
-    if gated:
+    if gate == "softmax":
+        tau = math.sqrt(W_B.shape[0])
+        Cq = Zq @ W_C.T
+        S = xp.concatenate([Cq @ xp.swapaxes(Zc @ W_B.T, 1, 2), ((Zq @ W_B.T) * Cq).sum(-1)[..., None]], -1) / tau
+        if xp.__name__ == "torch":
+            A = xp.softmax(S, -1)
+        else:
+            import jax
+
+            A = jax.nn.softmax(S, -1)
+        M = (A[..., :N] * Yc[:, None, :]).sum(-1)
+        f = xp.maximum(M[..., None] * v + c, xp.zeros((), dtype=Xc.dtype)) @ a
+        return 0.5 * xp.mean((f - yq) ** 2)
+    if gate == "mamba":
         s = Zc @ w + b[0] - math.log(N)
         later = _flip(xp, xp.cumsum(_flip(xp, -softplus(s)), -1)) + softplus(s)  # sum_{j > i} log sig(-s_j)
         G = xp.exp(-softplus(-s) + later)
@@ -121,10 +144,10 @@ def make_torch(threads: int):
         return ([torch.tensor(getattr(params, k), requires_grad=True) for k in BLOCKS],
                 tuple(torch.tensor(x) for x in data))
 
-    def step(args, gated):
+    def step(args, gate):
         weights, data = args
-        loss = _loss(torch, tf.softplus, gated, data, *weights)
-        used = [weights[BLOCKS.index(k)] for k in blocks_of(gated)]
+        loss = _loss(torch, tf.softplus, gate, data, *weights)
+        used = [weights[BLOCKS.index(k)] for k in blocks_of(gate)]
         grads = torch.autograd.grad(loss, used)
         return float(loss.detach()), tuple(g.numpy() for g in grads)
 
@@ -137,23 +160,23 @@ def make_jax():
 
     jax.config.update("jax_enable_x64", True)
 
-    def fn(gated):
+    def fn(gate):
         def loss(weights, data):
-            return _loss(jnp, jax.nn.softplus, gated, data, *weights)
+            return _loss(jnp, jax.nn.softplus, gate, data, *weights)
 
         return jax.jit(jax.value_and_grad(loss))
 
-    compiled = {g: fn(g) for g in (True, False)}
+    compiled = {g: fn(g) for g in GATES}
 
     def convert(case):
         params, data = case
         return tuple(jnp.asarray(getattr(params, k)) for k in BLOCKS), tuple(jnp.asarray(x) for x in data)
 
-    def step(args, gated):
+    def step(args, gate):
         weights, data = args
-        loss, grads = compiled[gated](weights, data)
+        loss, grads = compiled[gate](weights, data)
         jax.block_until_ready(grads)
-        return float(loss), tuple(jax.device_get(grads[BLOCKS.index(k)]) for k in blocks_of(gated))
+        return float(loss), tuple(jax.device_get(grads[BLOCKS.index(k)]) for k in blocks_of(gate))
 
     return step, convert
 
@@ -178,21 +201,20 @@ def main(argv=None) -> int:
           "time / Numba time")
     print_table_header(f"{'gate':<9} {'n':>4} {'N':>6} {'d':>4}", names, "ms", 10)
     per_token, verdicts = [], []
-    for gated, label in ((True, "mamba"), (False, "constant")):
+    for label in GATES:
         for n, N, d in sizes:
             skip = ("numpy",) if N > 5000 else ()
-            times, ratios = time_frameworks(loaded, make_case(n, N, d), gated, budget,
+            times, ratios = time_frameworks(loaded, make_case(n, N, d), label, budget,
                                             f"{label} gate, n={n}, N={N}, d={d}", skip)
-            gflops = counted_flops(n, N, d, gated=gated) / times["numba"] / 1e9
+            gflops = counted_flops(n, N, d, gate=label) / times["numba"] / 1e9
             lead = f"{label:<9} {n:>4} {N:>6} {d:>4}"
             print(format_ms_row(lead, times, ratios, names, gflops), flush=True)
             if args.smoke or (n, N, d) in paper:
                 verdicts.append(("paired", lead, ratios))
-            if gated and d == 16 and N >= 256:
+            if label == "mamba" and d == 16 and N >= 256:
                 per_token.append((N, {k: t / (n * N) for k, t in times.items()}))
-    verdicts += print_steady_table(loaded, [(f"{label:<9} {n:>4} {N:>6} {d:>4}", make_case(n, N, d), gated)
-                                            for gated, label in ((True, "mamba"), (False, "constant"))
-                                            for n, N, d in (sizes[:1] if args.smoke else paper)],
+    verdicts += print_steady_table(loaded, [(f"{label:<9} {n:>4} {N:>6} {d:>4}", make_case(n, N, d), label)
+                                            for label in GATES for n, N, d in (sizes[:1] if args.smoke else paper)],
                                    2 if args.smoke else 6, "at the training sizes")
     print_verdicts(verdicts, smoke=args.smoke)
     if len(per_token) > 2:

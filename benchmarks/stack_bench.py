@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Time one training step (hinge loss and every block's gradients) of the deep stacks: the outlier stacks of arXiv
-2510.00399 Table 1 (3 Mamba or linear-Transformer blocks on a residual stream; ``outliers.stack.stack_grads``)
+2510.00399 Table 1 (3 Mamba or linear-Transformer blocks on a residual stream; ``outliers.stack.stack_grads``) and
+of its App. B.1 (3 causal softmax-attention blocks, temperature 1, one head: ``st``)
 and the feature-filtering stack of arXiv 2602.12499 Table 3 (5 selective-SSM blocks and the Eq. 6 head;
 ``features.stack.stack_grads``): the hand-derived Numba backward pass, the NumPy reference, PyTorch CPU autograd
 and JAX jit(value_and_grad), side by side in one run.
@@ -42,33 +43,38 @@ def make_case(B: int, l: int, d: int = 30, layers: int = 3, seed: int = 0):
     return stack_point(B, l, d, layers, seed)
 
 
-def _block_flops(T: int, D: int, m: int, gated: bool, first: bool) -> float:
+def _block_flops(T: int, D: int, m: int, gated: bool, first: bool, softmax: bool = False) -> float:
     """Multiply-adds per token of one full block of the Numba step in the form it takes
-    (``core.stack.block_form``): the projections (``K D`` forward, twice that backward, once for the first block,
-    which needs no gradient into the tokens; ``K = 2m + 1``, or ``D + 1`` factored, one less without a gate) and
-    the mixer's pairs (``(T/2)(3D + 3r)``, ``r = D`` factored) or its scans (``7 D r``)."""
+    (``core.stack.block_form``; softmax blocks: the pairs on ``b``, ``c``): the projections (``K D`` forward, twice
+    that backward, once for the first block, which needs no gradient into the tokens; ``K = 2m + 1``, or ``D + 1``
+    factored, one less without a gate) and the mixer's pairs (``(T/2)(3D + 3r)``, ``r = D`` factored) or its scans
+    (``7 D r``)."""
     from mamba_dynamics.core.stack import block_form
 
-    form = block_form(T, D, m)
+    form = "pairs" if softmax else block_form(T, D, m)
     K = (D if form == "factored" else 2 * m) + int(gated)
     r = D if form == "factored" else m
     mixer = 7 * D * m if form == "scan" else (T / 2) * (3 * D + 3 * r)
     return K * D * (2 if first else 3) + mixer
 
 
-def counted_flops(B: int, l: int, d: int = 30, layers: int = 3, m: int = 31, gated: bool = True) -> float:
+def counted_flops(B: int, l: int, d: int = 30, layers: int = 3, m: int = 31, gated: bool = True,
+                  softmax: bool = False) -> float:
     """2 x multiply-adds of the Numba step of an outlier stack, block by block (:func:`_block_flops`).  The last
     block reads out the query: factored, it costs about ``8 D`` per token (the gate's projection, one row of
-    scores and outputs, their adjoints, the outer products)."""
+    scores and outputs, their adjoints, the outer products); a softmax block about ``3 m D + 3 (m + D)`` (every
+    token's ``b`` and its adjoint, one row of weights)."""
     from mamba_dynamics.core.stack import block_form
 
     T, D = l + 1, d + 1
     per_token = 0.0
     for k in range(layers):
-        if k == layers - 1 and block_form(T, D, m) == "factored":
+        if k == layers - 1 and softmax:
+            per_token += 3 * m * D + 3 * (m + D)
+        elif k == layers - 1 and block_form(T, D, m) == "factored":
             per_token += 8 * D
         else:
-            per_token += _block_flops(T, D, m, gated, k == 0)
+            per_token += _block_flops(T, D, m, gated, k == 0, softmax)
     return 2.0 * B * T * per_token
 
 
@@ -80,8 +86,12 @@ def counted_flops_features(N: int, L: int, d: int, layers: int = 5, m: int = 40)
 
 #: the feature stack's trained and checked blocks, in the order of :func:`make_features_case`
 FEATURE_BLOCKS = ("W_B", "W_C", "w", "V")
-#: the step variant that selects the feature stack (the outlier stacks' variant is ``gated``, a bool)
+#: the step variant that selects the feature stack (the outlier stacks' variant is ``gated``, a bool, or SOFTMAX)
 FEATURES = "features"
+#: the step variant of the softmax Transformer's stack (App. B.1)
+SOFTMAX = "st"
+#: the outlier stacks timed: (variant, label)
+OUTLIER_STACKS = ((True, "mamba"), (False, "lt"), (SOFTMAX, "st"))
 
 
 def make_features_case(d: int, N: int = 1000, L: int = 12, layers: int = 5, seed: int = 0):
@@ -109,9 +119,9 @@ def make_numba(reference: bool = False):
     def model(gated, L):
         key = (gated, L)
         if key not in models:
+            name = SOFTMAX if gated == SOFTMAX else "mamba" if gated else "lt"
             models[key] = (FEATURE_MODELS.build(FeaturesConfig(model="ssm", layers=L, wbc="trained"))
-                           if gated == FEATURES else
-                           OUTLIER_MODELS.build(OutlierConfig(model="mamba" if gated else "lt", layers=L)))
+                           if gated == FEATURES else OUTLIER_MODELS.build(OutlierConfig(model=name, layers=L)))
         return models[key]
 
     def convert(case):
@@ -132,7 +142,8 @@ def make_numba(reference: bool = False):
 def _loss(xp, softplus, gated, W_B, W_C, w, P, z):
     """The stack's hinge loss written once for ``xp`` (torch or jax.numpy): per block an RMSNorm (from block 2
     on), the pairwise form with the gate matrix in log space (``log G_ts = log sig_s + sum_{s<j<=t} log(1 -
-    sig_j)``), a residual add, and the query's label channel at the end."""
+    sig_j)``) or, for ``gated == SOFTMAX``, the causal softmax of the scores (the framework's own, masked with
+    -inf), a residual add, and the query's label channel at the end."""
     T = P.shape[1]
     low = xp.asarray(__import__("numpy").tril(__import__("numpy").ones((T, T)))) > 0
     X = P
@@ -140,6 +151,9 @@ def _loss(xp, softplus, gated, W_B, W_C, w, P, z):
         U = X if k == 0 else X / xp.sqrt(xp.mean(X * X, -1, keepdims=True) + 1e-12)  # RMSNorm from block 2 on
         Bp, Cp = U @ W_B[k].T, U @ W_C[k].T
         S = Cp @ xp.swapaxes(Bp, -1, -2)  # S[n, t, s] = c_t . b_s
+        if gated == SOFTMAX:
+            X = X + _softmax(xp, xp.where(low, S, -float("inf"))) @ U
+            continue
         if gated:
             t = U @ w[k]
             cum = xp.cumsum(-softplus(t), -1)
@@ -150,6 +164,15 @@ def _loss(xp, softplus, gated, W_B, W_C, w, P, z):
         X = X + (G * S) @ U
     F = X[:, -1, -1]
     return xp.mean(xp.where(z * F < 1, 1 - z * F, 0.0))
+
+
+def _softmax(xp, S):
+    """The row softmax of ``S`` with the framework's own function (``torch.softmax``, ``jax.nn.softmax``)."""
+    if hasattr(xp, "softmax"):
+        return xp.softmax(S, -1)
+    import jax
+
+    return jax.nn.softmax(S, -1)
 
 
 def _blocks(xp, softplus, W_B, W_C, w, X):
@@ -203,7 +226,7 @@ def make_jax():
 
     jax.config.update("jax_enable_x64", True)
     compiled = {g: jax.jit(jax.value_and_grad(lambda a, b, c, P, z, g=g: _loss(jnp, jax.nn.softplus, g, a, b, c, P, z),
-                                              argnums=(0, 1, 2))) for g in (True, False)}
+                                              argnums=(0, 1, 2))) for g in (True, False, SOFTMAX)}
     compiled[FEATURES] = jax.jit(jax.value_and_grad(lambda *a: _features_loss(jnp, jax.nn.softplus, *a),
                                                     argnums=(0, 1, 2, 3)))
 
@@ -232,18 +255,19 @@ def main(argv=None) -> int:
           "median over paired rounds of time / Numba time")
     print_table_header(f"{'model':<6} {'B':>4} {'l':>5}", names, "ms", 10)
     per_token, verdicts = [], []
-    for gated, label in ((True, "mamba"), (False, "lt")):
+    for gated, label in OUTLIER_STACKS:
         for B, l in sizes:
             d = 4 if args.smoke else 30
             case = make_case(B, l, d)
             skip_here = ("numpy",) if l > 500 else ()  # the reference's O(T^3) gate derivative
             times, ratios = time_frameworks(loaded, case, gated, budget, f"{label}, B={B}, l={l}", skip_here)
-            gflops = counted_flops(B, l, d, m=d + 1, gated=gated) / times["numba"] / 1e9
+            flops = counted_flops(B, l, d, m=d + 1, gated=gated is True, softmax=gated == SOFTMAX)
+            gflops = flops / times["numba"] / 1e9
             lead = f"{label:<6} {B:>4} {l:>5}"
             print(format_ms_row(lead, times, ratios, names, gflops), flush=True)
             if (B, l) == sizes[0]:
                 verdicts.append(("paired", lead, ratios))
-            if gated:
+            if gated is True:
                 per_token.append((l, {k: t / (B * (l + 1)) for k, t in times.items()}))
     if len(per_token) > 2:
         fits = cost_exponents(per_token, names)
@@ -264,7 +288,7 @@ def main(argv=None) -> int:
     B, l = sizes[0]
     d = 4 if args.smoke else 30
     verdicts += print_steady_table(loaded, [(f"{label:<6}", make_case(B, l, d), gated)
-                                            for gated, label in ((True, "mamba"), (False, "lt"))],
+                                            for gated, label in OUTLIER_STACKS],
                                    3 if args.smoke else 40, f"at B={B}, l={l}")
     features = [(6, 4, 3)] if args.smoke else [(1000, 12, 10), (1000, 12, 32)]
     verdicts += print_steady_table(loaded, [(f"features d={d:<3}", make_features_case(d, N, L, 2 if args.smoke else 5),

@@ -49,16 +49,21 @@ def pin_threads(n: int) -> None:
 # ---------------------------------------------------------------------------------------------- frameworks
 
 
+#: the models timed, by ``--model`` name: Mamba (eq. 3), the linear Transformer and the softmax Transformer (App.
+#: B.1's model at one layer, one head, temperature 1: :class:`mamba_dynamics.outliers.models.SoftmaxOneLayer`)
+MODELS = ("mamba", "lt", "st")
+
+
 def _models() -> dict:
-    """The package's model objects (the one model interface) by ``gated``, and ``(W_B, W_C, w, P, z)`` ->
-    ``(params, batch)``."""
+    """The package's model objects (the one model interface) by name."""
     from mamba_dynamics.outliers.config import OutlierConfig
     from mamba_dynamics.outliers.models import REGISTRY
 
-    return {True: REGISTRY.build(OutlierConfig(model="mamba")), False: REGISTRY.build(OutlierConfig(model="lt"))}
+    return {m: REGISTRY.build(OutlierConfig(model=m)) for m in MODELS}
 
 
 def _as_batch(a):
+    """``(W_B, W_C, w, P, z)`` -> the one-layer models' ``(params, batch)``."""
     from mamba_dynamics.outliers.data import PromptBatch
     from mamba_dynamics.outliers.model import Params
 
@@ -68,8 +73,8 @@ def _as_batch(a):
 def make_numba(reference: bool = False):
     models = _models()
 
-    def step(args, gated):
-        r = models[gated].loss_and_grad(*args, reference=reference)
+    def step(args, model):
+        r = models[model].loss_and_grad(*args, reference=reference)
         return r.loss, (r.grads["W_B"], r.grads["W_C"], r.grads["w"])
 
     return step, _as_batch
@@ -85,10 +90,14 @@ def make_torch(threads: int):
 
     torch.set_num_threads(threads)
 
-    def loss_fn(W_B, W_C, w, P, z, gated):
+    def loss_fn(W_B, W_C, w, P, z, model):
         ctx, pq = P[:, :-1], P[:, -1]
+        if model == "st":  # softmax over the examples and the query itself (label 0), temperature 1
+            A = torch.softmax(torch.einsum("bid,bd->bi", P, (pq @ W_C.T) @ W_B), -1)
+            F = (A[:, :-1] * ctx[..., -1]).sum(1)
+            return torch.clamp(1 - z * F, min=0).mean()
         s = torch.einsum("bid,bd->bi", ctx, (pq @ W_C.T) @ W_B)
-        if gated:
+        if model == "mamba":
             t = P @ w
             suffix = torch.flip(torch.cumsum(torch.flip(-tf.softplus(t), [-1]), -1), [-1])
             G = torch.exp(-tf.softplus(-t[:, :-1]) + suffix[:, 1:])
@@ -101,8 +110,8 @@ def make_torch(threads: int):
         W_B, W_C, w, P, z = (torch.tensor(a, dtype=torch.float64) for a in args)
         return [W_B.requires_grad_(), W_C.requires_grad_(), w.requires_grad_(), P, z]
 
-    def step(targs, gated):
-        loss = loss_fn(*targs, gated)
+    def step(targs, model):
+        loss = loss_fn(*targs, model)
         gB, gC, gw = torch.autograd.grad(loss, targs[:3], allow_unused=True)
         gw = torch.zeros_like(targs[2]) if gw is None else gw
         return float(loss.detach()), (gB.detach().numpy(), gC.detach().numpy(), gw.detach().numpy())
@@ -116,10 +125,14 @@ def make_jax():
 
     jax.config.update("jax_enable_x64", True)
 
-    def loss_fn(W_B, W_C, w, P, z, gated):
+    def loss_fn(W_B, W_C, w, P, z, model):
         ctx, pq = P[:, :-1], P[:, -1]
+        if model == "st":
+            A = jax.nn.softmax(jnp.einsum("bid,bd->bi", P, (pq @ W_C.T) @ W_B), -1)
+            F = (A[:, :-1] * ctx[..., -1]).sum(1)
+            return jnp.mean(jnp.maximum(1 - z * F, 0.0))
         s = jnp.einsum("bid,bd->bi", ctx, (pq @ W_C.T) @ W_B)
-        if gated:
+        if model == "mamba":
             t = P @ w
             suffix = jnp.flip(jnp.cumsum(jnp.flip(-jax.nn.softplus(t), -1), -1), -1)
             G = jnp.exp(-jax.nn.softplus(-t[:, :-1]) + suffix[:, 1:])
@@ -128,14 +141,14 @@ def make_jax():
             F = (ctx[..., -1] * s).sum(1)
         return jnp.mean(jnp.maximum(1 - z * F, 0.0))
 
-    compiled = {g: jax.jit(jax.value_and_grad(lambda a, b, c, P, z, g=g: loss_fn(a, b, c, P, z, g), argnums=(0, 1, 2)))
-                for g in (True, False)}
+    compiled = {m: jax.jit(jax.value_and_grad(lambda a, b, c, P, z, m=m: loss_fn(a, b, c, P, z, m), argnums=(0, 1, 2)))
+                for m in MODELS}
 
     def convert(args):
         return [jnp.asarray(a) for a in args]
 
-    def step(jargs, gated):
-        loss, grads = compiled[gated](*jargs)
+    def step(jargs, model):
+        loss, grads = compiled[model](*jargs)
         jax.block_until_ready(grads)
         return float(loss), tuple(jax.device_get(g) for g in grads)
 
@@ -162,7 +175,8 @@ def make_case(B: int, l: int, d: int, seed: int = 0):
 
 
 def counted_flops(B: int, l: int, d: int, active: int, gated: bool) -> float:
-    """Multiply-adds x 2 of the Numba step, transcendentals not counted.  Per token: score (and gate
+    """Multiply-adds x 2 of the Numba step, transcendentals not counted (the softmax Transformer's counted as the
+    linear Transformer's: the same score and weight products).  Per token: score (and gate
     pre-activation) 2D (4D) forward, 2D (4D) backward on active prompts.  Weight products: with ``B > D``,
     ``A = W_B^T W_C``, ``V = P_q A^T``, ``M = sum g p_q r^T``, ``W_C M``, ``W_B M^T`` (6mD^2 + 4BD^2); else five
     ``(B, m, D)`` products (10BmD)."""
@@ -517,17 +531,15 @@ def main(argv=None) -> int:
     print("\nmedian time of one step (loss + all gradients); ratio = median over paired rounds of time / Numba time")
     print_table_header(f"{'model':<6} {'B':>5} {'l':>6} {'d':>4}", names, "us", 12)
     verdicts = []
-    for gated, model in ((True, "mamba"), (False, "lt")):
+    for model in MODELS:
         for B, l, d in sizes:
             base = make_case(B, l, d)
             # the O(l^2) NumPy reference would take seconds per call (and B * l^2 memory) on long prompts
-            times, ratios = time_frameworks(loaded, base, gated, budget, f"B={B}, l={l}, d={d}, {model}",
+            times, ratios = time_frameworks(loaded, base, model, budget, f"B={B}, l={l}, d={d}, {model}",
                                             skip=("numpy",) if B * l * l > 2e7 else ())
-            from mamba_dynamics.outliers.gradients import hinge_grads
-
-            r = hinge_grads(*base, gated)
+            r = _models()[model].loss_and_grad(*_as_batch(base))
             active = int(np.sum(base[4] * r.F < 1))
-            gflops = counted_flops(B, l, d, active, gated) / times["numba"] / 1e9
+            gflops = counted_flops(B, l, d, active, model == "mamba") / times["numba"] / 1e9
             lead = f"{model:<6} {B:>5} {l:>6} {d:>4}"
             row = lead + "  " + " ".join(
                 f"{times[n] * 1e6:>12.1f}" if n in times else f"{'-':>12}" for n in names) + "  " + " ".join(
@@ -536,9 +548,8 @@ def main(argv=None) -> int:
             if args.smoke or (B, l, d) in paper:
                 verdicts.append(("paired", lead, ratios))
 
-    verdicts += print_steady_table(loaded, [(f"{model:<6} {B:>5} {l:>6} {d:>4}", make_case(B, l, d), gated)
-                                            for gated, model in ((True, "mamba"), (False, "lt"))
-                                            for B, l, d in (sizes[:1] if args.smoke else paper)],
+    verdicts += print_steady_table(loaded, [(f"{model:<6} {B:>5} {l:>6} {d:>4}", make_case(B, l, d), model)
+                                            for model in MODELS for B, l, d in (sizes[:1] if args.smoke else paper)],
                                    2 if args.smoke else 15, "at the paper's sizes")
     print_verdicts(verdicts, smoke=args.smoke)
 
@@ -551,8 +562,8 @@ def main(argv=None) -> int:
         ts = []
         step, convert = loaded["numba"]
         for l in ls:
-            a = make_case(16, l, 30)
-            ts.append(median_time(lambda: step(a, True)))
+            a = convert(make_case(16, l, 30))
+            ts.append(median_time(lambda: step(a, "mamba")))
             print(f"  l = {l:>6}: {ts[-1] * 1e3:8.3f} ms  ({ts[-1] / (16 * (l + 1)) * 1e9:6.1f} ns per token)")
         slope = np.polyfit(np.log(ls), np.log(ts), 1)[0]
         print(f"  fitted exponent: time ~ l^{slope:.3f}  (linear = 1)")

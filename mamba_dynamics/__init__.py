@@ -13,4 +13,4 @@ A paper package imports only ``core`` and itself; only :mod:`mamba_dynamics.fami
 of them.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

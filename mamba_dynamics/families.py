@@ -12,12 +12,15 @@ model                  family         what it is
 ====================== ============== =====================================================================
 mamba                  outliers       one-layer Mamba, eq. 3 of arXiv 2510.00399
 lt                     outliers       linear Transformer (gate G == 1), arXiv 2510.00399
+st                     outliers       softmax Transformer (eq. 3 with softmax weights), App. B.1
 ssm                    features       selective SSM + two-layer MLP, arXiv 2602.12499
 lt-mlp                 features       causal linear attention + two-layer MLP, arXiv 2602.12499
+st-mlp                 features       causal softmax attention + two-layer MLP (Fig. 6's Transformer)
 mamba-single-index     single_index   gated Mamba readout + MLP, Algorithm 1 of arXiv 2510.12026
 la-single-index        single_index   linear-attention readout (G = 1/N) + MLP, arXiv 2510.12026
 mamba-single-index-e2e single_index   one-layer Mamba + MLP trained end to end (Adam), arXiv 2510.12026
 la-single-index-e2e    single_index   linear attention + MLP trained end to end (Adam), arXiv 2510.12026
+st-single-index-e2e    single_index   softmax attention + MLP trained end to end (Adam), arXiv 2510.12026
 ====================== ============== =====================================================================
 """
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env python
-"""The paper's experiment (arXiv 2510.12026, spec section 6): in-context risk vs N at r = 8, d in {16, 32}, for a
-one-layer Mamba and a linear-attention network trained end to end, the Algorithm-1 Mamba readout, and kernel ridge
-regression on x and on x_I.
+"""The paper's experiment (arXiv 2510.12026, spec section 6): in-context risk vs N at r = 8, d in {16, 32}, for
+one-layer Mamba, linear-attention and softmax-attention networks trained end to end, the Algorithm-1 Mamba
+readout, and kernel ridge regression on x and on x_I.
 
     python scripts/single_index_e2e.py --out docs/figures/single_index_e2e
     python scripts/single_index_e2e.py --links h2 --dims 16 --seeds 1 --steps 1000 --test-N 16,64,256 --out /tmp/e2e
 
-For every link, d and seed: trains both networks (defaults of
+For every link, d and seed: trains the three networks (defaults of
 :class:`mamba_dynamics.single_index.config.NetworkConfig`; flags override them), runs Algorithm 1 at its own
 defaults (N_pt = 256) with the same task (same seed, same index set I), and fits KRR on each test prompt.  All
 predictors of a seed are scored on prompts from the same seeded test stream.  Cells are saved as they finish under

@@ -13,15 +13,15 @@ def test_step_bench_smoke(root):
     assert res.returncode == 0, res.stderr[-2000:]
     out = res.stdout
     assert "numba us" in out and "GFLOP/s" in out and "%peak" in out
-    rows = [line for line in out.splitlines() if line.startswith(("mamba ", "lt "))]
-    assert len(rows) == 2
+    rows = [line for line in out.splitlines() if line.startswith(("mamba ", "lt ", "st "))]
+    assert len(rows) == 3
     # the GFLOP/s are set against the core's measured peak (a large BLAS product), printed in the header
     peak = next(line for line in out.splitlines() if line.startswith("peak: "))
     assert float(peak.split()[1]) > 0 and all(line.split()[-1] != "-" for line in rows)
-    assert len([line for line in out.splitlines() if line.startswith(("steady mamba ", "steady lt "))]) == 2
+    assert len([line for line in out.splitlines() if line.startswith(("steady mamba ", "steady lt ", "steady st "))]) == 3
     # the run's own verdict on issue 17's targets: a line per paired and per steady row, each ratio met or MISSED
     verdicts = [line for line in out.splitlines() if line.startswith("verdict ")]
-    assert len(verdicts) == 4
+    assert len(verdicts) == 6
     for line in verdicts:  # every framework that ran: its ratio, then met or MISSED
         assert len(re.findall(r"\b(?:jax|torch) \d+\.\d\dx (?:met|MISSED)\b", line)) == len(
             re.findall(r"\b(?:jax|torch) \d", line)), line
@@ -34,10 +34,10 @@ def test_step_bench_smoke(root):
         assert f"{name} us" in out or f"skipped: {name}" in out
 
 
-@pytest.mark.parametrize("script, rows", [("features_bench.py", ("ssm ", "lt-mlp ")),
+@pytest.mark.parametrize("script, rows", [("features_bench.py", ("ssm ", "lt-mlp ", "st-mlp ")),
                                           ("single_index_bench.py", ("mamba ", "constant ")),
-                                          ("single_index_e2e_bench.py", ("mamba ", "constant ")),
-                                          ("stack_bench.py", ("mamba ", "lt "))])
+                                          ("single_index_e2e_bench.py", ("mamba ", "constant ", "softmax ")),
+                                          ("stack_bench.py", ("mamba ", "lt ", "st "))])
 def test_family_bench_smoke(root, script, rows):
     """The feature-model, Stage-I and end-to-end single-index benchmarks check torch / JAX / NumPy against the Numba step, then time them
     (frameworks that are not installed are reported as skipped)."""
@@ -45,7 +45,7 @@ def test_family_bench_smoke(root, script, rows):
     res = subprocess.run([sys.executable, str(root / "benchmarks" / script), "--smoke", *extra],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert len([line for line in res.stdout.splitlines() if line.startswith(rows)]) == 2
+    assert len([line for line in res.stdout.splitlines() if line.startswith(rows)]) == len(rows)  # every model
     assert "GFLOP/s" in res.stdout and "%peak" in res.stdout and "\npeak: " in res.stdout
     assert "targets (2x jax" in res.stdout and "at the smoke sizes" in res.stdout
     assert len([line for line in res.stdout.splitlines() if line.startswith("verdict paired ")]) >= 2
@@ -55,6 +55,6 @@ def test_family_bench_smoke(root, script, rows):
         assert len([line for line in res.stdout.splitlines() if line.startswith("steady ")]) >= 2
     if script == "stack_bench.py":  # Table 3's step, and the steady-state tables: steps back to back
         lines = res.stdout.splitlines()
-        assert len([line for line in lines if line.startswith(("steady mamba ", "steady lt "))]) == 2
+        assert len([line for line in lines if line.startswith(("steady mamba ", "steady lt ", "steady st "))]) == 3
         assert len([line for line in lines if line.startswith("features ")]) == 1
         assert len([line for line in lines if line.startswith("steady features ")]) == 1

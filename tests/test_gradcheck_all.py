@@ -25,7 +25,7 @@ def test_every_model_four_ways(name, seed, scale):
 
 def test_every_model_of_the_vocabulary_is_checked():
     """Every model name has a spec; the extra specs are the deep stacks (``--layers``), which are no model names."""
-    assert set(SPECS) - set(families.models()) == {"mamba-stack", "lt-stack", "ssm-stack"}
+    assert set(SPECS) - set(families.models()) == {"mamba-stack", "lt-stack", "ssm-stack", "st-stack"}
     assert set(families.models()) <= set(SPECS)
 
 

@@ -50,15 +50,20 @@ SETTINGS = {
     "lt": ("outliers", _outliers, dict(model="lt")),
     "mamba-stack": ("outliers", _outliers, dict(model="mamba", layers=2)),
     "lt-stack": ("outliers", _outliers, dict(model="lt", layers=3)),
+    "st": ("outliers", _outliers, dict(model="st", m=10, heads=2)),
+    "st-stack": ("outliers", _outliers, dict(model="st", layers=2, window=4)),
     "ssm": ("features", _features, dict(model="ssm", wbc="trained")),
     "ssm-gate-only": ("features", _features, dict(model="ssm", reading="gate-only")),
     "lt-mlp": ("features", _features, dict(model="lt-mlp")),
     "lt-mlp-window": ("features", _features, dict(model="lt-mlp", window=3)),
     "ssm-stack": ("features", _features, dict(model="ssm", layers=2)),
+    "st-mlp": ("features", _features, dict(model="st-mlp", heads=2, temperature=2.0)),
+    "st-mlp-window": ("features", _features, dict(model="st-mlp", window=3)),
     "mamba-single-index": ("single_index", _readout, dict(gate="mamba")),
     "la-single-index": ("single_index", _readout, dict(gate="constant")),
     "mamba-single-index-e2e": ("single_index", _network, dict(gate="mamba")),
     "la-single-index-e2e": ("single_index", _network, dict(gate="constant", tokens="raw")),
+    "st-single-index-e2e": ("single_index", _network, dict(gate="softmax")),
 }
 
 
@@ -118,7 +123,7 @@ def test_the_registry_picks_one_layer_or_stack_once():
 #: training and evaluation arrays), the Eq. 5 SSM on long sequences (the chunked scan: step, head and active rows),
 #: linear attention's chunked pairwise form, the feature stack, the Hermite network's context passes
 INTERLEAVED = [("mamba-stack", {}), ("ssm", dict(L=64, d=8)), ("lt-mlp", dict(L=70, d=64)), ("ssm-stack", {}),
-               ("mamba-single-index-e2e", {})]
+               ("mamba-single-index-e2e", {}), ("st", {}), ("st-mlp", {})]
 
 
 @pytest.mark.parametrize("name, extra", INTERLEAVED)

@@ -65,7 +65,7 @@ def _gates_row(Z, n, r, gated, sig, keep):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _all_zero(A, n):  # pragma: no cover - compiled
+def all_zero(A, n):  # pragma: no cover - compiled
     """Whether ``A[n]`` is all zeros (a sequence the loss does not reach: an inactive hinge)."""
     for t in range(A.shape[1]):
         for i in range(A.shape[2]):
@@ -121,7 +121,7 @@ def mix_adjoint(X, Z, r, Y, Gy, SIG, KEEP, gated, want_gx, GX, dZ):  # pragma: n
     v = np.empty(r)
     col = np.empty(T)
     for n in range(N):
-        if _all_zero(Gy, n):
+        if all_zero(Gy, n):
             if want_gx:
                 GX[n, :, :] = 0.0
             dZ[n, :, :] = 0.0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import textwrap
 from pathlib import Path
 from typing import Callable
 
@@ -38,6 +39,11 @@ def save_figure(fig, path: str | os.PathLike, pdf: bool = False, dpi: int = 130)
         written.append(atomic_write_bytes(path.with_suffix(suffix), buf.getvalue()))
     plt.close(fig)
     return written
+
+
+def wrap_title(title: str, width: int) -> str:
+    """Each line of ``title`` wrapped to ``width`` characters (so a one-panel figure keeps its width)."""
+    return "\n".join("\n".join(textwrap.wrap(line, width)) for line in title.split("\n"))
 
 
 def band(ax, x, values, color, label, marker="o", floor=None, ls="-"):
@@ -160,5 +166,5 @@ def plot_phase(panels: list, metric: str, title: str = "", ncols: int | None = N
     return fig
 
 
-__all__ = ("plt", "save_figure", "band", "is_numeric", "to_index", "draw_zero_contour", "draw_level_contours",
+__all__ = ("plt", "save_figure", "wrap_title", "band", "is_numeric", "to_index", "draw_zero_contour", "draw_level_contours",
            "draw_phase", "plot_phase")

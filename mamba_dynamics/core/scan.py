@@ -71,10 +71,12 @@ def scan_outputs_symbolic(W_B, W_C, w, X: list, gated: bool = True) -> list:
 
 
 def stack_outputs_symbolic(blocks: list, X: list, gated: bool = True, norm: str = "rms",
-                           readout: str = "stream") -> list:
+                           readout: str = "stream", attention=None) -> list:
     """A residual stack of :func:`scan_outputs_symbolic` blocks in sympy (core.stack, S0-S3): ``blocks`` a list of
     ``(W_B, W_C, w)``; block ``k >= 2`` reads ``x / sqrt(mean(x^2) + eps)`` per token with ``norm = "rms"``;
-    returns the head's input (the stream, or the last block's outputs)."""
+    returns the head's input (the stream, or the last block's outputs).  ``attention``
+    (:class:`~mamba_dynamics.core.attention.Attention`): every block is causal softmax attention instead
+    (:func:`~mamba_dynamics.core.attention.softmax_outputs_symbolic`, from its raw definition; ``w`` unused)."""
     import sympy as sp
 
     from .stack import EPS
@@ -87,7 +89,12 @@ def stack_outputs_symbolic(blocks: list, X: list, gated: bool = True, norm: str 
             U = [x / sp.sqrt(sum(v * v for v in x) / D + sp.Float(EPS)) for x in stream]
         else:
             U = stream
-        Y = scan_outputs_symbolic(W_B, W_C, w, U, gated)
+        if attention is not None:
+            from .attention import softmax_outputs_symbolic
+
+            Y = softmax_outputs_symbolic(W_B, W_C, U, attention)
+        else:
+            Y = scan_outputs_symbolic(W_B, W_C, w, U, gated)
         stream = [x + y for x, y in zip(stream, Y)]
     return stream if readout == "stream" else Y
 

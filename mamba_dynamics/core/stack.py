@@ -51,6 +51,8 @@ import numpy as np
 from numba import njit
 from scipy.linalg.blas import dgemm
 
+from .attention import (Attention, softmax_adjoint, softmax_adjoint_reference, softmax_forward,
+                        softmax_forward_reference)
 from .mixer import (mix_adjoint, mix_adjoint_pairs, mix_adjoint_reference, mix_forward, mix_forward_pairs,
                     mix_forward_reference, quadratic_form)
 from .simd import matmul, small_product
@@ -147,8 +149,9 @@ class BlockForward(NamedTuple):
     ``Y`` ``(N, T - first, D)`` the outputs of the rows read out; ``Z`` the packed projections (``[b, c, t]`` or,
     factored, ``[t, A]``); ``SIG``, ``KEEP`` ``(N, T)`` the gates (None on the reference path); ``S`` ``(N, T -
     first, T)`` the weighted scores of the pairwise forms (else None); ``Wk`` the block's stacked weights
-    (:func:`_weights`); ``form`` one of :data:`FORMS` or ``"reference"``; ``Yfull`` ``(N, T, D)`` the scan's
-    outputs, which its adjoint reads (else None)."""
+    (:func:`_weights`); ``form`` one of :data:`FORMS`, ``"reference"``, or for softmax attention ``"softmax"`` /
+    ``"softmax-reference"``; ``Yfull`` ``(N, T, D)`` the scan's outputs, which its adjoint reads (else None);
+    ``LSE`` ``(N, h, T - first)`` the softmax rows' log-sum-exp and ``att`` its settings (softmax only)."""
 
     Y: np.ndarray
     Z: np.ndarray
@@ -158,6 +161,8 @@ class BlockForward(NamedTuple):
     Wk: np.ndarray
     form: str
     Yfull: np.ndarray | None
+    LSE: np.ndarray | None = None
+    att: Attention | None = None
 
 
 @dataclass
@@ -174,7 +179,7 @@ class BlockCache:
 
 
 #: the arrays of a block's :class:`BlockForward` that :meth:`StackCache.take` copies (with ``U`` and ``rho``)
-_TAKEN_FWD = ("Z", "SIG", "KEEP", "Yfull", "S")
+_TAKEN_FWD = ("Z", "SIG", "KEEP", "Yfull", "S", "LSE")
 
 
 @dataclass
@@ -215,8 +220,10 @@ class StackCache:
         return out
 
 
-#: how a block is computed: the Numba scans, the pairwise form on ``b`` and ``c``, or the pairwise form on the
-#: factored scores ``c_t . b_s = u_t^T Q u_s`` (:func:`block_form`); ``"reference"`` = the NumPy closed forms
+#: how a selective or linear-attention block is computed: the Numba scans, the pairwise form on ``b`` and ``c``, or
+#: the pairwise form on the factored scores ``c_t . b_s = u_t^T Q u_s`` (:func:`block_form`); ``"reference"`` = the
+#: NumPy closed forms.  A softmax-attention block (an :class:`~mamba_dynamics.core.attention.Attention` given) has
+#: one form, ``"softmax"`` (Numba, row by row), and ``"softmax-reference"`` (NumPy)
 FORMS = ("scan", "pairs", "factored")
 
 
@@ -313,7 +320,7 @@ def _rows(A: np.ndarray, first: int) -> np.ndarray:
 
 def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray, gated: bool, fast: bool = True,
                   first: int = 0, work: Workspace | None = None, tag: str = "", form: str | None = None,
-                  out: np.ndarray | None = None, Wk: np.ndarray | None = None):
+                  out: np.ndarray | None = None, Wk: np.ndarray | None = None, attention: Attention | None = None):
     """One mixer block (S1) on ``X`` ``(N, T, D)``: a :class:`BlockForward`; ``W_B``, ``W_C`` ``(r, D)``, ``w``
     ``(D,)``.  ``Y`` ``(N, T - first, D)``: the outputs of the rows read out (a head that reads
     the last token needs one row, and the last block then projects that row alone on ``W_C`` or ``Q``), into
@@ -321,12 +328,17 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
     2r+1)``, or factored ``[t, A]`` ``(N, T, 1+D)`` with ``A = X Q`` (rows from ``first`` on; the scores are then
     ``A_t . x_s``).  ``Yfull`` ``(N, T, D)``: the scan's outputs (its adjoint reads them), else None.  ``form``:
     one of :data:`FORMS` (default :func:`block_form`); ``fast=False``: the NumPy reference.  ``work``: reuse its
-    arrays (named with ``tag``).  ``Wk``: the block's stacked weights when made already (:func:`_weights`)."""
+    arrays (named with ``tag``).  ``Wk``: the block's stacked weights when made already (:func:`_weights`).
+    ``attention``: the block is causal softmax attention (:mod:`~mamba_dynamics.core.attention`; its weights are
+    ``[W_B; W_C]``, ``gated`` is ignored), in the form ``"softmax"`` (``fast=False``: ``"softmax-reference"``)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     get = getter(work)
     N, T, D = X.shape
     r = W_B.shape[0]
-    form = (form or block_form(T, D, r)) if fast else "reference"
+    if attention is not None:
+        gated, form = False, ("softmax" if fast else "softmax-reference")
+    else:
+        form = (form or block_form(T, D, r)) if fast else "reference"
     if Wk is None:
         Wk = _weights(W_B[None], W_C[None], w[None], gated, form)[0]
     Z = get("Z" + tag, (N, T, Wk.shape[0]))
@@ -340,6 +352,15 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
         matmul(flat, Wk.T, Z.reshape(N * T, -1))
     Y = get("Y" + tag, (N, T - first, D)) if out is None else out
     S = SIG = KEEP = Yfull = None
+    if form == "softmax-reference":
+        Y[...] = softmax_forward_reference(X, Z[:, :, :r], Z[:, first:, r:2 * r], attention, first)
+        return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull, None, attention)
+    if form == "softmax":
+        attention.check_width(r)
+        LSE = get("LSE" + tag, (N, attention.heads, T - first))
+        softmax_forward(X, Z[:, :, :r], Z[:, first:, r:2 * r], 1.0 / attention.temperature, attention.window,
+                        attention.heads, first, Y, LSE)
+        return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull, LSE, attention)
     if form == "reference":
         Y[...] = mix_forward_reference(X, *unpack(Z, r, gated), gated)[:, first:]
         return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull)
@@ -364,14 +385,15 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
 
 def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarray, gated: bool,
                   readout: str = "stream", fast: bool = True, last_token_only: bool = False,
-                  work: Workspace | None = None, norm: str = "rms",
-                  form: str | None = None) -> tuple[np.ndarray, StackCache]:
+                  work: Workspace | None = None, norm: str = "rms", form: str | None = None,
+                  attention: Attention | None = None) -> tuple[np.ndarray, StackCache]:
     """(S1)-(S3): the head's input (``X_L`` or ``Y_L``) ``(N, T, D)`` and the :class:`StackCache`.  ``W_B``,
     ``W_C`` ``(L, r, D)``, ``w`` ``(L, D)``, ``X0`` ``(N, T, D)``.  ``last_token_only``: the head reads the last
     token only, so the last block reads out that row alone and the head's input is that row, ``(N, 1, D)``.
     ``work``: a :class:`Workspace` whose arrays the result and the cache then live in.  ``form``: every block in
-    this form of :data:`FORMS` (default: each block's :func:`block_form`).  Each block's output is written into
-    the next stream's array and the stream added to it (no array per block output)."""
+    this form of :data:`FORMS` (default: each block's :func:`block_form`).  ``attention``: every block is causal
+    softmax attention (its weights ``[W_B; W_C]``, no gate).  Each block's output is written into the next
+    stream's array and the stream added to it (no array per block output)."""
     if readout not in READOUTS:
         raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
     if norm not in NORMS:
@@ -381,13 +403,17 @@ def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarra
     L, (N, T, D) = W_B.shape[0], X.shape
     get = getter(work)
     U, rho = X, None
-    kind = (form or block_form(T, D, W_B.shape[1])) if fast else "reference"
+    if attention is not None:
+        gated, kind = False, ("softmax" if fast else "softmax-reference")
+    else:
+        kind = (form or block_form(T, D, W_B.shape[1])) if fast else "reference"
     Wks = _weights(W_B, W_C, w, gated, kind)  # every block's at once (one batched product)
     for k in range(L):
         first = T - 1 if (last_token_only and k == L - 1) else 0
         stream = readout == "stream" or k < L - 1
         nxt = get(f"X{k + 1}", (N, T - first, D)) if stream else None
-        fwd = block_forward(W_B[k], W_C[k], w[k], U, gated, fast, first, work, str(k), kind, nxt, Wks[k])
+        fwd = block_forward(W_B[k], W_C[k], w[k], U, gated, fast, first, work, str(k), kind, nxt, Wks[k],
+                            attention)
         cache.blocks.append(BlockCache(X, U, rho, first, fwd))
         if not stream:
             return fwd.Y, cache
@@ -473,9 +499,34 @@ def _adjoint_factored(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> B
     return BlockAdjoint(GU, GB, dZ, one)
 
 
-#: the adjoint of each block form (the NumPy reference's form is ``"reference"``)
+def _adjoint_softmax(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
+    """Softmax attention, row by row from the forward's log-sum-exp (:func:`~mamba_dynamics.core.attention
+    .softmax_adjoint`): ``dZ = [dB, dC]``, ``GU`` the value path."""
+    X, f, first = blk.U, blk.fwd, blk.first
+    att, Z = f.att, f.Z
+    GU = get(buf, X.shape) if want_gx else None
+    dZ = get("dZ", Z.shape)
+    dZ[:, :first, r:2 * r] = 0.0
+    softmax_adjoint(X, Z[:, :, :r], Z[:, first:, r:2 * r], 1.0 / att.temperature, att.window, att.heads, first, G,
+                    f.LSE, want_gx, GU if want_gx else np.empty((0, 0, 0)), True, dZ[:, :, :r],
+                    dZ[:, first:, r:2 * r])
+    return BlockAdjoint(GU, None, dZ, False)
+
+
+def _adjoint_softmax_reference(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
+    """Softmax attention's derivative written out in NumPy (:func:`~mamba_dynamics.core.attention
+    .softmax_adjoint_reference`)."""
+    X, f, first = blk.U, blk.fwd, blk.first
+    GU, dB, dC = softmax_adjoint_reference(X, f.Z[:, :, :r], f.Z[:, first:, r:2 * r], f.att, G, first)
+    dZ = np.zeros(f.Z.shape)
+    dZ[:, :, :r], dZ[:, first:, r:2 * r] = dB, dC
+    return BlockAdjoint(GU, None, dZ, False)
+
+
+#: the adjoint of each block form (the NumPy references' forms are ``"reference"`` and ``"softmax-reference"``)
 ADJOINTS = {"reference": _adjoint_reference, "scan": _adjoint_scan, "pairs": _adjoint_pairs,
-            "factored": _adjoint_factored}
+            "factored": _adjoint_factored, "softmax": _adjoint_softmax,
+            "softmax-reference": _adjoint_softmax_reference}
 
 
 @dataclass
@@ -559,6 +610,8 @@ def stack_backward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, cache: Stack
     row of the full product."""
     L = W_B.shape[0]
     get = getter(work)
+    if cache.blocks and cache.blocks[0].fwd.att is not None:  # softmax attention: no gate
+        gated = False
     out = StackGrads(*((np.zeros_like(W_B), np.zeros_like(W_C)) if want_wbc else (None, None)), np.zeros_like(w),
                      np.zeros((L,) + (W_B.shape[2],) * 2) if want_wbc else None)
     G = np.ascontiguousarray(Gout, dtype=np.float64)  # dLoss/dX_k (or dY_L) at the rows block k reads out

@@ -12,14 +12,17 @@ from .train import train
 
 # (flags, field, type, help)
 FLAGS = [
-    (("--model",), "model", str, "ssm (selective SSM + MLP) or lt-mlp (linear attention + MLP)"),
+    (("--model",), "model", str, "ssm (selective SSM + MLP), lt-mlp (linear attention + MLP) or st-mlp (softmax "
+                                 "attention + MLP)"),
     (("--regime",), "regime", str, "majority (majority voting) or locality (local concentration)"),
     (("--reading",), "reading", str, "paper (Eq. 5 mixer with W_B, W_C + Eq. 6 head) or gate-only (the earlier "
                                      "reading: no content factor, half/half head)"),
     (("--wbc",), "wbc", str, "frozen (W_B, W_C kept at W^(0), as in the analysis) or trained"),
     (("--wbc0",), "wbc0", float, "scale delta of W_B^(0) = W_C^(0) = delta I (not given by the paper)"),
     (("--gate",), "gate", str, "learned (w_Delta trained) or fixed (w_Delta = 0, every gate 1/2: gating removed)"),
-    (("--window",), "window", int, "lt-mlp attention window (0 = global causal attention)"),
+    (("--window",), "window", int, "lt-mlp / st-mlp attention window (0 = global causal attention)"),
+    (("--temperature",), "temperature", float, "st-mlp softmax temperature tau (scores / tau)"),
+    (("--heads",), "heads", int, "st-mlp attention heads (each reads d / heads coordinates; must divide d)"),
     (("--d",), "d", int, "token dimension d (patterns o_+, o_-, o_3..o_d)"),
     (("--L",), "L", int, "tokens per sequence L"),
     (("--alpha-r",), "alpha_r", float, "fraction of relevant tokens alpha_r (majority)"),

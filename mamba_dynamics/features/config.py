@@ -28,7 +28,10 @@ from ..core.config import ConfigBase, ConfigError, check_choice, check_int, chec
 
 #: Model names of this family (``--model``) and what each is.
 MODELS = {"ssm": "selective SSM + two-layer MLP, arXiv 2602.12499",
-          "lt-mlp": "causal linear attention + two-layer MLP, arXiv 2602.12499"}
+          "lt-mlp": "causal linear attention + two-layer MLP, arXiv 2602.12499",
+          "st-mlp": "causal softmax attention (global or windowed) + two-layer MLP: Fig. 6's Transformer"}
+#: the attention models (``window`` applies to them)
+ATTENTION_MODELS = ("lt-mlp", "st-mlp")
 #: per-regime defaults of the step size and the number of steps (docs/features.md, "Chosen values")
 REGIME_DEFAULTS = {"majority": {"eta": 2.0, "steps": 200}, "locality": {"eta": 20.0, "steps": 1000}}
 REGIMES = ("majority", "locality")
@@ -51,6 +54,8 @@ class FeaturesConfig(ConfigBase):
     wbc0: float = 1.0
     gate: str = "learned"
     window: int = 0
+    temperature: float = 1.0
+    heads: int = 1
     d: int = 10
     L: int = 12
     alpha_r: float = 0.3
@@ -93,8 +98,14 @@ class FeaturesConfig(ConfigBase):
                 raise ConfigError(f"{name} must be a fraction in [0, 1], got {v}")
         for name in ("tau", "v0"):
             check_non_negative(name, getattr(self, name))
-        for name in ("eta", "diverge_norm", "wbc0"):
+        for name in ("eta", "diverge_norm", "wbc0", "temperature"):
             check_positive(name, getattr(self, name))
+        check_int("heads", self.heads)
+        if self.model != "st-mlp" and (self.heads != 1 or self.temperature != 1.0):
+            raise ConfigError(f"temperature and heads apply to st-mlp only (model {self.model})")
+        if self.d % self.heads:
+            raise ConfigError(f"heads = {self.heads} must divide d = {self.d} (each head reads d / heads "
+                              f"coordinates)")
         if self.regime == "majority":
             if self.n_relevant <= self.n_confusing:
                 raise ConfigError(f"majority voting needs more relevant than confusing tokens: round(alpha_r L) = "
@@ -109,8 +120,8 @@ class FeaturesConfig(ConfigBase):
             if self.gap_near + self.gap_far + 2 > self.L:
                 raise ConfigError(f"the two pairs (gaps {self.gap_near} and {self.gap_far}) do not fit in L = "
                                   f"{self.L}: need L >= {self.gap_near + self.gap_far + 2}")
-        if self.window and self.model != "lt-mlp":
-            raise ConfigError(f"window applies to lt-mlp only (model {self.model})")
+        if self.window and self.model not in ATTENTION_MODELS:
+            raise ConfigError(f"window applies to {' and '.join(ATTENTION_MODELS)} only (model {self.model})")
         if self.window > self.L:
             raise ConfigError(f"window {self.window} exceeds L = {self.L}")
         if self.reading == "gate-only" and (self.wbc != "frozen" or self.wbc0 != 1.0):
@@ -136,6 +147,13 @@ class FeaturesConfig(ConfigBase):
     @property
     def gated(self) -> bool:
         return self.model == "ssm"
+
+    @property
+    def attention(self):
+        """st-mlp's :class:`~mamba_dynamics.core.attention.Attention` (None for the other models)."""
+        from ..core.attention import Attention
+
+        return Attention(self.temperature, self.window, self.heads) if self.model == "st-mlp" else None
 
     @property
     def content(self) -> bool:

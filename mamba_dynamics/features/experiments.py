@@ -159,7 +159,7 @@ LOCAL_WINDOW = 3
 #: Curves kept from every study run, ``(n_log,)`` each (plus ``w_proj`` ``(n_log, d)``).
 STUDY_KEYS = ("step", "test_err", "train_err", "train_loss", "cos_pos", "cos_neg", "cos_irr", "cos_irr_min", "w_pos",
               "w_neg", "w_irr", "gate_rel", "gate_irr", "beta_next", "mlp_pos", "mlp_neg", "mlp_pos_max",
-              "mlp_neg_max", "lucky_frac", "w_proj")
+              "mlp_neg_max", "lucky_frac", "w_proj", "attn_rel", "attn_near")
 
 
 def _study_runs(name: str, quick: bool) -> list[tuple[str, dict]]:
@@ -170,10 +170,12 @@ def _study_runs(name: str, quick: bool) -> list[tuple[str, dict]]:
     if name == "gating":  # Figs. 11-12: Delta fixed (w = 0, every gate 1/2) vs learned, both regimes
         return [(f"{r} {g}", dict(base, gate=g)) for r, base in (("majority", maj), ("locality", loc))
                 for g in ("learned", "fixed")]
-    if name == "models":  # Fig. 6: local concentration, Mamba vs global vs windowed linear attention
+    if name == "models":  # Fig. 6: local concentration, Mamba vs global vs windowed attention (linear and softmax)
         return [("ssm, gate learned", dict(loc, gate="learned")), ("ssm, gate fixed", dict(loc, gate="fixed")),
                 ("lt-mlp global", dict(loc, model="lt-mlp")),
-                (f"lt-mlp window {LOCAL_WINDOW}", dict(loc, model="lt-mlp", window=LOCAL_WINDOW))]
+                (f"lt-mlp window {LOCAL_WINDOW}", dict(loc, model="lt-mlp", window=LOCAL_WINDOW)),
+                ("st-mlp global", dict(loc, model="st-mlp")),
+                (f"st-mlp window {LOCAL_WINDOW}", dict(loc, model="st-mlp", window=LOCAL_WINDOW))]
     if name == "dims":  # Figs. 13-18: d in {32, 64, 128}, varying alpha_c (majority voting, L = 20)
         ds = (32,) if quick else (32, 64, 128)
         return [(f"d={d} alpha_c={ac}", dict(maj, d=d, L=20, alpha_r=0.3, alpha_c=ac, steps=100 if quick else 200,
@@ -270,7 +272,8 @@ METRICS = ("test_err", "train_loss", "iters_to_target", "cos_pos", "cos_neg", "c
 DEFAULT_GRIDS = {
     "alpha_r": "0.2:0.6:0.05", "alpha_c": "0:0.1:0.025", "L": "10,12,16,20,24,32,40", "d": "5,10,20,40",
     "gap_near": "1,2,3,4", "gap_far": "2,3,4,5,6,8", "tau": "0:0.5:0.1", "eta": "geom:0.5:8:5",
-    "n_train": "100,200,400,800,1600", "m": "10,20,40,80", "model": "ssm,lt-mlp", "regime": "majority,locality",
+    "n_train": "100,200,400,800,1600", "m": "10,20,40,80", "model": "ssm,lt-mlp,st-mlp",
+    "regime": "majority,locality",
 }
 
 

@@ -40,7 +40,8 @@ deep stacks                          :mod:`mamba_dynamics.features.stack`
 a per-neuron head and einsum (F10); it shares no code with the fast paths beyond ``softplus``.  Every path
 returns a :class:`~mamba_dynamics.core.losses.LossGrad` ``(loss, grads, F)`` with ``grads`` holding ``"w"``
 ``(d,)`` (SSM), ``"W_B"``, ``"W_C"`` ``(d, r)`` (SSM with ``content``) or ``"W"`` ``(d, d)`` (attention), and
-``"V"`` ``(m, d)``; ``F`` ``(N,)``.
+``"V"`` ``(m, d)``; ``F`` ``(N,)``.  ``st-mlp`` (causal softmax attention) runs the core's softmax mixer
+(:func:`mamba_dynamics.features.attention.softmax_grads`).
 """
 
 from __future__ import annotations
@@ -121,14 +122,21 @@ def gate_only_grads(params: "model.Params", X: np.ndarray, y: np.ndarray,
 
 
 def hinge_grads_reference(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: bool,
-                          content: bool = False, window: int = 0) -> LossGrad:
+                          content: bool = False, window: int = 0, attention=None) -> LossGrad:
     """Plain NumPy reference of every one-layer model: closed forms (F3)/(Eq. 5)/(F4)
     (:func:`~mamba_dynamics.features.model.mix`), per-neuron head (F7,
     :func:`~mamba_dynamics.features.head.head_reference`), derivatives (F9)/(P2)/(F10) written out with einsum.
-    ``X`` ``(N, L, d)``, ``y`` ``(N,)``; ``grads`` as the fast paths' (every block, ``W_B``, ``W_C`` included)."""
+    ``X`` ``(N, L, d)``, ``y`` ``(N,)``; ``grads`` as the fast paths' (every block, ``W_B``, ``W_C`` included).
+    ``attention``: softmax attention (``st-mlp``), its derivative written out with the softmax's Jacobian
+    (:func:`~mamba_dynamics.core.attention.softmax_adjoint_reference`), ``dLoss/dW = sum_t dC_t x_t^T``."""
     L = X.shape[1]
-    Y = model.mix(params, X, gated, content, window)
+    Y = model.mix(params, X, gated, content, window, attention)
     loss, F, dV, Gy = head_reference(Y, params.V, params.a, y)
+    if attention is not None:
+        from ..core.attention import softmax_adjoint_reference
+
+        _, _, dC = softmax_adjoint_reference(X, X, X @ params.W.T, attention, Gy)
+        return LossGrad(loss, {"W": np.einsum("ntk,ntd->kd", dC, X), "V": dV}, F)
     C = np.einsum("nld,nsd->nls", Gy, X)  # C[n, l, s] = <Gy_l, x_s>
     if gated:
         t = X @ params.w

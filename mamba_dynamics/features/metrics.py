@@ -29,6 +29,10 @@ key                 meaning
 ``wbc_rel_share``   share of ||W_B W_C^T||_F^2 on the relevant block span(o_+, o_-) (paper reading; 2/d^2 at
                     ``W^(0) = delta I``); NaN for other models
 ``margin``          min over the training set of y F(X)
+``attn_rel``        softmax attention (``st-mlp``): the mean attention mass a token puts on relevant / confusing
+                    tokens (o_+ or o_-), over the tokens of the test set (NaN for the other models)
+``attn_near``       ``st-mlp``: the mean mass on the tokens within ``gap_near`` of the reading token (the near
+                    pair's distance of local concentration; the token itself included)
 ==================  =======================================================================================
 """
 
@@ -42,9 +46,12 @@ from . import model
 from .data import Sequences
 from .head import head_outputs
 
-KEYS = ("w_pos", "w_neg", "w_irr", "w_irr_abs", "cos_pos", "cos_neg", "cos_irr", "cos_irr_min", "norm_w", "gate_rel", "gate_irr",
-        "beta_next", "rel_share", "mlp_pos", "mlp_neg", "mlp_irr", "mlp_pos_max", "mlp_neg_max", "lucky_frac",
-        "wbc_rel_share")
+KEYS = ("w_pos", "w_neg", "w_irr", "w_irr_abs", "cos_pos", "cos_neg", "cos_irr", "cos_irr_min", "norm_w", "gate_rel",
+        "gate_irr", "beta_next", "rel_share", "mlp_pos", "mlp_neg", "mlp_irr", "mlp_pos_max", "mlp_neg_max",
+        "lucky_frac", "wbc_rel_share", "attn_rel", "attn_near")
+#: the attention statistics read at most this many test sequences, and none past this length (the weights are
+#: ``(N, h, L, L)``)
+ATTENTION_STATS_SEQUENCES, ATTENTION_STATS_MAX_L = 200, 512
 #: array-valued tracked quantities (one row per logged step)
 PROFILE_KEYS = ("w_proj",)
 
@@ -106,6 +113,23 @@ def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bo
     return out
 
 
+def attention_stats(params: "model.Params", seqs: Sequences, attention, gap_near: int) -> dict:
+    """``attn_rel`` and ``attn_near`` (module glossary) of softmax attention on the first
+    :data:`ATTENTION_STATS_SEQUENCES` sequences of ``seqs``; NaN without ``attention`` or past
+    :data:`ATTENTION_STATS_MAX_L` tokens."""
+    L = seqs.X.shape[1]
+    if attention is None or L > ATTENTION_STATS_MAX_L:
+        return {"attn_rel": np.nan, "attn_near": np.nan}
+    from ..core.attention import softmax_weights_reference
+
+    X, k = seqs.X[:ATTENTION_STATS_SEQUENCES], seqs.k[:ATTENTION_STATS_SEQUENCES]
+    A = softmax_weights_reference(X, X @ params.W.T, attention).mean(axis=1)  # (N, L, L)
+    t, s = np.arange(L)[:, None], np.arange(L)[None, :]
+    near = (s <= t) & (t - s <= gap_near)
+    return {"attn_rel": float(np.einsum("nts,ns->nt", A, k < 2).mean()),
+            "attn_near": float(np.einsum("nts,ts->nt", A, near).mean())}
+
+
 def snapshot(mdl, params: "model.Params", test: Sequences, O: np.ndarray) -> dict:
     """Every key of :data:`KEYS` plus ``test_err`` for the current parameters of the one-layer model ``mdl`` (a
     :class:`~mamba_dynamics.features.models.SSM` or another one-layer model of the family, whose ``gated``,
@@ -117,6 +141,7 @@ def snapshot(mdl, params: "model.Params", test: Sequences, O: np.ndarray) -> dic
     out.update(mlp_alignment(params, O))
     out.update(gate_stats(params, test, O, gated, Y))
     out.update(projection_stats(params, O, gated and mdl.content))
+    out.update(attention_stats(params, test, getattr(mdl, "attention", None), mdl.cfg.gap_near))
     return out
 
 

@@ -150,9 +150,20 @@ def mix_attention(X: np.ndarray, W: np.ndarray, window: int = 0) -> np.ndarray:
     return np.einsum("nls,nsd->nld", S, X)
 
 
-def mix(params: Params, X: np.ndarray, gated: bool, content: bool = False, window: int = 0) -> np.ndarray:
-    """The model's per-token outputs ``(N, L, d)``: SSM closed form (Eq. 5 with ``content``, else F3) or linear
-    attention (F4)."""
+def mix_softmax(X: np.ndarray, W: np.ndarray, att) -> np.ndarray:
+    """Causal softmax attention (``st-mlp``; :mod:`mamba_dynamics.core.attention`) in NumPy: ``y_l = mean_k sum_s
+    softmax_s(x_s^T W^k x_l / tau) x_s`` over ``s <= l`` (the last ``window`` tokens when set); ``(N, L, d)``."""
+    from ..core.attention import softmax_forward_reference
+
+    return softmax_forward_reference(X, X, X @ W.T, att)
+
+
+def mix(params: Params, X: np.ndarray, gated: bool, content: bool = False, window: int = 0,
+        attention=None) -> np.ndarray:
+    """The model's per-token outputs ``(N, L, d)``: SSM closed form (Eq. 5 with ``content``, else F3), linear
+    attention (F4), or softmax attention (``attention`` given)."""
+    if attention is not None:
+        return mix_softmax(X, params.W, attention)
     if gated:
         return mix_content(X, params.w, params.W_B, params.W_C) if content else mix_closed_form(X, params.w)
     return mix_attention(X, params.W, window)
@@ -163,6 +174,7 @@ def head(Y: np.ndarray, V: np.ndarray, a: np.ndarray) -> np.ndarray:
     return (np.maximum(Y @ V.T, 0.0) @ a).sum(axis=1) / Y.shape[1]
 
 
-def forward(params: Params, X: np.ndarray, gated: bool, content: bool = False, window: int = 0) -> np.ndarray:
+def forward(params: Params, X: np.ndarray, gated: bool, content: bool = False, window: int = 0,
+            attention=None) -> np.ndarray:
     """``F(X)`` ``(N,)``."""
-    return head(mix(params, X, gated, content, window), params.V, params.a)
+    return head(mix(params, X, gated, content, window, attention), params.V, params.a)

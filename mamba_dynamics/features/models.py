@@ -9,6 +9,8 @@ class                       what it is
 :class:`GateOnlySSM`        ``ssm`` with ``reading = "gate-only"``: the scan without the content factor (F2)
 :class:`LinearAttentionMLP` ``lt-mlp``: causal linear attention, global or windowed (F4,
                             :mod:`~mamba_dynamics.features.attention`), with either head
+:class:`SoftmaxAttentionMLP` ``st-mlp``: causal softmax attention, global or windowed, the Transformer of Fig. 6
+                            (the core's softmax mixer with ``b = x``, ``c = W x``)
 :class:`SSMStack`           ``ssm`` with ``layers > 1``: Eq. 5 blocks on a residual stream (Table 3,
                             :mod:`~mamba_dynamics.features.stack`)
 ==========================  ====================================================================================
@@ -140,6 +142,9 @@ class _FeatureModel(Model):
         if self.gated:
             rows.append(("mean gate: relevant, irrelevant tokens",
                          f"{h['gate_rel'][-1]:.3g}, {h['gate_irr'][-1]:.3g}"))
+        if getattr(self, "attention", None) is not None:
+            rows.append(("attention mass on relevant tokens, on the near pair's span",
+                         f"{h['attn_rel'][-1]:.3f}, {h['attn_near'][-1]:.3f}"))
         rows += [("share of output on o_+, o_-", f"{h['rel_share'][-1]:.3f}"),
                  ("W_O rows: cos with o_+ (v>0), with o_- (v<0)", f"{h['mlp_pos'][-1]:.3f}, {h['mlp_neg'][-1]:.3f}"),
                  ("lucky neurons (Fig. 5)", f"{h['lucky_frac'][-1]:.2f}"),
@@ -164,6 +169,42 @@ class LinearAttentionMLP(_FeatureModel):
 
     def _outputs(self, params, X):
         return attention.attention_outputs(X, params.W, self.window, self.scratch("eval"))
+
+
+class SoftmaxAttentionMLP(_FeatureModel):
+    """``st-mlp``: causal softmax attention (scores ``x_s^T W x_t / tau``, ``heads`` heads over the coordinates,
+    the last ``window`` tokens when set) and the MLP head; ``W`` (identity at the start, as the LT-MLP's) and
+    ``V`` trained."""
+
+    gated = False
+
+    @property
+    def attention(self):
+        return self.cfg.attention
+
+    def loss_and_grad(self, params, batch, *, reference: bool = False) -> LossGrad:
+        if reference:
+            return gradients.hinge_grads_reference(params, batch.X, batch.y, False, attention=self.attention)
+        return attention.softmax_grads(params, batch.X, batch.y, self.attention, self.scratch("head"))
+
+    def outputs(self, params, X: np.ndarray, *, reference: bool = False) -> np.ndarray:
+        if reference:
+            return model.mix_softmax(X, params.W, self.attention)
+        return self._outputs(params, X)
+
+    def predict(self, params, X: np.ndarray, *, reference: bool = False) -> np.ndarray:
+        if reference:
+            return model.forward(params, X, False, attention=self.attention)
+        return head_outputs(self._outputs(params, X), params.V, params.a, self.scratch("eval"))
+
+    def _outputs(self, params, X):
+        return attention.softmax_outputs(X, params.W, self.attention, self.scratch("eval"))[0]
+
+    def describe(self) -> str:
+        att, cfg = self.attention, self.cfg
+        return (f"softmax attention ({'window ' + str(att.window) if att.window else 'global'}, temperature "
+                f"{att.temperature:g}, {att.heads} head{'s' if att.heads > 1 else ''}), "
+                f"{'Eq. 6' if cfg.content else 'half/half'} head")
 
 
 class GateOnlySSM(_FeatureModel):
@@ -265,6 +306,7 @@ class _Registry(Registry):
 REGISTRY = _Registry("features")
 REGISTRY.register("ssm", stacked=SSMStack)(SSM)
 REGISTRY.register("lt-mlp")(LinearAttentionMLP)
+REGISTRY.register("st-mlp")(SoftmaxAttentionMLP)
 
 
-__all__ = ("REGISTRY", "Evaluation", "SSM", "GateOnlySSM", "LinearAttentionMLP", "SSMStack")
+__all__ = ("REGISTRY", "Evaluation", "SSM", "GateOnlySSM", "LinearAttentionMLP", "SoftmaxAttentionMLP", "SSMStack")

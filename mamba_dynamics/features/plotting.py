@@ -11,8 +11,8 @@ import numpy as np
 from ..core.plotting import band, draw_level_contours, plt
 from . import theory
 
-MODEL_LABEL = {"ssm": "selective SSM + MLP", "lt-mlp": "linear attention + MLP"}
-MODEL_COLOR = {"ssm": "tab:blue", "lt-mlp": "tab:orange"}
+MODEL_LABEL = {"ssm": "selective SSM + MLP", "lt-mlp": "linear attention + MLP", "st-mlp": "softmax attention + MLP"}
+MODEL_COLOR = {"ssm": "tab:blue", "lt-mlp": "tab:orange", "st-mlp": "tab:green"}
 REGIME_LABEL = {"majority": "majority voting", "locality": "local concentration"}
 
 
@@ -61,8 +61,13 @@ def plot_features_run(result) -> "plt.Figure":
         ax.plot(step, h["gate_rel"], label="mean gate sigma(w^T x), relevant tokens", color="tab:blue")
         ax.plot(step, h["gate_irr"], label="mean gate, irrelevant tokens", color="tab:red")
         ax.plot(step, h["beta_next"], label="beta_s^(s+1) = sigma_s (1 - sigma_{s+1})", color="tab:purple", ls="--")
+    if cfg.model == "st-mlp":
+        ax.plot(step, h["attn_rel"], label="attention mass on relevant tokens", color="tab:blue")
+        ax.plot(step, h["attn_near"], label=f"attention mass within Delta L+ = {cfg.gap_near} of the token",
+                color="tab:purple", ls="--")
     ax.plot(step, h["rel_share"], label="share of output energy on o_+, o_-", color="k")
-    ax.set(xlabel="GD step", ylabel="value", ylim=(-0.02, 1.02), title="gates and what the outputs carry")
+    ax.set(xlabel="GD step", ylabel="value", ylim=(-0.02, 1.02),
+           title="attention and what the outputs carry" if cfg.model == "st-mlp" else "gates and what the outputs carry")
     ax.legend(fontsize=8)
     ax = axes[1, 1]
     ax.plot(step, h["mlp_pos"], label="mean cos(v_i, o_+), a_i > 0", color="tab:blue")
@@ -303,14 +308,14 @@ def plot_wo_alignment(runs: list, setting: str) -> "plt.Figure":
 
 
 def plot_locality_models(runs: list, setting: str) -> "plt.Figure":
-    """Fig. 6: local concentration, selective SSM vs global vs windowed linear attention, same head."""
+    """Fig. 6: local concentration, selective SSM vs global vs windowed attention (linear and softmax), same head."""
     g = _by_label(runs)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     _curves(axes[0], g, "test_err", None, "test 0-1 error", title="test error")
     axes[0].axhline(0.5, color="gray", ls=":", lw=1)
     _curves(axes[1], g, "train_err", None, "training 0-1 error", title="training error")
-    fig.suptitle(f"Fig. 6 reproduction: local concentration, Mamba vs global vs local linear attention (same Eq. 6 "
-                 f"head); mean +- std over seeds\n{setting}", fontsize=10)
+    fig.suptitle(f"Fig. 6 reproduction: local concentration, Mamba vs global vs local attention, linear and softmax "
+                 f"(same Eq. 6 head); mean +- std over seeds\n{setting}", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -27,7 +27,7 @@ from .models import REGISTRY
 SIZES = dict(N=2, L=3, d=3, m=2)
 #: per-kind sizes of the checked cases: the paper's model has 27 scalar parameters at these sizes, so it is checked
 #: on one sequence (the sympy derivative's cost grows with N times the parameter count)
-KIND_SIZES = {"ssm": dict(SIZES, N=1)}
+KIND_SIZES = {"ssm": dict(SIZES, N=1), "st-mlp": dict(SIZES, N=1)}
 
 
 def _sigmoid(t):
@@ -94,7 +94,7 @@ def closed_form_reduction(L: int = 3, d: int = 2, content: bool = False) -> sp.E
 
 
 def _blocks(kind: str, d: int, m: int) -> dict:
-    """Sympy matrices of the trainable blocks of ``kind`` in {"ssm", "ssm-gate-only", "lt-mlp"}."""
+    """Sympy matrices of the trainable blocks of ``kind`` in {"ssm", "ssm-gate-only", "lt-mlp", "st-mlp"}."""
     if kind == "ssm":
         mats = {"w": sp.Matrix(sp.symbols(f"w0:{d}", real=True)),
                 "W_B": sp.Matrix(d, d, sp.symbols(f"b0:{d * d}", real=True)),
@@ -107,7 +107,7 @@ def _blocks(kind: str, d: int, m: int) -> dict:
     return mats
 
 
-def _symbolic(kind: str, window: int, X: np.ndarray, y: np.ndarray, a: np.ndarray, point: dict):
+def _symbolic(kind: str, window: int, X: np.ndarray, y: np.ndarray, a: np.ndarray, point: dict, attention=None):
     """Loss and gradient lambdified in the model's symbols.  Each ReLU and the hinge are replaced by the piece
     that is active at ``point`` (sympy evaluates the pre-activations there); the random cases keep every kink
     at least 1e-3 away, so this is the exact derivative at ``point`` and much faster than ``Piecewise``."""
@@ -125,6 +125,10 @@ def _symbolic(kind: str, window: int, X: np.ndarray, y: np.ndarray, a: np.ndarra
             Y = content_outputs(mats["w"], mats["W_B"], mats["W_C"], toks)
         elif kind == "ssm-gate-only":
             Y = ssm_outputs(mats["w"], toks)
+        elif kind == "st-mlp":  # b = x, c = W x, the softmax from its raw definition
+            from ..core.attention import softmax_outputs_symbolic
+
+            Y = softmax_outputs_symbolic(sp.eye(d), mats["W"], toks, attention)
         else:
             Y = attention_outputs(mats["W"], toks, window)
         F = 0
@@ -141,12 +145,13 @@ def _symbolic(kind: str, window: int, X: np.ndarray, y: np.ndarray, a: np.ndarra
     return sp.lambdify([syms], loss, "mpmath"), sp.lambdify([syms], grads, "mpmath"), vals, shapes
 
 
-def symbolic_loss_grad(params: dict, data: tuple, kind: str, window: int = 0):
+def symbolic_loss_grad(params: dict, data: tuple, kind: str, window: int = 0, attention=None):
     """Sympy loss and gradient (40-digit mpmath) at ``params`` (the blocks of ``kind``), ``data`` = (X, y, a)."""
     import mpmath
 
     X, y, a = data
-    f_loss, f_grad, point, shapes = _symbolic(kind, window, np.asarray(X), np.asarray(y), np.asarray(a), params)
+    f_loss, f_grad, point, shapes = _symbolic(kind, window, np.asarray(X), np.asarray(y), np.asarray(a), params,
+                                              attention)
     with mpmath.workdps(40):
         vals = [mpmath.mpf(v) for v in point]
         g = np.array([float(v) for v in f_grad(vals)])
@@ -160,10 +165,10 @@ def symbolic_loss_grad(params: dict, data: tuple, kind: str, window: int = 0):
 
 
 #: model kind -> (gated, content)
-KINDS = {"ssm": (True, True), "ssm-gate-only": (True, False), "lt-mlp": (False, False)}
+KINDS = {"ssm": (True, True), "ssm-gate-only": (True, False), "lt-mlp": (False, False), "st-mlp": (False, False)}
 #: the configs whose model objects the specs check (every block of the kind trained: ``wbc = "trained"``)
 KIND_CONFIGS = {"ssm": dict(model="ssm", wbc="trained"), "ssm-gate-only": dict(model="ssm", reading="gate-only"),
-                "lt-mlp": dict(model="lt-mlp")}
+                "lt-mlp": dict(model="lt-mlp"), "st-mlp": dict(model="st-mlp")}
 
 
 def _assemble(mdl):
@@ -199,24 +204,31 @@ def make_case(kind: str, mdl):
     return random_case
 
 
-def _spec(name: str, kind: str, window: int = 0) -> GradientSpec:
+def _spec(name: str, kind: str, window: int = 0, **extra) -> GradientSpec:
     """A one-layer model's spec: its kernel and reference are the model object's ``loss_and_grad``, the method
-    training calls (:func:`~mamba_dynamics.core.gradcheck.model_spec`)."""
-    mdl = REGISTRY.build(FeaturesConfig(**KIND_CONFIGS[kind], window=window))
+    training calls (:func:`~mamba_dynamics.core.gradcheck.model_spec`).  ``extra``: more config fields (the
+    softmax model's temperature and heads)."""
+    cfg = FeaturesConfig(**KIND_CONFIGS[kind], window=window, **extra)
+    mdl, att = REGISTRY.build(cfg), cfg.attention
     what = {"ssm": "selective SSM, the paper's Eq. 5 mixer (W_B, W_C, gate) + Eq. 6 head",
             "ssm-gate-only": "selective SSM, gate-only reading (no content factor) + two-layer ReLU MLP",
-            "lt-mlp": f"{'windowed' if window else 'global'} causal linear attention + two-layer ReLU MLP"}[kind]
+            "lt-mlp": f"{'windowed' if window else 'global'} causal linear attention + two-layer ReLU MLP",
+            "st-mlp": f"{'windowed' if window else 'global'} causal softmax attention + two-layer ReLU MLP"}[kind]
     return model_spec(
         name, mdl, make_case(kind, mdl), _assemble(mdl),
-        symbolic=lambda p, d: symbolic_loss_grad(p, d, kind, window), symbolic_sizes=dict(KIND_SIZES.get(kind, SIZES)),
+        symbolic=lambda p, d: symbolic_loss_grad(p, d, kind, window, att),
+        symbolic_sizes=dict(KIND_SIZES.get(kind, SIZES)),
         description=f"{what}, hinge loss (arXiv 2602.12499)",
     )
 
 
 SSM = _spec("ssm", "ssm")
 LT_MLP = _spec("lt-mlp", "lt-mlp")
-#: the earlier gate-only reading and windowed attention (Fig. 6): checked four ways by the tests, not models
-VARIANTS = (_spec("ssm-gate-only", "ssm-gate-only"), _spec("lt-mlp-window2", "lt-mlp", window=2))
+ST_MLP = _spec("st-mlp", "st-mlp", temperature=0.8)
+#: the earlier gate-only reading, windowed attention (Fig. 6) and softmax attention with a window and three heads:
+#: checked four ways by the tests, not models of their own
+VARIANTS = (_spec("ssm-gate-only", "ssm-gate-only"), _spec("lt-mlp-window2", "lt-mlp", window=2),
+            _spec("st-mlp-window2-heads3", "st-mlp", window=2, heads=3, d=3, temperature=0.6))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -316,4 +328,4 @@ SSM_STACK = _stack_spec()
 
 def gradient_specs() -> tuple[GradientSpec, ...]:
     """The family's gradient-check specs, for the caller to register."""
-    return (SSM, LT_MLP, SSM_STACK)
+    return (SSM, LT_MLP, ST_MLP, SSM_STACK)

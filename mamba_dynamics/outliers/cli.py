@@ -14,7 +14,8 @@ from .models import REGISTRY
 from .train import train
 
 FLAGS = [
-    (("--model",), "model", str, "model: mamba (eq. 3) or lt (linear Transformer, G == 1)"),
+    (("--model",), "model", str, "model: mamba (eq. 3), lt (linear Transformer, G == 1) or st (softmax Transformer, "
+                                 "App. B.1)"),
     (("--preset",), "preset", str, "plain (the paper's text read plainly) or tuned (kappa'_a = kappa_a / L, K' = K, "
                                    "matching split, exact outlier count: the choices that make Fig. 2 come out as "
                                    "reported); flags given explicitly override it"),
@@ -43,6 +44,9 @@ FLAGS = [
     (("--m",), "m", int, "rows m of W_B, W_C (default d+1)"),
     (("--layers",), "layers", int, "blocks in the stack (1 = the paper's one-layer model; Table 1: 3)"),
     (("--norm",), "norm", str, "input of blocks 2..layers: rms (RMSNorm of the residual stream) or none"),
+    (("--temperature",), "temperature", float, "softmax temperature tau of st (scores / tau)"),
+    (("--heads",), "heads", int, "attention heads of st (each reads m / heads coordinates; must divide m)"),
+    (("--window",), "window", int, "st attends to the last k tokens only (0 = every earlier token)"),
     (("--delta",), "delta", float, "initial diagonal delta of W_B, W_C"),
     (("--eta",), "eta", float, "SGD step eta"),
     (("--batch",), "batch", int, "SGD batch size B"),

@@ -54,7 +54,8 @@ from ..core.config import (ConfigBase, ConfigError, check_choice, check_fraction
 
 #: Model names of this family (``--model``) and what each is.
 MODELS = {"mamba": "one-layer Mamba, eq. 3 of arXiv 2510.00399",
-          "lt": "linear Transformer (gate G == 1), arXiv 2510.00399"}
+          "lt": "linear Transformer (gate G == 1), arXiv 2510.00399",
+          "st": "softmax Transformer: eq. 3 with softmax-normalised attention weights, arXiv 2510.00399 App. B.1"}
 LABEL_RULES = ("flip", "targeted", "random")
 PLACEMENTS = ("R", "FQ", "CQ")
 TRAIN_TASKS = ("matching", "ring", "random", "all")
@@ -127,6 +128,10 @@ class OutlierConfig(ConfigBase):
     m: Optional[int] = None
     layers: int = 1
     norm: str = "rms"
+    # the softmax Transformer (model "st"; core.attention)
+    temperature: float = 1.0
+    heads: int = 1
+    window: int = 0
     delta: float = 0.2
     eta: float = 0.1
     batch: int = 64
@@ -158,8 +163,16 @@ class OutlierConfig(ConfigBase):
             set_("m", self.d + 1)
         if not isinstance(self.m, int) or self.m < self.d:
             raise ConfigError(f"m must be an integer >= d = {self.d}, got {self.m!r}")
-        for name in ("beta", "kappa_a", "eta", "diverge_norm"):
+        for name in ("beta", "kappa_a", "eta", "diverge_norm", "temperature"):
             check_positive(name, getattr(self, name), "must be positive and finite")
+        check_int("heads", self.heads)
+        check_int("window", self.window, 0)
+        if self.model != "st" and (self.heads != 1 or self.window != 0 or self.temperature != 1.0):
+            raise ConfigError(f"temperature, heads and window apply to the softmax Transformer (st) only, not to "
+                              f"{self.model}")
+        if self.m % self.heads:
+            raise ConfigError(f"heads = {self.heads} must divide m = {self.m} (each head reads m / heads "
+                              f"coordinates)")
         if self.beta < 1:
             raise ConfigError(f"beta must be >= 1 (paper Section 3.2), got {self.beta}")
         if not 0 <= self.K <= 0.5:
@@ -206,8 +219,16 @@ class OutlierConfig(ConfigBase):
 
     @property
     def gated(self) -> bool:
-        """True for Mamba (gate ``G(w)`` trained), False for the linear Transformer (``G == 1``)."""
+        """True for Mamba (gate ``G(w)`` trained), False for the linear and softmax Transformers."""
         return self.model == "mamba"
+
+    @property
+    def attention(self):
+        """The softmax Transformer's :class:`~mamba_dynamics.core.attention.Attention` (None for Mamba and the
+        LT)."""
+        from ..core.attention import Attention
+
+        return Attention(self.temperature, self.window, self.heads) if self.model == "st" else None
 
     def derived_values(self) -> dict:
         return {"L": self.L}

@@ -1,4 +1,5 @@
-"""Hand-derived closed-form gradients of the hinge loss of one-layer Mamba / the linear Transformer.
+"""Hand-derived closed-form gradients of the hinge loss of one-layer Mamba / the linear Transformer (and, at the
+end of the module, of the one-layer softmax Transformer of App. B.1: :func:`softmax_hinge_grads`).
 
 Paper: arXiv 2510.00399, eq. (3) and Algorithm 1.  Loss over a batch of ``B`` prompts:
 
@@ -24,6 +25,9 @@ Two implementations with one signature:
   over ``d+1`` and the per-prompt transposed products in fixed-order SIMD lanes (:mod:`mamba_dynamics.core.simd`),
   the gates' ``exp`` as a vectorised polynomial within 1 ulp of libm; the two rank-B weight updates and the query
   projections are BLAS products), O(B l d + B m d).  The same bits on every machine but for the BLAS products.
+
+* :func:`softmax_hinge_grads` - the softmax Transformer's kernel (its formulas stand above it); its reference is the
+  stack's NumPy path at depth 1, and :func:`softmax_outputs` its forward alone.
 
 Glossary: ``gWB, gWC, gw`` = gradients of the loss w.r.t. W_B, W_C, w (returned as ``grads["W_B"]`` ...);
 ``F`` ``(B,)`` = outputs; ``z`` ``(B,)``.
@@ -209,3 +213,118 @@ def hinge_grads(
         P, np.ascontiguousarray(z, dtype=np.float64), bool(gated), NB, gWB, gWC, gw, F, np.zeros(1, np.int64),
     )
     return LossGrad(float(loss), {"W_B": gWB, "W_C": gWC, "w": gw}, F)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the softmax Transformer at one layer (``st``, App. B.1): eq. 3 with the weights softmax-normalised
+# ------------------------------------------------------------------------------------------------------------
+#
+#     F = (1/h) sum_k sum_{i in W} A^k_i y_i,     A^k_i = softmax_i(p_i . V^k / tau),   V^k = W_B^k^T W_C^k p_q
+#
+# over the keys ``W`` = the examples and the query itself (whose label is 0; the last ``window`` tokens when set),
+# head ``k`` reading rows ``k m/h .. (k+1) m/h - 1`` of ``W_B``, ``W_C``.  With ``F^k = sum_i A^k_i y_i`` and
+#
+#     r^k = dF/dV^k = (1 / (h tau)) sum_i A^k_i (y_i - F^k) p_i                                        (D,)
+#
+# (the softmax's Jacobian applied to the labels), ``dF/dW_B^k = (W_C^k p_q) r^k^T`` and ``dF/dW_C^k = (W_B^k
+# r^k) p_q^T``: O(l D) per prompt, then two products per head over the batch.
+
+
+@njit(cache=True, error_model="numpy")
+def _softmax_kernel(P, z, Vh, inv_tau, window, want_grad, F, R, gvec):  # pragma: no cover - compiled
+    """Per prompt: every head's scores ``p_i . V^k`` over the keys, their max-shifted softmax, ``F_b``, and (with
+    ``want_grad``) for the active prompts ``g_b = dLoss/dF_b`` and ``r^k_b`` (into ``R`` ``(B, h, D)``); returns
+    the loss.  ``Vh`` ``(B, h, D)``."""
+    B, lp1, D = P.shape
+    heads = Vh.shape[1]
+    l = lp1 - 1
+    lo = lp1 - window if 0 < window < lp1 else 0
+    A = np.empty((heads, lp1))
+    Fh = np.empty(heads)
+    loss = 0.0
+    for b in range(B):
+        Fb = 0.0
+        for k in range(heads):
+            top = -np.inf
+            for i in range(lo, lp1):
+                s = dot(P, (b * lp1 + i) * D, Vh, (b * heads + k) * D, D) * inv_tau
+                A[k, i] = s
+                if s > top:
+                    top = s
+            zk = 0.0
+            for i in range(lo, lp1):
+                e = np.exp(A[k, i] - top)
+                A[k, i] = e
+                zk += e
+            acc = 0.0
+            for i in range(lo, lp1):
+                a = A[k, i] / zk
+                A[k, i] = a
+                if i < l:
+                    acc += a * P[b, i, D - 1]
+            Fh[k] = acc
+            Fb += acc
+        Fb /= heads
+        F[b] = Fb
+        margin = 1.0 - z[b] * Fb
+        if margin <= 0.0 or not want_grad:
+            continue
+        loss += margin / B
+        gvec[b] = -z[b] / B
+        scale = inv_tau / heads
+        for k in range(heads):
+            for i in range(lo, lp1):
+                y = P[b, i, D - 1] if i < l else 0.0
+                c = A[k, i] * (y - Fh[k]) * scale
+                for d in range(D):
+                    R[b, k, d] += c * P[b, i, d]
+    return loss
+
+
+def _query_vectors(W_B: np.ndarray, W_C: np.ndarray, P: np.ndarray, attention) -> tuple:
+    """``U = W_C p_q`` ``(B, m)`` and every head's ``V^k = W_B^k^T (W_C^k p_q)`` ``(B, h, D)``."""
+    m = W_B.shape[0]
+    attention.check_width(m)
+    h, rh = attention.heads, m // attention.heads
+    U = P[:, -1, :] @ W_C.T
+    Vh = np.empty((len(P), h, P.shape[2]))
+    for k in range(h):
+        rows = slice(k * rh, (k + 1) * rh)
+        Vh[:, k, :] = U[:, rows] @ W_B[rows]
+    return U, Vh
+
+
+def softmax_outputs(W_B: np.ndarray, W_C: np.ndarray, P: np.ndarray, attention) -> np.ndarray:
+    """The one-layer softmax Transformer's output ``F`` ``(B,)`` on prompts ``P`` ``(B, l+1, d+1)`` (the kernel
+    of :func:`softmax_hinge_grads` without its backward).  NumPy reference:
+    :func:`mamba_dynamics.outliers.model.forward` with ``attention``."""
+    P = np.ascontiguousarray(P, dtype=np.float64)
+    _, Vh = _query_vectors(W_B, W_C, P, attention)
+    F = np.empty(len(P))
+    _softmax_kernel(P, np.zeros(len(P)), Vh, 1.0 / attention.temperature, attention.window, False, F,
+                    np.zeros((1, 1, 1)), np.zeros(1))
+    return F
+
+
+def softmax_hinge_grads(W_B: np.ndarray, W_C: np.ndarray, P: np.ndarray, z: np.ndarray, attention) -> LossGrad:
+    """The one-layer softmax Transformer's hinge loss and gradients ``{"W_B", "W_C": (m, d+1), "w": zeros}``, ``F``
+    ``(B,)``: the Numba kernel above (the scores in fixed-order SIMD lanes, :func:`~mamba_dynamics.core.simd.dot`)
+    and per head two products over the batch.  ``attention`` a :class:`~mamba_dynamics.core.attention.Attention`
+    (heads divide ``m``).  Its NumPy reference is the stack's at depth 1
+    (:func:`mamba_dynamics.outliers.stack.stack_grads` with ``fast=False``: the softmax's Jacobian written
+    out; :meth:`mamba_dynamics.outliers.models.SoftmaxOneLayer.loss_and_grad` with ``reference=True``)."""
+    P = np.ascontiguousarray(P, dtype=np.float64)
+    B, lp1, D = P.shape
+    h, rh = attention.heads, W_B.shape[0] // attention.heads
+    U, Vh = _query_vectors(W_B, W_C, P, attention)
+    Pq = P[:, -1, :]
+    F, R, g = np.empty(B), np.zeros((B, h, D)), np.zeros(B)
+    loss = _softmax_kernel(P, np.ascontiguousarray(z, dtype=np.float64), Vh, 1.0 / attention.temperature,
+                           attention.window, True, F, R, g)
+    gWB, gWC = np.empty_like(W_B), np.empty_like(W_C)
+    for k in range(h):
+        rows = slice(k * rh, (k + 1) * rh)
+        Rk = R[:, k, :] * g[:, None]  # (B, D): g_b r^k_b
+        gWB[rows] = U[:, rows].T @ Rk
+        gWC[rows] = W_B[rows] @ (Rk.T @ Pq)
+    return LossGrad(float(loss), {"W_B": gWB, "W_C": gWC, "w": np.zeros(D)}, F)

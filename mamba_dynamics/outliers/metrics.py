@@ -9,6 +9,8 @@ Glossary (code name -> paper):
 ``attn_other_unseen`` the same, on prompts of tasks outside ``T_tr`` only (NaN if there are none)
 ``gate_outlier``    Cor. 2: mean gate ``G_i`` of outlier examples (should be ``O(1/poly(M1))``)
 ``gate_clean``      Cor. 2: mean gate of clean examples
+``weight_same``     the gate summed over the clean examples that share the query's pattern (for the softmax
+                    Transformer, whose "gate" is its attention weight, the mass on them: its concentration)
 ``gate_by_rank``    Cor. 2: mean gate of the k-th closest clean example, ``k = 1..l`` (theory: ``>= 2^-(k-1)``
                     up to a constant); NaN where no prompt has ``k`` clean examples
 ``gate_by_pos``     mean gate at distance ``k = 1..l`` from the query, split by outlier / clean
@@ -24,7 +26,7 @@ import numpy as np
 from .data import PromptBatch
 from ..core.gating import log_gates
 from ..core.losses import error_01
-from .model import Params, forward, gates
+from .model import Params, forward, weights
 
 
 def input_scores(W_B: np.ndarray, W_C: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -52,11 +54,12 @@ def _masked_mean(values: np.ndarray, mask: np.ndarray, axis=None):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def gate_profile(params: Params, batch: PromptBatch, gated: bool = True) -> dict:
-    """Gate statistics of Cor. 2 on ``batch``: scalars ``gate_outlier``, ``gate_clean`` and arrays ``(l,)``
-    ``gate_by_rank`` (with ``gate_rank_count`` prompts behind each entry), ``gate_by_pos_clean``,
-    ``gate_by_pos_outlier`` (index 0 = next to the query)."""
-    G = gates(params.w, batch.P, gated)  # (B, l)
+def gate_profile(params: Params, batch: PromptBatch, gated: bool = True, attention=None) -> dict:
+    """Gate statistics of Cor. 2 on ``batch``: scalars ``gate_outlier``, ``gate_clean``, ``weight_same`` and
+    arrays ``(l,)`` ``gate_by_rank`` (with ``gate_rank_count`` prompts behind each entry), ``gate_by_pos_clean``,
+    ``gate_by_pos_outlier`` (index 0 = next to the query).  ``attention``: the softmax Transformer, whose
+    head-averaged weights stand for the gates (:func:`~mamba_dynamics.outliers.model.weights`)."""
+    G = weights(params, batch.P, gated, attention)  # (B, l)
     out, clean = batch.outlier, ~batch.outlier
     Gr, outr, cleanr = G[:, ::-1], out[:, ::-1], clean[:, ::-1]  # distance order: index 0 is closest
     rank = np.cumsum(cleanr, axis=1) - 1  # rank among clean examples, counted from the query
@@ -71,6 +74,7 @@ def gate_profile(params: Params, batch: PromptBatch, gated: bool = True) -> dict
     return {
         "gate_outlier": float(_masked_mean(G, out)),
         "gate_clean": float(_masked_mean(G, clean)),
+        "weight_same": float(np.mean(np.sum(G * (batch.same & clean), axis=1))),
         "gate_by_rank": by_rank,
         "gate_rank_count": rank_count,
         "gate_by_pos_clean": _masked_mean(Gr, cleanr, axis=0),
@@ -78,24 +82,27 @@ def gate_profile(params: Params, batch: PromptBatch, gated: bool = True) -> dict
     }
 
 
-def snapshot(params: Params, clean: PromptBatch, noisy: PromptBatch, gated: bool) -> dict:
+def snapshot(params: Params, clean: PromptBatch, noisy: PromptBatch, gated: bool, attention=None) -> dict:
     """Scalar diagnostics of one logged step (see :func:`snapshot_with_profile`)."""
-    return snapshot_with_profile(params, clean, noisy, gated)[0]
+    return snapshot_with_profile(params, clean, noisy, gated, attention)[0]
 
 
-def snapshot_with_profile(params: Params, clean: PromptBatch, noisy: PromptBatch, gated: bool) -> tuple[dict, dict]:
+def snapshot_with_profile(params: Params, clean: PromptBatch, noisy: PromptBatch, gated: bool,
+                          attention=None) -> tuple[dict, dict]:
     """Scalar diagnostics of one logged step (test errors on the clean and outlier test sets, Cor. 1 sums,
-    Cor. 2 gate means on the outlier test set, parameter norms) and the full :func:`gate_profile`."""
+    Cor. 2 gate means and ``weight_same`` on the outlier test set, parameter norms) and the full
+    :func:`gate_profile`; ``attention``: the softmax Transformer (its weights as the gates)."""
     same, other, other_unseen = attention_sums(params, noisy)
-    prof = gate_profile(params, noisy, gated)
+    prof = gate_profile(params, noisy, gated, attention)
     scalars = {
-        "test_err_clean": error_01(forward(params, clean.P, gated), clean.z),
-        "test_err": error_01(forward(params, noisy.P, gated), noisy.z),
+        "test_err_clean": error_01(forward(params, clean.P, gated, attention), clean.z),
+        "test_err": error_01(forward(params, noisy.P, gated, attention), noisy.z),
         "attn_same": same,
         "attn_other": other,
         "attn_other_unseen": other_unseen,
         "gate_outlier": prof["gate_outlier"],
         "gate_clean": prof["gate_clean"],
+        "weight_same": prof["weight_same"],
         "norm_W_B": float(np.linalg.norm(params.W_B)),
         "norm_W_C": float(np.linalg.norm(params.W_C)),
         "norm_w": float(np.linalg.norm(params.w)),
@@ -114,23 +121,31 @@ PROFILE_KEYS = ("gate_by_rank", "gate_by_pos_clean", "gate_by_pos_outlier", "gat
 # ------------------------------------------------------------------------------------------- deep stacks
 
 
-def block_quantities(params, batch: PromptBatch, gated: bool, norm: str = "rms") -> dict:
+def block_quantities(params, batch: PromptBatch, gated: bool, norm: str = "rms", attention=None) -> dict:
     """The Cor. 1-2 quantities of every block of a stack (:mod:`mamba_dynamics.outliers.stack`) on ``batch``,
     each ``(L,)``: ``attn_same`` / ``attn_other`` (Cor. 1 sums of block ``k``'s scores on its input stream,
-    input part only, ``x~_i^T W_B^T W_C x~_q``), ``gate_outlier`` / ``gate_clean`` (mean gate ``G_i`` of block
-    ``k`` as seen from the query; 1 for the linear Transformer) and ``stream_norm`` (mean ``||x_q||`` of the
-    query's row of the residual stream entering block ``k``, over that of the prompt: how far it has grown).  At
-    depth 1 they are the one-layer model's :func:`attention_sums` and :func:`gate_profile` means."""
+    input part only, ``x~_i^T W_B^T W_C x~_q``), ``gate_outlier`` / ``gate_clean`` (the mean weight the query
+    gives an outlier / a clean example in block ``k``: the gate ``G_i`` for Mamba, 1 for the linear Transformer,
+    the softmax weight for the softmax Transformer, ``attention``), ``weight_same`` (that weight summed over the
+    clean examples that share the query's pattern: for softmax attention the mass on them, its concentration) and
+    ``stream_norm`` (mean ``||x_q||`` of the query's row of the residual stream entering block ``k``, over that
+    of the prompt: how far it has grown).  At depth 1 they are the one-layer model's :func:`attention_sums` and
+    :func:`gate_profile` means."""
+    from ..core.attention import last_row_weights
     from .stack import block_inputs
 
-    out = {k: [] for k in ("attn_same", "attn_other", "gate_outlier", "gate_clean", "stream_norm")}
+    out = {k: [] for k in ("attn_same", "attn_other", "gate_outlier", "gate_clean", "weight_same", "stream_norm")}
     base = np.mean(np.linalg.norm(batch.P[:, -1, :], axis=1))
-    streams, inputs = block_inputs(params, batch.P, gated, norm)
+    streams, inputs = block_inputs(params, batch.P, gated, norm, attention)
     for k, (Xs, X) in enumerate(zip(streams, inputs)):
         s = input_scores(params.W_B[k], params.W_C[k], X)
         out["attn_same"].append(float(np.mean(np.sum(s * batch.same, axis=1))))
         out["attn_other"].append(float(np.mean(np.sum(s * ~batch.same, axis=1))))
-        G = np.exp(log_gates(X @ params.w[k])) if gated else np.ones(s.shape)
+        if attention is not None:
+            G = last_row_weights(X, params.W_B[k], params.W_C[k], attention)[:, :-1]
+        else:
+            G = np.exp(log_gates(X @ params.w[k])) if gated else np.ones(s.shape)
+        out["weight_same"].append(float(np.mean(np.sum(G * (batch.same & ~batch.outlier), axis=1))))
         out["gate_outlier"].append(float(_masked_mean(G, batch.outlier)))
         out["gate_clean"].append(float(_masked_mean(G, ~batch.outlier)))
         out["stream_norm"].append(float(np.mean(np.linalg.norm(Xs[:, -1, :], axis=1)) / base))
@@ -138,23 +153,25 @@ def block_quantities(params, batch: PromptBatch, gated: bool, norm: str = "rms")
 
 
 def stack_snapshot(params, clean: PromptBatch, noisy: PromptBatch, gated: bool, norm: str = "rms",
-                   work=None) -> dict:
+                   work=None, attention=None) -> dict:
     """One logged step of a stack: test errors on the clean and outlier test sets, the summed parameter norms,
     and the per-block :func:`block_quantities` on the outlier test set (keys suffixed ``_blocks``).  ``work``: the
-    workspace of the forwards (the model's)."""
+    workspace of the forwards (the model's); ``attention``: the softmax Transformer's blocks."""
     from .stack import forward as stack_forward
 
     out = {
-        "test_err_clean": error_01(stack_forward(params, clean.P, gated, norm=norm, work=work), clean.z),
-        "test_err": error_01(stack_forward(params, noisy.P, gated, norm=norm, work=work), noisy.z),
+        "test_err_clean": error_01(stack_forward(params, clean.P, gated, norm=norm, work=work, attention=attention),
+                                   clean.z),
+        "test_err": error_01(stack_forward(params, noisy.P, gated, norm=norm, work=work, attention=attention),
+                             noisy.z),
         "norm_W_B": float(np.linalg.norm(params.W_B)),
         "norm_W_C": float(np.linalg.norm(params.W_C)),
         "norm_w": float(np.linalg.norm(params.w)),
     }
-    out.update({f"{k}_blocks": v for k, v in block_quantities(params, noisy, gated, norm).items()})
+    out.update({f"{k}_blocks": v for k, v in block_quantities(params, noisy, gated, norm, attention).items()})
     return out
 
 
 STACK_SCALAR_KEYS = ("test_err_clean", "test_err", "norm_W_B", "norm_W_C", "norm_w")
 STACK_BLOCK_KEYS = ("attn_same_blocks", "attn_other_blocks", "gate_outlier_blocks", "gate_clean_blocks",
-                    "stream_norm_blocks")
+                    "weight_same_blocks", "stream_norm_blocks")

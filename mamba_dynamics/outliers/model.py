@@ -1,12 +1,17 @@
-"""One-layer Mamba (paper eq. 3) and the linear Transformer, sharing one attention core and the core gate.
+"""One-layer Mamba (paper eq. 3), the linear Transformer and the softmax Transformer (App. B.1), sharing one
+attention core and the core gate.
 
     F(Psi; P) = sum_{i=1}^{l} G_i(w) * y_i * p_i^T W_B^T W_C p_query          (Mamba)
     F(Psi; P) = sum_{i=1}^{l}          y_i * p_i^T W_B^T W_C p_query          (LT: G_i == 1)
+    F(Psi; P) = (1/h) sum_k sum_{i=1}^{l} A^k_i * y_i,                        (ST: softmax over i = 1..l+1 of
+                A^k_i = softmax_i(p_i^T W_B^k^T W_C^k p_query / tau)           head k's scores; ``attention``)
 
 (the query term ``i = l+1`` vanishes because ``y_query = 0``).  Paper: arXiv 2510.00399, eqs. (1)-(3).
 
 Glossary: ``W_B, W_C`` ``(m, d+1)`` = W_B, W_C; ``w`` ``(d+1,)`` = w; ``s`` ``(B, l)`` = attention scores
-``p_i^T W_B^T W_C p_query``; ``G`` ``(B, l)`` = gates G_i(w); ``F`` ``(B,)`` = model output; ``z`` = query label.
+``p_i^T W_B^T W_C p_query``; ``G`` ``(B, l)`` = gates G_i(w) (the softmax weights, head-averaged, for ST: what
+the query gives each example); ``F`` ``(B,)`` = model output; ``z`` = query label; ``attention`` a
+:class:`~mamba_dynamics.core.attention.Attention` (None: Mamba or LT).
 """
 
 from __future__ import annotations
@@ -54,8 +59,20 @@ def gates(w: np.ndarray, P: np.ndarray, gated: bool = True) -> np.ndarray:
     return np.exp(log_gates(P @ w))
 
 
-def forward(params: Params, P: np.ndarray, gated: bool = True) -> np.ndarray:
-    """Model output ``F(Psi; P)`` ``(B,)`` for prompts ``P`` ``(B, l+1, d+1)``."""
-    s = attention_scores(params.W_B, params.W_C, P)
-    G = gates(params.w, P, gated)
-    return np.sum(G * P[:, :-1, -1] * s, axis=1)
+def weights(params: Params, P: np.ndarray, gated: bool = True, attention=None) -> np.ndarray:
+    """The weight ``(B, l)`` the query gives each example: the gate ``G_i(w)`` (Mamba), 1 (LT) or the softmax
+    weight averaged over the heads (ST, ``attention``; the query's own weight dropped)."""
+    if attention is not None:
+        from ..core.attention import last_row_weights
+
+        return last_row_weights(P, params.W_B, params.W_C, attention)[:, :-1]
+    return gates(params.w, P, gated)
+
+
+def forward(params: Params, P: np.ndarray, gated: bool = True, attention=None) -> np.ndarray:
+    """Model output ``F(Psi; P)`` ``(B,)`` for prompts ``P`` ``(B, l+1, d+1)`` (NumPy; ``attention``: the softmax
+    Transformer, whose weights already hold the scores)."""
+    G = weights(params, P, gated, attention)
+    if attention is not None:
+        return np.sum(G * P[:, :-1, -1], axis=1)
+    return np.sum(G * P[:, :-1, -1] * attention_scores(params.W_B, params.W_C, P), axis=1)

@@ -1,11 +1,16 @@
 """The outlier-ICL models (arXiv 2510.00399) as objects of the one model interface (:mod:`mamba_dynamics.core.model`).
 
-=================  =============================================================================================
-class              what it is
-=================  =============================================================================================
-:class:`OneLayer`  ``mamba`` (eq. 3) and ``lt`` (the linear Transformer, ``G == 1``): one layer, the paper's model
-:class:`Stack`     the same mixers in ``layers > 1`` residual blocks (Table 1; :mod:`mamba_dynamics.outliers.stack`)
-=================  =============================================================================================
+========================  ======================================================================================
+class                     what it is
+========================  ======================================================================================
+:class:`OneLayer`         ``mamba`` (eq. 3) and ``lt`` (the linear Transformer, ``G == 1``): one layer, the
+                          paper's model
+:class:`SoftmaxOneLayer`  ``st``, the softmax Transformer of App. B.1, at one layer: eq. 3 with the gate times
+                          the score replaced by a softmax weight (its own kernel, the stack's NumPy path at depth
+                          1 as its reference)
+:class:`Stack`            any of the three mixers in ``layers > 1`` residual blocks (Table 1, App. B.1 Table 4;
+                          :mod:`mamba_dynamics.outliers.stack`)
+========================  ======================================================================================
 
 :data:`REGISTRY` builds one from an :class:`~mamba_dynamics.outliers.config.OutlierConfig`
 (``REGISTRY.build(cfg)``): ``cfg.model`` picks the mixer and ``cfg.layers`` the class, in that one place.  Both
@@ -52,6 +57,11 @@ class _OutlierModel(Model):
     def trained(self) -> tuple:
         return ("W_B", "W_C", "w") if self.gated else ("W_B", "W_C")
 
+    @property
+    def attention(self):
+        """The softmax Transformer's :class:`~mamba_dynamics.core.attention.Attention` (``st``), else None."""
+        return self.cfg.attention
+
     def _common_rows(self, result) -> list:
         cfg, h = self.cfg, result.history
         return [("status", result.status), ("steps done", str(result.steps_done)),
@@ -62,9 +72,9 @@ class _OutlierModel(Model):
 
 
 class Stack(_OutlierModel):
-    """``cfg.layers`` Mamba (or linear-Transformer) blocks on a residual stream, read at the query's label
-    channel (:mod:`mamba_dynamics.outliers.stack`); the training loop runs its small products on one BLAS
-    thread (more cost more than they give, docs/performance_history.md, "Deep stacks")."""
+    """``cfg.layers`` Mamba, linear-Transformer or softmax-attention blocks on a residual stream, read at the
+    query's label channel (:mod:`mamba_dynamics.outliers.stack`); the training loop runs its small products on
+    one BLAS thread (more cost more than they give, docs/performance_history.md, "Deep stacks")."""
 
     Params = stack.StackParams
     blas_threads = 1
@@ -74,16 +84,17 @@ class Stack(_OutlierModel):
 
     def loss_and_grad(self, params, batch, *, reference: bool = False) -> LossGrad:
         return stack.stack_grads(params.W_B, params.W_C, params.w, batch.P, batch.z, self.gated, not reference,
-                                 self.cfg.norm, None if reference else self.scratch("step"))
+                                 self.cfg.norm, None if reference else self.scratch("step"), self.attention)
 
     def predict(self, params, P: np.ndarray, *, reference: bool = False) -> np.ndarray:
         return stack.forward(params, P, self.gated, not reference, self.cfg.norm,
-                             None if reference else self.scratch("eval"))
+                             None if reference else self.scratch("eval"), self.attention)
 
     def tracked(self, params, tests: TestSets) -> dict:
-        """:func:`~mamba_dynamics.outliers.metrics.stack_snapshot`: test errors, norms, per-block Cor. 1-2."""
+        """:func:`~mamba_dynamics.outliers.metrics.stack_snapshot`: test errors, norms, per-block Cor. 1-2 (for
+        softmax attention the query's weights play the gate's part)."""
         return metrics.stack_snapshot(params, tests.clean, tests.noisy, self.gated, self.cfg.norm,
-                                      self.scratch("eval"))
+                                      self.scratch("eval"), self.attention)
 
     def snapshot(self, params, clean: PromptBatch, noisy: PromptBatch) -> dict:
         """The one-layer snapshot's keys (:data:`~mamba_dynamics.outliers.metrics.SNAPSHOT_KEYS`), the Cor. 1-2
@@ -100,13 +111,22 @@ class Stack(_OutlierModel):
         paper's theorems are for one layer)."""
         cfg, h = self.cfg, result.history
         fmt = lambda key, f: " / ".join(format(v, f) for v in h[key][-1])  # noqa: E731
-        rows = [("model", f"{self.label} (norm {cfg.norm})")] + self._common_rows(result) + [
+        att = self.attention
+        weight = "mean gate" if att is None else "mean softmax weight"
+        what = (f"{self.label} (norm {cfg.norm})" if att is None else
+                f"{self.label} (softmax, temperature {att.temperature:g}, heads {att.heads}, "
+                f"window {att.window or 'none'}{', norm ' + cfg.norm if cfg.layers > 1 else ''})")
+        rows = [("model", what)] + self._common_rows(result) + [
             ("attention sum, same pattern, per block", fmt("attn_same_blocks", ".4g")),
             ("attention sum, other examples, per block", fmt("attn_other_blocks", ".4g")),
-            ("mean gate, outlier examples, per block", fmt("gate_outlier_blocks", ".3e")),
-            ("mean gate, clean examples, per block", fmt("gate_clean_blocks", ".3e")),
+            (f"{weight}, outlier examples, per block", fmt("gate_outlier_blocks", ".3e")),
+            (f"{weight}, clean examples, per block", fmt("gate_clean_blocks", ".3e")),
+            ("weight on clean same-pattern examples, per block", fmt("weight_same_blocks", ".3g")),
             ("residual stream norm / prompt's, per block", fmt("stream_norm_blocks", ".3g"))]
-        return rows, {"note": "the paper's theorems are for one layer; a stack is measured, not bounded"}
+        note = ("the paper's theorems cover Mamba and the linear Transformer; the softmax Transformer is measured, "
+                "not bounded" if att is not None else
+                "the paper's theorems are for one layer; a stack is measured, not bounded")
+        return rows, {"note": note}
 
     def figure(self, result):
         from .plotting import plot_stack_run
@@ -131,17 +151,17 @@ class OneLayer(_OutlierModel):
         return fn(params.W_B, params.W_C, params.w, batch.P, batch.z, self.gated)
 
     def predict(self, params, P: np.ndarray, *, reference: bool = False) -> np.ndarray:
-        return model.forward(params, P, self.gated)
+        return model.forward(params, P, self.gated, self.attention)
 
     def tracked(self, params, tests: TestSets) -> dict:
-        """:data:`~mamba_dynamics.outliers.metrics.SNAPSHOT_KEYS` and the Cor. 2 profiles
+        """:data:`~mamba_dynamics.outliers.metrics.SNAPSHOT_KEYS`, ``weight_same`` and the Cor. 2 profiles
         (:data:`~mamba_dynamics.outliers.metrics.PROFILE_KEYS`, each ``(l_ts,)``)."""
-        scalars, prof = metrics.snapshot_with_profile(params, tests.clean, tests.noisy, self.gated)
+        scalars, prof = metrics.snapshot_with_profile(params, tests.clean, tests.noisy, self.gated, self.attention)
         return {**scalars, **{k: prof[k] for k in metrics.PROFILE_KEYS}}
 
     def snapshot(self, params, clean: PromptBatch, noisy: PromptBatch) -> dict:
         """:data:`~mamba_dynamics.outliers.metrics.SNAPSHOT_KEYS` (phase-diagram cells)."""
-        return metrics.snapshot(params, clean, noisy, self.gated)
+        return metrics.snapshot(params, clean, noisy, self.gated, self.attention)
 
     def summary(self, result) -> tuple[list, dict]:
         """The summary table's rows and the sidecar's theory section (Thms 1-4, Cors 1-2 at this setting)."""
@@ -177,4 +197,41 @@ class OneLayer(_OutlierModel):
         return plot_run(result)
 
 
-__all__ = ("REGISTRY", "TestSets", "OneLayer", "Stack")
+@REGISTRY.register("st", stacked=Stack)
+class SoftmaxOneLayer(OneLayer):
+    """The one-layer softmax Transformer (App. B.1): the same parameters as eq. 3 (``w`` kept, fixed and unused),
+    hand-derived gradients :func:`~mamba_dynamics.outliers.gradients.softmax_hinge_grads` (Numba), the stack's
+    NumPy path at depth 1 (:func:`~mamba_dynamics.outliers.stack.stack_grads`, ``fast=False``: the softmax's
+    Jacobian written out) as the reference; output :func:`~mamba_dynamics.outliers.gradients.softmax_outputs`
+    (reference :func:`~mamba_dynamics.outliers.model.forward`).  It tracks what eq. 3 does, with its softmax
+    weights standing for the gates."""
+
+    def loss_and_grad(self, params, batch, *, reference: bool = False) -> LossGrad:
+        if not reference:
+            return gradients.softmax_hinge_grads(params.W_B, params.W_C, batch.P, batch.z, self.attention)
+        lg = stack.stack_grads(params.W_B[None], params.W_C[None], params.w[None], batch.P, batch.z, False,
+                               False, self.cfg.norm, None, self.attention)
+        return LossGrad(lg.loss, {k: v[0] for k, v in lg.grads.items()}, lg.F)
+
+    def predict(self, params, P: np.ndarray, *, reference: bool = False) -> np.ndarray:
+        if reference:
+            return model.forward(params, P, False, self.attention)
+        return gradients.softmax_outputs(params.W_B, params.W_C, P, self.attention)
+
+    def summary(self, result) -> tuple[list, dict]:
+        """The summary table's rows (what the model tracks) and the sidecar's theory section (none: the paper's
+        theorems cover Mamba and the linear Transformer)."""
+        cfg, h, att = self.cfg, result.history, self.attention
+        rows = [("model", f"{self.label} (softmax, temperature {att.temperature:g}, heads {att.heads}, "
+                          f"window {att.window or 'none'})")] + self._common_rows(result) + [
+            ("attention sum, same pattern (Cor. 1's quantity)", f"{h['attn_same'][-1]:.4g}"),
+            ("attention sum, other examples (Cor. 1's quantity)", f"{h['attn_other'][-1]:.4g}"),
+            ("mean softmax weight, outlier examples", f"{h['gate_outlier'][-1]:.3e}"),
+            ("mean softmax weight, clean examples", f"{h['gate_clean'][-1]:.3e}"),
+            ("softmax mass on clean same-pattern examples", f"{h['weight_same'][-1]:.3g}"),
+            ("||W_B||, ||W_C||", f"{h['norm_W_B'][-1]:.3f}, {h['norm_W_C'][-1]:.3f}")]
+        return rows, {"note": "the paper's theorems cover Mamba and the linear Transformer; the softmax "
+                              "Transformer is measured, not bounded"}
+
+
+__all__ = ("REGISTRY", "TestSets", "OneLayer", "SoftmaxOneLayer", "Stack")

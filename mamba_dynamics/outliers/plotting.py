@@ -11,21 +11,30 @@ from __future__ import annotations
 import matplotlib.ticker
 import numpy as np
 
-from ..core.plotting import band, draw_zero_contour, plt
+from ..core.plotting import band, draw_zero_contour, plt, wrap_title
 from . import theory
 
-MODEL_LABEL = {"mamba": "Mamba (eq. 3)", "lt": "Linear Transformer"}
-MODEL_COLOR = {"mamba": "tab:blue", "lt": "tab:orange"}
+MODEL_LABEL = {"mamba": "Mamba (eq. 3)", "lt": "Linear Transformer", "st": "Softmax Transformer"}
+MODEL_COLOR = {"mamba": "tab:blue", "lt": "tab:orange", "st": "tab:green"}
+#: App. B.1 of arXiv 2510.00399 (Table 4, from the reviews): the 3-layer softmax Transformer stays above 99 %
+#: accuracy for alpha <= 0.7
+PAPER_TABLE4_ST = {"alpha_max": 0.7, "accuracy": 0.99}
 RULE_LABEL = {"flip": "(A) flipped labels", "targeted": "(B) targeted label", "random": "(C) random labels"}
 
 
 def plot_run(result) -> "plt.Figure":
     """Six panels of one run (:class:`mamba_dynamics.core.train.TrainResult`): loss and test errors, Cor. 1
-    attention sums, Cor. 2 gate means, gates by clean rank against ``2^-(k-1)``, gates by position, norms."""
+    attention sums, Cor. 2 gate means, gates by clean rank against ``2^-(k-1)``, gates by position, norms.  For
+    the softmax Transformer (``st``) its head-averaged softmax weights stand for the gates, and the theorems'
+    lines (Mamba's and the linear Transformer's) are left out."""
     cfg, h, fin = result.config, result.history, result.final
+    softmax = cfg.model == "st"
+    gate = "softmax weight" if softmax else "gate"
     step = h["step"]
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.2))
-    title = (f"{MODEL_LABEL[cfg.model]}: d={cfg.d}, M1={cfg.M1}, p_a={cfg.p_a}, l_tr={cfg.l_tr}, l_ts={cfg.l_ts}, "
+    what = MODEL_LABEL[cfg.model] + (f" (tau={cfg.temperature:g}, heads={cfg.heads}, window={cfg.window or 'none'})"
+                                     if softmax else "")
+    title = (f"{what}: d={cfg.d}, M1={cfg.M1}, p_a={cfg.p_a}, l_tr={cfg.l_tr}, l_ts={cfg.l_ts}, "
              f"test alpha={cfg.alpha} ({cfg.label_rule}, {cfg.placement}), eta={cfg.eta}, B={cfg.batch}, "
              f"seed={cfg.seed}  [{result.status}]\npreset {cfg.preset}: kappa'_a={cfg.kappa_a_test:.3g}, "
              f"K'={cfg.K_test:g}, outlier count {cfg.outlier_count}, training tasks {cfg.train_tasks}")
@@ -35,9 +44,11 @@ def plot_run(result) -> "plt.Figure":
     ax.plot(step[1:], h["train_loss"][1:], color="k", label="train hinge loss (window mean)")
     ax.plot(step, h["test_err_clean"], color="tab:green", label="test 0-1 error, clean (alpha=0)")
     ax.plot(step, h["test_err"], color="tab:red", label=f"test 0-1 error, alpha={cfg.alpha}")
-    t_scale = (theory.iterations_mamba if cfg.gated else
-               lambda *a: theory.iterations_lt(*a, cfg.l_tr))(cfg.eta, cfg.p_a, cfg.beta, cfg.M1)
-    ax.axvline(t_scale, color="gray", ls=":", label=f"theory order T = {t_scale:.0f} (Thm {1 if cfg.gated else 3}, constant 1)")
+    if not softmax:
+        t_scale = (theory.iterations_mamba if cfg.gated else
+                   lambda *a: theory.iterations_lt(*a, cfg.l_tr))(cfg.eta, cfg.p_a, cfg.beta, cfg.M1)
+        ax.axvline(t_scale, color="gray", ls=":",
+                   label=f"theory order T = {t_scale:.0f} (Thm {1 if cfg.gated else 3}, constant 1)")
     ax.set_xlabel("SGD step")
     ax.set_ylabel("loss / error")
     ax.set_yscale("symlog", linthresh=1e-2)
@@ -59,8 +70,8 @@ def plot_run(result) -> "plt.Figure":
     ax.plot(step, h["gate_outlier"], color="tab:red", label="outlier examples")
     ax.set_yscale("log")
     ax.set_xlabel("SGD step")
-    ax.set_ylabel(r"mean gate $G_i(w)$")
-    ax.set_title("Gate on outlier vs clean examples (Cor. 2)")
+    ax.set_ylabel("mean softmax weight (heads averaged)" if softmax else r"mean gate $G_i(w)$")
+    ax.set_title(f"{gate.capitalize()} on outlier vs clean examples" + ("" if softmax else " (Cor. 2)"))
     ax.legend(fontsize=8)
 
     ax = axes[1, 0]
@@ -69,12 +80,13 @@ def plot_run(result) -> "plt.Figure":
         rank = rank[np.isfinite(rank)]
         k = np.arange(1, len(rank) + 1)
         ax.semilogy(k, rank, "o-", color="tab:green", ms=4, label="measured: k-th closest clean example")
-        ref = rank[0] * np.array([theory.clean_gate_profile(int(i)) for i in k])
-        ax.semilogy(k, ref, "--", color="k", label=r"Cor. 2 lower-bound shape $\propto 2^{-(k-1)}$")
+        if not softmax:
+            ref = rank[0] * np.array([theory.clean_gate_profile(int(i)) for i in k])
+            ax.semilogy(k, ref, "--", color="k", label=r"Cor. 2 lower-bound shape $\propto 2^{-(k-1)}$")
         ax.legend(fontsize=8)
     ax.set_xlabel("k (rank among clean examples, counted from the query)")
-    ax.set_ylabel("mean gate")
-    ax.set_title("Clean-example gate decay (final)")
+    ax.set_ylabel(f"mean {gate}")
+    ax.set_title(f"Clean-example {gate} by rank (final)")
 
     ax = axes[1, 1]
     if fin:
@@ -83,13 +95,14 @@ def plot_run(result) -> "plt.Figure":
         ax.semilogy(dist, fin["gate_by_pos_outlier"], "x-", color="tab:red", ms=5, label="outlier")
         ax.legend(fontsize=8)
     ax.set_xlabel("distance from the query (1 = adjacent)")
-    ax.set_ylabel("mean gate")
-    ax.set_title("Gate by position (final)")
+    ax.set_ylabel(f"mean {gate}")
+    ax.set_title(f"{gate.capitalize()} by position (final)")
 
     ax = axes[1, 2]
     ax.plot(step, h["norm_W_B"], label=r"$\|W_B\|_F$")
     ax.plot(step, h["norm_W_C"], label=r"$\|W_C\|_F$")
-    ax.plot(step, h["norm_w"], label=r"$\|w\|$")
+    if not softmax:
+        ax.plot(step, h["norm_w"], label=r"$\|w\|$")
     ax.set_xlabel("SGD step")
     ax.set_ylabel("norm")
     ax.set_title("Parameter norms")
@@ -99,17 +112,24 @@ def plot_run(result) -> "plt.Figure":
 
 
 def plot_error_vs_alpha(alphas, errors: dict, rules, p_a: float, l_tr: int, l_ts: int, title: str = "",
-                        outlier_count: str = "exact"):
+                        outlier_count: str = "exact", layers: int = 1):
     """Fig. 2: ``errors[model][rule]`` is ``(seeds, len(alphas))``; one panel per label rule, theory
-    thresholds ``alpha = min(1, p_a l_tr / l_ts)`` (Mamba, Thm 2) and ``alpha = 1/2`` (LT, Thm 4) drawn."""
-    fig, axes = plt.subplots(1, len(rules), figsize=(4.6 * len(rules), 4), sharey=True, squeeze=False)
+    thresholds ``alpha = min(1, p_a l_tr / l_ts)`` (Mamba, Thm 2) and ``alpha = 1/2`` (LT, Thm 4) drawn, and, for
+    3-layer softmax Transformers (``layers = 3``), App. B.1's Table 4 (error at most 0.01 for alpha <= 0.7)."""
+    fig, axes = plt.subplots(1, len(rules), figsize=(max(6.4, 4.6 * len(rules)), 4.3), sharey=True, squeeze=False)
     for ax, rule in zip(axes[0], rules):
         for model in errors:
             band(ax, alphas, errors[model][rule], MODEL_COLOR[model], MODEL_LABEL[model], floor=0.0)
-        ax.axvline(theory.alpha_max_mamba(p_a, l_tr, l_ts), color=MODEL_COLOR["mamba"], ls="--", lw=1,
-                   label=r"Thm 2: $\alpha = \min(1, p_a l_{tr}/l_{ts})$")
-        ax.axvline(theory.ALPHA_MAX_LT, color=MODEL_COLOR["lt"], ls="--", lw=1, label=r"Thm 4: $\alpha = 1/2$")
+        if "mamba" in errors:
+            ax.axvline(theory.alpha_max_mamba(p_a, l_tr, l_ts), color=MODEL_COLOR["mamba"], ls="--", lw=1,
+                       label=r"Thm 2: $\alpha = \min(1, p_a l_{tr}/l_{ts})$")
+        if "lt" in errors:
+            ax.axvline(theory.ALPHA_MAX_LT, color=MODEL_COLOR["lt"], ls="--", lw=1, label=r"Thm 4: $\alpha = 1/2$")
         ax.axhline(0.01, color="gray", ls=":", lw=1, label="error 0.01")
+        if "st" in errors and layers == 3:
+            ax.plot([0, PAPER_TABLE4_ST["alpha_max"]], [1 - PAPER_TABLE4_ST["accuracy"]] * 2,
+                    color=MODEL_COLOR["st"], lw=3, alpha=0.5, label="paper, App. B.1 Table 4: 3-layer softmax\n"
+                                                                    r"Transformer $\leq 0.01$ for $\alpha \leq 0.7$")
         fine = np.linspace(min(alphas), max(alphas), 200)
         ax.plot(fine, [theory.same_pattern_floor(a, l_ts, outlier_count) for a in fine], color="k", lw=0.8, ls="-.",
                 label="floor of a same-pattern reader:\n" + r"$E[2^{-n_{clean}}]/2$ (docs/outliers.md)")
@@ -119,7 +139,7 @@ def plot_error_vs_alpha(alphas, errors: dict, rules, p_a: float, l_tr: int, l_ts
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("test 0-1 error (mean, band = 1 std over seeds)")
     axes[0, 0].legend(fontsize=7, loc="upper left")
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(wrap_title(title, 60 * len(rules)), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -251,6 +271,8 @@ def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None
     min(1, p_a l_tr / l_ts)`` (Mamba, Thm 2) or ``alpha < 1/2`` (LT, Thm 4) where the axes enter it, else None.
     ``base`` is the base config as a dict; ``measured`` (the heatmap) is not needed here."""
     model = base["model"]
+    if model == "st":  # the theorems cover Mamba and the linear Transformer only
+        return None
     theory_fields = {"alpha", "p_a", "l_tr", "l_ts"}
     if not ({x_field, y_field} & theory_fields and ("alpha" in (x_field, y_field) or model == "mamba")):
         return None
@@ -266,7 +288,8 @@ def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None
 
 
 #: Table 1 of arXiv 2510.00399: accuracy (%) of the 3-layer models for placements R, FQ, CQ.
-PAPER_TABLE1 = {"mamba": (99.67, 99.73, 82.73), "lt": (94.12, 93.68, 93.96)}
+PAPER_TABLE1 = {"mamba": (99.67, 99.73, 82.73), "lt": (94.12, 93.68, 93.96),
+                "st": (99.26, 99.40, 99.28)}  # the softmax Transformer: App. B.1's Table 3 (from the reviews)
 
 
 def plot_table1(acc: dict, etas, depths, title: str = ""):
@@ -275,7 +298,7 @@ def plot_table1(acc: dict, etas, depths, title: str = ""):
     paper's 3-layer accuracies as black stars."""
     import matplotlib.pyplot as plt
 
-    models = [m for m in ("mamba", "lt") if any(k[0] == m for k in acc)]
+    models = [m for m in ("mamba", "lt", "st") if any(k[0] == m for k in acc)]
     fig, axes = plt.subplots(1, len(models), figsize=(6.4 * len(models), 5.4), squeeze=False)
     combos = [(L, eta) for L in depths for eta in etas]
     width = 0.8 / max(len(combos), 1)
@@ -300,12 +323,13 @@ def plot_table1(acc: dict, etas, depths, title: str = ""):
                 label += f" ({ok.sum()}/{len(ok)} seeds ran)"
             ax.bar(pos, 100 * mean, width, yerr=100 * std, capsize=2, color=cmap[L](shade), edgecolor="k",
                    linewidth=0.4, label=label)
-        ax.plot(x, PAPER_TABLE1[m], "k*", ms=13, label="paper (3 layers)", zorder=5)
+        ax.plot(x, PAPER_TABLE1[m], "k*", ms=13, label="paper (3 layers)" + (", App. B.1" if m == "st" else ""),
+                zorder=5)
         ax.set_xticks(x, ["R (random)", "FQ (far from query)", "CQ (close to query)"])
         ax.set_ylabel("test accuracy (%)")
         ax.set_ylim(0, 105)
         ax.axhline(50, color="0.5", lw=0.8, ls=":")
-        ax.set_title({"mamba": "Mamba", "lt": "linear Transformer"}[m])
+        ax.set_title({"mamba": "Mamba", "lt": "linear Transformer", "st": "softmax Transformer"}[m])
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
     fig.suptitle(title, fontsize=9)
@@ -314,8 +338,10 @@ def plot_table1(acc: dict, etas, depths, title: str = ""):
 
 
 def plot_stack_run(result) -> "plt.Figure":
-    """A deep stack's run (:func:`mamba_dynamics.outliers.train.train`, ``layers > 1``): test errors, and per block the
-    Cor. 1 attention sums, the Cor. 2 gate means and the residual stream's growth, against the SGD step."""
+    """A stack's run (:func:`mamba_dynamics.outliers.train.train`: ``layers > 1``, or the softmax Transformer at any
+    depth): test errors, and per block the Cor. 1 attention sums, the Cor. 2 gate means (for softmax attention the
+    query's mean weight on clean and outlier examples, and its mass on clean same-pattern ones) and the residual
+    stream's growth, against the SGD step."""
     cfg, h = result.config, result.history
     steps = h["step"]
     L = cfg.layers
@@ -330,15 +356,22 @@ def plot_stack_run(result) -> "plt.Figure":
     for k in range(L):
         axes[1].plot(steps, h["attn_same_blocks"][:, k], color=colors[k], label=f"block {k + 1}, same pattern")
         axes[1].plot(steps, h["attn_other_blocks"][:, k], color=colors[k], ls="--", label=f"block {k + 1}, other")
-        if cfg.gated:
+        if cfg.model == "st":
+            axes[2].semilogy(steps, h["weight_same_blocks"][:, k], color=colors[k], ls=":",
+                             label=f"block {k + 1}, total on clean same-pattern")
+        if cfg.gated or cfg.model == "st":
             axes[2].semilogy(steps, h["gate_clean_blocks"][:, k], color=colors[k], label=f"block {k + 1}, clean")
             axes[2].semilogy(steps, h["gate_outlier_blocks"][:, k], color=colors[k], ls="--",
                              label=f"block {k + 1}, outlier")
         axes[3].plot(steps, h["stream_norm_blocks"][:, k], color=colors[k], label=f"into block {k + 1}")
     axes[1].set_ylabel("sum of scores x~_i^T W_B^T W_C x~_q")
     axes[1].set_title("Cor. 1 attention sums per block")
-    axes[2].set_ylabel("mean gate G_i (query's view)")
-    axes[2].set_title("Cor. 2 gates per block" if cfg.gated else "no gate (linear Transformer)")
+    if cfg.model == "st":
+        axes[2].set_ylabel("softmax weight of an example (query's row)")
+        axes[2].set_title("attention weights per block")
+    else:
+        axes[2].set_ylabel("mean gate G_i (query's view)")
+        axes[2].set_title("Cor. 2 gates per block" if cfg.gated else "no gate (linear Transformer)")
     axes[3].set_ylabel("||stream at query|| / ||prompt query||")
     axes[3].set_title(f"residual stream growth (norm {cfg.norm})")
     for a in axes:

@@ -231,7 +231,8 @@ STACK_SIZES = dict(D=2, l=1, m=1, B=1, L=2)
 LT_STACK_SIZES = dict(STACK_SIZES, m=2)
 
 
-def stack_symbolic_loss_grad(params: dict, data: tuple, gated: bool, norm: str = "rms", dps: int = 40):
+def stack_symbolic_loss_grad(params: dict, data: tuple, gated: bool, norm: str = "rms", dps: int = 40,
+                             attention=None):
     """Hinge loss and gradients of the stack from :func:`~mamba_dynamics.core.scan.stack_outputs_symbolic` (the
     raw recurrences, residual adds and RMSNorm written in sympy), every weight a symbol, the prompts' numbers
     substituted; the hinge's active piece is chosen at ``params`` (the random cases keep it 1e-2 from its kink).
@@ -253,7 +254,7 @@ def stack_symbolic_loss_grad(params: dict, data: tuple, gated: bool, norm: str =
     loss = 0
     for b in range(B):
         toks = [sp.Matrix([sp.Float(float(v)) for v in P[b, i]]) for i in range(P.shape[1])]
-        F = stack_outputs_symbolic(blocks, toks, gated, norm)[-1][D - 1]
+        F = stack_outputs_symbolic(blocks, toks, gated, norm, attention=attention)[-1][D - 1]
         margin = 1 - sp.Float(float(z[b])) * F
         if margin.evalf(30, subs=at) > 0:
             loss += margin / B
@@ -266,9 +267,10 @@ def stack_symbolic_loss_grad(params: dict, data: tuple, gated: bool, norm: str =
     return value, {"W_B": g[:n].reshape(L, m, D), "W_C": g[n:2 * n].reshape(L, m, D), "w": g[2 * n:].reshape(L, D)}
 
 
-def make_stack_case(gated: bool):
-    """Random point of a 2-block stack: the paper's initialisation plus noise, hinge margins 1e-2 from the kink."""
-    sizes = STACK_SIZES if gated else LT_STACK_SIZES
+def make_stack_case(gated: bool, sizes: dict | None = None, attention=None):
+    """Random point of a stack: the paper's initialisation plus noise, hinge margins 1e-2 from the kink (``sizes``
+    default: :data:`STACK_SIZES`, or :data:`LT_STACK_SIZES` without a gate; ``attention``: softmax blocks)."""
+    sizes = sizes or (STACK_SIZES if gated else LT_STACK_SIZES)
 
     def random_case(rng: np.random.Generator, scale: float = 1.0):
         D, l, m, B, L = (sizes[k] for k in ("D", "l", "m", "B", "L"))
@@ -279,7 +281,7 @@ def make_stack_case(gated: bool):
             P = rng.standard_normal((B, l + 1, D))
             P[:, :l, D - 1] = np.where(rng.random((B, l)) < 0.5, 1.0, -1.0)
             P[:, l, D - 1] = 0.0
-            F = stack.forward(stack.StackParams(W_B, W_C, w), P, gated)
+            F = stack.forward(stack.StackParams(W_B, W_C, w), P, gated, attention=attention)
             z = -np.sign(F)
             z[z == 0] = 1.0
             if abs(F[-1]) > 1.01:
@@ -306,10 +308,50 @@ def _stack_spec(name: str, gated: bool) -> GradientSpec:
 MAMBA_STACK = _stack_spec("mamba-stack", True)
 LT_STACK = _stack_spec("lt-stack", False)
 
+#: the softmax Transformer's checks: one layer with two heads, a temperature and a window of 2 tokens, and a
+#: 2-block stack with RMSNorm (every weight symbolic; the softmax built from its raw definition, ``exp`` and a
+#: sum; with m = 2 and two prompts the stack's expression took sympy 23 s a point, with m = 1 2.5 s)
+ST_SIZES = dict(D=3, l=3, m=2, B=3, L=1)
+ST_STACK_SIZES = dict(D=2, l=1, m=1, B=2, L=2)
+
+
+def _st_spec(name: str, sizes: dict, temperature: float, heads: int, window: int) -> GradientSpec:
+    """The softmax Transformer's spec: at ``L = 1`` the one-layer model (its own kernel, parameters ``(m, D)``:
+    the stack's point and sympy's gradients with the block axis dropped), else the stack."""
+    cfg = OutlierConfig(model="st", layers=sizes["L"], m=32, temperature=temperature, heads=heads, window=window)
+    # (the config's m is any that the heads divide: the checked point's W_B, W_C are (m, D) of ``sizes``)
+    att = cfg.attention
+    case = make_stack_case(False, sizes, att)
+    symbolic = lambda p, d: stack_symbolic_loss_grad(p, d, False, attention=att)  # noqa: E731
+    assemble = lambda params, data: (stack.StackParams(*_unpack(params)), PromptBatch(*data))  # noqa: E731
+    if sizes["L"] == 1:
+        stacked_case, stacked_symbolic = case, symbolic
+
+        def case(rng: np.random.Generator, scale: float = 1.0):
+            p, d = stacked_case(rng, scale)
+            return {k: v[0] for k, v in p.items()}, d
+
+        def symbolic(p, d):
+            loss, g = stacked_symbolic({k: v[None] for k, v in p.items()}, d)
+            return loss, {k: v[0] for k, v in g.items()}
+
+        assemble = lambda params, data: (Params(*_unpack(params)), PromptBatch(*data))  # noqa: E731
+    return model_spec(
+        name, REGISTRY.build(cfg), case, assemble, symbolic=symbolic, blocks=("W_B", "W_C"),
+        symbolic_sizes=dict(sizes),
+        description=(f"softmax Transformer ({sizes['L']} block{'s' if sizes['L'] > 1 else ''}, temperature "
+                     f"{temperature:g}, {heads} head{'s' if heads > 1 else ''}, window {window or 'none'}; "
+                     f"App. B.1 of arXiv 2510.00399)"),
+    )
+
+
+ST = _st_spec("st", ST_SIZES, 0.7, 2, 2)
+ST_STACK = _st_spec("st-stack", ST_STACK_SIZES, 1.3, 1, 0)
+
 
 def gradient_specs() -> tuple[GradientSpec, ...]:
     """The family's gradient-check specs, for the caller to register."""
-    return (MAMBA, LT, MAMBA_STACK, LT_STACK)
+    return (MAMBA, LT, MAMBA_STACK, LT_STACK, ST, ST_STACK)
 
 
 def compare(seed: int = 0, gated: bool = True) -> dict:

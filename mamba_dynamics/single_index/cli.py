@@ -60,6 +60,7 @@ NETWORK_FLAGS = [
     (("--init-scale",), "init_scale", float, "W_B, W_C entries ~ N(0, s^2 / D)"),
     (("--rho0",), "rho0", float, "initial gate temperature (w_y = 1/rho0)"),
     (("--gate-offset0",), "gate_offset0", float, "initial gate bias -b (pre-activation w^T z + b - log N)"),
+    (("--temperature",), "temperature", float, "softmax temperature tau of st-single-index-e2e (scores / tau)"),
     (("--log-every",), "log_every", int, "steps between logs of the tracked quantities"),
     (("--n-eval",), "n_eval", int, "prompts of the evaluation batch logged during training"),
     (("--n-test",), "n_test", int, "test prompts per context length"),
@@ -100,22 +101,22 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace, 
 
 
 def simulate_network(argv: list, prog: str = "simulate.py") -> int:
-    """``simulate.py --model mamba-single-index-e2e|la-single-index-e2e``: train the network end to end, then its
+    """``simulate.py --model mamba-|la-|st-single-index-e2e``: train the network end to end, then its
     in-context risk vs N (and KRR with ``--krr``); writes ``results.npz`` + ``results.json`` (what was trained is
     written also when the run diverged) and ``tracked.png``.  Exit 0, 1 (diverged or interrupted) or 2."""
     from .network_train import risk_curve, train_network
 
     def add_all(parser):
         parser.add_argument("--model", choices=list(END_TO_END), required=True,
-                            help="end-to-end Mamba or linear attention")
+                            help="end-to-end Mamba, linear attention or softmax attention")
         add_network_arguments(parser)
         parser.add_argument("--test-N", type=positive_int_list, default=[16, 64, 256, 1024],
                             help="context lengths N at test (comma-separated)")
         parser.add_argument("--krr", action="store_true", help="also score kernel ridge regression on x and on x_I")
         parser.add_argument("--krr-prompts", type=int, default=40, help="test prompts for KRR (O(N^3) each)")
 
-    parser = simulation_parser(prog, "One-layer Mamba (or linear attention) + MLP trained end to end on single-index "
-                                     "prompts (arXiv 2510.12026).", add_all, "<model>")
+    parser = simulation_parser(prog, "One-layer Mamba (or linear or softmax attention) + MLP trained end to end on "
+                                     "single-index prompts (arXiv 2510.12026).", add_all, "<model>")
     args = parser.parse_args(argv)
     cfg = build_config(parser, args, NetworkConfig, gate=GATE[args.model])
     if args.krr_prompts < 1:
@@ -144,17 +145,24 @@ def simulate_network(argv: list, prog: str = "simulate.py") -> int:
 
         save_figure(plot_network_run(result, curve, krr), out / "tracked.png", pdf=args.pdf)
     fin = result.final
-    rows = [("model", f"{args.model} (d={cfg.d}, r={cfg.r}, link {cfg.link}, {cfg.tokens} tokens, D={cfg.D})"),
+    softmax = cfg.gate == "softmax"  # no query polynomial, no gate weights: those rows say so
+    rows = [("model", f"{args.model} (d={cfg.d}, r={cfg.r}, link {cfg.link}, {cfg.tokens} tokens, D={cfg.D}"
+                      + (f", temperature {cfg.temperature:g})" if softmax else ")")),
             ("training", f"{result.status}: {result.steps_done} {cfg.optimizer} steps, lr {cfg.lr:g}, "
                          f"N in [{cfg.N_min}, {cfg.N_max}], {result.wall_time:.1f} s"),
             ("tracked (last log)", f"eval risk {fin['eval_risk']:.3f}, share of W_B^T W_C on relevant "
-                                   f"{fin['share_relevant']:.3f}, |cos(Q, beta)| {fin['cos_quad']:.3f}, "
-                                   f"n_eff/N {fin['n_eff']:.3f}"),
-            ("gate (last log)", f"w_y {fin['w_label']:.3f}, b {fin['gate_bias']:.3f}, mean weight on relevant / "
-                                f"irrelevant h2(x_k) {fin['w_square_rel']:.3f} / {fin['w_square_irr']:.3f}")]
+                                   f"{fin['share_relevant']:.3f}, "
+                                   + ("" if softmax else f"|cos(Q, beta)| {fin['cos_quad']:.3f}, ")
+                                   + f"n_eff/N {fin['n_eff']:.3f}" + (" (1 / sum of squared softmax weights)"
+                                                                      if softmax else "")),
+            ("gate (last log)", "none: softmax attention (w, b unused)" if softmax else
+             f"w_y {fin['w_label']:.3f}, b {fin['gate_bias']:.3f}, mean weight on relevant / "
+             f"irrelevant h2(x_k) {fin['w_square_rel']:.3f} / {fin['w_square_irr']:.3f}")]
     for i, N in enumerate(curve.get("N", [])):
         se = curve["risk_prompts"][i].std() / np.sqrt(curve["risk_prompts"].shape[1])
-        line = f"risk {curve['risk'][i]:.3f} +- {se:.3f}   |cos(Q, beta)| {curve['cos_quad'][i]:.3f}"
+        line = f"risk {curve['risk'][i]:.3f} +- {se:.3f}"
+        if not softmax:
+            line += f"   |cos(Q, beta)| {curve['cos_quad'][i]:.3f}"
         for inputs, vals in krr.items():
             line += f"   KRR({inputs}) {vals[i]:.3f}"
         rows.append((f"N = {N}", line))

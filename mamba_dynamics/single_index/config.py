@@ -29,12 +29,16 @@ from .hermite import parse_link
 MODELS = {"mamba-single-index": "gated Mamba readout + MLP, Algorithm 1 of arXiv 2510.12026",
           "la-single-index": "linear-attention readout (G = 1/N) + MLP, arXiv 2510.12026",
           "mamba-single-index-e2e": "one-layer Mamba + MLP trained end to end (Adam), arXiv 2510.12026",
-          "la-single-index-e2e": "linear attention + MLP trained end to end (Adam), arXiv 2510.12026"}
+          "la-single-index-e2e": "linear attention + MLP trained end to end (Adam), arXiv 2510.12026",
+          "st-single-index-e2e": "softmax attention + MLP trained end to end (Adam): the Transformer of arXiv "
+                                 "2510.12026's comparison"}
 GATE = {"mamba-single-index": "mamba", "la-single-index": "constant",
-        "mamba-single-index-e2e": "mamba", "la-single-index-e2e": "constant"}
+        "mamba-single-index-e2e": "mamba", "la-single-index-e2e": "constant", "st-single-index-e2e": "softmax"}
 #: The models trained end to end (:class:`NetworkConfig`); the others run Algorithm 1 (:class:`SingleIndexConfig`).
-END_TO_END = ("mamba-single-index-e2e", "la-single-index-e2e")
+END_TO_END = ("mamba-single-index-e2e", "la-single-index-e2e", "st-single-index-e2e")
 GATES = ("mamba", "constant")
+#: the end-to-end networks' mixers: the Mamba gate, linear attention (G = 1/N) or softmax attention
+NETWORK_GATES = ("mamba", "constant", "softmax")
 STAGE1 = ("gradient", "ideal", "ideal-linear")
 
 
@@ -137,12 +141,16 @@ class NetworkConfig(ConfigBase):
     ``state`` = state size m_s (rows of W_B, W_C); ``width`` = MLP width m; ``N_min``..``N_max`` = training
     context lengths (one N per step, log-uniform); ``batch`` = prompts per step; ``queries`` = queries per prompt
     (they share its context); ``steps``, ``lr``, ``optimizer``, ``weight_decay`` = the optimiser's;
-    ``init_scale`` = W_B, W_C entries ~ N(0, init_scale^2 / D); ``rho0`` = initial gate temperature (w_y = 1/rho0,
+    ``init_scale`` = W_B, W_C entries ~ N(0, init_scale^2 / D); ``temperature`` = the softmax attention's tau
+    (``gate = "softmax"`` only; default ``sqrt(state)``, the Transformer's usual ``1/sqrt(d_k)`` scaling of the
+    scores); ``rho0`` = initial gate temperature (w_y = 1/rho0,
     the Algorithm-1 gate) and ``gate_offset0`` = initial gate bias -b; ``log_every`` = steps between logs;
     ``n_eval`` = prompts of the fixed evaluation batch (at N_max) logged during training; ``n_test`` = test
     prompts per context length afterwards (``test_queries`` queries each); ``diverge_norm`` = stop when a block's
     norm exceeds it.
     """
+
+    DERIVED: ClassVar[dict] = {"temperature": ("state", "gate")}
 
     gate: str = "mamba"
     tokens: str = "hermite"
@@ -168,10 +176,11 @@ class NetworkConfig(ConfigBase):
     n_test: int = 300
     test_queries: int = 256
     diverge_norm: float = 1e6
+    temperature: Optional[float] = None
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_choice("gate", self.gate, GATES)
+        check_choice("gate", self.gate, NETWORK_GATES)
         check_choice("tokens", self.tokens, TOKENS)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         for name in ("d", "r", "state", "width", "N_min", "N_max", "batch", "queries", "steps", "log_every",
@@ -183,6 +192,14 @@ class NetworkConfig(ConfigBase):
         check_non_negative("weight_decay", self.weight_decay)
         for name in ("lr", "init_scale", "rho0", "diverge_norm"):
             check_positive(name, getattr(self, name))
+        if self.gate != "softmax":
+            if self.temperature is not None:
+                raise ConfigError(f"temperature applies to the softmax network (st-single-index-e2e) only, not to "
+                                  f"gate {self.gate}")
+        else:
+            if self.temperature is None:
+                self._set("temperature", math.sqrt(self.state))
+            check_positive("temperature", self.temperature)
         if not math.isfinite(self.gate_offset0):
             raise ConfigError(f"gate_offset0 must be finite, got {self.gate_offset0}")
 
@@ -192,8 +209,10 @@ class NetworkConfig(ConfigBase):
 
     @property
     def model(self) -> str:
-        """The model's name (``--model``): ``mamba-single-index-e2e`` or ``la-single-index-e2e``."""
-        return "mamba-single-index-e2e" if self.gated else "la-single-index-e2e"
+        """The model's name (``--model``): ``mamba-single-index-e2e``, ``la-single-index-e2e`` or
+        ``st-single-index-e2e``."""
+        return {"mamba": "mamba-single-index-e2e", "constant": "la-single-index-e2e",
+                "softmax": "st-single-index-e2e"}[self.gate]
 
     @property
     def D(self) -> int:

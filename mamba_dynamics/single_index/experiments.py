@@ -169,21 +169,23 @@ def run_cells(cells: list[Cell], out: str | Path, jobs: int = 0, bar=None) -> di
 # ------------------------------------------------------------------------------------------------------------
 
 #: the predictors of the comparison, in the order of its table and figure
-E2E_PREDICTORS = ("mamba_e2e", "la_e2e", "mamba_alg1", "krr_x", "krr_x_I")
+E2E_PREDICTORS = ("mamba_e2e", "la_e2e", "st_e2e", "mamba_alg1", "krr_x", "krr_x_I")
+#: the networks trained end to end, by key: their mixers (``NetworkConfig.gate``)
+E2E_NETWORKS = {"mamba_e2e": "mamba", "la_e2e": "constant", "st_e2e": "softmax"}
 #: the networks' tracked quantities the comparison keeps (``training.png``)
 E2E_TRACKED = ("eval_risk", "share_relevant", "cos_quad", "cos_linear", "n_eff", "w_label", "gate_bias")
 
 
 def e2e_cells(base: NetworkConfig, links, dims, seeds: int, Ns: tuple, krr_prompts: int) -> dict:
-    """Every cell of the comparison by ``(link, d, predictor, seed)``: both networks (``base`` at that link, d and
-    seed; the Mamba gate and the constant one), Algorithm 1 at its own defaults with the same task (same seed,
+    """Every cell of the comparison by ``(link, d, predictor, seed)``: the three networks (``base`` at that link, d
+    and seed; the Mamba gate, the constant one and softmax attention), Algorithm 1 at its own defaults with the same task (same seed,
     same index set I) and test sizes, and KRR on ``x`` and on ``x_I`` (``krr_prompts`` prompts per N)."""
     cells = {}
     for link in links:
         for d in dims:
             for s in range(seeds):
                 net = base.replace(link=link, d=d, seed=s)
-                for key, gate in (("mamba_e2e", "mamba"), ("la_e2e", "constant")):
+                for key, gate in E2E_NETWORKS.items():
                     cells[(link, d, key, s)] = Cell("network", net.replace(gate=gate), Ns)
                 alg1 = SingleIndexConfig(d=d, r=base.r, link=link, tau=base.tau, seed=s, n_test=base.n_test,
                                          queries=base.test_queries)
@@ -212,7 +214,7 @@ def e2e_summary(results: dict, cells: dict, links, dims, seeds: int, Ns: tuple) 
                 means[f"{link}/d={d}/{key}"] = [round(float(v), 4) for v in mean]
                 table.append((f"{link} d={d:<3} {key:<10}",
                               "  ".join(f"{m:.3f}+-{e:.3f}" for m, e in zip(mean, std))))
-            for key in ("mamba_e2e", "la_e2e"):
+            for key in E2E_NETWORKS:
                 h = {q: np.stack([res(link, d, key, s)[f"hist_{q}"] for s in range(seeds)]) for q in E2E_TRACKED}
                 h["step"] = res(link, d, key, 0)["hist_step"]
                 histories[(link, d)][key] = h
@@ -274,7 +276,7 @@ NETWORK_METRICS = ("risk", "share_relevant", "cos_quad", "cos_linear", "n_eff", 
 NETWORK_GRIDS = {
     "d": "8,16,24,32", "r": "2,4,8", "N_max": "64,128,256,512", "lr": "geom:0.0003:0.01:5",
     "steps": "2000,4000,8000,12000", "state": "8,16,32,64", "width": "16,32,64,128", "batch": "16,32,64,128",
-    "link": "h2,h3,h4", "tokens": "hermite,raw", "gate": "mamba,constant", "tau": "0:0.5:0.1",
+    "link": "h2,h3,h4", "tokens": "hermite,raw", "gate": "mamba,constant,softmax", "tau": "0:0.5:0.1",
     "init_scale": "geom:0.1:3:5", "rho0": "geom:1:64:7",
 }
 

@@ -1,16 +1,18 @@
 """The single-index models (arXiv 2510.12026) as objects of the one model interface (:mod:`mamba_dynamics.core.model`).
 
-==================  ===========================================================================================
-class               what it is
-==================  ===========================================================================================
-:class:`Readout`    ``mamba-single-index`` / ``la-single-index``: the Algorithm-1 readout ``M = <gamma, psi>``
-                    (``W_B^T W_C = diag(gamma, 0)``, the gate fixed by ``rho`` and the bias) and the MLP head; its
-                    gradient is Stage I's (``gamma`` only), its training the closed-form Algorithm 1
-                    (:func:`mamba_dynamics.single_index.train.pretrain`)
-:class:`Network`    ``*-single-index-e2e``: one-layer Mamba (or linear attention) + MLP, every weight trained end
-                    to end with Adam or SGD in the one loop (:func:`mamba_dynamics.single_index.network_train
-                    .train_network`)
-==================  ===========================================================================================
+=======================  ======================================================================================
+class                    what it is
+=======================  ======================================================================================
+:class:`Readout`         ``mamba-single-index`` / ``la-single-index``: the Algorithm-1 readout ``M = <gamma,
+                         psi>`` (``W_B^T W_C = diag(gamma, 0)``, the gate fixed by ``rho`` and the bias) and the
+                         MLP head; its gradient is Stage I's (``gamma`` only), its training the closed-form
+                         Algorithm 1 (:func:`mamba_dynamics.single_index.train.pretrain`)
+:class:`Network`         ``mamba-`` / ``la-single-index-e2e``: one-layer Mamba (or linear attention) + MLP, every
+                         weight trained end to end with Adam or SGD in the one loop
+                         (:func:`mamba_dynamics.single_index.network_train.train_network`)
+:class:`SoftmaxNetwork`  ``st-single-index-e2e``: the same with causal softmax attention (a query attends to its
+                         context and itself, weights ``softmax((W_B z_i) . (W_C z_q) / tau)``): the Transformer
+=======================  ======================================================================================
 
 :data:`REGISTRY` builds one from a :class:`~mamba_dynamics.single_index.config.SingleIndexConfig` or
 :class:`~mamba_dynamics.single_index.config.NetworkConfig` by its model name (``cfg.model``).
@@ -32,6 +34,7 @@ from ..core.model import Model, Registry
 from ..core.optim import Optimizer
 from ..core.train import ParamBlocks
 from . import gradients, model, network, network_gradients
+from .metrics import effective_context, extracted_alignment
 from .gradients import ReadoutBatch
 from .network_gradients import NetworkBatch
 
@@ -121,5 +124,63 @@ class Network(Model):
         return network.predict(params, batch.Xc, batch.Yc, batch.Xq, self.cfg.gated, self.cfg.tokens, reference,
                                None if reference else self.scratch("eval"))
 
+    def evaluate(self, params, batch: tuple, work=None) -> dict:
+        """Per prompt of ``batch`` = ``(Xc, Yc, Xq, yq, beta)``: the risk ``(n,)``, the effective context ``n_eff
+        / N`` and the alignments ``cos_linear``, ``cos_quad`` of the query polynomial ``W_C^T W_B A`` with beta
+        (:func:`mamba_dynamics.single_index.network_train.score`); ``work``: the context pass's workspace."""
+        cfg = self.cfg
+        Xc, Yc, Xq, yq, beta = batch
+        N = Xc.shape[1]
+        A, logG = network.context_statistic(Xc, Yc, params.w, params.b, cfg.gated, cfg.tokens, log_gates=True,
+                                            work=work)
+        M = network.scan_outputs(params, A, network.embed_tokens(Xq, None, cfg.tokens, fast=True), N, cfg.gated)[0]
+        f = network.mlp_forward(M, params)[0]
+        coef = (A @ params.W_B.T @ params.W_C)[:, :-1]  # the query polynomial's coefficients (n, D-1)
+        if cfg.tokens == "hermite":
+            cos_u, cos_q = extracted_alignment(coef, beta)
+        else:
+            un = np.linalg.norm(coef, axis=1)
+            cos_u = np.einsum("nk,nk->n", coef, beta) / np.maximum(un, 1e-300)
+            cos_q = np.full(len(coef), np.nan)
+        return {"risk_prompts": np.mean((f - yq) ** 2, axis=1) / (1.0 + cfg.tau**2),
+                "n_eff": effective_context(np.exp(logG)) / N, "cos_linear": cos_u, "cos_quad": cos_q}
 
-__all__ = ("REGISTRY", "ReadoutParams", "Readout", "Network")
+
+class SoftmaxNetwork(Network):
+    """The end-to-end network with causal softmax attention (``gate = "softmax"``): a query reads ``M = sum_i A_i
+    y_i`` over its context, ``A = softmax_i((W_B z_i) . (W_C z_q) / tau)`` with the query itself among the keys
+    (eq. 3 of arXiv 2510.00399 with softmax weights), then the MLP head; ``w``, ``b`` are unused (zero
+    gradients).  Gradients: :func:`~mamba_dynamics.single_index.network_gradients.softmax_network_grads`."""
+
+    def loss_and_grad(self, params, batch: NetworkBatch, *, reference: bool = False) -> LossGrad:
+        return network_gradients.softmax_network_grads(params, batch, self.cfg.tokens, self.cfg.temperature,
+                                                       reference)
+
+    def _readout(self, params, Xc, Yc, Xq, reference: bool = False):
+        tokens = self.cfg.tokens
+        Zc = network.embed_tokens(Xc, Yc, tokens, fast=not reference)
+        Zq = network.embed_tokens(Xq, None, tokens, fast=not reference)
+        if reference:
+            return network.softmax_readout_reference(params, Zc, Yc, Zq, self.cfg.temperature), None
+        return network.softmax_readout(params, Zc, Yc, Zq, self.cfg.temperature)
+
+    def predict(self, params, batch, *, reference: bool = False) -> np.ndarray:
+        M = self._readout(params, batch.Xc, batch.Yc, batch.Xq, reference)[0]
+        return network.mlp_forward(M, params)[0]
+
+    def evaluate(self, params, batch: tuple, work=None) -> dict:
+        """The risk per prompt and ``n_eff / N``: ``1 / sum_i A_i^2`` of the attention weights on the context,
+        averaged over the queries, relative to N (the query polynomial of the gated and linear networks does not
+        exist here: its alignments are NaN)."""
+        Xc, Yc, Xq, yq, beta = batch
+        M, (_, _, _, A, _) = self._readout(params, Xc, Yc, Xq)
+        f = network.mlp_forward(M, params)[0]
+        n_eff = (A.sum(axis=2) ** 2 / np.maximum((A**2).sum(axis=2), 1e-300)).mean(axis=1) / Xc.shape[1]
+        nan = np.full(len(Xc), np.nan)
+        return {"risk_prompts": np.mean((f - yq) ** 2, axis=1) / (1.0 + self.cfg.tau**2), "n_eff": n_eff,
+                "cos_linear": nan, "cos_quad": nan.copy()}
+
+
+REGISTRY.register("st-single-index-e2e")(SoftmaxNetwork)
+
+__all__ = ("REGISTRY", "ReadoutParams", "Readout", "Network", "SoftmaxNetwork")

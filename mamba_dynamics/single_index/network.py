@@ -537,6 +537,86 @@ def predict(params: NetworkParams, Xc, Yc, Xq, gated: bool, tokens: str, referen
     return mlp_forward(M, params)[0]
 
 
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the softmax-attention readout (st-single-index-e2e): a query attends to its context and to itself
+# ------------------------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _softmax_rows(S, s_self, Yc, inv_tau, M, A, Aq):  # pragma: no cover - compiled
+    """Per prompt ``p`` and query ``q``: the weights ``A[p, q, i]`` ``(n, Q, N)`` on the context and ``Aq[p, q]``
+    on the query itself, a softmax of the scores ``S[p, q, i] / tau`` and ``s_self[p, q] / tau`` shifted by their
+    maximum (no overflow for any score), and the readout ``M[p, q] = sum_i A[p, q, i] y_i`` (the query's label
+    slot is 0)."""
+    n, Q, N = S.shape
+    for p in range(n):
+        for q in range(Q):
+            top = s_self[p, q] * inv_tau
+            for i in range(N):
+                v = S[p, q, i] * inv_tau
+                if v > top:
+                    top = v
+            e_self = math.exp(s_self[p, q] * inv_tau - top)
+            z = e_self
+            for i in range(N):
+                e = math.exp(S[p, q, i] * inv_tau - top)
+                A[p, q, i] = e
+                z += e
+            acc = 0.0
+            for i in range(N):
+                a = A[p, q, i] / z
+                A[p, q, i] = a
+                acc += a * Yc[p, i]
+            Aq[p, q] = e_self / z
+            M[p, q] = acc
+
+
+@njit(cache=True)
+def _softmax_rows_adjoint(g, A, Aq, Yc, M, inv_tau, E, Eq):  # pragma: no cover - compiled
+    """``E[p, q, i] = dL/ds_i = g A_i (y_i - M) / tau`` on the context and ``Eq[p, q] = -g A_q M / tau`` on the
+    query's own score, from ``g = dL/dM`` ``(n, Q)`` (the softmax's Jacobian applied to the values)."""
+    n, Q, N = A.shape
+    for p in range(n):
+        for q in range(Q):
+            gq = g[p, q] * inv_tau
+            Mq = M[p, q]
+            for i in range(N):
+                E[p, q, i] = gq * A[p, q, i] * (Yc[p, i] - Mq)
+            Eq[p, q] = -gq * Aq[p, q] * Mq
+
+
+def softmax_readout(params: NetworkParams, Zc: np.ndarray, Yc: np.ndarray, Zq: np.ndarray, temperature: float):
+    """``(M (n, Q), cache)``: the softmax readout of queries ``Zq`` ``(n, Q, D)`` over contexts ``Zc`` ``(n, N, D)``
+    with labels ``Yc`` ``(n, N)``: ``M_q = sum_{i <= N} A_i y_i`` with ``A = softmax_i((W_B z_i) . (W_C z_q) /
+    tau)`` over the context and the query itself (whose label slot is 0), as eq. 3 of arXiv 2510.00399 with its
+    weights softmax-normalised.  The projections are BLAS products; ``cache = (Bc, Cq, Bq, A, Aq)``."""
+    Bc = Zc @ params.W_B.T  # (n, N, m_s)
+    Cq = Zq @ params.W_C.T  # (n, Q, m_s)
+    Bq = Zq @ params.W_B.T
+    S = np.matmul(Cq, Bc.transpose(0, 2, 1))  # (n, Q, N)
+    s_self = np.einsum("nqm,nqm->nq", Bq, Cq)
+    n, Q, N = S.shape
+    M, A, Aq = np.empty((n, Q)), np.empty((n, Q, N)), np.empty((n, Q))
+    _softmax_rows(S, s_self, _f64(Yc), 1.0 / temperature, M, A, Aq)
+    return M, (Bc, Cq, Bq, A, Aq)
+
+
+def softmax_readout_reference(params: NetworkParams, Zc, Yc, Zq, temperature: float) -> np.ndarray:
+    """NumPy reference of :func:`softmax_readout`'s ``M`` ``(n, Q)``: per prompt and query, the context's and the
+    query's scores, a log-sum-exp, the weighted labels (a loop, explicit)."""
+    n, Q = Zq.shape[:2]
+    M = np.empty((n, Q))
+    for p in range(n):
+        for q in range(Q):
+            c = params.W_C @ Zq[p, q]
+            s = np.append(Zc[p] @ params.W_B.T @ c, (params.W_B @ Zq[p, q]) @ c) / temperature
+            a = np.exp(s - np.logaddexp.reduce(s))
+            M[p, q] = a[:-1] @ Yc[p]
+    return M
+
+
 __all__ = ("TOKENS", "NetworkParams", "token_width", "embed_tokens", "gate_offset", "context_statistic",
            "context_statistic_reference", "context_gates_reference", "gate_adjoint", "gate_adjoint_reference",
-           "query_decay", "scan_outputs", "mlp_forward", "mlp_head", "mlp_head_reference", "predict", "embed_row")
+           "query_decay", "scan_outputs", "mlp_forward", "mlp_head", "mlp_head_reference", "predict", "embed_row",
+           "softmax_readout", "softmax_readout_reference")

@@ -73,4 +73,52 @@ def network_grads(params, batch: NetworkBatch, gated: bool, tokens: str, referen
     return LossGrad(half_squared_loss(f, yq), grads, f)
 
 
-__all__ = ("NetworkBatch", "network_grads")
+def softmax_network_grads(params, batch: NetworkBatch, tokens: str, temperature: float,
+                          reference: bool = False) -> LossGrad:
+    """The softmax-attention network (``st-single-index-e2e``): ``L`` and every block's gradient (``w``, ``b``
+    unused: zero), ``F = f`` ``(n, Q)``.  With ``e_i = dL/ds_i = g A_i (v_i - M) / tau`` over the context and
+    the query itself (``v`` the labels, 0 for the query; :func:`network._softmax_rows_adjoint`),
+
+        dL/dW_B = sum_{p,q} c_q (sum_i e_i z_i)^T,      dL/dW_C = sum_{p,q} (sum_i e_i b_i) z_q^T,
+
+    ``b_i = W_B z_i``, ``c_q = W_C z_q``: two batched products and two BLAS products.  ``reference=True``: the
+    explicit embedding and, per prompt and query, the softmax's Jacobian ``diag(a) - a a^T`` written out."""
+    if reference:
+        return _softmax_network_reference(params, batch, tokens, temperature)
+    Xc, Yc, Xq, yq = batch
+    Zc = network.embed_tokens(Xc, Yc, tokens, fast=True)
+    Zq = network.embed_tokens(Xq, None, tokens, fast=True)
+    M, (Bc, Cq, Bq, A, Aq) = network.softmax_readout(params, Zc, Yc, Zq, temperature)
+    f, g, grads = network.mlp_head(M, yq, params)
+    E, Eq = np.empty(A.shape), np.empty(Aq.shape)
+    network._softmax_rows_adjoint(g, A, Aq, np.ascontiguousarray(Yc, dtype=np.float64), M, 1.0 / temperature, E, Eq)
+    n, Q, D = Zq.shape
+    U = np.matmul(E, Zc) + Eq[..., None] * Zq  # (n, Q, D): sum_i e_i z_i, the query included
+    Vb = np.matmul(E, Bc) + Eq[..., None] * Bq  # (n, Q, m_s): sum_i e_i b_i
+    grads["W_B"] = Cq.reshape(n * Q, -1).T @ U.reshape(n * Q, D)
+    grads["W_C"] = Vb.reshape(n * Q, -1).T @ Zq.reshape(n * Q, D)
+    grads["w"], grads["b"] = np.zeros_like(params.w), np.zeros_like(params.b)
+    return LossGrad(half_squared_loss(f, yq), grads, f)
+
+
+def _softmax_network_reference(params, batch: NetworkBatch, tokens: str, temperature: float) -> LossGrad:
+    Xc, Yc, Xq, yq = batch
+    Zc, Zq = network.embed_tokens(Xc, Yc, tokens), network.embed_tokens(Xq, None, tokens)
+    M = network.softmax_readout_reference(params, Zc, Yc, Zq, temperature)
+    f, g, grads = network.mlp_head_reference(M, yq, params)
+    dW_B, dW_C = np.zeros_like(params.W_B), np.zeros_like(params.W_C)
+    for p in range(Zq.shape[0]):
+        for q in range(Zq.shape[1]):
+            Z = np.vstack([Zc[p], Zq[p, q]])  # the context, then the query itself
+            v = np.append(Yc[p], 0.0)
+            b, c = Z @ params.W_B.T, params.W_C @ Zq[p, q]
+            s = b @ c / temperature
+            a = np.exp(s - np.logaddexp.reduce(s))
+            ds = g[p, q] * (np.diag(a) - np.outer(a, a)) @ v / temperature  # dL/ds, the Jacobian written out
+            dW_B += np.outer(c, ds @ Z)
+            dW_C += np.outer(ds @ b, Zq[p, q])
+    grads.update(W_B=dW_B, W_C=dW_C, w=np.zeros_like(params.w), b=np.zeros_like(params.b))
+    return LossGrad(half_squared_loss(f, yq), grads, f)
+
+
+__all__ = ("NetworkBatch", "network_grads", "softmax_network_grads")

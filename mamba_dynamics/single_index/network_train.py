@@ -39,7 +39,6 @@ from ..core.train import TrainResult, fit
 from . import network
 from .config import NetworkConfig
 from .data import feature_blocks, relevant_mask, sample_prompts, sample_queries, task, test_rng
-from .metrics import effective_context, extracted_alignment
 from .models import REGISTRY
 from .network_gradients import NetworkBatch
 
@@ -90,22 +89,10 @@ def share_relevant_K(params: network.NetworkParams, mask: np.ndarray) -> float:
 
 def score(params: network.NetworkParams, cfg: NetworkConfig, batch: tuple, work=None) -> dict:
     """Risk per prompt ``(n,)``, ``n_eff / N`` and the alignments ``cos_linear``, ``cos_quad`` ``(n,)`` of each
-    prompt of one ``batch`` (from :func:`draw_batch`); ``work``: the workspace of the context pass (a model's)."""
-    Xc, Yc, Xq, yq, beta = batch
-    N = Xc.shape[1]
-    A, logG = network.context_statistic(Xc, Yc, params.w, params.b, cfg.gated, cfg.tokens, log_gates=True,
-                                        work=work)
-    M = network.scan_outputs(params, A, network.embed_tokens(Xq, None, cfg.tokens, fast=True), N, cfg.gated)[0]
-    f = network.mlp_forward(M, params)[0]
-    coef = (A @ params.W_B.T @ params.W_C)[:, :-1]  # the query polynomial's coefficients (n, D-1)
-    if cfg.tokens == "hermite":
-        cos_u, cos_q = extracted_alignment(coef, beta)
-    else:
-        un = np.linalg.norm(coef, axis=1)
-        cos_u = np.einsum("nk,nk->n", coef, beta) / np.maximum(un, 1e-300)
-        cos_q = np.full(len(coef), np.nan)
-    return {"risk_prompts": np.mean((f - yq) ** 2, axis=1) / (1.0 + cfg.tau**2),
-            "n_eff": effective_context(np.exp(logG)) / N, "cos_linear": cos_u, "cos_quad": cos_q}
+    prompt of one ``batch`` (from :func:`draw_batch`), by the model of ``cfg``
+    (:meth:`~mamba_dynamics.single_index.models.Network.evaluate`); ``work``: the workspace of the context pass (a
+    model's)."""
+    return REGISTRY.build(cfg).evaluate(params, batch, work)
 
 
 def _summary(parts: list) -> dict:
@@ -159,9 +146,9 @@ def train_network(cfg: NetworkConfig, show_progress: bool = False) -> TrainResul
         return NetworkBatch(*draw_batch(cfg, I, coefs, cfg.batch, N, cfg.queries, rngs["train"])[:4])
 
     def measure(k: int, window: np.ndarray) -> dict:
-        s = _summary([score(params, cfg, eval_batch, work)])
+        s = _summary([model.evaluate(params, eval_batch, work)])
         row = {"train_loss": float(window.mean()) if window.size else np.nan, "eval_risk": s["risk"],
-               "eval_risk_short": _summary([score(params, cfg, short_batch, work)])["risk"],
+               "eval_risk_short": _summary([model.evaluate(params, short_batch, work)])["risk"],
                "share_relevant": share_relevant_K(params, mask)}
         row.update({key: s[key] for key in ("cos_linear", "cos_quad", "n_eff")})
         row["w_label"], row["gate_bias"] = float(params.w[-1]), float(params.b[0])

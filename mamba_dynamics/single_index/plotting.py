@@ -9,11 +9,10 @@ Curves are dicts with ``N`` ``(k,)`` and ``risk`` ``(seeds, k)`` (one row per se
 
 from __future__ import annotations
 
-import textwrap
 
 import numpy as np
 
-from ..core.plotting import band, draw_zero_contour, plt
+from ..core.plotting import band, draw_zero_contour, plt, wrap_title
 from . import theory
 from .hermite import generative_exponent, information_exponent, parse_link
 
@@ -24,6 +23,7 @@ STYLE = {
     "krr_x_I": ("KRR on x_I (intrinsic)", "k", "v", "--"),
     "mamba_e2e": ("Mamba, trained end to end", "tab:blue", "o", "-"),
     "la_e2e": ("linear attention, trained end to end", "tab:orange", "s", "-"),
+    "st_e2e": ("softmax attention, trained end to end", "tab:green", "^", "-"),
     "mamba_alg1": ("Mamba readout, Algorithm 1", "tab:purple", "D", ":"),
 }
 
@@ -48,11 +48,6 @@ def _risk_axes(ax, tau: float, title: str):
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set(xlabel="context length N (in-context examples)", ylabel="ICL risk  E(f - y)^2 / E y^2", title=title)
-
-
-def _wrap(title: str, width: int) -> str:
-    """Each line of ``title`` wrapped to ``width`` characters (so a one-panel figure keeps its width)."""
-    return "\n".join("\n".join(textwrap.wrap(line, width)) for line in title.split("\n"))
 
 
 def _risk_bands(ax, curves: dict) -> None:
@@ -147,8 +142,11 @@ def plot_network_run(result, curve: dict, krr: dict) -> "plt.Figure":
     tracked quantities vs step, the gate's parameters vs step, and the trained network's risk vs N (``curve`` from
     :func:`network_train.risk_curve`, empty if training did not complete; ``krr[inputs]`` risks at the same N)."""
     cfg, h = result.config, result.history
-    model = "Mamba" if cfg.gated else "linear attention"
+    model = {"mamba": "Mamba", "constant": "linear attention", "softmax": "softmax attention"}[cfg.gate]
+    style = {"mamba": "mamba_e2e", "constant": "la_e2e", "softmax": "st_e2e"}[cfg.gate]
     fig, axes = plt.subplots(2, 2, figsize=(12.5, 9.0))
+    if cfg.gate == "softmax":
+        model += f" (temperature {cfg.temperature:g})"
     fig.suptitle(f"{model} trained end to end (arXiv 2510.12026): d={cfg.d}, r={cfg.r}, link {cfg.link}, "
                  f"tau={cfg.tau}, {cfg.tokens} tokens, m_s={cfg.state}, m={cfg.width}, {cfg.optimizer} lr={cfg.lr:g}, "
                  f"N in [{cfg.N_min}, {cfg.N_max}], seed {cfg.seed}; status {result.status}", fontsize=9)
@@ -164,22 +162,21 @@ def plot_network_run(result, curve: dict, krr: dict) -> "plt.Figure":
     ax = axes[0, 1]
     for key, (label, color) in TRACKED.items():
         if np.any(np.isfinite(h[key])):
+            if key == "n_eff" and cfg.gate == "softmax":
+                label = "n_eff / N (1 / sum of squared softmax weights)"
             ax.plot(h["step"], h[key], color=color, label=label)
     ax.set(xlabel="training step", ylabel="value", ylim=(-0.1, 1.05), title=f"tracked quantities (N = {cfg.N_max})")
     ax.legend(fontsize=8)
     ax = axes[1, 0]
-    ax.plot(h["step"], h["w_label"], color="tab:green", label="gate weight on the label, w_y")
-    ax.plot(h["step"], h["gate_bias"], color="tab:brown", label="gate bias b (pre-activation w.z + b - log N)")
-    if np.any(np.isfinite(h["w_square_rel"])):
-        ax.plot(h["step"], h["w_square_rel"], color="tab:red", label="mean gate weight on relevant h2(x_k)")
-        ax.plot(h["step"], h["w_square_irr"], color="tab:gray", label="mean gate weight on irrelevant h2(x_k)")
-    ax.axhline(0.0, color="k", lw=0.5)
-    ax.set(xlabel="training step", ylabel="value",
-           title="gate parameters" + ("" if cfg.gated else " (unused: constant gate)"))
-    ax.legend(fontsize=8)
+    if cfg.gate == "softmax":
+        ax.text(0.5, 0.5, "softmax attention has no gate:\nits weights are in n_eff / N (panel above)",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    else:
+        _gate_panel(ax, h, cfg, model)
     ax = axes[1, 1]
     if curve:
-        label, color, marker, ls = STYLE["mamba_e2e" if cfg.gated else "la_e2e"]
+        label, color, marker, ls = STYLE[style]
         se = curve["risk_prompts"].std(axis=1) / np.sqrt(curve["risk_prompts"].shape[1])
         ax.errorbar(curve["N"], curve["risk"], yerr=se, color=color, marker=marker, ls=ls, label=label, capsize=3)
         for inputs, vals in krr.items():
@@ -190,6 +187,19 @@ def plot_network_run(result, curve: dict, krr: dict) -> "plt.Figure":
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _gate_panel(ax, h, cfg, model: str) -> None:
+    """The gate's parameters vs step (the end-to-end run's lower-left panel)."""
+    ax.plot(h["step"], h["w_label"], color="tab:green", label="gate weight on the label, w_y")
+    ax.plot(h["step"], h["gate_bias"], color="tab:brown", label="gate bias b (pre-activation w.z + b - log N)")
+    if np.any(np.isfinite(h["w_square_rel"])):
+        ax.plot(h["step"], h["w_square_rel"], color="tab:red", label="mean gate weight on relevant h2(x_k)")
+        ax.plot(h["step"], h["w_square_irr"], color="tab:gray", label="mean gate weight on irrelevant h2(x_k)")
+    ax.axhline(0.0, color="k", lw=0.5)
+    ax.set(xlabel="training step", ylabel="value",
+           title="gate parameters" + ("" if cfg.gated else f" (unused: {model})"))
+    ax.legend(fontsize=8)
 
 
 def plot_e2e_comparison(panels: dict, tau: float, train_range: tuple, title: str) -> "plt.Figure":
@@ -206,7 +216,7 @@ def plot_e2e_comparison(panels: dict, tau: float, train_range: tuple, title: str
             _risk_bands(ax, panels[(link, d)])
             _risk_axes(ax, tau, f"link {link} (ie = {ie}, ge = {ge}), d = {d}")
             ax.legend(fontsize=7)
-    fig.suptitle(_wrap(title, 95 * len(dims)), fontsize=9)
+    fig.suptitle(wrap_title(title, 95 * len(dims)), fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -218,7 +228,7 @@ def plot_e2e_training(histories: dict, title: str) -> "plt.Figure":
     need), and the Mamba gate's n_eff / N and w_y."""
     cols = (("eval_risk", "evaluation risk (N = N_max)"), ("share_relevant", "share of W_B^T W_C on relevant"),
             ("cos_quad", "|cos(extracted Q, beta)|"), ("cos_linear", "cos(extracted u, beta)"),
-            ("n_eff", "gate n_eff / N"), ("w_label", "gate weight w_y"))
+            ("n_eff", "n_eff / N (gate; softmax weights)"), ("w_label", "gate weight w_y"))
     rows = list(histories)
     fig, axes = plt.subplots(len(rows), len(cols), figsize=(3.6 * len(cols), 2.9 * len(rows)), squeeze=False)
     for i, row in enumerate(rows):
@@ -226,8 +236,8 @@ def plot_e2e_training(histories: dict, title: str) -> "plt.Figure":
             ax = axes[i, j]
             for model, h in histories[row].items():
                 name, color, marker, ls = STYLE[model]
-                if model == "la_e2e" and key in ("n_eff", "w_label"):
-                    continue  # the constant gate has neither
+                if model in ("la_e2e", "st_e2e") and key == "w_label" or model == "la_e2e" and key == "n_eff":
+                    continue  # the constant gate has neither; softmax attention has no gate weights
                 if np.any(np.isfinite(h[key])):
                     band(ax, h["step"], h[key], color, name, ls=ls)
             if key == "eval_risk":

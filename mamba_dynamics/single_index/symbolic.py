@@ -138,10 +138,21 @@ def _block_symbols(D: int, ms: int, m: int) -> dict:
             "a": sp.Matrix(m, 1, lambda j, _: sp.Symbol(f"a_{j}", real=True))}
 
 
+def _softmax_readout_symbolic(S: dict, Zc: np.ndarray, Yc: np.ndarray, zq: np.ndarray, temperature: float):
+    """The softmax network's ``M`` for one query in sympy, from the raw definition: ``sum_i exp(s_i / tau) y_i /
+    sum_j exp(s_j / tau)`` over the context and the query itself (label 0), ``s_i = (W_B z_i) . (W_C z_q)``."""
+    num = lambda x: sp.Float(float(x))  # noqa: E731
+    c = S["W_C"] * sp.Matrix([num(x) for x in zq])
+    keys = [sp.Matrix([num(x) for x in z]) for z in list(Zc) + [zq]]
+    e = [sp.exp(((S["W_B"] * z).T * c)[0] / num(temperature)) for z in keys]
+    return sum(ei * num(y) for ei, y in zip(e, list(Yc) + [0.0])) / sum(e)
+
+
 @lru_cache(maxsize=None)
-def _e2e_symbolic(gated: bool, tokens: str, key: tuple):
+def _e2e_symbolic(gated, tokens: str, key: tuple):
     """Lambdified loss and gradient of the end-to-end network in all its weights, for the fixed prompts in
-    ``key``; the output of each query is the raw selective scan (:func:`selective_scan_symbolic`)."""
+    ``key``; the output of each query is the raw selective scan (:func:`selective_scan_symbolic`), or, with
+    ``gated`` a temperature (the softmax network), the softmax readout (:func:`_softmax_readout_symbolic`)."""
     Xc, Yc, Xq, yq = (np.array(k) for k in key)
     n, N, d = Xc.shape
     Q = Xq.shape[1]
@@ -155,10 +166,13 @@ def _e2e_symbolic(gated: bool, tokens: str, key: tuple):
     loss = 0
     for p in range(n):
         for q in range(Q):
-            rows = [[1.0] + list(Zc[p, i]) for i in range(N)] + [[1.0] + list(Zq[p, q])]
-            M = selective_scan_symbolic(W_B, W_C, w, sp.Matrix([[num(x) for x in r] for r in rows]), gated)
-            if not gated:
-                M = M / N
+            if not isinstance(gated, bool):  # the softmax network (gated = its temperature)
+                M = _softmax_readout_symbolic(S, Zc[p], Yc[p], Zq[p, q], gated)
+            else:
+                rows = [[1.0] + list(Zc[p, i]) for i in range(N)] + [[1.0] + list(Zq[p, q])]
+                M = selective_scan_symbolic(W_B, W_C, w, sp.Matrix([[num(x) for x in r] for r in rows]), gated)
+                if not gated:
+                    M = M / N
             f = sum(S["a"][j] * _relu(S["v"][j] * M + S["c"][j]) for j in range(E2E_SIZES["m"]))
             loss += (f - num(yq[p, q])) ** 2 / (2 * n * Q)
     flat = [x for name in BLOCKS for x in S[name]]
@@ -184,9 +198,9 @@ def e2e_symbolic_loss_grad(params: dict, data: tuple, gated: bool, tokens: str):
     return loss, out
 
 
-def make_e2e_case(gated: bool, tokens: str):
+def make_e2e_case(gated, tokens: str, temperature: float | None = None, sizes: dict | None = None):
     def random_case(rng: np.random.Generator, scale: float = 1.0):
-        z = E2E_SIZES
+        z = sizes or E2E_SIZES
         D = network.token_width(z["d"], tokens)
         while True:  # keep every ReLU away from its kink (finite differences exact to O(eps^2))
             X, Y, beta = sample_prompts(z["n"], z["N"], z["d"], index_set(z["d"], 1, rng), parse_link("h2"), 0.1, rng)
@@ -198,8 +212,13 @@ def make_e2e_case(gated: bool, tokens: str):
                       "v": rng.standard_normal(z["m"]), "c": rng.uniform(-1, 1, z["m"]),
                       "a": rng.standard_normal(z["m"])}
             params = network.NetworkParams(**blocks)
-            M = network.scan_outputs(params, network.context_statistic(*data[:2], params.w, params.b, gated, tokens),
-                                     network.embed_tokens(Xq, None, tokens), z["N"], gated)[0]
+            if temperature is not None:
+                M = network.softmax_readout_reference(params, network.embed_tokens(*data[:2], tokens),
+                                                      data[1], network.embed_tokens(Xq, None, tokens), temperature)
+            else:
+                M = network.scan_outputs(params, network.context_statistic(*data[:2], params.w, params.b, gated,
+                                                                           tokens),
+                                         network.embed_tokens(Xq, None, tokens), z["N"], gated)[0]
             if np.min(np.abs(network.mlp_forward(M, params)[1])) > 1e-3:
                 return blocks, data
 
@@ -224,6 +243,28 @@ MAMBA_E2E = _e2e_spec("mamba-single-index-e2e", True)
 LA_E2E = _e2e_spec("la-single-index-e2e", False)
 
 
+#: the softmax network's checked prompts: one prompt, three examples and two queries (its expression, exponentials
+#: of bilinear forms in 16 symbols, cost sympy 5 s a point with two prompts)
+ST_E2E_SIZES = dict(E2E_SIZES, n=1)
+
+
+def _softmax_e2e_spec(name: str, temperature: float) -> GradientSpec:
+    """The softmax network's spec (every weight but the unused gate symbolic)."""
+    tokens = E2E_SIZES["tokens"]
+    cfg = NetworkConfig(gate="softmax", tokens=tokens, temperature=temperature)
+    return model_spec(
+        name, REGISTRY.build(cfg), make_e2e_case(False, tokens, temperature, ST_E2E_SIZES),
+        lambda params, data: (network.NetworkParams(**params), NetworkBatch(*data)),
+        blocks=("W_B", "W_C", "v", "c", "a"),
+        symbolic=lambda p, d: e2e_symbolic_loss_grad(p, d, temperature, tokens), symbolic_sizes=dict(ST_E2E_SIZES),
+        description=f"single-index softmax attention + MLP trained end to end, temperature {temperature:g} "
+                    f"(arXiv 2510.12026's Transformer)",
+    )
+
+
+ST_E2E = _softmax_e2e_spec("st-single-index-e2e", 1.5)
+
+
 def gradient_specs() -> tuple[GradientSpec, ...]:
     """The family's gradient-check specs, for the caller to register."""
-    return (MAMBA_SI, LA_SI, MAMBA_E2E, LA_E2E)
+    return (MAMBA_SI, LA_SI, MAMBA_E2E, LA_E2E, ST_E2E)

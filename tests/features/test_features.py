@@ -69,7 +69,7 @@ def test_locality_pairs_sit_at_their_gaps():
     (dict(regime="locality", gap_near=3, gap_far=2), "gap_near < gap_far"),
     (dict(regime="locality", L=6, gap_near=1, gap_far=4), "do not fit in L"), (dict(d=2), "d must be >= 3"),
     (dict(reading="eq7"), "unknown reading"), (dict(wbc="sometimes"), "unknown wbc"), (dict(gate="off"), "unknown gate"),
-    (dict(window=3), "window applies to lt-mlp only"), (dict(model="lt-mlp", window=13), "window 13 exceeds L"),
+    (dict(window=3), "window applies to lt-mlp and st-mlp only"), (dict(model="lt-mlp", window=13), "window 13 exceeds L"),
     (dict(model="lt-mlp", gate="fixed"), "gate fixed applies to the ssm only"), (dict(wbc0=0.0), "wbc0 must be"),
     (dict(reading="gate-only", wbc="trained"), "the gate-only reading has no W_B, W_C"),
 ])
@@ -439,7 +439,7 @@ def test_paper_studies_script_quick(tmp_path, cli_error):
     assert set(final) == {"majority learned", "majority fixed", "locality learned", "locality fixed"}
     assert final["majority learned"]["test_err"]["mean"] < 0.05 and final["majority learned"]["cos_pos"]["mean"] > 0.5
     cells = sorted((tmp_path / "cells").glob("*.npz"))
-    assert len(cells) == 6  # 4 gating runs + 2 linear-attention runs; the SSM locality runs are shared
+    assert len(cells) == 8  # 4 gating runs + 2 linear- and 2 softmax-attention runs; the SSM locality runs are shared
     stamps = [c.stat().st_mtime_ns for c in cells]
     assert main(args) == 0 and [c.stat().st_mtime_ns for c in cells] == stamps
     assert "unknown study gatin" in cli_error(main, ["--study", "gatin", "--out", str(tmp_path / "x")])

@@ -238,7 +238,7 @@ def test_comparison_script_quick_and_resumes(root, tmp_path):
             "--test-queries", "16", "--krr-prompts", "4", "--jobs", "1", "--quiet", "--out", str(tmp_path)]
     assert main(args) == 0
     with np.load(tmp_path / "e2e.npz") as z:
-        for key in ("mamba_e2e", "la_e2e", "mamba_alg1", "krr_x", "krr_x_I"):
+        for key in ("mamba_e2e", "la_e2e", "st_e2e", "mamba_alg1", "krr_x", "krr_x_I"):
             assert z[f"h2_d4_{key}_risk"].shape == (1, 2) and np.all(np.isfinite(z[f"h2_d4_{key}_risk"])), key
         assert z["h2_d4_mamba_e2e_hist_share_relevant"].shape[0] == 1
     cells = sorted((tmp_path / "cells").glob("*.npz"))
