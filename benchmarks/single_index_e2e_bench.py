@@ -65,13 +65,13 @@ def counted_flops(n: int, N: int, d: int, Q: int = 4, ms: int = 64, m: int = 64,
     per context token the moment ``x~ x~^T`` of ``A`` (``e^2``), and with a gate ``X~ T_w`` and its row dot
     (``e^2 + e``) forward, ``X~ T_U``, its row dot and the adjoint's moment (``2 e^2 + e``); per query the
     embedding's cross products, ``W_C z_q`` and its gradient; per prompt ``W_B A``, ``W_B^T Gamma``, ``dW_B`` and,
-    gated, the quadratic form of ``U_p``; the MLP (``4 m`` per query).  Softmax attention: the embedded tokens'
-    projections ``Z W_B^T`` and their transposed product for ``dW_B`` (``2 D m_s`` per context token), the scores
-    and their adjoint (``2 m_s`` per context token and query), the queries' projections and products."""
+    gated, the quadratic form of ``U_p``; the MLP (``4 m`` per query).  Softmax attention: the scores ``z_i . u_q``
+    and ``U_q = sum_i e_i z_i`` (``2 D`` per context token and query; the context is never projected), per query
+    ``c_q = W_C z_q``, ``u_q = W_B^T c_q``, ``dW_B``, ``W_B U_q`` and ``dW_C`` (``5 m_s D``) and the MLP."""
     D = (d + 1) * (d + 2) // 2 + 1
     e = d + 1
     if gate == "softmax":
-        return 2.0 * (n * N * (2 * D * ms + Q * 2 * ms + Q * D) + n * Q * (4 * ms * D + 4 * m))
+        return 2.0 * (n * N * Q * 2 * D + n * Q * (5 * ms * D + D + 4 * m))
     gated = gate == "mamba"
     ctx = n * N * ((4 * e * e + 2 * e) if gated else e * e)
     return 2.0 * (ctx + n * Q * (d * (d - 1) / 2 + 2 * ms * D + 4 * m) + 3 * n * ms * D)

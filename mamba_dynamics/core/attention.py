@@ -26,10 +26,15 @@ neither overflow nor lose the row's normalisation; the log-sum-exp ``LSE`` ``(N,
 and it recomputes the weights row by row, so memory is ``O(T)`` per sequence at any length (``T = 10^4`` costs
 ``O(T w)``, ``w`` the window or ``T``; a head that reads the last token only costs ``O(T)``).
 
-Two implementations with one contract:
+Two implementations with one contract, the fast one in two forms (:func:`softmax_mix` and
+:func:`softmax_mix_adjoint` pick by length, :data:`PAIRS_MAX_T`):
 - :func:`softmax_forward`, :func:`softmax_adjoint`: Numba (``@njit(cache=True)``, serial, fastmath off), row by
   row, the rows from ``first`` on (a head that reads the last token needs ``first = T - 1``); sequences whose
-  ``Gy`` is all zero are skipped (an inactive hinge);
+  ``Gy`` is all zero are skipped (an inactive hinge); the exponentials by
+  :func:`~mamba_dynamics.core.simd.exp_nonpos` (within 1 ulp of libm, in loops that vectorise);
+- :func:`softmax_forward_pairs`, :func:`softmax_adjoint_pairs`: the same for short sequences, every score of a
+  sequence in one small fixed-order product (:func:`~mamba_dynamics.core.simd.gemm`) and the weights ``(N, h,
+  T - first, T)`` kept for the adjoint, as the selective mixer's pairs form does;
 - :func:`softmax_forward_reference`, :func:`softmax_adjoint_reference`: plain NumPy with the ``(N, h, T, T)`` weight
   array (masked entries exactly 0) and the softmax's Jacobian ``diag(a) - a a^T`` written out per row: the literal
   formulas, for checking.
@@ -48,6 +53,7 @@ import numpy as np
 from numba import njit
 
 from .mixer import all_zero
+from .simd import exp_nonpos, gemm
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ def _first_key(t, window):  # pragma: no cover - compiled
     return t - window + 1 if window > 0 and t - window + 1 > 0 else 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def softmax_forward(X, Bp, Cp, inv_tau, window, heads, first, Y, LSE):  # pragma: no cover - compiled
     """(A1)-(A3) for a batch, row by row: writes ``Y`` ``(N, T - first, D)`` and ``LSE`` ``(N, h, T - first)``.
     ``inv_tau`` = 1 / temperature.  Scratch ``O(T)``."""
@@ -105,11 +111,11 @@ def softmax_forward(X, Bp, Cp, inv_tau, window, heads, first, Y, LSE):  # pragma
                     S[s] = acc
                     if acc > m:
                         m = acc
+                for s in range(lo, t + 1):  # no call in the loop: it vectorises
+                    S[s] = exp_nonpos(S[s] - m)
                 z = 0.0
                 for s in range(lo, t + 1):
-                    e = np.exp(S[s] - m)
-                    S[s] = e
-                    z += e
+                    z += S[s]
                 LSE[n, k, i] = m + np.log(z)
                 scale = 1.0 / (z * heads)
                 for s in range(lo, t + 1):
@@ -118,7 +124,7 @@ def softmax_forward(X, Bp, Cp, inv_tau, window, heads, first, Y, LSE):  # pragma
                         Y[n, i, d] += a * X[n, s, d]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def softmax_adjoint(X, Bp, Cp, inv_tau, window, heads, first, Gy, LSE, want_gx, GX, want_db, dB,
                     dC):  # pragma: no cover - compiled
     """(A4)-(A6) for a batch, row by row, the weights recomputed from ``LSE``: writes ``GX`` ``(N, T, D)`` (with
@@ -148,14 +154,16 @@ def softmax_adjoint(X, Bp, Cp, inv_tau, window, heads, first, Gy, LSE, want_gx, 
             for k in range(heads):
                 c0 = k * rh
                 lse = LSE[n, k, i]
-                delta = 0.0
                 for s in range(lo, t + 1):
                     acc = 0.0
                     for j in range(c0, c0 + rh):
                         acc += Cp[n, i, j] * Bp[n, s, j]
-                    a = np.exp(acc * inv_tau - lse)
-                    A[s] = a
-                    delta += a * C[s]
+                    A[s] = acc * inv_tau - lse  # <= 0: the forward's score, less the row's log-sum-exp
+                for s in range(lo, t + 1):
+                    A[s] = exp_nonpos(A[s])
+                delta = 0.0
+                for s in range(lo, t + 1):
+                    delta += A[s] * C[s]
                 for s in range(lo, t + 1):
                     a = A[s] / heads
                     if want_gx:
@@ -166,6 +174,144 @@ def softmax_adjoint(X, Bp, Cp, inv_tau, window, heads, first, Gy, LSE, want_gx, 
                         dC[n, i, j] += g * Bp[n, s, j]
                         if want_db:
                             dB[n, s, j] += g * Cp[n, i, j]
+
+
+@njit(cache=True, error_model="numpy")
+def softmax_forward_pairs(X, Bp, Cp, inv_tau, window, heads, first, Y, A):  # pragma: no cover - compiled
+    """(A1)-(A3) for short sequences, per sequence and head in small fixed-order products
+    (:func:`~mamba_dynamics.core.simd.gemm`): every score ``S = C^k B^k^T`` ``(T - first, T)`` at once, the masked
+    row softmax in place (entries outside ``W(t)`` exactly 0), ``Y = (1/h) sum_k A^k X``.  Writes ``Y`` ``(N, T -
+    first, D)`` and the weights ``A`` ``(N, h, T - first, T)``, which the adjoint reads."""
+    N, T, D = X.shape
+    r = Bp.shape[2]
+    rh = r // heads
+    R = T - first
+    BT = np.empty((rh, T))  # head k's b_s as columns: the product's right factor, row-major
+    sx0, sx1 = X.strides[0] // 8, X.strides[1] // 8
+    sc0, sc1 = Cp.strides[0] // 8, Cp.strides[1] // 8
+    sy0, sy1 = Y.strides[0] // 8, Y.strides[1] // 8
+    for n in range(N):
+        for k in range(heads):
+            c0 = k * rh
+            for j in range(rh):
+                for s in range(T):
+                    BT[j, s] = Bp[n, s, c0 + j]
+            off = (n * heads + k) * R * T
+            gemm(Cp, n * sc0 + c0, sc1, 1, BT, 0, T, A, off, T, R, rh, T, False)
+            for i in range(R):
+                t = i + first
+                lo = _first_key(t, window)
+                m = -np.inf
+                for s in range(lo, t + 1):
+                    v = A[n, k, i, s] * inv_tau
+                    A[n, k, i, s] = v
+                    if v > m:
+                        m = v
+                for s in range(lo, t + 1):
+                    A[n, k, i, s] = exp_nonpos(A[n, k, i, s] - m)
+                z = 0.0
+                for s in range(lo, t + 1):
+                    z += A[n, k, i, s]
+                inv = 1.0 / z
+                for s in range(lo, t + 1):
+                    A[n, k, i, s] *= inv
+                for s in range(lo):
+                    A[n, k, i, s] = 0.0
+                for s in range(t + 1, T):
+                    A[n, k, i, s] = 0.0
+            gemm(A, off, T, 1, X, n * sx0, sx1, Y, n * sy0, sy1, R, T, D, k > 0)
+        if heads > 1:
+            for i in range(R):
+                for d in range(D):
+                    Y[n, i, d] /= heads
+
+
+@njit(cache=True, error_model="numpy")
+def softmax_adjoint_pairs(X, Bp, Cp, inv_tau, heads, first, Gy, A, want_gx, GX, want_db, dB,
+                          dC):  # pragma: no cover - compiled
+    """(A4)-(A6) for short sequences from the forward's weights ``A`` (:func:`softmax_forward_pairs`), per sequence
+    and head in small fixed-order products: ``C = Gy X^T``, ``dS`` by (A5) in place of a scratch row block,
+    ``GX = (1/h) sum_k A^k^T Gy``, ``dC^k = dS^k B^k / tau``, ``dB^k = dS^k^T C^k / tau``.  Shapes and the skipped
+    sequences as :func:`softmax_adjoint`."""
+    N, T, D = X.shape
+    r = Bp.shape[2]
+    rh = r // heads
+    R = T - first
+    XT = np.empty((D, T))
+    Cm = np.empty((R, T))
+    dS = np.empty((R, T))
+    sg0, sg1 = Gy.strides[0] // 8, Gy.strides[1] // 8
+    sb0, sb1 = Bp.strides[0] // 8, Bp.strides[1] // 8
+    sc0, sc1 = Cp.strides[0] // 8, Cp.strides[1] // 8
+    sd0, sd1 = dC.strides[0] // 8, dC.strides[1] // 8
+    for n in range(N):
+        if want_gx:
+            GX[n, :, :] = 0.0
+        if want_db:
+            dB[n, :, :] = 0.0
+        dC[n, :, :] = 0.0
+        if all_zero(Gy, n):
+            continue
+        for d in range(D):
+            for s in range(T):
+                XT[d, s] = X[n, s, d]
+        gemm(Gy, n * sg0, sg1, 1, XT, 0, T, Cm, 0, T, R, D, T, False)  # C_ts = Gy_t . x_s
+        for k in range(heads):
+            c0 = k * rh
+            off = (n * heads + k) * R * T
+            for i in range(R):
+                delta = 0.0
+                for s in range(T):
+                    delta += A[n, k, i, s] * Cm[i, s]
+                for s in range(T):
+                    dS[i, s] = A[n, k, i, s] * (Cm[i, s] - delta) * (inv_tau / heads)
+            if want_gx:  # GX += A^k^T Gy (the 1/h below)
+                gemm(A, off, 1, T, Gy, n * sg0, sg1, GX, n * (GX.strides[0] // 8), GX.strides[1] // 8, T, R, D, True)
+            gemm(dS, 0, T, 1, Bp, n * sb0 + c0, sb1, dC, n * sd0 + c0, sd1, R, T, rh, False)
+            if want_db:
+                gemm(dS, 0, 1, T, Cp, n * sc0 + c0, sc1, dB, n * dB.strides[0] // 8 + c0, dB.strides[1] // 8, T,
+                     R, rh, False)
+        if want_gx and heads > 1:
+            for s in range(T):
+                for d in range(D):
+                    GX[n, s, d] /= heads
+
+
+#: sequences of at most this many tokens take the pairs form (:func:`softmax_forward_pairs`: every score of a
+#: sequence in one small product, twice the causal half's arithmetic but in vector tiles); longer ones the row
+#: form (O(T) memory)
+PAIRS_MAX_T = 64
+
+
+def softmax_mix(X: np.ndarray, Bp: np.ndarray, Cp: np.ndarray, att: Attention, first: int, Y: np.ndarray,
+                get=None) -> np.ndarray:
+    """(A1)-(A3) into ``Y`` ``(N, T - first, D)`` in the form the length picks (:data:`PAIRS_MAX_T`), with scratch
+    from ``get(name, shape)`` (a :func:`~mamba_dynamics.core.workspace.getter`; fresh arrays without one).  Returns
+    what the adjoint needs (:func:`softmax_mix_adjoint`): the weights ``(N, h, T - first, T)`` (pairs form) or the
+    rows' log-sum-exp ``(N, h, T - first)`` (row form)."""
+    N, T, _ = X.shape
+    att.check_width(Bp.shape[2])
+    get = get or (lambda name, shape: np.empty(shape))
+    if T <= PAIRS_MAX_T:
+        A = get("softmax_A", (N, att.heads, T - first, T))
+        softmax_forward_pairs(X, Bp, Cp, 1.0 / att.temperature, att.window, att.heads, first, Y, A)
+        return A
+    LSE = get("softmax_LSE", (N, att.heads, T - first))
+    softmax_forward(X, Bp, Cp, 1.0 / att.temperature, att.window, att.heads, first, Y, LSE)
+    return LSE
+
+
+def softmax_mix_adjoint(X: np.ndarray, Bp: np.ndarray, Cp: np.ndarray, att: Attention, first: int, Gy: np.ndarray,
+                        saved: np.ndarray, GX: np.ndarray | None, dB: np.ndarray | None, dC: np.ndarray) -> None:
+    """(A4)-(A6) from :func:`softmax_mix`'s ``saved`` (its form follows from its shape): writes ``dC`` ``(N, T -
+    first, r)`` and, where given, ``GX`` ``(N, T, D)`` (the value path) and ``dB`` ``(N, T, r)``."""
+    none = np.empty((0, 0, 0))
+    args = (GX is not None, none if GX is None else GX, dB is not None, none if dB is None else dB, dC)
+    Gy = np.ascontiguousarray(Gy, dtype=np.float64)
+    if saved.ndim == 4:
+        softmax_adjoint_pairs(X, Bp, Cp, 1.0 / att.temperature, att.heads, first, Gy, saved, *args)
+    else:
+        softmax_adjoint(X, Bp, Cp, 1.0 / att.temperature, att.window, att.heads, first, Gy, saved, *args)
 
 
 def softmax_weights_reference(Bp: np.ndarray, Cp: np.ndarray, att: Attention, first: int = 0) -> np.ndarray:
@@ -270,5 +416,6 @@ def adjoint_checks(T: int = 3, window: int = 0) -> dict:
     return out
 
 
-__all__ = ("Attention", "softmax_forward", "softmax_adjoint", "softmax_weights_reference", "softmax_forward_reference",
+__all__ = ("Attention", "softmax_mix", "softmax_mix_adjoint", "PAIRS_MAX_T", "softmax_forward", "softmax_adjoint",
+           "softmax_forward_pairs", "softmax_adjoint_pairs", "softmax_weights_reference", "softmax_forward_reference",
            "softmax_adjoint_reference", "last_row_weights", "softmax_outputs_symbolic", "adjoint_checks")

@@ -51,8 +51,8 @@ import numpy as np
 from numba import njit
 from scipy.linalg.blas import dgemm
 
-from .attention import (Attention, softmax_adjoint, softmax_adjoint_reference, softmax_forward,
-                        softmax_forward_reference)
+from .attention import (Attention, softmax_adjoint_reference, softmax_forward_reference, softmax_mix,
+                        softmax_mix_adjoint)
 from .mixer import (mix_adjoint, mix_adjoint_pairs, mix_adjoint_reference, mix_forward, mix_forward_pairs,
                     mix_forward_reference, quadratic_form)
 from .simd import matmul, small_product
@@ -151,7 +151,9 @@ class BlockForward(NamedTuple):
     first, T)`` the weighted scores of the pairwise forms (else None); ``Wk`` the block's stacked weights
     (:func:`_weights`); ``form`` one of :data:`FORMS`, ``"reference"``, or for softmax attention ``"softmax"`` /
     ``"softmax-reference"``; ``Yfull`` ``(N, T, D)`` the scan's outputs, which its adjoint reads (else None);
-    ``LSE`` ``(N, h, T - first)`` the softmax rows' log-sum-exp and ``att`` its settings (softmax only)."""
+    ``soft`` what the softmax's adjoint reads (:func:`~mamba_dynamics.core.attention.softmax_mix`: the weights
+    ``(N, h, T - first, T)`` of short sequences, else the rows' log-sum-exp ``(N, h, T - first)``) and ``att`` its
+    settings (softmax only)."""
 
     Y: np.ndarray
     Z: np.ndarray
@@ -161,7 +163,7 @@ class BlockForward(NamedTuple):
     Wk: np.ndarray
     form: str
     Yfull: np.ndarray | None
-    LSE: np.ndarray | None = None
+    soft: np.ndarray | None = None
     att: Attention | None = None
 
 
@@ -179,7 +181,7 @@ class BlockCache:
 
 
 #: the arrays of a block's :class:`BlockForward` that :meth:`StackCache.take` copies (with ``U`` and ``rho``)
-_TAKEN_FWD = ("Z", "SIG", "KEEP", "Yfull", "S", "LSE")
+_TAKEN_FWD = ("Z", "SIG", "KEEP", "Yfull", "S", "soft")
 
 
 @dataclass
@@ -356,11 +358,9 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
         Y[...] = softmax_forward_reference(X, Z[:, :, :r], Z[:, first:, r:2 * r], attention, first)
         return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull, None, attention)
     if form == "softmax":
-        attention.check_width(r)
-        LSE = get("LSE" + tag, (N, attention.heads, T - first))
-        softmax_forward(X, Z[:, :, :r], Z[:, first:, r:2 * r], 1.0 / attention.temperature, attention.window,
-                        attention.heads, first, Y, LSE)
-        return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull, LSE, attention)
+        soft = softmax_mix(X, Z[:, :, :r], Z[:, first:, r:2 * r], attention, first, Y,
+                           lambda name, shape: get(name + tag, shape))
+        return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull, soft, attention)
     if form == "reference":
         Y[...] = mix_forward_reference(X, *unpack(Z, r, gated), gated)[:, first:]
         return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull)
@@ -500,16 +500,15 @@ def _adjoint_factored(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> B
 
 
 def _adjoint_softmax(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
-    """Softmax attention, row by row from the forward's log-sum-exp (:func:`~mamba_dynamics.core.attention
-    .softmax_adjoint`): ``dZ = [dB, dC]``, ``GU`` the value path."""
+    """Softmax attention from what the forward kept (:func:`~mamba_dynamics.core.attention.softmax_mix_adjoint`):
+    ``dZ = [dB, dC]``, ``GU`` the value path."""
     X, f, first = blk.U, blk.fwd, blk.first
     att, Z = f.att, f.Z
     GU = get(buf, X.shape) if want_gx else None
     dZ = get("dZ", Z.shape)
     dZ[:, :first, r:2 * r] = 0.0
-    softmax_adjoint(X, Z[:, :, :r], Z[:, first:, r:2 * r], 1.0 / att.temperature, att.window, att.heads, first, G,
-                    f.LSE, want_gx, GU if want_gx else np.empty((0, 0, 0)), True, dZ[:, :, :r],
-                    dZ[:, first:, r:2 * r])
+    softmax_mix_adjoint(X, Z[:, :, :r], Z[:, first:, r:2 * r], att, first, G, f.soft, GU, dZ[:, :, :r],
+                        dZ[:, first:, r:2 * r])
     return BlockAdjoint(GU, None, dZ, False)
 
 

@@ -33,7 +33,7 @@ import functools
 import numpy as np
 from numba import njit
 
-from ..core.attention import softmax_adjoint, softmax_forward
+from ..core.attention import softmax_mix, softmax_mix_adjoint
 from ..core.losses import LossGrad, hinge_loss, mean_over_chunks
 from ..core.mixer import pairs_small
 from ..core.simd import bmm, gemm, matmul
@@ -277,32 +277,30 @@ def attention_grads(params, X: np.ndarray, y: np.ndarray, window: int = 0,
 # ------------------------------------------------------------------------------------------------------------
 
 def softmax_outputs(X: np.ndarray, W: np.ndarray, att, work: Workspace | None = None) -> tuple:
-    """``(Y (N, L, d), LSE (N, h, L), C (N, L, d))``: ``y_t = mean_k sum_s softmax_s(x_s^T W^k x_t / tau) x_s``
-    over ``s <= t`` (the last ``window`` tokens when set), by the core's kernel
-    (:func:`~mamba_dynamics.core.attention.softmax_forward`) with ``b_s = x_s`` and ``c_t = W x_t``; head ``k``
-    reads coordinates ``k d/h .. (k+1) d/h - 1`` of both.  In ``work``'s arrays when given."""
+    """``(Y (N, L, d), saved, C (N, L, d))``: ``y_t = mean_k sum_s softmax_s(x_s^T W^k x_t / tau) x_s`` over ``s <=
+    t`` (the last ``window`` tokens when set), by the core's mixer (:func:`~mamba_dynamics.core.attention
+    .softmax_mix`, whose ``saved`` the adjoint reads) with ``b_s = x_s`` and ``c_t = W x_t``; head ``k`` reads
+    coordinates ``k d/h .. (k+1) d/h - 1`` of both.  In ``work``'s arrays when given."""
     X = f64(X)
     N, L, d = X.shape
     get = getter(work)
     C = matmul(X.reshape(N * L, d), f64(W).T, get("Csm", (N * L, d))).reshape(N, L, d)
-    Y, LSE = get("Ysm", X.shape), get("LSE", (N, att.heads, L))
-    softmax_forward(X, X, C, 1.0 / att.temperature, att.window, att.heads, 0, Y, LSE)
-    return Y, LSE, C
+    Y = get("Ysm", X.shape)
+    saved = softmax_mix(X, X, C, att, 0, Y, get)
+    return Y, saved, C
 
 
 def softmax_grads(params, X: np.ndarray, y: np.ndarray, att, work: Workspace | None = None) -> LossGrad:
     """st-mlp's hinge loss and gradients ``{"W": (d, d), "V": (m, d)}``, ``F`` ``(N,)``: the softmax mixer, the
     Eq. 6 head and its backward (:func:`~mamba_dynamics.features.head.head`), the mixer's adjoint
-    (:func:`~mamba_dynamics.core.attention.softmax_adjoint`: ``dC``, the value path and ``dB`` skipped: ``b = x``
-    is the input) and ``dW = sum_t dC_t x_t^T``."""
+    (:func:`~mamba_dynamics.core.attention.softmax_mix_adjoint`: ``dC``; the value path and ``dB`` are skipped:
+    ``b = x`` is the input) and ``dW = sum_t dC_t x_t^T``."""
     X = f64(X)
     N, L, d = X.shape
-    Y, LSE, C = softmax_outputs(X, params.W, att, work)
+    Y, saved, C = softmax_outputs(X, params.W, att, work)
     loss, F, dV, Gy, _ = head(Y, params.V, params.a, y, compact=False, work=work)
-    dC = np.empty_like(X)
-    none = np.empty((0, 0, 0))
-    softmax_adjoint(X, X, C, 1.0 / att.temperature, att.window, att.heads, 0, f64(Gy), LSE, False, none, False, none,
-                    dC)
+    dC = getter(work)("dCsm", X.shape)
+    softmax_mix_adjoint(X, X, C, att, 0, Gy, saved, None, None, dC)
     dW = matmul(dC.reshape(N * L, d).T, X.reshape(N * L, d), np.empty((d, d)))
     return LossGrad(loss, {"W": dW, "V": dV}, F)
 

@@ -40,7 +40,7 @@ from numba import njit
 
 from ..core.gating import log_gates_naive, sigmoid, sigmoid_pair_poly
 from ..core.losses import LossGrad, hinge_loss, hinge_slope
-from ..core.simd import dot, dot2, gemv_t, gemv_t2
+from ..core.simd import dot, dot2, exp_nonpos, gemv_t, gemv_t2
 
 
 def hinge_grads_reference(
@@ -231,16 +231,20 @@ def hinge_grads(
 
 
 @njit(cache=True, error_model="numpy")
-def _softmax_kernel(P, z, Vh, inv_tau, window, want_grad, F, R, gvec):  # pragma: no cover - compiled
-    """Per prompt: every head's scores ``p_i . V^k`` over the keys, their max-shifted softmax, ``F_b``, and (with
-    ``want_grad``) for the active prompts ``g_b = dLoss/dF_b`` and ``r^k_b`` (into ``R`` ``(B, h, D)``); returns
-    the loss.  ``Vh`` ``(B, h, D)``."""
+def _softmax_kernel(P, z, Vh, inv_tau, window, want_grad, F, R):  # pragma: no cover - compiled
+    """Per prompt: every head's scores ``p_i . V^k`` over the keys (fixed-order SIMD dots), the max-shifted
+    exponentials (:func:`~mamba_dynamics.core.simd.exp_nonpos`, in a loop that vectorises), their sum and the
+    label sum in one pass, ``F_b``; with ``want_grad``, for the active prompts ``g_b r^k_b = g_b sum_i c_i p_i``
+    (``g_b = dLoss/dF_b``; one transposed product, :func:`~mamba_dynamics.core.simd.gemv_t`) into ``R`` ``(B, h,
+    D)`` (zero rows for the others).  Returns the loss.  ``Vh`` ``(B, h, D)``."""
     B, lp1, D = P.shape
     heads = Vh.shape[1]
     l = lp1 - 1
     lo = lp1 - window if 0 < window < lp1 else 0
     A = np.empty((heads, lp1))
+    coef = np.empty(lp1)
     Fh = np.empty(heads)
+    Z = np.empty(heads)
     loss = 0.0
     for b in range(B):
         Fb = 0.0
@@ -251,47 +255,44 @@ def _softmax_kernel(P, z, Vh, inv_tau, window, want_grad, F, R, gvec):  # pragma
                 A[k, i] = s
                 if s > top:
                     top = s
+            for i in range(lo, lp1):
+                A[k, i] = exp_nonpos(A[k, i] - top)
             zk = 0.0
-            for i in range(lo, lp1):
-                e = np.exp(A[k, i] - top)
-                A[k, i] = e
-                zk += e
             acc = 0.0
-            for i in range(lo, lp1):
-                a = A[k, i] / zk
-                A[k, i] = a
-                if i < l:
-                    acc += a * P[b, i, D - 1]
-            Fh[k] = acc
-            Fb += acc
+            for i in range(lo, l):
+                zk += A[k, i]
+                acc += A[k, i] * P[b, i, D - 1]
+            zk += A[k, l]  # the query's own weight (its label is 0)
+            Z[k] = zk
+            Fh[k] = acc / zk
+            Fb += Fh[k]
         Fb /= heads
         F[b] = Fb
         margin = 1.0 - z[b] * Fb
         if margin <= 0.0 or not want_grad:
             continue
         loss += margin / B
-        gvec[b] = -z[b] / B
-        scale = inv_tau / heads
         for k in range(heads):
-            for i in range(lo, lp1):
-                y = P[b, i, D - 1] if i < l else 0.0
-                c = A[k, i] * (y - Fh[k]) * scale
-                for d in range(D):
-                    R[b, k, d] += c * P[b, i, d]
+            scale = (-z[b] / B) * inv_tau / (heads * Z[k])  # g_b / (h tau) and the softmax's 1 / z
+            for i in range(lo, l):
+                coef[i] = A[k, i] * (P[b, i, D - 1] - Fh[k]) * scale
+            coef[l] = A[k, l] * (0.0 - Fh[k]) * scale
+            gemv_t(P, (b * lp1 + lo) * D, lp1 - lo, D, coef, lo, R, (b * heads + k) * D)
     return loss
 
 
-def _query_vectors(W_B: np.ndarray, W_C: np.ndarray, P: np.ndarray, attention) -> tuple:
-    """``U = W_C p_q`` ``(B, m)`` and every head's ``V^k = W_B^k^T (W_C^k p_q)`` ``(B, h, D)``."""
+def _query_vectors(W_B: np.ndarray, W_C: np.ndarray, P: np.ndarray, attention) -> np.ndarray:
+    """Every head's ``V^k = Q^k^T p_q`` ``(B, h, D)``, ``Q^k = W_C^k^T W_B^k`` (``D x D``, made once: one product
+    over the batch per head)."""
     m = W_B.shape[0]
     attention.check_width(m)
     h, rh = attention.heads, m // attention.heads
-    U = P[:, -1, :] @ W_C.T
+    Pq = P[:, -1, :]
     Vh = np.empty((len(P), h, P.shape[2]))
     for k in range(h):
         rows = slice(k * rh, (k + 1) * rh)
-        Vh[:, k, :] = U[:, rows] @ W_B[rows]
-    return U, Vh
+        Vh[:, k, :] = Pq @ (W_C[rows].T @ W_B[rows])
+    return Vh
 
 
 def softmax_outputs(W_B: np.ndarray, W_C: np.ndarray, P: np.ndarray, attention) -> np.ndarray:
@@ -299,32 +300,31 @@ def softmax_outputs(W_B: np.ndarray, W_C: np.ndarray, P: np.ndarray, attention) 
     of :func:`softmax_hinge_grads` without its backward).  NumPy reference:
     :func:`mamba_dynamics.outliers.model.forward` with ``attention``."""
     P = np.ascontiguousarray(P, dtype=np.float64)
-    _, Vh = _query_vectors(W_B, W_C, P, attention)
     F = np.empty(len(P))
-    _softmax_kernel(P, np.zeros(len(P)), Vh, 1.0 / attention.temperature, attention.window, False, F,
-                    np.zeros((1, 1, 1)), np.zeros(1))
+    _softmax_kernel(P, np.zeros(len(P)), _query_vectors(W_B, W_C, P, attention), 1.0 / attention.temperature,
+                    attention.window, False, F, np.zeros((1, 1, 1)))
     return F
 
 
 def softmax_hinge_grads(W_B: np.ndarray, W_C: np.ndarray, P: np.ndarray, z: np.ndarray, attention) -> LossGrad:
     """The one-layer softmax Transformer's hinge loss and gradients ``{"W_B", "W_C": (m, d+1), "w": zeros}``, ``F``
-    ``(B,)``: the Numba kernel above (the scores in fixed-order SIMD lanes, :func:`~mamba_dynamics.core.simd.dot`)
-    and per head two products over the batch.  ``attention`` a :class:`~mamba_dynamics.core.attention.Attention`
-    (heads divide ``m``).  Its NumPy reference is the stack's at depth 1
-    (:func:`mamba_dynamics.outliers.stack.stack_grads` with ``fast=False``: the softmax's Jacobian written
+    ``(B,)``: the Numba kernel above, then per head ``M^k = sum_b p_q (g_b r^k_b)^T = dLoss/dQ^k`` (one product
+    over the batch) and ``dW_B^k = W_C^k M^k``, ``dW_C^k = W_B^k M^k^T``.  ``attention`` a
+    :class:`~mamba_dynamics.core.attention.Attention` (heads divide ``m``).  Its NumPy reference is the stack's at
+    depth 1 (:func:`mamba_dynamics.outliers.stack.stack_grads` with ``fast=False``: the softmax's Jacobian written
     out; :meth:`mamba_dynamics.outliers.models.SoftmaxOneLayer.loss_and_grad` with ``reference=True``)."""
     P = np.ascontiguousarray(P, dtype=np.float64)
     B, lp1, D = P.shape
     h, rh = attention.heads, W_B.shape[0] // attention.heads
-    U, Vh = _query_vectors(W_B, W_C, P, attention)
-    Pq = P[:, -1, :]
-    F, R, g = np.empty(B), np.zeros((B, h, D)), np.zeros(B)
+    Vh = _query_vectors(W_B, W_C, P, attention)
+    F, R = np.empty(B), np.zeros((B, h, D))
     loss = _softmax_kernel(P, np.ascontiguousarray(z, dtype=np.float64), Vh, 1.0 / attention.temperature,
-                           attention.window, True, F, R, g)
+                           attention.window, True, F, R)
+    Pq = P[:, -1, :]
     gWB, gWC = np.empty_like(W_B), np.empty_like(W_C)
     for k in range(h):
         rows = slice(k * rh, (k + 1) * rh)
-        Rk = R[:, k, :] * g[:, None]  # (B, D): g_b r^k_b
-        gWB[rows] = U[:, rows].T @ Rk
-        gWC[rows] = W_B[rows] @ (Rk.T @ Pq)
+        M = Pq.T @ R[:, k, :]  # (D, D): dLoss/dQ^k
+        gWB[rows] = W_C[rows] @ M
+        gWC[rows] = W_B[rows] @ M.T
     return LossGrad(float(loss), {"W_B": gWB, "W_C": gWC, "w": np.zeros(D)}, F)

@@ -158,11 +158,10 @@ class SoftmaxNetwork(Network):
 
     def _readout(self, params, Xc, Yc, Xq, reference: bool = False):
         tokens = self.cfg.tokens
-        Zc = network.embed_tokens(Xc, Yc, tokens, fast=not reference)
-        Zq = network.embed_tokens(Xq, None, tokens, fast=not reference)
         if reference:
+            Zc, Zq = network.embed_tokens(Xc, Yc, tokens), network.embed_tokens(Xq, None, tokens)
             return network.softmax_readout_reference(params, Zc, Yc, Zq, self.cfg.temperature), None
-        return network.softmax_readout(params, Zc, Yc, Zq, self.cfg.temperature)
+        return network.softmax_readout(params, Xc, Yc, Xq, self.cfg.temperature, tokens)
 
     def predict(self, params, batch, *, reference: bool = False) -> np.ndarray:
         M = self._readout(params, batch.Xc, batch.Yc, batch.Xq, reference)[0]
@@ -173,7 +172,7 @@ class SoftmaxNetwork(Network):
         averaged over the queries, relative to N (the query polynomial of the gated and linear networks does not
         exist here: its alignments are NaN)."""
         Xc, Yc, Xq, yq, beta = batch
-        M, (_, _, _, A, _) = self._readout(params, Xc, Yc, Xq)
+        M, (_, _, _, A, _, _) = self._readout(params, Xc, Yc, Xq)
         f = network.mlp_forward(M, params)[0]
         n_eff = (A.sum(axis=2) ** 2 / np.maximum((A**2).sum(axis=2), 1e-300)).mean(axis=1) / Xc.shape[1]
         nan = np.full(len(Xc), np.nan)

@@ -41,6 +41,7 @@ import numpy as np
 from numba import njit
 
 from ..core.gating import sigmoid, sigmoid_log_pair, softplus, softplus_scalar
+from ..core.simd import exp_nonpos
 from ..core.train import ParamBlocks
 from ..core.workspace import Workspace, getter
 from .config import TOKENS, token_width
@@ -543,33 +544,34 @@ def predict(params: NetworkParams, Xc, Yc, Xq, gated: bool, tokens: str, referen
 # the softmax-attention readout (st-single-index-e2e): a query attends to its context and to itself
 # ------------------------------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _softmax_rows(S, s_self, Yc, inv_tau, M, A, Aq):  # pragma: no cover - compiled
     """Per prompt ``p`` and query ``q``: the weights ``A[p, q, i]`` ``(n, Q, N)`` on the context and ``Aq[p, q]``
     on the query itself, a softmax of the scores ``S[p, q, i] / tau`` and ``s_self[p, q] / tau`` shifted by their
-    maximum (no overflow for any score), and the readout ``M[p, q] = sum_i A[p, q, i] y_i`` (the query's label
-    slot is 0)."""
+    maximum (no overflow for any score; the exponentials by :func:`~mamba_dynamics.core.simd.exp_nonpos`, in a
+    loop that vectorises), and the readout ``M[p, q] = sum_i A[p, q, i] y_i`` (the query's label slot is 0)."""
     n, Q, N = S.shape
     for p in range(n):
         for q in range(Q):
             top = s_self[p, q] * inv_tau
             for i in range(N):
                 v = S[p, q, i] * inv_tau
+                A[p, q, i] = v
                 if v > top:
                     top = v
-            e_self = math.exp(s_self[p, q] * inv_tau - top)
-            z = e_self
             for i in range(N):
-                e = math.exp(S[p, q, i] * inv_tau - top)
-                A[p, q, i] = e
-                z += e
+                A[p, q, i] = exp_nonpos(A[p, q, i] - top)
+            e_self = exp_nonpos(s_self[p, q] * inv_tau - top)
+            z = e_self
             acc = 0.0
             for i in range(N):
-                a = A[p, q, i] / z
-                A[p, q, i] = a
-                acc += a * Yc[p, i]
-            Aq[p, q] = e_self / z
-            M[p, q] = acc
+                z += A[p, q, i]
+                acc += A[p, q, i] * Yc[p, i]
+            inv = 1.0 / z
+            for i in range(N):
+                A[p, q, i] *= inv
+            Aq[p, q] = e_self * inv
+            M[p, q] = acc * inv
 
 
 @njit(cache=True)
@@ -586,20 +588,76 @@ def _softmax_rows_adjoint(g, A, Aq, Yc, M, inv_tau, E, Eq):  # pragma: no cover 
             Eq[p, q] = -gq * Aq[p, q] * Mq
 
 
-def softmax_readout(params: NetworkParams, Zc: np.ndarray, Yc: np.ndarray, Zq: np.ndarray, temperature: float):
-    """``(M (n, Q), cache)``: the softmax readout of queries ``Zq`` ``(n, Q, D)`` over contexts ``Zc`` ``(n, N, D)``
-    with labels ``Yc`` ``(n, N)``: ``M_q = sum_{i <= N} A_i y_i`` with ``A = softmax_i((W_B z_i) . (W_C z_q) /
-    tau)`` over the context and the query itself (whose label slot is 0), as eq. 3 of arXiv 2510.00399 with its
-    weights softmax-normalised.  The projections are BLAS products; ``cache = (Bc, Cq, Bq, A, Aq)``."""
-    Bc = Zc @ params.W_B.T  # (n, N, m_s)
+@njit(cache=True)
+def _quad_values_multi(P, Xt, Y, uy, S):  # pragma: no cover - compiled
+    """``S[p, q, i] = P[p, i, q e : (q+1) e] . x~_i + uy[p, q] y_i`` ``(n, Q, N)``: every query's quadratic form at
+    every context token of its prompt, from ``P = X~_p [T_{q_1} ... T_{q_Q}]`` ``(n, N, Q e)``."""
+    n, N, e = Xt.shape
+    Q = S.shape[1]
+    for p in range(n):
+        for q in range(Q):
+            for i in range(N):
+                acc = 0.0
+                for j in range(e):
+                    acc += P[p, i, q * e + j] * Xt[p, i, j]
+                S[p, q, i] = acc + uy[p, q] * Y[p, i]
+
+
+def _context_scores(Xc: np.ndarray, Yc: np.ndarray, u: np.ndarray, tokens: str) -> tuple:
+    """``S[p, q, i] = z_i . u_q`` ``(n, Q, N)`` and what :func:`_context_moments` reads: on Hermite tokens as
+    quadratic forms of ``x~ = (x, 1)`` (``z_i . u = x~_i^T T_u x~_i + u_y y_i``, one product ``X~_p [T_{q_1} ...
+    T_{q_Q}]`` per prompt; the context is never embedded, ``O(N Q d^2)`` per prompt), on raw tokens by the
+    embedded tokens (``D = d + 1``)."""
+    n, Q, D = u.shape
+    if tokens != "hermite":
+        Zc = embed_tokens(Xc, Yc, tokens, fast=True)
+        return np.matmul(u, Zc.transpose(0, 2, 1)), Zc
+    N, d = Xc.shape[1:]
+    e = d + 1
+    Xt = np.empty((n, N, e))
+    _augment(Xc.reshape(n * N, d), Xt.reshape(n * N, e))
+    T = np.empty((n * Q, e, e))
+    _quad_forms(np.ascontiguousarray(u.reshape(n * Q, D)), T)
+    P = np.matmul(Xt, T.reshape(n, Q, e, e).transpose(0, 2, 1, 3).reshape(n, e, Q * e))
+    S = np.empty((n, Q, N))
+    _quad_values_multi(P, Xt, _f64(Yc), np.ascontiguousarray(u[:, :, D - 1]), S)
+    return S, Xt
+
+
+def _context_moments(E: np.ndarray, Yc: np.ndarray, ctx: np.ndarray, tokens: str, D: int) -> np.ndarray:
+    """``U[p, q] = sum_i E[p, q, i] z_i`` ``(n, Q, D)`` from :func:`_context_scores`'s ``ctx``: on Hermite tokens
+    the moments ``X~_p^T diag(E_q) X~_p`` mapped to features (:func:`_features_of`) and the label slot ``sum_i
+    E_i y_i``; on raw tokens the product with the embedded tokens."""
+    if tokens != "hermite":
+        return np.matmul(E, ctx)
+    n, Q, N = E.shape
+    e = ctx.shape[2]
+    WX = E[:, :, :, None] * ctx[:, None, :, :]  # (n, Q, N, e)
+    Mt = np.matmul(ctx.transpose(0, 2, 1)[:, None], WX).reshape(n * Q, e, e)
+    U = np.empty((n * Q, D))
+    _features_of_rows(Mt, U)
+    U[:, D - 1] = np.einsum("nqi,ni->nq", E, Yc).reshape(-1)
+    return U.reshape(n, Q, D)
+
+
+def softmax_readout(params: NetworkParams, Xc: np.ndarray, Yc: np.ndarray, Xq: np.ndarray, temperature: float,
+                    tokens: str):
+    """``(M (n, Q), cache)``: the softmax readout of queries ``Xq`` ``(n, Q, d)`` over contexts ``Xc`` ``(n, N,
+    d)`` with labels ``Yc`` ``(n, N)``: ``M_q = sum_{i <= N} A_i y_i`` with ``A = softmax_i((W_B z_i) . (W_C z_q)
+    / tau)`` over the context and the query itself (whose label slot is 0), as eq. 3 of arXiv 2510.00399 with its
+    weights softmax-normalised; ``z`` the tokens (``tokens``).  The scores are ``z_i . u_q`` with ``u_q = W_B^T
+    W_C z_q``: the context is never projected on ``W_B``, and Hermite tokens are read as quadratic forms
+    (:func:`_context_scores`).  ``cache = (Zq, Cq, u, A, Aq, ctx)``: the embedded queries ``(n, Q, D)``, ``c_q =
+    W_C z_q`` ``(n, Q, m_s)``, ``u`` ``(n, Q, D)``, the weights, and the context's form for the adjoint."""
+    Zq = embed_tokens(Xq, None, tokens, fast=True)
     Cq = Zq @ params.W_C.T  # (n, Q, m_s)
-    Bq = Zq @ params.W_B.T
-    S = np.matmul(Cq, Bc.transpose(0, 2, 1))  # (n, Q, N)
-    s_self = np.einsum("nqm,nqm->nq", Bq, Cq)
+    u = Cq @ params.W_B  # (n, Q, D): W_B^T c_q
+    S, ctx = _context_scores(Xc, Yc, u, tokens)
+    s_self = np.einsum("nqd,nqd->nq", u, Zq)
     n, Q, N = S.shape
     M, A, Aq = np.empty((n, Q)), np.empty((n, Q, N)), np.empty((n, Q))
     _softmax_rows(S, s_self, _f64(Yc), 1.0 / temperature, M, A, Aq)
-    return M, (Bc, Cq, Bq, A, Aq)
+    return M, (Zq, Cq, u, A, Aq, ctx)
 
 
 def softmax_readout_reference(params: NetworkParams, Zc, Yc, Zq, temperature: float) -> np.ndarray:

@@ -77,26 +77,27 @@ def softmax_network_grads(params, batch: NetworkBatch, tokens: str, temperature:
                           reference: bool = False) -> LossGrad:
     """The softmax-attention network (``st-single-index-e2e``): ``L`` and every block's gradient (``w``, ``b``
     unused: zero), ``F = f`` ``(n, Q)``.  With ``e_i = dL/ds_i = g A_i (v_i - M) / tau`` over the context and
-    the query itself (``v`` the labels, 0 for the query; :func:`network._softmax_rows_adjoint`),
+    the query itself (``v`` the labels, 0 for the query; :func:`network._softmax_rows_adjoint`) and ``U_q = sum_i
+    e_i z_i`` (the query included),
 
-        dL/dW_B = sum_{p,q} c_q (sum_i e_i z_i)^T,      dL/dW_C = sum_{p,q} (sum_i e_i b_i) z_q^T,
+        dL/dW_B = sum_{p,q} c_q U_q^T,      dL/dW_C = sum_{p,q} (W_B U_q) z_q^T,
 
-    ``b_i = W_B z_i``, ``c_q = W_C z_q``: two batched products and two BLAS products.  ``reference=True``: the
-    explicit embedding and, per prompt and query, the softmax's Jacobian ``diag(a) - a a^T`` written out."""
+    ``c_q = W_C z_q``: the context never projected, and Hermite tokens read as quadratic forms of ``(x, 1)``
+    (:func:`network.softmax_readout`, ``network._context_moments``), then three BLAS products.
+    ``reference=True``: the explicit embedding and, per prompt and query, the softmax's Jacobian ``diag(a) - a
+    a^T`` written out."""
     if reference:
         return _softmax_network_reference(params, batch, tokens, temperature)
     Xc, Yc, Xq, yq = batch
-    Zc = network.embed_tokens(Xc, Yc, tokens, fast=True)
-    Zq = network.embed_tokens(Xq, None, tokens, fast=True)
-    M, (Bc, Cq, Bq, A, Aq) = network.softmax_readout(params, Zc, Yc, Zq, temperature)
+    M, (Zq, Cq, u, A, Aq, ctx) = network.softmax_readout(params, Xc, Yc, Xq, temperature, tokens)
     f, g, grads = network.mlp_head(M, yq, params)
     E, Eq = np.empty(A.shape), np.empty(Aq.shape)
-    network._softmax_rows_adjoint(g, A, Aq, np.ascontiguousarray(Yc, dtype=np.float64), M, 1.0 / temperature, E, Eq)
+    Yc = np.ascontiguousarray(Yc, dtype=np.float64)
+    network._softmax_rows_adjoint(g, A, Aq, Yc, M, 1.0 / temperature, E, Eq)
     n, Q, D = Zq.shape
-    U = np.matmul(E, Zc) + Eq[..., None] * Zq  # (n, Q, D): sum_i e_i z_i, the query included
-    Vb = np.matmul(E, Bc) + Eq[..., None] * Bq  # (n, Q, m_s): sum_i e_i b_i
-    grads["W_B"] = Cq.reshape(n * Q, -1).T @ U.reshape(n * Q, D)
-    grads["W_C"] = Vb.reshape(n * Q, -1).T @ Zq.reshape(n * Q, D)
+    U = (network._context_moments(E, Yc, ctx, tokens, D) + Eq[..., None] * Zq).reshape(n * Q, D)  # the query too
+    grads["W_B"] = Cq.reshape(n * Q, -1).T @ U
+    grads["W_C"] = (U @ params.W_B.T).T @ Zq.reshape(n * Q, D)
     grads["w"], grads["b"] = np.zeros_like(params.w), np.zeros_like(params.b)
     return LossGrad(half_squared_loss(f, yq), grads, f)
 

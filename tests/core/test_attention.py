@@ -5,30 +5,41 @@ proved with sympy, huge logits and long prompts, and the stack's softmax blocks 
 import numpy as np
 import pytest
 
-from mamba_dynamics.core.attention import (Attention, adjoint_checks, softmax_adjoint, softmax_adjoint_reference,
-                                           softmax_forward, softmax_forward_reference)
+from mamba_dynamics.core.attention import (PAIRS_MAX_T, Attention, adjoint_checks, softmax_adjoint,
+                                           softmax_adjoint_reference, softmax_forward, softmax_forward_reference,
+                                           softmax_mix, softmax_mix_adjoint)
 from mamba_dynamics.core.stack import stack_backward, stack_forward
 
 
-def _run(X, Bp, Cp, att, first, Gy):
+def _run(X, Bp, Cp, att, first, Gy, form="rows"):
+    """Forward and adjoint by the row kernels, or (``form="pairs"``) by the pairs kernels through the
+    dispatchers (sequences of ``T <= PAIRS_MAX_T`` tokens)."""
     N, T, D = X.shape
-    Y, LSE = np.empty((N, T - first, D)), np.empty((N, att.heads, T - first))
-    softmax_forward(X, Bp, Cp, 1.0 / att.temperature, att.window, att.heads, first, Y, LSE)
+    Y = np.full((N, T - first, D), np.nan)
     GX, dB, dC = np.full(X.shape, np.nan), np.full(Bp.shape, np.nan), np.full(Cp.shape, np.nan)
+    if form == "pairs":
+        assert T <= PAIRS_MAX_T
+        A = softmax_mix(X, Bp, Cp, att, first, Y)
+        assert A.shape == (N, att.heads, T - first, T)
+        softmax_mix_adjoint(X, Bp, Cp, att, first, Gy, A, GX, dB, dC)
+        return Y, A, GX, dB, dC
+    LSE = np.empty((N, att.heads, T - first))
+    softmax_forward(X, Bp, Cp, 1.0 / att.temperature, att.window, att.heads, first, Y, LSE)
     softmax_adjoint(X, Bp, Cp, 1.0 / att.temperature, att.window, att.heads, first, Gy, LSE, True, GX, True, dB, dC)
     return Y, LSE, GX, dB, dC
 
 
 @pytest.mark.parametrize("att", [Attention(), Attention(0.6, 3, 1), Attention(2.0, 0, 2), Attention(1.0, 2, 3)])
 @pytest.mark.parametrize("first", [0, 4, 7])
-def test_kernels_equal_the_reference(att, first):
+@pytest.mark.parametrize("form", ["rows", "pairs"])
+def test_kernels_equal_the_reference(att, first, form):
     rng = np.random.default_rng(1)
     N, T, D, r = 3, 8, 4, 6
     X, Bp = rng.standard_normal((N, T, D)), 1.5 * rng.standard_normal((N, T, r))
     Cp = 1.5 * rng.standard_normal((N, T - first, r))
     Gy = rng.standard_normal((N, T - first, D))
     Gy[1] = 0.0  # an inactive sequence: zero gradients, its rows never visited
-    Y, LSE, GX, dB, dC = _run(X, Bp, Cp, att, first, Gy)
+    Y, LSE, GX, dB, dC = _run(X, Bp, Cp, att, first, Gy, form)
     np.testing.assert_allclose(Y, softmax_forward_reference(X, Bp, Cp, att, first), rtol=1e-13, atol=1e-14)
     for got, want in zip((GX, dB, dC), softmax_adjoint_reference(X, Bp, Cp, att, Gy, first)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13 * max(1.0, np.abs(want).max()))
@@ -64,9 +75,10 @@ def test_huge_logits_and_long_prompts_stay_finite():
     X = rng.standard_normal((2, 40, 3))
     Bp, Cp = 1e4 * rng.standard_normal((2, 40, 2)), rng.standard_normal((2, 40, 2))
     Gy = rng.standard_normal((2, 40, 3))
-    Y, LSE, GX, dB, dC = _run(X, Bp, Cp, Attention(), 0, Gy)
-    assert all(np.all(np.isfinite(a)) for a in (Y, LSE, GX, dB, dC))
-    np.testing.assert_allclose(Y, softmax_forward_reference(X, Bp, Cp, Attention()), rtol=1e-12, atol=1e-12)
+    for form in ("rows", "pairs"):
+        Y, LSE, GX, dB, dC = _run(X, Bp, Cp, Attention(), 0, Gy, form)
+        assert all(np.all(np.isfinite(a)) for a in (Y, LSE, GX, dB, dC))
+        np.testing.assert_allclose(Y, softmax_forward_reference(X, Bp, Cp, Attention()), rtol=1e-12, atol=1e-12)
     T = 10_000
     X, Bp = rng.standard_normal((1, T, 3)), 30 * rng.standard_normal((1, T, 2))
     Cq = 30 * rng.standard_normal((1, 1, 2))
