@@ -18,7 +18,8 @@ def test_step_bench_smoke(root):
     # the GFLOP/s are set against the core's measured peak (a large BLAS product), printed in the header
     peak = next(line for line in out.splitlines() if line.startswith("peak: "))
     assert float(peak.split()[1]) > 0 and all(line.split()[-1] != "-" for line in rows)
-    assert len([line for line in out.splitlines() if line.startswith(("steady mamba ", "steady lt ", "steady st "))]) == 3
+    steady = ("steady mamba ", "steady lt ", "steady st ")
+    assert len([line for line in out.splitlines() if line.startswith(steady)]) == 3
     # the run's own verdict on issue 17's targets: a line per paired and per steady row, each ratio met or MISSED
     verdicts = [line for line in out.splitlines() if line.startswith("verdict ")]
     assert len(verdicts) == 6

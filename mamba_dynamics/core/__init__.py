@@ -11,7 +11,8 @@ module          job                                                             
 ``mixer``       one selective (or linear-attention) block as a sequence map and its   ``mix_forward_reference``,
                 adjoint: Numba scans (M1, M3-M4) and the pairwise form (M2)           ``mix_adjoint_reference``
 ``attention``   causal softmax attention (temperature, window, heads) as a sequence   ``softmax_forward_reference``,
-                map and its adjoint, row by row from the log-sum-exp (Numba)          ``softmax_adjoint_reference``
+                map and its adjoint (Numba): pairs form for short sequences, rows     ``softmax_adjoint_reference``
+                from the log-sum-exp (O(T) memory) for long ones
 ``stack``       residual stacks of mixer blocks (RMSNorm), forward and backward;      ``stack_forward`` /
                 each block in its cheapest form; one adjoint per form                 ``stack_backward``, ``fast=False``
 ``simd``        fixed-order SIMD intrinsics (dot products, ``gemm`` / ``bmm`` in      ``dot_reference``,

@@ -124,6 +124,18 @@ def softmax_forward(X, Bp, Cp, inv_tau, window, heads, first, Y, LSE):  # pragma
                         Y[n, i, d] += a * X[n, s, d]
 
 
+@njit(cache=True, inline="always")
+def _cleared(n, Gy, want_gx, GX, want_db, dB, dC):  # pragma: no cover - compiled
+    """Zero sequence ``n``'s gradients (those wanted); whether its ``Gy`` is all zero, so that nothing is left to
+    add (an inactive hinge: its rows are never visited)."""
+    if want_gx:
+        GX[n, :, :] = 0.0
+    if want_db:
+        dB[n, :, :] = 0.0
+    dC[n, :, :] = 0.0
+    return all_zero(Gy, n)
+
+
 @njit(cache=True, error_model="numpy")
 def softmax_adjoint(X, Bp, Cp, inv_tau, window, heads, first, Gy, LSE, want_gx, GX, want_db, dB,
                     dC):  # pragma: no cover - compiled
@@ -136,12 +148,7 @@ def softmax_adjoint(X, Bp, Cp, inv_tau, window, heads, first, Gy, LSE, want_gx, 
     C = np.empty(T)
     A = np.empty(T)
     for n in range(N):
-        if want_gx:
-            GX[n, :, :] = 0.0
-        if want_db:
-            dB[n, :, :] = 0.0
-        dC[n, :, :] = 0.0
-        if all_zero(Gy, n):
+        if _cleared(n, Gy, want_gx, GX, want_db, dB, dC):
             continue
         for t in range(first, T):
             i = t - first
@@ -245,12 +252,7 @@ def softmax_adjoint_pairs(X, Bp, Cp, inv_tau, heads, first, Gy, A, want_gx, GX, 
     sc0, sc1 = Cp.strides[0] // 8, Cp.strides[1] // 8
     sd0, sd1 = dC.strides[0] // 8, dC.strides[1] // 8
     for n in range(N):
-        if want_gx:
-            GX[n, :, :] = 0.0
-        if want_db:
-            dB[n, :, :] = 0.0
-        dC[n, :, :] = 0.0
-        if all_zero(Gy, n):
+        if _cleared(n, Gy, want_gx, GX, want_db, dB, dC):
             continue
         for d in range(D):
             for s in range(T):

@@ -166,5 +166,6 @@ def plot_phase(panels: list, metric: str, title: str = "", ncols: int | None = N
     return fig
 
 
-__all__ = ("plt", "save_figure", "wrap_title", "band", "is_numeric", "to_index", "draw_zero_contour", "draw_level_contours",
+__all__ = ("plt", "save_figure", "wrap_title", "band", "is_numeric", "to_index", "draw_zero_contour",
+           "draw_level_contours",
            "draw_phase", "plot_phase")

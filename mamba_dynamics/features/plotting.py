@@ -66,8 +66,8 @@ def plot_features_run(result) -> "plt.Figure":
         ax.plot(step, h["attn_near"], label=f"attention mass within Delta L+ = {cfg.gap_near} of the token",
                 color="tab:purple", ls="--")
     ax.plot(step, h["rel_share"], label="share of output energy on o_+, o_-", color="k")
-    ax.set(xlabel="GD step", ylabel="value", ylim=(-0.02, 1.02),
-           title="attention and what the outputs carry" if cfg.model == "st-mlp" else "gates and what the outputs carry")
+    what = "attention" if cfg.model == "st-mlp" else "gates"
+    ax.set(xlabel="GD step", ylabel="value", ylim=(-0.02, 1.02), title=f"{what} and what the outputs carry")
     ax.legend(fontsize=8)
     ax = axes[1, 1]
     ax.plot(step, h["mlp_pos"], label="mean cos(v_i, o_+), a_i > 0", color="tab:blue")

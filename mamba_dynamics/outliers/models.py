@@ -221,7 +221,7 @@ class SoftmaxOneLayer(OneLayer):
     def summary(self, result) -> tuple[list, dict]:
         """The summary table's rows (what the model tracks) and the sidecar's theory section (none: the paper's
         theorems cover Mamba and the linear Transformer)."""
-        cfg, h, att = self.cfg, result.history, self.attention
+        h, att = result.history, self.attention
         rows = [("model", f"{self.label} (softmax, temperature {att.temperature:g}, heads {att.heads}, "
                           f"window {att.window or 'none'})")] + self._common_rows(result) + [
             ("attention sum, same pattern (Cor. 1's quantity)", f"{h['attn_same'][-1]:.4g}"),

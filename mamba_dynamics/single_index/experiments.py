@@ -178,8 +178,9 @@ E2E_TRACKED = ("eval_risk", "share_relevant", "cos_quad", "cos_linear", "n_eff",
 
 def e2e_cells(base: NetworkConfig, links, dims, seeds: int, Ns: tuple, krr_prompts: int) -> dict:
     """Every cell of the comparison by ``(link, d, predictor, seed)``: the three networks (``base`` at that link, d
-    and seed; the Mamba gate, the constant one and softmax attention), Algorithm 1 at its own defaults with the same task (same seed,
-    same index set I) and test sizes, and KRR on ``x`` and on ``x_I`` (``krr_prompts`` prompts per N)."""
+    and seed; the Mamba gate, the constant one and softmax attention), Algorithm 1 at its own defaults with the
+    same task (same seed, same index set I) and test sizes, and KRR on ``x`` and on ``x_I`` (``krr_prompts``
+    prompts per N)."""
     cells = {}
     for link in links:
         for d in dims:

@@ -69,7 +69,8 @@ def test_locality_pairs_sit_at_their_gaps():
     (dict(regime="locality", gap_near=3, gap_far=2), "gap_near < gap_far"),
     (dict(regime="locality", L=6, gap_near=1, gap_far=4), "do not fit in L"), (dict(d=2), "d must be >= 3"),
     (dict(reading="eq7"), "unknown reading"), (dict(wbc="sometimes"), "unknown wbc"), (dict(gate="off"), "unknown gate"),
-    (dict(window=3), "window applies to lt-mlp and st-mlp only"), (dict(model="lt-mlp", window=13), "window 13 exceeds L"),
+    (dict(window=3), "window applies to lt-mlp and st-mlp only"),
+    (dict(model="lt-mlp", window=13), "window 13 exceeds L"),
     (dict(model="lt-mlp", gate="fixed"), "gate fixed applies to the ssm only"), (dict(wbc0=0.0), "wbc0 must be"),
     (dict(reading="gate-only", wbc="trained"), "the gate-only reading has no W_B, W_C"),
 ])

@@ -92,8 +92,9 @@ def test_reduced_table3_softmax_stays_accurate_at_every_placement():
 def test_simulate_softmax_writes_results_and_refuses_bad_flags(tmp_path, cli_error):
     import simulate
 
-    assert simulate.main(["--model", "st", "--m", "32", "--heads", "2", "--window", "8", "--temperature", "0.5", "--steps",
-                          "20", "--log-every", "10", "--n-test", "100", "--out", str(tmp_path), "--quiet"]) == 0
+    assert simulate.main(["--model", "st", "--m", "32", "--heads", "2", "--window", "8", "--temperature", "0.5",
+                          "--steps", "20", "--log-every", "10", "--n-test", "100", "--out", str(tmp_path),
+                          "--quiet"]) == 0
     side = json.loads((tmp_path / "results.json").read_text())
     assert side["config"]["heads"] == 2 and side["config"]["window"] == 8
     with np.load(tmp_path / "results.npz") as f:
