@@ -21,6 +21,7 @@ JAX for the stacks), paired and steady, each ratio marked ``met`` or ``MISSED``.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import subprocess
@@ -51,7 +52,9 @@ def pin_threads(n: int) -> None:
 
 #: the models timed, by ``--model`` name: Mamba (eq. 3), the linear Transformer and the softmax Transformer (App.
 #: B.1's model at one layer, one head, temperature 1: :class:`mamba_dynamics.outliers.models.SoftmaxOneLayer`)
-MODELS = ("mamba", "lt", "st")
+MODELS = ("mamba", "lt", "st", "mamba2", "gret", "retnet", "gla")
+#: the gates' settings in every framework (the config defaults: tau = 16, RetNet's gamma = 1 - 2^-5)
+TAU, GAMMA = 16.0, 1.0 - 2.0 ** -5
 
 
 def _models() -> dict:
@@ -96,11 +99,20 @@ def make_torch(threads: int):
             A = torch.softmax(torch.einsum("bid,bd->bi", P, (pq @ W_C.T) @ W_B), -1)
             F = (A[:, :-1] * ctx[..., -1]).sum(1)
             return torch.clamp(1 - z * F, min=0).mean()
+        if model == "gla":  # decays sigmoid(W_a p)^(1/tau) per key coordinate, products from the query back
+            la = -tf.softplus(-(P @ w.T)) / TAU  # (B, l+1, m)
+            logD = torch.flip(torch.cumsum(torch.flip(la, [1]), 1), [1])[:, 1:]
+            F = torch.einsum("bi,bia,bia,ba->b", ctx[..., -1], torch.exp(logD), ctx @ W_B.T, pq @ W_C.T)
+            return torch.clamp(1 - z * F, min=0).mean()
         s = torch.einsum("bid,bd->bi", ctx, (pq @ W_C.T) @ W_B)
-        if model == "mamba":
+        if model in ("mamba", "mamba2", "gret", "retnet"):
             t = P @ w
-            suffix = torch.flip(torch.cumsum(torch.flip(-tf.softplus(t), [-1]), -1), [-1])
-            G = torch.exp(-tf.softplus(-t[:, :-1]) + suffix[:, 1:])
+            la, lam = {"mamba": (-tf.softplus(-t), -tf.softplus(t)), "mamba2": (torch.log(tf.softplus(t)),
+                                                                                 -tf.softplus(t)),
+                       "gret": (0.0 * t, -tf.softplus(-t) / TAU),
+                       "retnet": (0.0 * t.detach(), torch.full_like(t.detach(), math.log(GAMMA)))}[model]
+            suffix = torch.flip(torch.cumsum(torch.flip(lam, [-1]), -1), [-1])
+            G = torch.exp(la[:, :-1] + suffix[:, 1:])
             F = (G * ctx[..., -1] * s).sum(1)
         else:
             F = (ctx[..., -1] * s).sum(1)
@@ -131,11 +143,20 @@ def make_jax():
             A = jax.nn.softmax(jnp.einsum("bid,bd->bi", P, (pq @ W_C.T) @ W_B), -1)
             F = (A[:, :-1] * ctx[..., -1]).sum(1)
             return jnp.mean(jnp.maximum(1 - z * F, 0.0))
+        if model == "gla":
+            la = -jax.nn.softplus(-(P @ w.T)) / TAU
+            logD = jnp.flip(jnp.cumsum(jnp.flip(la, 1), 1), 1)[:, 1:]
+            F = jnp.einsum("bi,bia,bia,ba->b", ctx[..., -1], jnp.exp(logD), ctx @ W_B.T, pq @ W_C.T)
+            return jnp.mean(jnp.maximum(1 - z * F, 0.0))
         s = jnp.einsum("bid,bd->bi", ctx, (pq @ W_C.T) @ W_B)
-        if model == "mamba":
+        if model in ("mamba", "mamba2", "gret", "retnet"):
             t = P @ w
-            suffix = jnp.flip(jnp.cumsum(jnp.flip(-jax.nn.softplus(t), -1), -1), -1)
-            G = jnp.exp(-jax.nn.softplus(-t[:, :-1]) + suffix[:, 1:])
+            la, lam = {"mamba": (-jax.nn.softplus(-t), -jax.nn.softplus(t)),
+                       "mamba2": (jnp.log(jax.nn.softplus(t)), -jax.nn.softplus(t)),
+                       "gret": (jnp.zeros_like(t), -jax.nn.softplus(-t) / TAU),
+                       "retnet": (jnp.zeros_like(t), jnp.full_like(t, math.log(GAMMA)))}[model]
+            suffix = jnp.flip(jnp.cumsum(jnp.flip(lam, -1), -1), -1)
+            G = jnp.exp(la[:, :-1] + suffix[:, 1:])
             F = (G * ctx[..., -1] * s).sum(1)
         else:
             F = (ctx[..., -1] * s).sum(1)
@@ -158,8 +179,9 @@ def make_jax():
 # ---------------------------------------------------------------------------------------------- workload
 
 
-def make_case(B: int, l: int, d: int, seed: int = 0):
-    """Paper-like inputs: W_B, W_C ``(d+1, d+1)``, w ``(d+1,)``, P ``(B, l+1, d+1)`` with +-1 labels, z ``(B,)``."""
+def make_case(B: int, l: int, d: int, seed: int = 0, model: str = "mamba"):
+    """Paper-like inputs: W_B, W_C ``(d+1, d+1)``, w ``(d+1,)`` (GLA's ``W_a`` ``(d+1, d+1)``), P ``(B, l+1, d+1)``
+    with +-1 labels, z ``(B,)``."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -171,16 +193,22 @@ def make_case(B: int, l: int, d: int, seed: int = 0):
     P[:, :l, -1] = np.where(rng.random((B, l)) < 0.5, 1.0, -1.0)
     P[:, l, -1] = 0.0
     z = np.where(rng.random(B) < 0.5, 1.0, -1.0)
+    if model == "gla":
+        w = np.random.default_rng(seed + 1).standard_normal((m, D)) / np.sqrt(D)
     return W_B, W_C, w, P, z
 
 
-def counted_flops(B: int, l: int, d: int, active: int, gated: bool) -> float:
+def counted_flops(B: int, l: int, d: int, active: int, gated: bool, vector: bool = False) -> float:
     """Multiply-adds x 2 of the Numba step, transcendentals not counted (the softmax Transformer's counted as the
     linear Transformer's: the same score and weight products).  Per token: score (and gate
     pre-activation) 2D (4D) forward, 2D (4D) backward on active prompts.  Weight products: with ``B > D``,
     ``A = W_B^T W_C``, ``V = P_q A^T``, ``M = sum g p_q r^T``, ``W_C M``, ``W_B M^T`` (6mD^2 + 4BD^2); else five
-    ``(B, m, D)`` products (10BmD)."""
+    ``(B, m, D)`` products (10BmD).  GLA (``vector``): the key and gate projections ``4 m D`` per token, the output
+    ``3 m`` per example, the coefficients ``6 m`` per token of an active prompt, two gradient products ``4 m D``
+    per token and ``W_C``'s ``2 B m D``."""
     D = m = d + 1
+    if vector:
+        return float(B * (l + 1) * 8 * m * D + B * l * 3 * m + active * (l + 1) * 6 * m + 2 * B * m * D)
     per_token = 4 if gated else 2
     tokens = B * (l + 1) * per_token * D + active * (l + 1) * per_token * D
     weights = 6 * m * D * D + 4 * B * D * D if D < B else 10 * B * m * D
@@ -533,13 +561,14 @@ def main(argv=None) -> int:
     verdicts = []
     for model in MODELS:
         for B, l, d in sizes:
-            base = make_case(B, l, d)
+            base = make_case(B, l, d, model=model)
             # the O(l^2) NumPy reference would take seconds per call (and B * l^2 memory) on long prompts
             times, ratios = time_frameworks(loaded, base, model, budget, f"B={B}, l={l}, d={d}, {model}",
                                             skip=("numpy",) if B * l * l > 2e7 else ())
             r = _models()[model].loss_and_grad(*_as_batch(base))
             active = int(np.sum(base[4] * r.F < 1))
-            gflops = counted_flops(B, l, d, active, model == "mamba") / times["numba"] / 1e9
+            gflops = counted_flops(B, l, d, active, model in ("mamba", "mamba2", "gret"),
+                                   model == "gla") / times["numba"] / 1e9
             lead = f"{model:<6} {B:>5} {l:>6} {d:>4}"
             row = lead + "  " + " ".join(
                 f"{times[n] * 1e6:>12.1f}" if n in times else f"{'-':>12}" for n in names) + "  " + " ".join(
@@ -548,8 +577,8 @@ def main(argv=None) -> int:
             if args.smoke or (B, l, d) in paper:
                 verdicts.append(("paired", lead, ratios))
 
-    verdicts += print_steady_table(loaded, [(f"{model:<6} {B:>5} {l:>6} {d:>4}", make_case(B, l, d), model)
-                                            for model in MODELS for B, l, d in (sizes[:1] if args.smoke else paper)],
+    verdicts += print_steady_table(loaded, [(f"{model:<6} {B:>5} {l:>6} {d:>4}", make_case(B, l, d, model=model),
+                                             model) for model in MODELS for B, l, d in (sizes[:1] if args.smoke else paper)],
                                    2 if args.smoke else 15, "at the paper's sizes")
     print_verdicts(verdicts, smoke=args.smoke)
 

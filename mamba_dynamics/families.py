@@ -13,6 +13,10 @@ model                  family         what it is
 mamba                  outliers       one-layer Mamba, eq. 3 of arXiv 2510.00399
 lt                     outliers       linear Transformer (gate G == 1), arXiv 2510.00399
 st                     outliers       softmax Transformer (eq. 3 with softmax weights), App. B.1
+mamba2                 outliers       Mamba-2's gate in eq. 3 (input Delta, decay exp(-Delta)), App. E.6
+gret                   outliers       gated retention's gate in eq. 3 (decay sigmoid^(1/tau)), App. E.6
+retnet                 outliers       RetNet's fixed decay in eq. 3, App. E.6
+gla                    outliers       gated linear attention (vector gate) in eq. 3, App. E.6
 ssm                    features       selective SSM + two-layer MLP, arXiv 2602.12499
 lt-mlp                 features       causal linear attention + two-layer MLP, arXiv 2602.12499
 st-mlp                 features       causal softmax attention + two-layer MLP (Fig. 6's Transformer)

@@ -21,7 +21,7 @@ import _bootstrap  # noqa: F401
 import numpy as np
 
 from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
-                                     format_table, fraction_list, output_dir)
+                                     format_table, fraction_list, output_dir, name_list)
 from mamba_dynamics.outliers.cli import add_arguments as add_config_arguments, config_from_args
 from mamba_dynamics.outliers.config import LABEL_RULES, MODELS
 from mamba_dynamics.outliers.experiments import error_vs_alpha
@@ -37,15 +37,12 @@ def main(argv=None) -> int:
     add_repro_arguments(parser)
     parser.add_argument("--alphas", type=fraction_list, default=fraction_list("0:0.9:0.1"), help="alpha grid")
     parser.add_argument("--rules", default=",".join(LABEL_RULES), help="label rules, comma-separated")
-    parser.add_argument("--models", default=",".join(MODELS), help="models, comma-separated [default: all]")
+    parser.add_argument("--models", default="mamba,lt,st",
+                        help=f"models, comma-separated, among {', '.join(MODELS)} [default: the paper's three]")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    if not models or set(models) - set(MODELS):
-        parser.error(f"--models must name models among {', '.join(MODELS)}, got {args.models!r}")
-    rules = [r.strip() for r in args.rules.split(",") if r.strip()]
-    if not rules:
-        parser.error("--rules must name at least one label rule")
+    models = name_list(parser, args.models, MODELS, "--models", "model")
+    rules = name_list(parser, args.rules, None, "--rules", "label rule")  # each checked by the config below
     for r in rules:
         config_from_args(parser, args, label_rule=r)  # validates each rule with the config's message
     base = config_from_args(parser, args)

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
-                                     float_list, format_table, output_dir, positive_int_list)
+                                     float_list, format_table, output_dir, positive_int_list, name_list)
 from mamba_dynamics.core.io import write_run
 from mamba_dynamics.core.plotting import save_figure
 from mamba_dynamics.outliers.cli import add_arguments as add_config_arguments, config_from_args
@@ -40,12 +40,11 @@ def main(argv=None) -> int:
     parser.add_argument("--depths", type=positive_int_list, default=[1, 3], help="stack depths to train (comma-separated)")
     parser.add_argument("--etas", type=float_list, default=[0.1, 0.03, 0.01, 0.003],
                         help="SGD step sizes (comma-separated)")
-    parser.add_argument("--models", default=",".join(MODELS), help="models, comma-separated [default: all]")
+    parser.add_argument("--models", default="mamba,lt,st",
+                        help=f"models, comma-separated, among {', '.join(MODELS)} [default: the paper's three]")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    if not models or set(models) - set(MODELS):
-        parser.error(f"--models must name models among {', '.join(MODELS)}, got {args.models!r}")
+    models = name_list(parser, args.models, MODELS, "--models", "model")
     depths, etas = args.depths, args.etas
     if not etas or not all(e > 0 and math.isfinite(e) for e in etas):
         parser.error(f"--etas must be positive and finite, got {etas}")

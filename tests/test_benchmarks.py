@@ -13,16 +13,17 @@ def test_step_bench_smoke(root):
     assert res.returncode == 0, res.stderr[-2000:]
     out = res.stdout
     assert "numba us" in out and "GFLOP/s" in out and "%peak" in out
-    rows = [line for line in out.splitlines() if line.startswith(("mamba ", "lt ", "st "))]
-    assert len(rows) == 3
+    names = ("mamba ", "lt ", "st ", "mamba2 ", "gret ", "retnet ", "gla ")
+    rows = [line for line in out.splitlines() if line.startswith(names)]
+    assert len(rows) == 7
     # the GFLOP/s are set against the core's measured peak (a large BLAS product), printed in the header
     peak = next(line for line in out.splitlines() if line.startswith("peak: "))
     assert float(peak.split()[1]) > 0 and all(line.split()[-1] != "-" for line in rows)
-    steady = ("steady mamba ", "steady lt ", "steady st ")
-    assert len([line for line in out.splitlines() if line.startswith(steady)]) == 3
+    steady = tuple("steady " + n for n in names)
+    assert len([line for line in out.splitlines() if line.startswith(steady)]) == 7
     # the run's own verdict on issue 17's targets: a line per paired and per steady row, each ratio met or MISSED
     verdicts = [line for line in out.splitlines() if line.startswith("verdict ")]
-    assert len(verdicts) == 6
+    assert len(verdicts) == 14
     for line in verdicts:  # every framework that ran: its ratio, then met or MISSED
         assert len(re.findall(r"\b(?:jax|torch) \d+\.\d\dx (?:met|MISSED)\b", line)) == len(
             re.findall(r"\b(?:jax|torch) \d", line)), line

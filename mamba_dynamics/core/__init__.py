@@ -7,6 +7,9 @@ module          job                                                             
 =============== ==================================================================== =============================
 ``gating``      log-space selective gate ``G_i(w)`` of eq. (3), O(l), NumPy and       ``log_gates_naive`` (O(l^2))
                 Numba; the one-exp sigmoid pairs every kernel inlines
+``gates``       App. E.6's gate family (Mamba, Mamba-2, gated retention, RetNet,       ``log_gates_naive``,
+                none; GLA's vector gate): input coefficient x decays, log-slopes,      ``vector_log_gates_naive``
+                NumPy, Numba and sympy
 ``scan``        the raw selective-scan recurrence (eq. 1), NumPy and sympy            (it is the reference)
 ``mixer``       one selective (or linear-attention) block as a sequence map and its   ``mix_forward_reference``,
                 adjoint: Numba scans (M1, M3-M4) and the pairwise form (M2)           ``mix_adjoint_reference``

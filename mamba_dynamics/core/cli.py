@@ -144,6 +144,17 @@ def positive_int_list(text: str) -> list[int]:
     return values
 
 
+def name_list(parser: argparse.ArgumentParser, text: str, allowed, flag: str, what: str) -> list[str]:
+    """The comma-separated names of ``text`` (e.g. ``--models mamba,lt``), each among ``allowed`` (None: any); a
+    one-line error (exit 2) when none is given or one is unknown."""
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    if not names:
+        parser.error(f"{flag} must name at least one {what}")
+    if allowed is not None and set(names) - set(allowed):
+        parser.error(f"{flag} must name {what}s among {', '.join(allowed)}, got {text!r}")
+    return names
+
+
 def requested_model(argv: list) -> str | None:
     """The value of ``--model`` in ``argv`` (either ``--model X`` or ``--model=X``), or None."""
     for i, arg in enumerate(argv):

@@ -57,10 +57,19 @@ def scan_outputs_symbolic(W_B, W_C, w, X: list, gated: bool = True) -> list:
     H_t W_C x_t`` with ``H_t = e^{-Delta_t} H_{t-1} + (1 - e^{-Delta_t}) x_t (W_B x_t)^T`` (``H`` ``(D, r)``)."""
     import sympy as sp
 
+    from .gates import Gate, VectorGate, symbolic_terms
+
     H = sp.zeros(X[0].shape[0], W_B.shape[0])
     out = []
     for x in X:
-        if gated:
+        if isinstance(gated, VectorGate):  # GLA: H_t = H_{t-1} diag(alpha_t) + x_t (W_B x_t)^T
+            alpha = [symbolic_terms(v, gated.decay)[1] for v in w * x]
+            H = H * sp.diag(*alpha) + x * (W_B * x).T
+            out.append(H * (W_C * x))
+            continue
+        if isinstance(gated, Gate) and gated.kind != "mamba":  # App. E.6's other scalar gates
+            write, decay = symbolic_terms((w.T * x)[0], gated)
+        elif gated:
             delta = sp.log(1 + sp.exp((w.T * x)[0]))  # softplus
             decay, write = sp.exp(-delta), 1 - sp.exp(-delta)
         else:

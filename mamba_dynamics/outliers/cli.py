@@ -14,8 +14,8 @@ from .models import REGISTRY
 from .train import train
 
 FLAGS = [
-    (("--model",), "model", str, "model: mamba (eq. 3), lt (linear Transformer, G == 1) or st (softmax Transformer, "
-                                 "App. B.1)"),
+    (("--model",), "model", str, "model: mamba (eq. 3), lt (linear Transformer, G == 1), st (softmax Transformer, "
+                                 "App. B.1), or a gate of App. E.6: mamba2, gret, retnet, gla"),
     (("--preset",), "preset", str, "plain (the paper's text read plainly) or tuned (kappa'_a = kappa_a / L, K' = K, "
                                    "matching split, exact outlier count: the choices that make Fig. 2 come out as "
                                    "reported); flags given explicitly override it"),
@@ -47,6 +47,8 @@ FLAGS = [
     (("--temperature",), "temperature", float, "softmax temperature tau of st (scores / tau)"),
     (("--heads",), "heads", int, "attention heads of st (each reads m / heads coordinates; must divide m)"),
     (("--window",), "window", int, "st attends to the last k tokens only (0 = every earlier token)"),
+    (("--gate-tau",), "gate_tau", float, "gate exponent tau of gret and gla: decay sigmoid(w^T p)^(1/tau)"),
+    (("--decay",), "decay", float, "fixed decay gamma of retnet, in (0, 1)"),
     (("--delta",), "delta", float, "initial diagonal delta of W_B, W_C"),
     (("--eta",), "eta", float, "SGD step eta"),
     (("--batch",), "batch", int, "SGD batch size B"),

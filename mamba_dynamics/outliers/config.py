@@ -9,7 +9,10 @@ Glossary (code name -> paper symbol, Section 3 / Section 4 of the paper):
 ============== ============ =====================================================================
 field          symbol       meaning
 ============== ============ =====================================================================
-model          --           ``"mamba"`` (eq. 3) or ``"lt"`` (linear Transformer, ``G_i == 1``)
+model          --           ``"mamba"`` (eq. 3), ``"lt"`` (linear Transformer, ``G_i == 1``), ``"st"`` (softmax), or
+                            a gate of App. E.6's family: ``mamba2``, ``gret``, ``retnet``, ``gla`` (:data:`MODELS`)
+gate_tau       tau          gated retention's and GLA's gate exponent ``sigmoid(.)^(1/tau)`` (16)
+decay          gamma        RetNet's fixed decay (``1 - 2^-5``)
 preset         --           ``plain`` (default: the paper's text read plainly) or ``tuned`` (the choices that make
                             Fig. 2 come out as reported); fills ``train_tasks``, ``outlier_count``, ``K_test`` and
                             ``kappa_a_test`` when they are not given (:data:`PRESETS`)
@@ -55,7 +58,15 @@ from ..core.config import (ConfigBase, ConfigError, check_choice, check_fraction
 #: Model names of this family (``--model``) and what each is.
 MODELS = {"mamba": "one-layer Mamba, eq. 3 of arXiv 2510.00399",
           "lt": "linear Transformer (gate G == 1), arXiv 2510.00399",
-          "st": "softmax Transformer: eq. 3 with softmax-normalised attention weights, arXiv 2510.00399 App. B.1"}
+          "st": "softmax Transformer: eq. 3 with softmax-normalised attention weights, arXiv 2510.00399 App. B.1",
+          "mamba2": "Mamba-2 gate in eq. 3: G_i = Delta_i prod_{j>i} exp(-Delta_j), Delta = softplus(w^T p) "
+                    "(App. E.6)",
+          "gret": "gated retention in eq. 3: G_i = prod_{j>i} sigmoid(w^T p_j)^(1/tau) (App. E.6)",
+          "retnet": "RetNet in eq. 3: G_i = gamma^(l+1-i), a fixed decay (App. E.6)",
+          "gla": "gated linear attention in eq. 3: a vector gate on the key dimension, "
+                 "sigmoid(W_a p_j)^(1/tau) (App. E.6)"}
+#: the models of the gated-mixer family (App. E.6) beside Mamba: one layer only
+GATED_FAMILY = ("mamba2", "gret", "retnet", "gla")
 LABEL_RULES = ("flip", "targeted", "random")
 PLACEMENTS = ("R", "FQ", "CQ")
 TRAIN_TASKS = ("matching", "ring", "random", "all")
@@ -132,6 +143,9 @@ class OutlierConfig(ConfigBase):
     temperature: float = 1.0
     heads: int = 1
     window: int = 0
+    # the gated-mixer family (models mamba2, gret, retnet, gla; core.gates)
+    gate_tau: float = 16.0
+    decay: float = 1.0 - 2.0 ** -5
     delta: float = 0.2
     eta: float = 0.1
     batch: int = 64
@@ -170,6 +184,16 @@ class OutlierConfig(ConfigBase):
         if self.model != "st" and (self.heads != 1 or self.window != 0 or self.temperature != 1.0):
             raise ConfigError(f"temperature, heads and window apply to the softmax Transformer (st) only, not to "
                               f"{self.model}")
+        check_positive("gate_tau", self.gate_tau, "must be positive and finite")
+        if self.model not in ("gret", "gla") and self.gate_tau != 16.0:
+            raise ConfigError(f"gate_tau applies to gated retention and GLA (gret, gla) only, not to {self.model}")
+        if not 0 < self.decay < 1:
+            raise ConfigError(f"decay must lie in (0, 1), got {self.decay}")
+        if self.model != "retnet" and self.decay != 1.0 - 2.0 ** -5:
+            raise ConfigError(f"decay applies to RetNet (retnet) only, not to {self.model}")
+        if self.layers > 1 and self.model in GATED_FAMILY:
+            raise ConfigError(f"layers > 1 is built for mamba, lt and st; {self.model} runs at one layer "
+                              f"(layers = 1)")
         if self.m % self.heads:
             raise ConfigError(f"heads = {self.heads} must divide m = {self.m} (each head reads m / heads "
                               f"coordinates)")
@@ -219,8 +243,18 @@ class OutlierConfig(ConfigBase):
 
     @property
     def gated(self) -> bool:
-        """True for Mamba (gate ``G(w)`` trained), False for the linear and softmax Transformers."""
+        """True for Mamba (gate ``G(w)`` trained), False for the linear and softmax Transformers and the other
+        gates (which :attr:`gate` describes)."""
         return self.model == "mamba"
+
+    @property
+    def gate(self):
+        """The scalar :class:`~mamba_dynamics.core.gates.Gate` of eq. 3's weight: Mamba's, Mamba-2's, gated
+        retention's, RetNet's, or none (LT, ST); for GLA the kind of its per-coordinate decay (``gret``)."""
+        from ..core.gates import Gate
+
+        kind = {"mamba": "mamba", "mamba2": "mamba2", "gret": "gret", "retnet": "retnet", "gla": "gret"}
+        return Gate(kind.get(self.model, "none"), tau=self.gate_tau, gamma=self.decay)
 
     @property
     def attention(self):
@@ -234,5 +268,5 @@ class OutlierConfig(ConfigBase):
         return {"L": self.L}
 
 
-__all__ = ["OutlierConfig", "ConfigError", "MODELS", "LABEL_RULES", "PLACEMENTS", "TRAIN_TASKS", "OUTLIER_COUNTS",
+__all__ = ["OutlierConfig", "ConfigError", "MODELS", "GATED_FAMILY", "LABEL_RULES", "PLACEMENTS", "TRAIN_TASKS", "OUTLIER_COUNTS",
            "PRESETS", "PAPER_TEST_COEFS"]

@@ -79,6 +79,53 @@ def error_vs_alpha(base: OutlierConfig, alphas, rules, seeds, n_eval: int = 2000
     return {"errors": errors, "runs": runs}
 
 
+#: every mixer of the family in the order the gated-mixer comparison draws them: the two with an input gate, the
+#: three decay-only gates, then the two Transformers
+MIXERS = ("mamba", "mamba2", "gret", "retnet", "gla", "lt", "st")
+
+
+def gate_settings(model: str, gate_tau: float = 16.0, decay: float = 1.0 - 2.0 ** -5) -> dict:
+    """The gate fields ``model`` reads (``gate_tau`` for gret and GLA, ``decay`` for RetNet), as config overrides."""
+    return {"gret": {"gate_tau": gate_tau}, "gla": {"gate_tau": gate_tau}, "retnet": {"decay": decay}}.get(model, {})
+
+
+def gate_family(base: OutlierConfig, alphas, rules, seeds, n_eval: int = 2000, jobs: int = 1, models=MIXERS,
+                show_progress: bool = False, out=None, placement_setting: dict | None = None,
+                gate_tau: float = 16.0, decay: float = 1.0 - 2.0 ** -5) -> dict:
+    """The gated-mixer comparison (App. E.6): every mixer of ``models`` trained once per seed at ``base`` (Fig. 2's
+    setting) and once at ``placement_setting`` (Table 1's, default ``p_a = 0.4``, ``alpha = 0.5``), both at one
+    layer, gret and GLA with ``gate_tau``, RetNet with ``decay``.  Returns ``{"errors": {model: {rule: (seeds,
+    alphas)}}`` (Fig. 2, random placement), ``"placements": {model: (seeds, 3)}`` (accuracy at R / FQ / CQ,
+    flipped labels; NaN where a run diverged), ``"gates": {model: {"outlier", "clean": (seeds,), "by_rank":
+    (seeds, l_ts)}}`` (Cor. 2's quantities at the end of the Fig. 2 runs, on their outlier test set),
+    ``"runs"``, ``"placement_config"``}``; resumable with ``out`` (one cell per training run)."""
+    place = base.replace(**(placement_setting or {"p_a": 0.4, "alpha": 0.5}))
+    n = len(seeds)
+    cfgs = [c.replace(model=m, seed=s, **gate_settings(m, gate_tau, decay)) for c in (base, place) for m in models
+            for s in seeds]
+    runs = train_many(cfgs, jobs, show_progress, out)
+    res = {"errors": {m: {r: np.full((n, len(alphas)), np.nan) for r in rules} for m in models},
+           "placements": {m: np.full((n, 3), np.nan) for m in models},
+           "gates": {m: {"outlier": np.full(n, np.nan), "clean": np.full(n, np.nan),
+                         "by_rank": np.full((n, base.l_ts), np.nan)} for m in models},
+           "runs": runs, "placement_config": place}
+    for k, (cfg, run) in enumerate(zip(cfgs, runs)):
+        m, i = cfg.model, list(seeds).index(cfg.seed)
+        if run.status != "completed":
+            continue
+        if k < len(models) * n:  # Fig. 2's setting
+            e = evaluate(run, alphas, rules, ("R",), n_eval)
+            for ir, rule in enumerate(rules):
+                res["errors"][m][rule][i] = e[ir, 0]
+            g = res["gates"][m]
+            g["outlier"][i], g["clean"][i] = run.final["gate_outlier"], run.final["gate_clean"]
+            g["by_rank"][i] = run.final["gate_by_rank"]
+        else:
+            res["placements"][m][i] = 1.0 - evaluate(run, (place.alpha,), ("flip",), ("R", "FQ", "CQ"),
+                                                     n_eval)[0, :, 0]
+    return res
+
+
 def placement_study(base: OutlierConfig, alphas, seeds, placements=("R", "FQ", "CQ"), rule: str = "flip",
                     n_eval: int = 2000, jobs: int = 1, models=("mamba", "lt"), show_progress: bool = False,
                     out=None) -> dict:

@@ -38,23 +38,28 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..core.gating import log_gates_naive, sigmoid, sigmoid_pair_poly
+from ..core import gates
+from ..core.gates import as_gate, gate_terms
+from ..core.gating import sigmoid_pair_poly
 from ..core.losses import LossGrad, hinge_loss, hinge_slope
 from ..core.simd import dot, dot2, exp_nonpos, gemv_t, gemv_t2
 
 
 def hinge_grads_reference(
-    W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray, gated: bool = True
+    W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray, gated=True
 ) -> LossGrad:
-    """NumPy reference.  ``P`` ``(B, l+1, d+1)``, ``z`` ``(B,)``; returns a :class:`~mamba_dynamics.core.losses.LossGrad`
-    with ``grads = {"W_B": (m, d+1), "W_C": (m, d+1), "w": (d+1,)}`` and ``F`` ``(B,)``."""
+    """NumPy reference.  ``P`` ``(B, l+1, d+1)``, ``z`` ``(B,)``; ``gated`` a :class:`~mamba_dynamics.core.gates.Gate`
+    of the scalar family (True: Mamba's, False: none); returns a :class:`~mamba_dynamics.core.losses.LossGrad`
+    with ``grads = {"W_B": (m, d+1), "W_C": (m, d+1), "w": (d+1,)}`` and ``F`` ``(B,)``.  The gate gradient is
+    ``sum_i q_i [alpha_i p_i + sum_{j>i} beta_j p_j]`` with the ``j > i`` sum written out."""
+    gate = as_gate(gated)
     B, lp1, D = P.shape
     ctx, pq, y = P[:, :-1, :], P[:, -1, :], P[:, :-1, -1]
     A = W_B.T @ W_C
     s = np.einsum("bid,de,be->bi", ctx, A, pq)
-    if gated:
+    if gate:
         t = P @ w
-        G = np.exp(log_gates_naive(t))
+        G = np.exp(gates.log_gates_naive(t, gate))
     else:
         G = np.ones_like(s)
     F = np.sum(G * y * s, axis=1)
@@ -64,10 +69,10 @@ def hinge_grads_reference(
     u = pq @ W_C.T
     gW_B = np.einsum("b,bm,bd->md", g, u, r)
     gW_C = np.einsum("b,bm,bd->md", g, r @ W_B.T, pq)
-    if gated:
-        sig = sigmoid(t)
+    if gate.learned:
         later = np.triu(np.ones((lp1 - 1, lp1)), k=1)  # later[i, j] = 1 iff j > i
-        dlogG = (1.0 - sig[:, :-1, None]) * ctx - np.einsum("ij,bj,bjd->bid", later, sig, P)
+        dlogG = (gates.dlog_coef(t[:, :-1], gate)[:, :, None] * ctx
+                 + np.einsum("ij,bj,bjd->bid", later, gates.dlog_decay(t, gate), P))
         gw = np.einsum("b,bi,bid->d", g, y * s * G, dlogG)
     else:
         gw = np.zeros_like(w)
@@ -75,18 +80,20 @@ def hinge_grads_reference(
 
 
 @njit(cache=True, error_model="numpy")
-def _loss_grad_kernel(W_B, W_C, w, P, z, gated, NB, gWB, gWC, gw, F, rescaled):  # pragma: no cover - compiled
+def _loss_grad_kernel(W_B, W_C, w, P, z, code, inv_tau, gamma, NB, gWB, gWC, gw, F, rescaled):  # pragma: no cover - compiled
     """Write loss gradients into ``gWB, gWC, gw`` and outputs into ``F``; returns the loss.
 
     The prompts go in blocks of ``NB`` (a block's ``P`` stays in cache between the passes):
 
     1. per prompt, the scores ``s_j = p_j . V_b`` (``V_b = W_B^T W_C p_q``) and the gate pre-activations
        ``t_j = w . p_j``: one :func:`~mamba_dynamics.core.simd.dot2` per token (SIMD lanes, a fixed order);
-    2. for the whole block, one loop over its ``NB (l+1)`` tokens: ``sig`` and ``1 - sig`` from one
-       ``exp(-|t|)`` and one division each, without cancellation
-       (:func:`~mamba_dynamics.core.gating.sigmoid_pair_poly`: a polynomial ``exp``, no call, so the loop
-       vectorises; ``error_model="numpy"`` drops the zero-division check that would stop it);
-    3. per prompt, the gate product ``G_i = sig_i prod_{j>i} (1 - sig_j)`` in linear space with exact
+    2. for the whole block, one loop over its ``NB (l+1)`` tokens: the input coefficient ``a_j``, the decay
+       ``lambda_j`` and their log-slopes ``alpha_j``, ``beta_j`` of the gate kind ``code``
+       (:mod:`mamba_dynamics.core.gates`); for Mamba ``sig`` and ``1 - sig`` from one ``exp(-|t|)`` and one
+       division each, without cancellation (:func:`~mamba_dynamics.core.gating.sigmoid_pair_poly`: a polynomial
+       ``exp``, no call, so the loop vectorises; ``error_model="numpy"`` drops the zero-division check that would
+       stop it), for the others :func:`~mamba_dynamics.core.gates.gate_terms`; RetNet's constant decay;
+    3. per prompt, the gate product ``G_i = a_i prod_{j>i} lambda_j`` in linear space with exact
        power-of-two rescaling (its base-2 log tracked in ``scale``, so nothing underflows before the true value
        leaves double range; each rescaling is counted in ``rescaled[0]``, a store that keeps the rare case a
        branch: as a select it put a compare on the product's dependency chain, 4x slower), ``F_b``, and for the
@@ -100,6 +107,8 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, NB, gWB, gWC, gw, F, rescaled): 
     """
     B, lp1, D = P.shape
     l = lp1 - 1
+    gated = code != 0
+    learn = code == 1 or code == 2 or code == 3  # the gate depends on t = w . p (w is trained)
     Pq = np.ascontiguousarray(P[:, l, :])  # (B, D) queries; read-only (a view of P when B == 1)
     via_A = D < B  # forming A = W_B^T W_C costs m D^2 and pays off only when the batch is larger than D
     if via_A:
@@ -110,8 +119,10 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, NB, gWB, gWC, gw, F, rescaled): 
     gvec = np.zeros(B)  # dLoss/dF_b
     S = np.empty((NB, lp1))  # the block's scores s_j (the query's slot unused)
     T = np.empty((NB, lp1))  # the block's gate pre-activations w^T p_j
-    SIG = np.empty((NB, lp1))
-    OMS = np.empty((NB, lp1))  # 1 - sig
+    SIG = np.empty((NB, lp1))  # a(t_j): sigmoid for Mamba
+    OMS = np.empty((NB, lp1))  # lambda(t_j): 1 - sigmoid for Mamba
+    AL = np.empty((NB, lp1))  # alpha(t_j) = (log a)'
+    BE = np.empty((NB, lp1))  # beta(t_j) = (log lambda)'
     G = np.ones(lp1)
     cvec = np.zeros(lp1)  # coefficients of r_b: G_j y_j (0 for the query)
     kvec = np.empty(lp1)  # coefficients of the prompt's dLoss/dw
@@ -121,7 +132,7 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, NB, gWB, gWC, gw, F, rescaled): 
         nb = min(NB, B - b0)
         for bb in range(nb):  # pass 1
             b = b0 + bb
-            if gated:
+            if learn:
                 for j in range(lp1):
                     S[bb, j], T[bb, j] = dot2(P, (b * lp1 + j) * D, V, b * D, w, 0, D)
             else:
@@ -129,8 +140,17 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, NB, gWB, gWC, gw, F, rescaled): 
                     S[bb, j] = dot(P, (b * lp1 + j) * D, V, b * D, D)
         if gated:  # pass 2
             Tf, SIGf, OMSf = T.reshape(NB * lp1), SIG.reshape(NB * lp1), OMS.reshape(NB * lp1)
-            for q in range(nb * lp1):
-                SIGf[q], OMSf[q] = sigmoid_pair_poly(Tf[q])
+            ALf, BEf = AL.reshape(NB * lp1), BE.reshape(NB * lp1)
+            if code == 1:
+                for q in range(nb * lp1):
+                    sq, kq = sigmoid_pair_poly(Tf[q])
+                    SIGf[q], OMSf[q], ALf[q], BEf[q] = sq, kq, kq, -sq
+            elif learn:
+                for q in range(nb * lp1):
+                    SIGf[q], OMSf[q], ALf[q], BEf[q] = gate_terms(code, Tf[q], inv_tau, gamma)
+            else:  # RetNet: nothing depends on t
+                for q in range(nb * lp1):
+                    SIGf[q], OMSf[q] = 1.0, gamma
         for bb in range(nb):  # pass 3
             b = b0 + bb
             if gated:
@@ -153,18 +173,18 @@ def _loss_grad_kernel(W_B, W_C, w, P, z, gated, NB, gWB, gWC, gw, F, rescaled): 
             loss += margin / B
             g = -z[b] / B
             gvec[b] = g
-            if not gated:  # r_b alone (dLoss/dw = 0)
+            if not learn:  # r_b alone (dLoss/dw = 0)
                 for j in range(l):
-                    cvec[j] = P[b, j, D - 1]
+                    cvec[j] = G[j] * P[b, j, D - 1]
                 gemv_t(P, b * lp1 * D, l, D, cvec, 0, R, b * D)
                 continue
             Q = 0.0  # prefix sum of q_i = y_i s_i G_i over earlier examples
             for j in range(lp1):
                 c = G[j] * P[b, j, D - 1] if j < l else 0.0
-                coef = -SIG[bb, j] * Q
+                coef = BE[bb, j] * Q
                 if j < l:
                     qj = c * S[bb, j]
-                    coef += qj * OMS[bb, j]
+                    coef += qj * AL[bb, j]
                     Q += qj
                 cvec[j] = c
                 kvec[j] = coef * g
@@ -196,11 +216,13 @@ def prompt_block(B: int, lp1: int, D: int, budget: int = BLOCK_BYTES) -> int:
 
 
 def hinge_grads(
-    W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray, gated: bool = True,
+    W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, P: np.ndarray, z: np.ndarray, gated=True,
     block: int | None = None,
 ) -> LossGrad:
-    """Numba kernel; same contract as :func:`hinge_grads_reference`.  Inputs must be float64.  ``block``: prompts
-    per block of the kernel (default :func:`prompt_block`); any block size gives the same bits."""
+    """Numba kernel; same contract as :func:`hinge_grads_reference` (``gated`` a scalar
+    :class:`~mamba_dynamics.core.gates.Gate`, or True / False).  Inputs must be float64.  ``block``: prompts per
+    block of the kernel (default :func:`prompt_block`); any block size gives the same bits."""
+    code, inv_tau, gamma = as_gate(gated).args
     P = np.ascontiguousarray(P)
     B, lp1, D = P.shape
     NB = prompt_block(B, lp1, D) if block is None else int(max(1, min(B, block)))
@@ -210,7 +232,8 @@ def hinge_grads(
     F = np.empty(B)
     loss = _loss_grad_kernel(
         np.ascontiguousarray(W_B), np.ascontiguousarray(W_C), np.ascontiguousarray(w),
-        P, np.ascontiguousarray(z, dtype=np.float64), bool(gated), NB, gWB, gWC, gw, F, np.zeros(1, np.int64),
+        P, np.ascontiguousarray(z, dtype=np.float64), code, inv_tau, gamma, NB, gWB, gWC, gw, F,
+        np.zeros(1, np.int64),
     )
     return LossGrad(float(loss), {"W_B": gWB, "W_C": gWC, "w": gw}, F)
 

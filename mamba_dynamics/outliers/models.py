@@ -31,7 +31,8 @@ import numpy as np
 
 from ..core.losses import LossGrad
 from ..core.model import Model, Registry
-from . import gradients, metrics, model, stack
+from ..core.gates import VectorGate
+from . import gla, gradients, metrics, model, stack
 from .data import PromptBatch
 
 
@@ -54,8 +55,14 @@ class _OutlierModel(Model):
         return self.cfg.gated
 
     @property
+    def gate(self):
+        """The weight's gate (:attr:`~mamba_dynamics.outliers.config.OutlierConfig.gate`): a scalar
+        :class:`~mamba_dynamics.core.gates.Gate` (Mamba's, App. E.6's, or none), GLA's vector gate."""
+        return self.cfg.gate if self.cfg.model != "gla" else VectorGate(self.cfg.gate_tau)
+
+    @property
     def trained(self) -> tuple:
-        return ("W_B", "W_C", "w") if self.gated else ("W_B", "W_C")
+        return ("W_B", "W_C", "w") if self.gate.learned else ("W_B", "W_C")
 
     @property
     def attention(self):
@@ -148,20 +155,20 @@ class OneLayer(_OutlierModel):
 
     def loss_and_grad(self, params, batch, *, reference: bool = False) -> LossGrad:
         fn = gradients.hinge_grads_reference if reference else gradients.hinge_grads  # looked up at call time
-        return fn(params.W_B, params.W_C, params.w, batch.P, batch.z, self.gated)
+        return fn(params.W_B, params.W_C, params.w, batch.P, batch.z, self.gate)
 
     def predict(self, params, P: np.ndarray, *, reference: bool = False) -> np.ndarray:
-        return model.forward(params, P, self.gated, self.attention)
+        return model.forward(params, P, self.gate, self.attention)
 
     def tracked(self, params, tests: TestSets) -> dict:
         """:data:`~mamba_dynamics.outliers.metrics.SNAPSHOT_KEYS`, ``weight_same`` and the Cor. 2 profiles
         (:data:`~mamba_dynamics.outliers.metrics.PROFILE_KEYS`, each ``(l_ts,)``)."""
-        scalars, prof = metrics.snapshot_with_profile(params, tests.clean, tests.noisy, self.gated, self.attention)
+        scalars, prof = metrics.snapshot_with_profile(params, tests.clean, tests.noisy, self.gate, self.attention)
         return {**scalars, **{k: prof[k] for k in metrics.PROFILE_KEYS}}
 
     def snapshot(self, params, clean: PromptBatch, noisy: PromptBatch) -> dict:
         """:data:`~mamba_dynamics.outliers.metrics.SNAPSHOT_KEYS` (phase-diagram cells)."""
-        return metrics.snapshot(params, clean, noisy, self.gated, self.attention)
+        return metrics.snapshot(params, clean, noisy, self.gate, self.attention)
 
     def summary(self, result) -> tuple[list, dict]:
         """The summary table's rows and the sidecar's theory section (Thms 1-4, Cors 1-2 at this setting)."""
@@ -234,4 +241,49 @@ class SoftmaxOneLayer(OneLayer):
                               "Transformer is measured, not bounded"}
 
 
-__all__ = ("REGISTRY", "TestSets", "OneLayer", "SoftmaxOneLayer", "Stack")
+@REGISTRY.register("mamba2", "gret", "retnet")
+class GatedOneLayer(OneLayer):
+    """Eq. 3 with another scalar gate of App. E.6 in Mamba's place (:mod:`mamba_dynamics.core.gates`): Mamba-2,
+    gated retention or RetNet; the same kernel and reference as Mamba's with the gate's ``a``, ``lambda`` and
+    their log-slopes (:func:`~mamba_dynamics.outliers.gradients.hinge_grads`).  It tracks what Mamba does (Cor.
+    1-2's quantities, the gate by rank); the theorems cover Mamba and the LT only."""
+
+    def _what(self) -> str:
+        cfg = self.cfg
+        extra = {"gret": f", tau {cfg.gate_tau:g}", "gla": f", tau {cfg.gate_tau:g}",
+                 "retnet": f", gamma {cfg.decay:g}"}.get(cfg.model, "")
+        return f"{self.label} (gate {cfg.model}{extra})"
+
+    def summary(self, result) -> tuple[list, dict]:
+        """The summary table's rows (what the model tracks) and the sidecar's theory section (a note: the
+        paper's theorems cover Mamba and the linear Transformer; App. E.6 claims the extension without bounds)."""
+        h = result.history
+        rows = [("model", self._what())] + self._common_rows(result) + [
+            ("attention sum, same pattern (Cor. 1's quantity)", f"{h['attn_same'][-1]:.4g}"),
+            ("attention sum, other examples (Cor. 1's quantity)", f"{h['attn_other'][-1]:.4g}"),
+            ("mean gate, outlier examples (Cor. 2's quantity)", f"{h['gate_outlier'][-1]:.3e}"),
+            ("mean gate, clean examples (Cor. 2's quantity)", f"{h['gate_clean'][-1]:.3e}"),
+            ("gate mass on clean same-pattern examples", f"{h['weight_same'][-1]:.3g}"),
+            ("||W_B||, ||W_C||, ||w||", f"{h['norm_W_B'][-1]:.3f}, {h['norm_W_C'][-1]:.3f}, {h['norm_w'][-1]:.3f}")]
+        return rows, {"note": "App. E.6 says the analysis extends to this gate; no bound is stated, so it is "
+                              "measured, not bounded"}
+
+
+@REGISTRY.register("gla")
+class GLAOneLayer(GatedOneLayer):
+    """Gated linear attention in eq. 3's place: a vector gate on the key dimension (``w`` is ``W_a`` ``(m,
+    d+1)``), its own kernel :func:`~mamba_dynamics.outliers.gla.gla_grads` and reference
+    :func:`~mamba_dynamics.outliers.gla.gla_grads_reference`; its tracked "gate" on an example is the mean over the
+    coordinates of its decay products."""
+
+    def loss_and_grad(self, params, batch, *, reference: bool = False) -> LossGrad:
+        fn = gla.gla_grads_reference if reference else gla.gla_grads
+        return fn(params.W_B, params.W_C, params.w, batch.P, batch.z, self.gate)
+
+    def predict(self, params, P: np.ndarray, *, reference: bool = False) -> np.ndarray:
+        if reference:
+            return model.gla_forward(params, P, self.gate)
+        return gla.gla_outputs(params.W_B, params.W_C, params.w, P, self.gate)
+
+
+__all__ = ("REGISTRY", "TestSets", "OneLayer", "SoftmaxOneLayer", "GatedOneLayer", "GLAOneLayer", "Stack")

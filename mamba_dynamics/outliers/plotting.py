@@ -14,8 +14,11 @@ import numpy as np
 from ..core.plotting import band, draw_zero_contour, plt, wrap_title
 from . import theory
 
-MODEL_LABEL = {"mamba": "Mamba (eq. 3)", "lt": "Linear Transformer", "st": "Softmax Transformer"}
-MODEL_COLOR = {"mamba": "tab:blue", "lt": "tab:orange", "st": "tab:green"}
+MODEL_LABEL = {"mamba": "Mamba (eq. 3)", "lt": "Linear Transformer", "st": "Softmax Transformer",
+               "mamba2": "Mamba-2 gate", "gret": "Gated retention", "retnet": "RetNet (fixed decay)",
+               "gla": "GLA (vector gate)"}
+MODEL_COLOR = {"mamba": "tab:blue", "lt": "tab:orange", "st": "tab:green", "mamba2": "tab:cyan",
+               "gret": "tab:purple", "retnet": "tab:brown", "gla": "tab:pink"}
 #: App. B.1 of arXiv 2510.00399 (Table 4, from the reviews): the 3-layer softmax Transformer stays above 99 %
 #: accuracy for alpha <= 0.7
 PAPER_TABLE4_ST = {"alpha_max": 0.7, "accuracy": 0.99}
@@ -44,7 +47,7 @@ def plot_run(result) -> "plt.Figure":
     ax.plot(step[1:], h["train_loss"][1:], color="k", label="train hinge loss (window mean)")
     ax.plot(step, h["test_err_clean"], color="tab:green", label="test 0-1 error, clean (alpha=0)")
     ax.plot(step, h["test_err"], color="tab:red", label=f"test 0-1 error, alpha={cfg.alpha}")
-    if not softmax:
+    if cfg.model in ("mamba", "lt"):
         t_scale = (theory.iterations_mamba if cfg.gated else
                    lambda *a: theory.iterations_lt(*a, cfg.l_tr))(cfg.eta, cfg.p_a, cfg.beta, cfg.M1)
         ax.axvline(t_scale, color="gray", ls=":",
@@ -70,8 +73,10 @@ def plot_run(result) -> "plt.Figure":
     ax.plot(step, h["gate_outlier"], color="tab:red", label="outlier examples")
     ax.set_yscale("log")
     ax.set_xlabel("SGD step")
-    ax.set_ylabel("mean softmax weight (heads averaged)" if softmax else r"mean gate $G_i(w)$")
-    ax.set_title(f"{gate.capitalize()} on outlier vs clean examples" + ("" if softmax else " (Cor. 2)"))
+    ax.set_ylabel("mean softmax weight (heads averaged)" if softmax else
+                  r"mean of $D_{ia}$ over coordinates $a$" if cfg.model == "gla" else r"mean gate $G_i(w)$")
+    ax.set_title(f"{gate.capitalize()} on outlier vs clean examples" + (" (Cor. 2)" if cfg.model == "mamba" else
+                                                                        ""))
     ax.legend(fontsize=8)
 
     ax = axes[1, 0]
@@ -80,7 +85,7 @@ def plot_run(result) -> "plt.Figure":
         rank = rank[np.isfinite(rank)]
         k = np.arange(1, len(rank) + 1)
         ax.semilogy(k, rank, "o-", color="tab:green", ms=4, label="measured: k-th closest clean example")
-        if not softmax:
+        if cfg.model == "mamba":
             ref = rank[0] * np.array([theory.clean_gate_profile(int(i)) for i in k])
             ax.semilogy(k, ref, "--", color="k", label=r"Cor. 2 lower-bound shape $\propto 2^{-(k-1)}$")
         ax.legend(fontsize=8)
@@ -101,8 +106,8 @@ def plot_run(result) -> "plt.Figure":
     ax = axes[1, 2]
     ax.plot(step, h["norm_W_B"], label=r"$\|W_B\|_F$")
     ax.plot(step, h["norm_W_C"], label=r"$\|W_C\|_F$")
-    if not softmax:
-        ax.plot(step, h["norm_w"], label=r"$\|w\|$")
+    if not softmax and cfg.model not in ("lt", "retnet"):
+        ax.plot(step, h["norm_w"], label=r"$\|W_a\|_F$" if cfg.model == "gla" else r"$\|w\|$")
     ax.set_xlabel("SGD step")
     ax.set_ylabel("norm")
     ax.set_title("Parameter norms")
@@ -271,7 +276,7 @@ def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None
     min(1, p_a l_tr / l_ts)`` (Mamba, Thm 2) or ``alpha < 1/2`` (LT, Thm 4) where the axes enter it, else None.
     ``base`` is the base config as a dict; ``measured`` (the heatmap) is not needed here."""
     model = base["model"]
-    if model == "st":  # the theorems cover Mamba and the linear Transformer only
+    if model not in ("mamba", "lt"):  # the theorems cover Mamba and the linear Transformer only
         return None
     theory_fields = {"alpha", "p_a", "l_tr", "l_ts"}
     if not ({x_field, y_field} & theory_fields and ("alpha" in (x_field, y_field) or model == "mamba")):
@@ -380,5 +385,86 @@ def plot_stack_run(result) -> "plt.Figure":
         if a.get_legend_handles_labels()[0]:
             a.legend(fontsize=7)
     fig.suptitle(f"{L}-block {cfg.model}, p_a={cfg.p_a}, eta={cfg.eta}, seed {cfg.seed} ({result.status})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gate_family(alphas, res: dict, rules, base, seeds) -> "plt.Figure":
+    """The gated-mixer comparison (:func:`~mamba_dynamics.outliers.experiments.gate_family`): top row, Fig. 2 with
+    every mixer (one panel per label rule, mean +- std over seeds, Thm 2's threshold); bottom row, Table 1's
+    placements at one layer (grouped bars), Cor. 2's outlier / clean gate ratio per mixer (log scale; 1 = no
+    suppression), and the clean gate by rank normalised to rank 1 (Cor. 2's ``2^-(k-1)`` shape dashed)."""
+    import matplotlib.pyplot as plt
+
+    models = list(res["errors"])
+    fig = plt.figure(figsize=(16, 9.5))
+    grid = fig.add_gridspec(2, max(3, len(rules)))
+    for j, rule in enumerate(rules):
+        ax = fig.add_subplot(grid[0, j])
+        for m in models:
+            band(ax, alphas, res["errors"][m][rule], MODEL_COLOR[m], MODEL_LABEL[m], floor=0.0,
+                 ls="-" if m in ("mamba", "mamba2") else ("--" if m in ("gret", "retnet", "gla") else ":"))
+        ax.axvline(theory.alpha_max_mamba(base.p_a, base.l_tr, base.l_ts), color=MODEL_COLOR["mamba"], ls="--",
+                   lw=1, label=r"Thm 2 (Mamba): $\alpha = \min(1, p_a l_{tr}/l_{ts})$")
+        ax.set_xlabel(r"test outlier fraction $\alpha$")
+        ax.set_ylabel("test 0-1 error")
+        ax.set_ylim(-0.02, 0.7)
+        ax.set_title(f"Fig. 2 with every mixer: {RULE_LABEL[rule]}")
+        ax.grid(alpha=0.3)
+        if j == 0:
+            ax.legend(fontsize=7, loc="upper left")
+    ax = fig.add_subplot(grid[1, 0])
+    width = 0.8 / len(models)
+    x = np.arange(3)
+    for j, m in enumerate(models):
+        a = res["placements"][m]
+        ok = ~np.isnan(a[:, 0])
+        mean = a[ok].mean(axis=0) if ok.any() else np.zeros(3)
+        std = a[ok].std(axis=0) if ok.any() else np.zeros(3)
+        ax.bar(x - 0.4 + width * (j + 0.5), 100 * mean, width, yerr=100 * std, capsize=2, color=MODEL_COLOR[m],
+               edgecolor="k", linewidth=0.4, label=MODEL_LABEL[m])
+    pc = res["placement_config"]
+    ax.set_xticks(x, ["R (random)", "FQ (far from query)", "CQ (close to query)"])
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 104)
+    ax.axhline(50, color="0.5", lw=0.8, ls=":")
+    ax.legend(fontsize=6, ncol=4, loc="lower center")
+    ax.set_title(f"Table 1's placements, one layer (p_a={pc.p_a}, alpha={pc.alpha})")
+    ax.grid(axis="y", alpha=0.3)
+    ax = fig.add_subplot(grid[1, 1])
+    gated = [m for m in models if m not in ("lt",)]
+    ratio = [res["gates"][m]["outlier"] / res["gates"][m]["clean"] for m in gated]
+    pos = np.arange(len(gated))
+    ax.bar(pos, [np.nanmean(r) for r in ratio], yerr=[np.nanstd(r) for r in ratio], capsize=3,
+           color=[MODEL_COLOR[m] for m in gated], edgecolor="k", linewidth=0.4)
+    for p_, r in zip(pos, ratio):
+        ax.plot(np.full(len(r), p_), r, "k.", ms=4)
+    ax.axhline(1.0, color="0.4", ls=":", lw=1, label="1: outliers weighed as clean examples")
+    ax.set_yscale("log")
+    ax.set_xticks(pos, [MODEL_LABEL[m].replace(" (", "\n(") for m in gated], fontsize=7, rotation=30,
+                  ha="right")
+    ax.set_ylabel("mean gate on outliers / on clean examples")
+    ax.set_title("Cor. 2(i): outlier suppression (end of the Fig. 2 runs;\nST: its softmax weights)")
+    ax.legend(fontsize=7)
+    ax = fig.add_subplot(grid[1, 2])
+    for m in gated:
+        r = res["gates"][m]["by_rank"]
+        r = r / r[:, :1]
+        k = np.arange(1, r.shape[1] + 1)
+        seen = ~np.all(np.isnan(r), axis=0)  # ranks no prompt reached (short runs, few clean examples) left out
+        r, k = r[:, seen], k[seen]
+        band(ax, k, r, MODEL_COLOR[m], MODEL_LABEL[m], floor=1e-12)
+    k = np.arange(1, base.l_ts + 1)
+    ax.plot(k, [theory.clean_gate_profile(int(i)) for i in k], "k--", lw=1, label=r"Cor. 2(ii) shape $2^{-(k-1)}$")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-6, 3)
+    ax.set_xlabel("k (rank among clean examples, from the query)")
+    ax.set_ylabel("mean gate, relative to rank 1")
+    ax.set_title("Cor. 2(ii): clean gate by rank")
+    ax.legend(fontsize=6, ncol=2)
+    fig.suptitle(f"The gated-mixer family of App. E.6 on the outlier task (one layer; d={base.d}, M1={base.M1}, "
+                 f"p_a={base.p_a}, l_tr={base.l_tr}, preset {base.preset}, eta={base.eta}, {base.steps} steps, "
+                 f"seeds {seeds[0]}..{seeds[-1]}; gret/GLA tau={base.gate_tau:g}, RetNet gamma={base.decay:g})",
+                 fontsize=9)
     fig.tight_layout()
     return fig

@@ -25,6 +25,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from ..core.gates import VectorGate
 from ..core.gradcheck import GradientSpec, check, model_spec
 from ..core.scan import selective_scan_symbolic
 from . import stack
@@ -34,10 +35,14 @@ from .model import Params, forward
 from .models import REGISTRY
 
 
-def _symbols(D: int, l: int, m: int):
+def _symbols(D: int, l: int, m: int, vector: bool = False):
+    """Symbolic ``W_B``, ``W_C`` ``(m, D)``, ``w`` ``(D, 1)`` (GLA's ``W_a`` ``(m, D)`` with ``vector``) and ``P``."""
     W_B = sp.Matrix(m, D, lambda a, k: sp.Symbol(f"WB_{a}_{k}", real=True))
     W_C = sp.Matrix(m, D, lambda a, k: sp.Symbol(f"WC_{a}_{k}", real=True))
-    w = sp.Matrix(D, 1, lambda k, _: sp.Symbol(f"w_{k}", real=True))
+    if vector:
+        w = sp.Matrix(m, D, lambda a, k: sp.Symbol(f"w_{a}_{k}", real=True))
+    else:
+        w = sp.Matrix(D, 1, lambda k, _: sp.Symbol(f"w_{k}", real=True))
     P = sp.Matrix(l + 1, D, lambda i, k: sp.Symbol(f"P_{i}_{k}", real=True))
     return W_B, W_C, w, P
 
@@ -74,9 +79,10 @@ def closed_form_reduction(D: int = 2, l: int = 2, m: int = 1) -> sp.Expr:
 
 
 @lru_cache(maxsize=None)
-def _compiled(D: int, l: int, m: int, gated: bool):
-    """Lambdified ``F`` and ``dF/dtheta`` of the recurrence for one prompt (theta = W_B, W_C, w flattened)."""
-    W_B, W_C, w, P = _symbols(D, l, m)
+def _compiled(D: int, l: int, m: int, gated):
+    """Lambdified ``F`` and ``dF/dtheta`` of the recurrence for one prompt (theta = W_B, W_C, w flattened);
+    ``gated`` True / False or a gate of :mod:`mamba_dynamics.core.gates`."""
+    W_B, W_C, w, P = _symbols(D, l, m, isinstance(gated, VectorGate))
     P[l, D - 1] = 0
     F = selective_scan_symbolic(W_B, W_C, w, P, gated)
     theta = list(W_B) + list(W_C) + list(w)
@@ -85,11 +91,11 @@ def _compiled(D: int, l: int, m: int, gated: bool):
     return sp.lambdify(args, F, "mpmath"), sp.lambdify(args, grads, "mpmath"), len(args)
 
 
-def symbolic_loss_gradients(W_B, W_C, w, P, z, gated: bool = True, dps: int = 40):
+def symbolic_loss_gradients(W_B, W_C, w, P, z, gated=True, dps: int = 40):
     """Hinge loss and its gradients from the symbolic recurrence, evaluated with ``dps`` digits (mpmath).
 
     Arrays as in :func:`mamba_dynamics.outliers.gradients.hinge_grads`: ``P`` ``(B, l+1, D)``, ``z`` ``(B,)``.
-    Returns ``(loss, gW_B (m, D), gW_C (m, D), gw (D,))`` as float64.
+    Returns ``(loss, gW_B (m, D), gW_C (m, D), gw (D,))`` as float64 (``gw`` shaped as ``w``: GLA's ``(m, D)``).
     """
     import mpmath
 
@@ -109,7 +115,7 @@ def symbolic_loss_gradients(W_B, W_C, w, P, z, gated: bool = True, dps: int = 40
                 total = [acc - z[b] * g / B for acc, g in zip(total, f_g(*args))]
     g = np.array([float(v) for v in total])
     n = m * D
-    return float(loss), g[:n].reshape(m, D), g[n : 2 * n].reshape(m, D), g[2 * n :]
+    return float(loss), g[:n].reshape(m, D), g[n : 2 * n].reshape(m, D), g[2 * n :].reshape(np.shape(w))
 
 
 def _closed_form_parts(D: int, l: int, m: int):
@@ -152,6 +158,77 @@ def formula_checks(D: int = 2, l: int = 2, m: int = 1) -> dict:
     return out
 
 
+def gate_formula_checks(gated, D: int = 3, l: int = 3, m: int = 2, points: int = 2, seed: int = 0) -> dict:
+    """App. E.6's gates against sympy: for the scalar :class:`~mamba_dynamics.core.gates.Gate` or GLA's
+    :class:`~mamba_dynamics.core.gates.VectorGate` ``gated``, the largest absolute difference over ``points``
+    random rational points, evaluated with 40 digits, of
+
+    * ``reduction``: the raw recurrence (:func:`~mamba_dynamics.core.scan.selective_scan_symbolic`) minus the
+      closed form (scalar: ``sum_i G_i y_i s_i`` with ``G_i = a(t_i) prod_{j>i} lambda(t_j)``; GLA: ``sum_i y_i
+      u^T diag(D_i) k_i``);
+    * ``dF/dw``: the hand formula of the gate gradient (scalar: ``sum_j (q_j alpha_j + Q_j beta_j) p_j``,
+      ``Q_j = sum_{i<j} q_i``; GLA: ``dF/dW_a[a, :] = sum_j beta_ja E_ja p_j``) minus sympy's derivative of the
+      recurrence;
+    * ``dF/dW_B``, ``dF/dW_C``: ``u r^T`` and ``(W_B r) p_q^T`` with ``r = sum_i G_i y_i p_i`` (GLA: the module
+      :mod:`mamba_dynamics.outliers.gla`'s formulas) minus sympy's.
+
+    All are below 1e-30 when the formulas hold.  Sizes ``D = d+1``, ``l``, ``m``; ``P``'s query label is 0."""
+    from ..core.gates import symbolic_terms
+
+    vector = isinstance(gated, VectorGate)
+    W_B, W_C, w, P = _symbols(D, l, m, vector)
+    P[l, D - 1] = 0
+    F = selective_scan_symbolic(W_B, W_C, w, P, gated)
+    pq = P.row(l).T
+    u = W_C * pq
+    rows = [P.row(j).T for j in range(l + 1)]
+    dsym = sp.Symbol("t_", real=True)
+    if vector:
+        a_, lam_ = symbolic_terms(dsym, gated.decay)
+        T = [w * p for p in rows]  # (m, 1) each
+        alpha = [[lam_.subs(dsym, T[j][a]) for a in range(m)] for j in range(l + 1)]
+        beta = [[sp.diff(sp.log(lam_), dsym).subs(dsym, T[j][a]) for a in range(m)] for j in range(l + 1)]
+        Dg = [[sp.prod([alpha[j][a] for j in range(i + 1, l + 1)]) for a in range(m)] for i in range(l)]
+        k = [W_B * rows[i] for i in range(l)]
+        closed = sum(P[i, D - 1] * sum(u[a] * Dg[i][a] * k[i][a] for a in range(m)) for i in range(l))
+        hand_B = sp.Matrix(m, D, lambda a, d: sum(u[a] * P[i, D - 1] * Dg[i][a] * rows[i][d] for i in range(l)))
+        v = [sum(P[i, D - 1] * Dg[i][a] * k[i][a] for i in range(l)) for a in range(m)]
+        hand_C = sp.Matrix(m, D, lambda a, d: v[a] * pq[d])
+        E = [[sum(P[i, D - 1] * u[a] * Dg[i][a] * k[i][a] for i in range(j)) for a in range(m)]
+             for j in range(l + 1)]
+        hand_w = sp.Matrix(m, D, lambda a, d: sum(beta[j][a] * E[j][a] * rows[j][d] for j in range(l + 1)))
+    else:
+        a_, lam_ = symbolic_terms(dsym, gated)
+        t = [(w.T * p)[0] for p in rows]
+        A = [a_.subs(dsym, x) for x in t]
+        lam = [lam_.subs(dsym, x) for x in t]
+        al = [sp.diff(sp.log(a_), dsym).subs(dsym, x) for x in t]
+        be = [sp.diff(sp.log(lam_), dsym).subs(dsym, x) for x in t]
+        G = [A[i] * sp.prod(lam[i + 1:]) for i in range(l)]
+        s_ = [(rows[i].T * W_B.T * W_C * pq)[0] for i in range(l)]
+        closed = sum(G[i] * P[i, D - 1] * s_[i] for i in range(l))
+        r = sum((G[i] * P[i, D - 1] * rows[i] for i in range(l)), sp.zeros(D, 1))
+        hand_B, hand_C = u * r.T, (W_B * r) * pq.T
+        q = [P[i, D - 1] * s_[i] * G[i] for i in range(l)]
+        hand_w = sp.zeros(D, 1)
+        for j in range(l + 1):
+            coef = (q[j] * al[j] if j < l else 0) + sum(q[:j]) * be[j]
+            hand_w += coef * rows[j]
+    checks = {"reduction": F - closed,
+              "dF/dW_B": sp.Matrix(m, D, lambda a, d: sp.diff(F, W_B[a, d])) - hand_B,
+              "dF/dW_C": sp.Matrix(m, D, lambda a, d: sp.diff(F, W_C[a, d])) - hand_C,
+              "dF/dw": sp.Matrix(*w.shape, lambda a, d: sp.diff(F, w[a, d])) - hand_w}
+    symbols = sorted(set(W_B) | set(W_C) | set(w) | {x for x in P if isinstance(x, sp.Symbol)}, key=str)
+    rng = np.random.default_rng(seed)
+    out = {name: 0.0 for name in checks}
+    for _ in range(points):
+        at = {x: sp.Rational(int(rng.integers(-150, 151)), 100) for x in symbols}
+        for name, expr in checks.items():
+            vals = expr if isinstance(expr, sp.MatrixBase) else [expr]
+            out[name] = max(out[name], max(abs(float(sp.N(e.subs(at), 40))) for e in vals))
+    return out
+
+
 def latex_formulas(l: int = 2) -> dict:
     """LaTeX, generated by sympy, of the gate of eq. (3) and of ``d log G_i / d t_j`` for a prompt of length l."""
     t = sp.symbols(f"t_1:{l + 2}", real=True)
@@ -177,14 +254,15 @@ def _unpack(params: dict):
     return params["W_B"], params["W_C"], params["w"]
 
 
-def make_case(gated: bool):
-    """Random point for the checker: every prompt has a hinge margin at least 0.01 away from the kink."""
+def make_case(gated):
+    """Random point for the checker: every prompt has a hinge margin at least 0.01 away from the kink (``gated``
+    as :func:`~mamba_dynamics.outliers.model.forward` takes it)."""
 
     def random_case(rng: np.random.Generator, scale: float = 1.0):
         D, l, m, B = SIZES["D"], SIZES["l"], SIZES["m"], SIZES["B"]
         W_B = scale * rng.standard_normal((m, D))
         W_C = scale * rng.standard_normal((m, D))
-        w = scale * rng.standard_normal(D)
+        w = scale * rng.standard_normal((m, D) if isinstance(gated, VectorGate) else D)
         P = rng.standard_normal((B, l + 1, D))
         P[:, :l, D - 1] = np.where(rng.random((B, l)) < 0.5, 1.0, -1.0)
         P[:, l, D - 1] = 0.0
@@ -198,25 +276,39 @@ def make_case(gated: bool):
     return random_case
 
 
-def _spec(name: str, gated: bool) -> GradientSpec:
+#: App. E.6's gates at the checked points: a gate exponent and a decay away from their defaults, so that the
+#: check sees them (sympy takes them as the rationals 3 and 9/10)
+GATE_CHECK = {"gret": dict(gate_tau=3.0), "gla": dict(gate_tau=2.5), "retnet": dict(decay=0.9)}
+DESCRIPTIONS = {"mamba": "one-layer Mamba, eq. 3 of arXiv 2510.00399",
+                "lt": "linear Transformer (G == 1), arXiv 2510.00399",
+                "mamba2": "Mamba-2's gate in eq. 3 (App. E.6 of arXiv 2510.00399)",
+                "gret": "gated retention's gate in eq. 3, tau = 3 (App. E.6)",
+                "retnet": "RetNet's fixed decay in eq. 3, gamma = 0.9 (App. E.6)",
+                "gla": "gated linear attention (vector gate) in eq. 3, tau = 2.5 (App. E.6)"}
+
+
+def _spec(name: str) -> GradientSpec:
     """The one-layer model's spec: its kernel and reference are the model object's ``loss_and_grad``, the method
-    training calls (:func:`~mamba_dynamics.core.gradcheck.model_spec`)."""
+    training calls (:func:`~mamba_dynamics.core.gradcheck.model_spec`); sympy differentiates the raw recurrence
+    with the model's gate."""
+    model = REGISTRY.build(OutlierConfig(model=name, **GATE_CHECK.get(name, {})))
+    gated = model.gate if name != "mamba" else True
 
     def symbolic(params, data):
         loss, gB, gC, gw = symbolic_loss_gradients(*_unpack(params), *data, gated)
         return loss, {"W_B": gB, "W_C": gC, "w": gw}
 
     return model_spec(
-        name, REGISTRY.build(OutlierConfig(model=name)), make_case(gated),
+        name, model, make_case(gated),
         lambda params, data: (Params(*_unpack(params)), PromptBatch(*data)), symbolic=symbolic,
-        blocks=("W_B", "W_C", "w"), symbolic_sizes=dict(SIZES),
-        description=("one-layer Mamba, eq. 3 of arXiv 2510.00399" if gated else
-                     "linear Transformer (G == 1), arXiv 2510.00399"),
+        blocks=("W_B", "W_C", "w"), symbolic_sizes=dict(SIZES), description=DESCRIPTIONS[name],
     )
 
 
-MAMBA = _spec("mamba", True)
-LT = _spec("lt", False)
+MAMBA = _spec("mamba")
+LT = _spec("lt")
+#: App. E.6's gates (:mod:`mamba_dynamics.core.gates`, :mod:`mamba_dynamics.outliers.gla`)
+GATED_SPECS = tuple(_spec(name) for name in ("mamba2", "gret", "retnet", "gla"))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -351,7 +443,7 @@ ST_STACK = _st_spec("st-stack", ST_STACK_SIZES, 1.3, 1, 0)
 
 def gradient_specs() -> tuple[GradientSpec, ...]:
     """The family's gradient-check specs, for the caller to register."""
-    return (MAMBA, LT, MAMBA_STACK, LT_STACK, ST, ST_STACK)
+    return (MAMBA, LT, MAMBA_STACK, LT_STACK, ST, ST_STACK) + GATED_SPECS
 
 
 def compare(seed: int = 0, gated: bool = True) -> dict:
