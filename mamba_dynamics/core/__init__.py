@@ -19,7 +19,7 @@ module          job                                                             
 ``stack``       residual stacks of mixer blocks (RMSNorm), forward and backward;      ``stack_forward`` /
                 each block in its cheapest form; one adjoint per form                 ``stack_backward``, ``fast=False``
 ``simd``        fixed-order SIMD intrinsics (dot products, ``gemm`` / ``bmm`` in      ``dot_reference``,
-                register tiles, a vectorisable ``exp``)                               ``gemm_reference``, ...
+                register tiles, a vectorisable ``exp`` and ``log1p``)                 ``gemm_reference``, ...
 ``losses``      hinge loss and slope, 0-1 error, squared loss, ``LossGrad``,          (closed forms)
                 the mean over chunks
 ``optim``       SGD and Adam steps on named parameter blocks                         (a few lines)

@@ -40,6 +40,7 @@ import numpy as np
 from numba import njit
 
 from .gating import _sigmoids_from_exp, softplus
+from .simd import exp_nonpos, log1p_unit
 
 #: the scalar gate kinds and what each is (``--gate`` / model names)
 KINDS = {"mamba": "Mamba: input sigmoid(t), decay 1 - sigmoid(t) (zero-order hold, A = -1; eq. 3)",
@@ -210,24 +211,26 @@ def vector_log_gates_naive(T: np.ndarray, gate: VectorGate) -> np.ndarray:
 @njit(cache=True, inline="always")
 def gate_terms(code: int, t: float, inv_tau: float, gamma: float) -> tuple:
     """``(a, lambda, alpha, beta)`` at one pre-activation ``t`` for the kind ``code`` (:data:`CODES`), from one
-    ``e = exp(-|t|)``, one ``log1p(e)`` where a log is needed and gated retention's ``exp(log sigmoid(t) / tau)``,
-    without cancellation (libm: with the polynomial ``exp`` beside the ``log1p`` call the loop measured 2x slower):
-    ``log sigmoid(t) = -(max(-t, 0) + log1p(e))``, ``softplus(t) = max(t, 0) + log1p(e)`` (Numba, inlined into
-    the kernels' gate passes; Mamba's kernels keep their own one-exp form)."""
+    ``e = exp(-|t|)`` and, where a log is needed, ``log1p(e)``, without cancellation: ``softplus(t) = max(t, 0) +
+    log1p(e)``, ``log sigmoid(t) = -(max(-t, 0) + log1p(e))``, gated retention's decay ``exp(log sigmoid(t) /
+    tau)``.  The ``exp`` and ``log1p`` are :func:`~mamba_dynamics.core.simd.exp_nonpos` and
+    :func:`~mamba_dynamics.core.simd.log1p_unit` (arithmetic alone, within 1 and 3 ulp of libm), so a loop of
+    gate terms vectorises (Numba, inlined into the kernels' gate passes; Mamba's kernels keep their own
+    one-exp form)."""
     if code == 4:  # RetNet
         return 1.0, gamma, 0.0, 0.0
     if code == 0:
         return 1.0, 1.0, 0.0, 0.0
-    e = np.exp(-abs(t))
+    e = exp_nonpos(-abs(t))
     s, k = _sigmoids_from_exp(t, e)
     if code == 1:  # Mamba
         return s, k, k, -s
-    lg = np.log1p(e)
+    lg = log1p_unit(e)
     if code == 2:  # Mamba-2; sigma / Delta = 1 - e^t / 2 + ... is 1 below t = -40 (where both may underflow)
         dt = (t if t > 0.0 else 0.0) + lg
         return dt, k, (s / dt if t >= SMALL_T else 1.0), -s
     lsp = -((-t if t < 0.0 else 0.0) + lg)  # log sigmoid(t), gated retention
-    return 1.0, np.exp(lsp * inv_tau), 0.0, k * inv_tau
+    return 1.0, exp_nonpos(lsp * inv_tau), 0.0, k * inv_tau
 
 
 # --------------------------------------------------------------------------------------------------- sympy

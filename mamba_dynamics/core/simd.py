@@ -530,6 +530,40 @@ def gemm_reference(A: np.ndarray, B: np.ndarray, C: np.ndarray) -> np.ndarray:
     return out
 
 
+@njit(cache=True, inline="always")
+def log1p_unit(e: float) -> float:
+    """``log(1 + e)`` for ``0 <= e <= 1`` (the ``log1p(exp(-|t|))`` of softplus and log-sigmoid), in arithmetic
+    alone so that a loop of it vectorises: ``log(1 + e) = 2 atanh(s)`` with ``s = e / (2 + e)`` in ``[0, 1/3]``, the
+    odd series ``2 s (1 + s^2/3 + s^4/5 + ... + s^32/33)`` by Horner (truncation below 2e-17 relative at ``s =
+    1/3``).  Measured within 3 ulp of libm's ``log1p`` over ``[0, 1]`` and down to 1e-300 (tests/core/test_simd.py);
+    0 at 0, no cancellation for small ``e``.  Not for ``e`` outside ``[0, 1]``."""
+    s = e / (2.0 + e)
+    z = s * s
+    p = 1.0 / 33.0
+    p = p * z + 1.0 / 31.0
+    p = p * z + 1.0 / 29.0
+    p = p * z + 1.0 / 27.0
+    p = p * z + 1.0 / 25.0
+    p = p * z + 1.0 / 23.0
+    p = p * z + 1.0 / 21.0
+    p = p * z + 1.0 / 19.0
+    p = p * z + 1.0 / 17.0
+    p = p * z + 1.0 / 15.0
+    p = p * z + 1.0 / 13.0
+    p = p * z + 1.0 / 11.0
+    p = p * z + 1.0 / 9.0
+    p = p * z + 1.0 / 7.0
+    p = p * z + 1.0 / 5.0
+    p = p * z + 1.0 / 3.0
+    p = p * z + 1.0
+    return 2.0 * s * p
+
+
+def log1p_unit_reference(e: float) -> float:
+    """The C library's ``log1p`` (what :func:`log1p_unit` is measured against)."""
+    return math.log1p(e)
+
+
 def exp_nonpos_reference(x: float) -> float:
     """The C library's ``exp`` (what :func:`exp_nonpos` is measured against)."""
     return math.exp(x)
@@ -537,4 +571,4 @@ def exp_nonpos_reference(x: float) -> float:
 
 __all__ = ["dot", "dot2", "gemv_t", "gemv_t2", "gemm", "bmm", "matmul", "small_product", "SMALL_BYTES", "GEMM_WIDTH",
            "exp_nonpos", "f64_from_bits", "dot_reference", "gemv_t_reference", "gemm_reference",
-           "exp_nonpos_reference"]
+           "exp_nonpos_reference", "log1p_unit", "log1p_unit_reference"]

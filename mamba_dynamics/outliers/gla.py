@@ -75,9 +75,9 @@ def _gla_kernel(P, z, K, U, T, inv_tau, want_grad, F, CA, CB, V):  # pragma: no 
     E = np.empty(m)
     loss = 0.0
     for b in range(B):
-        for j in range(lp1):
-            for a in range(m):
-                _, AL[j, a], _, BE[j, a] = gate_terms(3, T[b, j, a], inv_tau, 1.0)  # gated retention's decay
+        Tb, ALf, BEf = T[b].reshape(lp1 * m), AL.reshape(lp1 * m), BE.reshape(lp1 * m)
+        for q in range(lp1 * m):  # one flat loop: it vectorises (gated retention's decay per coordinate)
+            _, ALf[q], _, BEf[q] = gate_terms(3, Tb[q], inv_tau, 1.0)
         for a in range(m):
             prod[a] = AL[l, a]
         for i in range(l - 1, -1, -1):

@@ -9,7 +9,8 @@ from numba import njit
 from numba.core.errors import TypingError
 
 from mamba_dynamics.core.simd import (bmm, dot, dot2, dot_reference, exp_nonpos, exp_nonpos_reference, gemm,
-                                      gemm_reference, gemv_t, gemv_t2, gemv_t_reference, matmul, small_product)
+                                      gemm_reference, gemv_t, gemv_t2, gemv_t_reference, log1p_unit,
+                                      log1p_unit_reference, matmul, small_product)
 
 
 @njit(cache=True)
@@ -119,6 +120,23 @@ def test_exp_nonpos_special_values():
     assert out[4] == 1.0 and out[5] == 0.0 and out[6] == 0.0 and out[9] == 1.0
     assert out[7] == math.exp(-745.1) == 5e-324  # the smallest subnormal
     assert abs(out[8] - math.exp(-708.4)) <= 5e-324
+
+
+@njit(cache=True, error_model="numpy")
+def _log1p_loop(x, out):
+    for i in range(x.size):
+        out[i] = log1p_unit(x[i])
+
+
+def test_log1p_unit_is_within_three_ulp_of_libm():
+    """Over [0, 1] (uniform, and log-spaced down to 1e-300: no cancellation for small arguments) and at its ends."""
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.random(200_000), np.geomspace(1e-300, 1.0, 100_000), [0.0, 1.0, 5e-324, 1e-17]])
+    out = np.empty_like(x)
+    _log1p_loop(x, out)
+    ref = np.array([log1p_unit_reference(v) for v in x])
+    assert _ulps(out, ref).max() <= 3 and np.mean(_ulps(out, ref) <= 1) > 0.9
+    assert out[-4] == 0.0 and out[-1] == 1e-17
 
 
 @pytest.mark.parametrize("rows", [0, 1, 2, 3, 4, 5, 7, 12])
