@@ -17,6 +17,10 @@ Its adjoint, given ``Gy_t = dLoss/dy_t`` (derivation: docs/derivations.md, "Deep
      (``K_{su} = G_{us} (b_s . c_u) (Gy_u . x_s)``, the loss's weight on the pair), so that
      dLoss/dt_t = (1 - sigma_t) col_t - sigma_t sum_{u>=t} (row_u - col_u)
 
+Every gate of App. E.6's scalar family (:mod:`mamba_dynamics.core.gates`: ``sigma_t`` the input coefficient
+``a(t_t)``, ``a_t`` the decay ``lambda(t_t)``) takes the same forms; its (M4) is ``dLoss/dt_t = alpha_t col_t +
+beta_t sum_{u>=t} (row_u - col_u)`` with the log-slopes ``alpha``, ``beta`` (Mamba: ``1 - sigma_t``, ``-sigma_t``).
+
 (M4) is the regrouping ``d log a_j = sum_{s<j<=u} K_{su} = sum_{u>=j} row_u - sum_{s>=j} col_s``: it needs neither
 the states ``H_{t-1}`` of the reverse scan nor a division by ``a_t``; ``dLoss/dc`` re-runs the forward scan
 (M1), so nothing of size ``T D r`` is stored and memory stays ``O(T D)`` at any length.
@@ -47,21 +51,43 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .gating import sigmoid_pair, softplus
+from .gates import as_gate, gate_terms
+from . import gates as gate_kinds
+from .gating import sigmoid_pair
 from .simd import SMALL_BYTES, bmm, matmul
 
 
+@njit(cache=True, inline="always")
+def _coef_decay(g, t):  # pragma: no cover - compiled
+    """The gate ``g = (code, 1/tau, gamma)``'s input coefficient and decay at ``t``: Mamba's ``(sigmoid(t), 1 -
+    sigmoid(t))`` from one ``exp(-|t|)`` and one division (both without cancellation), the others'
+    :func:`~mamba_dynamics.core.gates.gate_terms`; both 1 without a gate."""
+    if g[0] == 1:
+        return sigmoid_pair(t)
+    a, lam, _, _ = gate_terms(g[0], t, g[1], g[2])
+    return a, lam
+
+
+@njit(cache=True, inline="always")
+def _slopes(g, t, sig, keep):  # pragma: no cover - compiled
+    """``(alpha, beta)`` = the log-slopes of the gate ``g``'s input coefficient and decay at ``t`` (Mamba's from its
+    ``sig``, ``keep``: ``(1 - sigma, -sigma)``)."""
+    if g[0] == 1:
+        return keep, -sig
+    _, _, al, be = gate_terms(g[0], t, g[1], g[2])
+    return al, be
+
+
 @njit(cache=True)
-def _gates_row(Z, n, r, gated, sig, keep):  # pragma: no cover - compiled
-    """``sig = sigmoid(t)``, ``keep = 1 - sigmoid(t)`` ``(T,)`` of sequence ``n`` from its pre-activations
-    ``t = Z[n, :, 2r]``, one ``exp(-|t|)`` and one division each (both without cancellation for any ``t``);
-    both 1 without a gate."""
+def _gates_row(Z, n, r, g, sig, keep):  # pragma: no cover - compiled
+    """The input coefficients ``sig`` and decays ``keep`` ``(T,)`` of sequence ``n`` (:func:`_coef_decay`) from its
+    pre-activations ``t = Z[n, :, 2r]``; both 1 without a gate."""
     for j in range(Z.shape[1]):
-        if not gated:
+        if g[0] == 0:
             sig[j] = 1.0
             keep[j] = 1.0
             continue
-        sig[j], keep[j] = sigmoid_pair(Z[n, j, 2 * r])
+        sig[j], keep[j] = _coef_decay(g, Z[n, j, 2 * r])
 
 
 @njit(cache=True)
@@ -85,15 +111,17 @@ def quadratic_form(T: int, D: int, r: int) -> bool:
 
 
 @njit(cache=True)
-def mix_forward(X, Z, r, gated, first, Y, SIG, KEEP):  # pragma: no cover - compiled
-    """(M1) for a batch.  ``X`` ``(N, T, D)``; ``Z`` ``(N, T, 2r+1)`` the packed projections ``[b, c, t]``
+def mix_forward(X, Z, r, g, first, Y, SIG, KEEP):  # pragma: no cover - compiled
+    """(M1) for a batch, with the gate ``g`` = ``(code, 1/tau, gamma)`` (:func:`gate_args`: Mamba's, another of
+    :mod:`~mamba_dynamics.core.gates`, or none).  ``X`` ``(N, T, D)``; ``Z`` ``(N, T, 2r+1)`` the packed
+    projections ``[b, c, t]``
     (``(N, T, 2r)`` without a gate); writes ``Y`` ``(N, T, D)`` and ``SIG``, ``KEEP`` ``(N, T)`` (both 1 without
     a gate).  One ``(D, r)`` state, in cache.  Outputs before token ``first`` are not read out (left 0): a head
     that reads the last token only needs ``first = T-1``."""
     N, T, D = X.shape
     H = np.empty((D, r))
     for n in range(N):
-        _gates_row(Z, n, r, gated, SIG[n], KEEP[n])
+        _gates_row(Z, n, r, g, SIG[n], KEEP[n])
         H[:, :] = 0.0
         for t in range(T):
             a = KEEP[n, t]
@@ -109,8 +137,9 @@ def mix_forward(X, Z, r, gated, first, Y, SIG, KEEP):  # pragma: no cover - comp
 
 
 @njit(cache=True)
-def mix_adjoint(X, Z, r, Y, Gy, SIG, KEEP, gated, want_gx, GX, dZ):  # pragma: no cover - compiled
-    """(M3)-(M4) for a batch: writes ``GX`` ``(N, T, D)`` (value path) and ``dZ`` ``(N, T, 2r+1)``, the
+def mix_adjoint(X, Z, r, Y, Gy, SIG, KEEP, gp, want_gx, GX, dZ):  # pragma: no cover - compiled
+    """(M3)-(M4) for a batch, gate ``gp`` as :func:`mix_forward`'s ``g``: writes ``GX`` ``(N, T, D)`` (value path)
+    and ``dZ`` ``(N, T, 2r+1)``, the
     gradients ``[dB, dC, dT]`` of the packed projections (``(N, T, 2r)`` without a gate), from ``Gy`` ``(N, T, D)``
     and the forward's ``Y``, ``SIG``, ``KEEP``.  A reverse scan (``Lambda``), then the forward scan again for
     ``dC``; sequences whose ``Gy`` is all zero are skipped (their outputs set to 0).  ``want_gx = False`` leaves
@@ -161,14 +190,15 @@ def mix_adjoint(X, Z, r, Y, Gy, SIG, KEEP, gated, want_gx, GX, dZ):  # pragma: n
                     v[j] += h * g
             for j in range(r):
                 dZ[n, t, r + j] = v[j]
-        if gated:
+        if gp[0] != 0:
             acc = 0.0  # sum_{u >= t} (row_u - col_u)
             for t in range(T - 1, -1, -1):
                 row = 0.0
                 for i in range(D):
                     row += Gy[n, t, i] * Y[n, t, i]
                 acc += row - col[t]
-                dZ[n, t, 2 * r] = KEEP[n, t] * col[t] - SIG[n, t] * acc
+                al, be = _slopes(gp, Z[n, t, 2 * r], SIG[n, t], KEEP[n, t])
+                dZ[n, t, 2 * r] = al * col[t] + be * acc
 
 
 @njit(cache=True)
@@ -187,13 +217,13 @@ def _gate_row(n, t, SIG, KEEP, gated, beta):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _gate_values(Tg, SIG, KEEP):  # pragma: no cover - compiled
-    """``SIG = sigmoid(Tg)``, ``KEEP = 1 - SIG`` ``(N, T)`` from the pre-activations ``Tg`` ``(N, T)`` (a view is
-    fine), by :func:`~mamba_dynamics.core.gating.sigmoid_pair`."""
+def _gate_values(Tg, g, SIG, KEEP):  # pragma: no cover - compiled
+    """The input coefficients ``SIG`` and decays ``KEEP`` ``(N, T)`` of the gate ``g`` from the pre-activations
+    ``Tg`` ``(N, T)`` (a view is fine), by :func:`_coef_decay` (Mamba: ``sigmoid``, ``1 - sigmoid``)."""
     N, T = SIG.shape
     for n in range(N):
         for j in range(T):
-            SIG[n, j], KEEP[n, j] = sigmoid_pair(Tg[n, j])
+            SIG[n, j], KEEP[n, j] = _coef_decay(g, Tg[n, j])
 
 
 @njit(cache=True)
@@ -213,22 +243,23 @@ def _apply_gates(A, SIG, KEEP, gated, first):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _weigh_scores(Tg, gated, first, SIG, KEEP, S):  # pragma: no cover - compiled
+def _weigh_scores(Tg, g, first, SIG, KEEP, S):  # pragma: no cover - compiled
     """The gates ``SIG``, ``KEEP`` ``(N, T)`` from ``Tg`` (:func:`_gate_values`; both 1 without a gate) and the
     scores ``S`` ``(N, T - first, T)`` weighted by the gate products (:func:`_apply_gates`), in one call."""
-    if gated:
-        _gate_values(Tg, SIG, KEEP)
+    if g[0] != 0:
+        _gate_values(Tg, g, SIG, KEEP)
     else:
         SIG[:, :] = 1.0
         KEEP[:, :] = 1.0
-    _apply_gates(S, SIG, KEEP, gated, first)
+    _apply_gates(S, SIG, KEEP, g[0] != 0, first)
 
 
 @njit(cache=True)
-def _gate_grad(C, S, SIG, KEEP, first, dT):  # pragma: no cover - compiled
-    """(M4): ``dT[n, t] = (1 - sigma_t) col_t - sigma_t sum_{u >= t} (row_u - col_u)`` ``(N, T)`` from the row
-    sums ``row`` (rows read out; 0 before) and column sums ``col`` of the pair weights ``K = C * S`` ``(N, T -
-    first, T)``, summed in one pass per sequence (``K`` is never stored)."""
+def _gate_grad(C, S, SIG, KEEP, Tg, g, first, dT):  # pragma: no cover - compiled
+    """(M4): ``dT[n, t] = alpha_t col_t + beta_t sum_{u >= t} (row_u - col_u)`` ``(N, T)`` (Mamba: ``alpha = 1 -
+    sigma``, ``beta = -sigma``; the others from ``Tg``, :func:`_slopes`) from the row sums ``row`` (rows read out;
+    0 before) and column sums ``col`` of the pair weights ``K = C * S`` ``(N, T - first, T)``, summed in one pass
+    per sequence (``K`` is never stored)."""
     N, R, T = C.shape
     row = np.empty(R)
     col = np.empty(T)
@@ -246,28 +277,30 @@ def _gate_grad(C, S, SIG, KEEP, first, dT):  # pragma: no cover - compiled
             if t >= first:
                 acc += row[t - first]
             acc -= col[t]
-            dT[n, t] = KEEP[n, t] * col[t] - SIG[n, t] * acc
+            al, be = _slopes(g, Tg[n, t], SIG[n, t], KEEP[n, t])
+            dT[n, t] = al * col[t] + be * acc
 
 
 @njit(cache=True, error_model="numpy")
-def pairs_forward_kernel(X, Bp, Cp, Tg, gated, first, Y, SIG, KEEP, S):  # pragma: no cover - compiled
+def pairs_forward_kernel(X, Bp, Cp, Tg, g, first, Y, SIG, KEEP, S):  # pragma: no cover - compiled
     """:func:`mix_forward_pairs` in one call: ``S = Cp Bp^T``, the gates (:func:`_weigh_scores`), ``Y = S X``
     (each product per sequence one fixed-order :func:`~mamba_dynamics.core.simd.gemm`, :func:`bmm`)."""
     bmm(Cp, Bp.transpose(0, 2, 1), S, False)
-    _weigh_scores(Tg, gated, first, SIG, KEEP, S)
+    _weigh_scores(Tg, g, first, SIG, KEEP, S)
     bmm(S, X, Y, False)
 
 
 @njit(cache=True, error_model="numpy")
-def pairs_adjoint_kernel(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, want_gx, dB, want_db, dC, dT,
+def pairs_adjoint_kernel(X, Bp, Cp, Gy, SIG, KEEP, Tg, g, first, S, GX, want_gx, dB, want_db, dC, dT,
                          C):  # pragma: no cover - compiled
-    """:func:`mix_adjoint_pairs` in one call (``GX``, ``dB`` written only when ``want_gx``, ``want_db``)."""
+    """:func:`mix_adjoint_pairs` in one call (``GX``, ``dB`` written only when ``want_gx``, ``want_db``; ``Tg`` the
+    gate pre-activations, read by gates other than Mamba's)."""
     bmm(Gy, X.transpose(0, 2, 1), C, False)  # C = Gy X^T
     if want_gx:
         bmm(S.transpose(0, 2, 1), Gy, GX, False)  # GX = S^T Gy
-    if gated:  # (M4) from the pair weights K = C * S
-        _gate_grad(C, S, SIG, KEEP, first, dT)
-    _apply_gates(C, SIG, KEEP, gated, first)  # M = G * C
+    if g[0] != 0:  # (M4) from the pair weights K = C * S
+        _gate_grad(C, S, SIG, KEEP, Tg, g, first, dT)
+    _apply_gates(C, SIG, KEEP, g[0] != 0, first)  # M = G * C
     if want_db:
         bmm(C.transpose(0, 2, 1), Cp, dB, False)  # dB = M^T Cp
     bmm(C, Bp, dC, False)  # dC = M Bp
@@ -290,57 +323,70 @@ def mix_forward_pairs(X, Bp, Cp, Tg, gated, first, Y, SIG, KEEP, S):
     scores ``S[n, t - first, s] = G_ts (b_s . c_t)`` ``(N, T - first, T)``, kept for the adjoint (the gate
     products themselves are remade where needed, never stored).  Per token ``(T/2)(D + r)`` multiply-adds."""
     if pairs_small(X.shape[1], X.shape[2], Bp.shape[2]):
-        pairs_forward_kernel(X, Bp, Cp, Tg, bool(gated), first, Y, SIG, KEEP, S)
+        pairs_forward_kernel(X, Bp, Cp, Tg, gate_args(gated), first, Y, SIG, KEEP, S)
         return
     matmul(Cp, Bp.transpose(0, 2, 1), S)
-    _weigh_scores(Tg, bool(gated), first, SIG, KEEP, S)
+    _weigh_scores(Tg, gate_args(gated), first, SIG, KEEP, S)
     matmul(S, X, Y)
 
 
-def mix_adjoint_pairs(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, dB, dC, dT, C=None):
+def mix_adjoint_pairs(X, Bp, Cp, Gy, SIG, KEEP, gated, first, S, GX, dB, dC, dT, C=None, Tg=None):
     """(M3)-(M4) for a batch in the pairwise form, from the forward's weighted scores ``S = G * (C B^T)`` and
     gates: ``C = Gy X^T``, ``M = G * C``, ``GX = S^T Gy``, ``dB = M^T C``, ``dC = M B``, and (M4) from the row
     and column sums of ``K = C * S`` (:func:`_gate_grad`), in one Numba call (:func:`pairs_adjoint_kernel`; long
     sequences: batched products).  Shapes as :func:`mix_forward_pairs`, with ``Gy`` ``(N, T - first, D)`` at the
     rows read out; writes ``GX`` ``(N, T, D)``, ``dB`` ``(N, T, r)``, ``dC`` ``(N, T - first, r)`` and ``dT``
-    ``(N, T)``; ``GX`` or ``dB`` None: not wanted (skipped); ``dT`` is ignored without a gate.  Returns ``M = G *
-    (Gy X^T)`` ``(N, T - first, T)``, written into ``C`` when given (a reused array: a fresh one of a megabyte
-    faults in every page)."""
+    ``(N, T)``; ``GX`` or ``dB`` None: not wanted (skipped); ``dT`` is ignored without a gate; ``Tg`` ``(N, T)`` the
+    gate pre-activations, needed by the gates of :mod:`~mamba_dynamics.core.gates` other than Mamba's.  Returns
+    ``M = G * (Gy X^T)`` ``(N, T - first, T)``, written into ``C`` when given (a reused array: a fresh one of a
+    megabyte faults in every page)."""
+    g = gate_args(gated)
+    if Tg is None:
+        if g[0] not in (0, 1):
+            raise ValueError("the gate pre-activations Tg are needed by gates other than Mamba's")
+        Tg = SIG  # unread
     if C is None:
         C = np.empty((len(X), Gy.shape[1], X.shape[1]))
     if pairs_small(X.shape[1], X.shape[2], Bp.shape[2]):
         none = np.empty((0, 0, 0))
-        pairs_adjoint_kernel(X, Bp, Cp, np.ascontiguousarray(Gy), SIG, KEEP, bool(gated), first, S,
+        pairs_adjoint_kernel(X, Bp, Cp, np.ascontiguousarray(Gy), SIG, KEEP, Tg, g, first, S,
                              none if GX is None else GX, GX is not None, none if dB is None else dB, dB is not None,
                              dC, dT, C)
         return C
     matmul(Gy, X.transpose(0, 2, 1), C)  # (N, T - first, T): Gy_t . x_s
     if GX is not None:
         matmul(S.transpose(0, 2, 1), Gy, GX)
-    if gated:  # (M4) from the pair weights K = C * S: row sums over s, column sums over t
-        _gate_grad(C, S, SIG, KEEP, first, dT)
-    _apply_gates(C, SIG, KEEP, bool(gated), first)  # M = G * C
+    if g[0] != 0:  # (M4) from the pair weights K = C * S: row sums over s, column sums over t
+        _gate_grad(C, S, SIG, KEEP, Tg, g, first, dT)
+    _apply_gates(C, SIG, KEEP, g[0] != 0, first)  # M = G * C
     if dB is not None:
         matmul(C.transpose(0, 2, 1), Cp, dB)
     matmul(C, Bp, dC)
     return C
 
 
-def gate_matrix_reference(Tg: np.ndarray, gated: bool = True) -> np.ndarray:
-    """``G[n, t, s] = G_{ts}`` ``(N, T, T)`` of (M2) from ``Tg`` ``(N, T)``, built in log space; zero for
-    ``s > t``; all ones on and below the diagonal for linear attention."""
+def gate_args(gated) -> tuple:
+    """``(code, 1/tau, gamma)`` of ``gated`` (a :class:`~mamba_dynamics.core.gates.Gate`, or True for Mamba's,
+    False for none): what the Numba kernels take as ``g``."""
+    return as_gate(gated).args
+
+
+def gate_matrix_reference(Tg: np.ndarray, gated=True) -> np.ndarray:
+    """``G[n, t, s] = G_{ts}`` ``(N, T, T)`` of (M2) from ``Tg`` ``(N, T)``, built in log space (``log a(t_s) +
+    sum_{s<j<=t} log lambda(t_j)`` for the gate ``gated``, :mod:`~mamba_dynamics.core.gates`); zero for ``s > t``;
+    all ones on and below the diagonal for linear attention."""
+    gate = as_gate(gated)
     N, T = Tg.shape
     low = np.tril(np.ones((T, T)))
-    if not gated:
+    if not gate:
         return np.broadcast_to(low, (N, T, T)).copy()
-    log_keep = -softplus(Tg)  # log a_j
-    cum = np.cumsum(log_keep, axis=1)  # cum[t] = sum_{j<=t} log a_j
-    log_G = -softplus(-Tg)[:, None, :] + cum[:, :, None] - cum[:, None, :]  # log sigma_s + sum_{s<j<=t} log a_j
+    cum = np.cumsum(gate_kinds.log_decay(Tg, gate), axis=1)  # cum[t] = sum_{j<=t} log lambda_j
+    log_G = gate_kinds.log_coef(Tg, gate)[:, None, :] + cum[:, :, None] - cum[:, None, :]
     with np.errstate(over="ignore"):
-        return np.where(low[None] > 0, np.exp(np.minimum(log_G, 0.0)), 0.0)
+        return np.where(low[None] > 0, np.exp(np.where(low[None] > 0, log_G, 0.0)), 0.0)
 
 
-def mix_forward_reference(X: np.ndarray, Bp: np.ndarray, Cp: np.ndarray, Tg: np.ndarray, gated: bool = True):
+def mix_forward_reference(X: np.ndarray, Bp: np.ndarray, Cp: np.ndarray, Tg: np.ndarray, gated=True):
     """(M2) in NumPy: ``Y`` ``(N, T, D)``.  Shapes as :func:`mix_forward`."""
     G = gate_matrix_reference(Tg, gated)
     S = np.einsum("nsr,ntr->nts", Bp, Cp)  # S[n, t, s] = b_s . c_t
@@ -348,28 +394,28 @@ def mix_forward_reference(X: np.ndarray, Bp: np.ndarray, Cp: np.ndarray, Tg: np.
 
 
 def mix_adjoint_reference(X: np.ndarray, Bp: np.ndarray, Cp: np.ndarray, Tg: np.ndarray, Gy: np.ndarray,
-                          gated: bool = True):
+                          gated=True):
     """The derivative of (M2) written out, in NumPy: ``(GX, dB, dC, dT)`` as :func:`mix_adjoint`, with
-    ``dG_{ts}/dt_j = G_{ts} [(1 - sigma_s) 1{j = s} - sigma_j 1{s < j <= t}]`` summed explicitly."""
+    ``dG_{ts}/dt_j = G_{ts} [alpha_s 1{j = s} + beta_j 1{s < j <= t}]`` (Mamba: ``alpha = 1 - sigma``, ``beta =
+    -sigma``) summed explicitly."""
+    gate = as_gate(gated)
     N, T, D = X.shape
-    G = gate_matrix_reference(Tg, gated)
+    G = gate_matrix_reference(Tg, gate)
     S = np.einsum("nsr,ntr->nts", Bp, Cp)
     C = np.einsum("ntd,nsd->nts", Gy, X)  # C[n, t, s] = Gy_t . x_s
     GX = np.einsum("nts,ntd->nsd", G * S, Gy)
     M = G * C
     dB = np.einsum("nts,ntr->nsr", M, Cp)
     dC = np.einsum("nts,nsr->ntr", M, Bp)
-    if not gated:
+    if not gate:
         return GX, dB, dC, np.zeros((N, T))
     K = M * S  # (N, t, s)
-    sig = np.exp(-softplus(-Tg))
-    keep = np.exp(-softplus(Tg))
     idx = np.arange(T)
     between = (idx[None, :, None] < idx[None, None, :]) & (idx[None, None, :] <= idx[:, None, None])
     # between[t, s, j] = 1{s < j <= t}
-    dT = keep * np.einsum("nts->ns", K)  # the (1 - sigma_s) 1{j = s} term
-    dT -= sig * np.einsum("nts,tsj->nj", K, between.astype(float))
+    dT = gate_kinds.dlog_coef(Tg, gate) * np.einsum("nts->ns", K)  # the alpha_s 1{j = s} term
+    dT += gate_kinds.dlog_decay(Tg, gate) * np.einsum("nts,tsj->nj", K, between.astype(float))
     return GX, dB, dC, dT
 
 
-__all__ = ["quadratic_form", "mix_forward", "mix_adjoint", "mix_forward_pairs", "mix_adjoint_pairs", "mix_forward_reference", "mix_adjoint_reference", "gate_matrix_reference"]
+__all__ = ["gate_args", "quadratic_form", "mix_forward", "mix_adjoint", "mix_forward_pairs", "mix_adjoint_pairs", "mix_forward_reference", "mix_adjoint_reference", "gate_matrix_reference"]

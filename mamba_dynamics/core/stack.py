@@ -53,7 +53,7 @@ from scipy.linalg.blas import dgemm
 
 from .attention import (Attention, softmax_adjoint_reference, softmax_forward_reference, softmax_mix,
                         softmax_mix_adjoint)
-from .mixer import (mix_adjoint, mix_adjoint_pairs, mix_adjoint_reference, mix_forward, mix_forward_pairs,
+from .mixer import (gate_args, mix_adjoint, mix_adjoint_pairs, mix_adjoint_reference, mix_forward, mix_forward_pairs,
                     mix_forward_reference, quadratic_form)
 from .simd import matmul, small_product
 from .workspace import Workspace, getter
@@ -367,7 +367,7 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
     SIG, KEEP = get("SIG" + tag, (N, T)), get("KEEP" + tag, (N, T))
     if form == "scan":
         Yfull = Y if first == 0 else get("Yfull" + tag, X.shape)
-        mix_forward(X, Z, r, bool(gated), first, Yfull, SIG, KEEP)
+        mix_forward(X, Z, r, gate_args(gated), first, Yfull, SIG, KEEP)
         if first > 0:
             Y[...] = Yfull[:, first:]
         elif out is not None:  # the adjoint reads the outputs: keep them apart from ``out``
@@ -379,7 +379,7 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
             Bp, Cp, Tg = X, Z[:, first:, g:], Z[:, :, 0]
         else:
             Bp, Cp, Tg = Z[:, :, :r], Z[:, first:, r:2 * r], Z[:, :, 2 * r if gated else 0]
-        mix_forward_pairs(X, Bp, Cp, Tg, bool(gated), first, Y, SIG, KEEP, S)
+        mix_forward_pairs(X, Bp, Cp, Tg, gated, first, Y, SIG, KEEP, S)
     return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull)
 
 
@@ -465,7 +465,7 @@ def _adjoint_scan(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> Block
         Gy = get("Gy", X.shape)
         Gy[:, :first] = 0.0
         Gy[:, first:] = G
-    mix_adjoint(X, f.Z, r, f.Yfull, Gy, f.SIG, f.KEEP, bool(gated), want_gx, GU, dZ)
+    mix_adjoint(X, f.Z, r, f.Yfull, Gy, f.SIG, f.KEEP, gate_args(gated), want_gx, GU, dZ)
     return BlockAdjoint(GU, None, dZ, False)
 
 
@@ -475,8 +475,9 @@ def _adjoint_pairs(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> Bloc
     GU = get(buf, X.shape) if want_gx else None
     dZ = get("dZ", Z.shape)
     dZ[:, :first, r:2 * r] = 0.0
-    mix_adjoint_pairs(X, Z[:, :, :r], Z[:, first:, r:2 * r], G, f.SIG, f.KEEP, bool(gated), first, f.S, GU,
-                      dZ[:, :, :r], dZ[:, first:, r:2 * r], dZ[:, :, 2 * r if gated else 0], get("C", f.S.shape))
+    mix_adjoint_pairs(X, Z[:, :, :r], Z[:, first:, r:2 * r], G, f.SIG, f.KEEP, gated, first, f.S, GU,
+                      dZ[:, :, :r], dZ[:, first:, r:2 * r], dZ[:, :, 2 * r if gated else 0], get("C", f.S.shape),
+                      Z[:, :, 2 * r if gated else 0])
     return BlockAdjoint(GU, None, dZ, False)
 
 
@@ -490,9 +491,9 @@ def _adjoint_factored(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> B
     GB = get("GB", X.shape) if want_gx else None
     dZ = get("dZ", f.Z.shape)
     one = want_gx and first == X.shape[1] - 1
-    M = mix_adjoint_pairs(X, X, f.Z[:, first:, g:], G, f.SIG, f.KEEP, bool(gated), first, f.S,
+    M = mix_adjoint_pairs(X, X, f.Z[:, first:, g:], G, f.SIG, f.KEEP, gated, first, f.S,
                           None if one else GU, None if one else GB, dZ[:, first:, g:], dZ[:, :, 0],
-                          get("C", f.S.shape))
+                          get("C", f.S.shape), f.Z[:, :, 0])
     if one:
         _query_paths(f.S[:, 0], G[:, 0], M[:, 0], f.Z[:, -1, g:], dZ[:, :, 0], w_k, bool(gated), GU)
         GB = None

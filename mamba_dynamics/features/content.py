@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from ..core.losses import LossGrad, hinge_loss, mean_over_chunks
-from ..core.mixer import pairs_adjoint_kernel, pairs_forward_kernel, pairs_small
+from ..core.mixer import gate_args, pairs_adjoint_kernel, pairs_forward_kernel, pairs_small
 from ..core.simd import gemm
 from ..core.stack import _weights, block_form, block_grads, stack_forward
 from ..core.workspace import Workspace
@@ -54,7 +54,7 @@ def content_outputs(params, X: np.ndarray, work: Workspace | None = None) -> np.
 
 
 @njit(cache=True, error_model="numpy")
-def content_pass(X, WkT, factored, V, Vt, a, y, block, group, F, dWk, dVt):
+def content_pass(X, WkT, factored, g, V, Vt, a, y, block, group, F, dWk, dVt):
     """The Eq. 5-6 model's loss and gradients in one Numba call, ``block`` sequences at a time, every array of a
     block in the core's cache (the shared mixer's one-call pairwise kernels,
     :func:`~mamba_dynamics.core.mixer.pairs_forward_kernel` and
@@ -91,9 +91,9 @@ def content_pass(X, WkT, factored, V, Vt, a, y, block, group, F, dWk, dVt):
         Zb = Z[:nb]
         gemm(Xb, 0, D, 1, WkT, 0, P, Zb, 0, P, nb * T, D, P, False)
         if factored:
-            pairs_forward_kernel(Xb, Xb, Zb[:, :, 1:], Zb[:, :, 0], True, 0, Y[:nb], SIG[:nb], KEEP[:nb], S[:nb])
+            pairs_forward_kernel(Xb, Xb, Zb[:, :, 1:], Zb[:, :, 0], g, 0, Y[:nb], SIG[:nb], KEEP[:nb], S[:nb])
         else:
-            pairs_forward_kernel(Xb, Zb[:, :, :r], Zb[:, :, r:2 * r], Zb[:, :, 2 * r], True, 0, Y[:nb], SIG[:nb],
+            pairs_forward_kernel(Xb, Zb[:, :, :r], Zb[:, :, r:2 * r], Zb[:, :, 2 * r], g, 0, Y[:nb], SIG[:nb],
                                  KEEP[:nb], S[:nb])
         na = head_pass(Y[:nb], V, Vt, a, y[b0:b0 + nb], F[b0:b0 + nb], active, Gy, dVt, True, group, N)
         if na == 0:
@@ -108,11 +108,12 @@ def content_pass(X, WkT, factored, V, Vt, a, y, block, group, F, dWk, dVt):
                 S[j] = S[i]
         Xs, Zs, dZs = Xa[:na], Z[:na], dZ[:na]
         if factored:
-            pairs_adjoint_kernel(Xs, Xs, Zs[:, :, 1:], Gy[:na], SIG[:na], KEEP[:na], True, 0, S[:na], none, False,
-                                 none, False, dZs[:, :, 1:], dZs[:, :, 0], C[:na])
+            pairs_adjoint_kernel(Xs, Xs, Zs[:, :, 1:], Gy[:na], SIG[:na], KEEP[:na], Zs[:, :, 0], g, 0, S[:na],
+                                 none, False, none, False, dZs[:, :, 1:], dZs[:, :, 0], C[:na])
         else:
-            pairs_adjoint_kernel(Xs, Zs[:, :, :r], Zs[:, :, r:2 * r], Gy[:na], SIG[:na], KEEP[:na], True, 0, S[:na],
-                                 none, False, dZs[:, :, :r], True, dZs[:, :, r:2 * r], dZs[:, :, 2 * r], C[:na])
+            pairs_adjoint_kernel(Xs, Zs[:, :, :r], Zs[:, :, r:2 * r], Gy[:na], SIG[:na], KEEP[:na], Zs[:, :, 2 * r],
+                                 g, 0, S[:na], none, False, dZs[:, :, :r], True, dZs[:, :, r:2 * r],
+                                 dZs[:, :, 2 * r], C[:na])
         gemm(dZs, 0, 1, P, Xs, 0, D, dWk, 0, D, P, na * T, D, True)
 
 
@@ -134,7 +135,8 @@ def content_grads(params, X: np.ndarray, y: np.ndarray, want_wbc: bool = True, w
         V = f64(params.V)
         Wk = _weights(W_B, W_C, w, True, form)[0]
         F, dWk, dVt = np.empty(N), np.zeros(Wk.shape), np.zeros((D, V.shape[0]))
-        content_pass(X, transpose(Wk), form == "factored", V, transpose(V), f64(params.a), y, PASS_BLOCK,
+        content_pass(X, transpose(Wk), form == "factored", gate_args(True), V, transpose(V), f64(params.a), y,
+                     PASS_BLOCK,
                      HEAD_GROUP, F, dWk, dVt)
         dW_B, dW_C, dw = block_grads(dWk, W_B[0], W_C[0], form, True)
         grads = {"w": dw.copy(), "V": dVt.T.copy()}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mamba_dynamics.core import mixer
+from mamba_dynamics.core.gates import Gate
 from mamba_dynamics.core.stack import (CHUNK_ABOVE, CHUNK_BYTES, EPS, FORMS, _residual_rms_kernel, block_form,
                                        rms_norm_reference, sequence_chunks, stack_backward, stack_forward)
 from mamba_dynamics.core.workspace import Workspace
@@ -18,12 +19,14 @@ def _case(rng, N, T, D, r, scale=1.0):
 
 
 def _run(kind, X, Z, r, gated, first, Gy):
+    """``gated``: True / False or a :class:`~mamba_dynamics.core.gates.Gate`."""
     N, T, D = X.shape
     Y, SIG, KEEP = np.empty_like(X), np.empty((N, T)), np.empty((N, T))
     GX, dZ = np.empty_like(X), np.empty((N, T, Z.shape[2]))
     if kind == "scan":
-        mixer.mix_forward(X, Z, r, gated, first, Y, SIG, KEEP)
-        mixer.mix_adjoint(X, Z, r, Y, Gy, SIG, KEEP, gated, True, GX, dZ)
+        g = mixer.gate_args(gated)
+        mixer.mix_forward(X, Z, r, g, first, Y, SIG, KEEP)
+        mixer.mix_adjoint(X, Z, r, Y, Gy, SIG, KEEP, g, True, GX, dZ)
     else:
         S, Yr = np.empty((N, T - first, T)), np.zeros((N, T, D))
         Bp, Cp, Tg = Z[:, :, :r], Z[:, first:, r:2 * r], Z[:, :, 2 * r if gated else 0]
@@ -31,7 +34,7 @@ def _run(kind, X, Z, r, gated, first, Gy):
         Y[...] = Yr
         dZ[:, :first, r:2 * r] = 0.0
         mixer.mix_adjoint_pairs(X, Bp, Cp, Gy[:, first:], SIG, KEEP, gated, first, S, GX, dZ[:, :, :r],
-                                dZ[:, first:, r:2 * r], dZ[:, :, 2 * r if gated else 0])
+                                dZ[:, first:, r:2 * r], dZ[:, :, 2 * r if gated else 0], Tg=Tg)
     return Y, GX, dZ
 
 
@@ -59,6 +62,45 @@ def test_mixer_kernels_equal_the_closed_form(kind, gated, first):
     GXr, dBr, dCr, dTr = mixer.mix_adjoint_reference(X, Bp, Cp, Tg, Gy, gated)
     for got, want in ((GX, GXr), (dZ[:, :, :r], dBr), (dZ[:, :, r:2 * r], dCr)) + (((dZ[:, :, 2 * r], dTr),) if gated else ()):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12 * np.abs(want).max())
+
+
+GATES = [Gate("mamba2"), Gate("gret", tau=3.0), Gate("retnet", gamma=0.9)]
+
+
+@pytest.mark.parametrize("kind", ["scan", "pairs", "pairs-blas"])
+@pytest.mark.parametrize("gate", GATES, ids=lambda g: g.kind)
+def test_mixer_kernels_take_every_gate_of_the_family(kind, gate):
+    """App. E.6's scalar gates (core.gates) through both Numba forms against the closed forms, and the gate
+    gradient against central differences of (M2)."""
+    rng = np.random.default_rng(4)
+    N, T, D, r = (2, 70, 60, 4) if kind == "pairs-blas" else (3, 8, 5, 4)
+    X, Z = _case(rng, N, T, D, r, 2.0)
+    Gy = rng.standard_normal((N, T, D))
+    Y, GX, dZ = _run(kind, X, Z, r, gate, 0, Gy)
+    Bp, Cp, Tg = Z[:, :, :r], Z[:, :, r:2 * r], Z[:, :, 2 * r].copy()
+    np.testing.assert_allclose(Y, mixer.mix_forward_reference(X, Bp, Cp, Tg, gate), rtol=1e-12, atol=1e-13)
+    ref = mixer.mix_adjoint_reference(X, Bp, Cp, Tg, Gy, gate)
+    for got, want in zip((GX, dZ[:, :, :r], dZ[:, :, r:2 * r], dZ[:, :, 2 * r]), ref):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12 * (np.abs(want).max() + 1e-300))
+    if kind != "pairs":
+        return
+    eps = 1e-6
+    for n, t in [(0, 0), (1, 3), (2, 7)]:
+        hi, lo = Tg.copy(), Tg.copy()
+        hi[n, t] += eps
+        lo[n, t] -= eps
+        fd = np.sum(Gy * (mixer.mix_forward_reference(X, Bp, Cp, hi, gate)
+                          - mixer.mix_forward_reference(X, Bp, Cp, lo, gate))) / (2 * eps)
+        assert abs(fd - dZ[n, t, 2 * r]) < 1e-6 * (1 + abs(fd))
+
+
+def test_mamba_through_the_gate_argument_is_bit_for_bit_the_flag():
+    rng = np.random.default_rng(6)
+    X, Z = _case(rng, 3, 9, 5, 4, 2.0)
+    Gy = rng.standard_normal(X.shape)
+    for kind in ("scan", "pairs"):
+        a, b = _run(kind, X, Z, 4, True, 0, Gy), _run(kind, X, Z, 4, Gate("mamba"), 0, Gy)
+        assert all(np.array_equal(u, v) for u, v in zip(a, b))
 
 
 def test_gate_gradient_is_the_derivative_of_the_closed_form():
