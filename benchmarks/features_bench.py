@@ -17,6 +17,7 @@ sizes: each framework ten steps in a row per round, as a training loop runs them
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -27,7 +28,11 @@ from benchmarks.step_bench import (cost_exponents, format_ms_row, load_framework
                                    parse_bench_arguments, print_steady_table, print_table_header, print_verdicts,
                                    time_frameworks)
 
-BLOCKS = {"ssm": ("w", "W_B", "W_C", "V"), "lt-mlp": ("W", "V"), "st-mlp": ("W", "V")}
+BLOCKS = {"ssm": ("w", "W_B", "W_C", "V"), "lt-mlp": ("W", "V"), "st-mlp": ("W", "V"),
+          # the Eq. 5 mixer with 2510.00399 App. E.6's gates (--gate-type; RetNet's w is not trained)
+          "ssm-mamba2": ("w", "W_B", "W_C", "V"), "ssm-gret": ("w", "W_B", "W_C", "V"), "ssm-retnet": ("W_B", "W_C", "V")}
+#: the gates' settings in every framework (the config defaults)
+GATE_TAU, GATE_GAMMA = 16.0, 1.0 - 2.0 ** -5
 
 
 def make_case(model: str, N: int, L: int, d: int, m: int = 40, seed: int = 0):
@@ -35,7 +40,7 @@ def make_case(model: str, N: int, L: int, d: int, m: int = 40, seed: int = 0):
     (:func:`mamba_dynamics.features.data.one_layer_point`)."""
     from mamba_dynamics.features.data import one_layer_point
 
-    return one_layer_point(model, N, L, d, m, seed)
+    return one_layer_point(model.split("-")[0] if model.startswith("ssm") else model, N, L, d, m, seed)
 
 
 def counted_flops(model: str, N: int, L: int, d: int, m: int) -> float:
@@ -51,7 +56,7 @@ def counted_flops(model: str, N: int, L: int, d: int, m: int) -> float:
         if L >= 2 * d:
             return head + 2.0 * N * L * 6 * d * d
         return head + 2.0 * N * (L * (L + 1) / 2) * 4 * d + 2.0 * N * L * d * d
-    r = d
+    r = d  # (every gate of the Eq. 5 mixer counted as Mamba's)
     mixer = N * (L * (L + 1) / 2) * (6 * r + 10 * d) if L <= 2 * r else N * L * d * r * 12.0
     return head + mixer + 8.0 * N * L * d * r
 
@@ -65,6 +70,8 @@ def make_numba(reference: bool = False):
     models = {"ssm": REGISTRY.build(FeaturesConfig(model="ssm", wbc="trained")),
               "lt-mlp": REGISTRY.build(FeaturesConfig(model="lt-mlp")),
               "st-mlp": REGISTRY.build(FeaturesConfig(model="st-mlp"))}  # global, temperature 1, one head
+    for kind in ("mamba2", "gret", "retnet"):
+        models[f"ssm-{kind}"] = REGISTRY.build(FeaturesConfig(model="ssm", wbc="trained", gate_type=kind))
 
     def convert(case):
         p, X, y, a = case
@@ -87,11 +94,20 @@ def _loss(xp, softplus, model, blocks, X, y, a):
     gate products, or causal linear attention; the Eq. 6 head."""
     N, L, d = X.shape
     tril = xp.tril(xp.ones((L, L), dtype=X.dtype))
-    if model == "ssm":
-        w, W_B, W_C, V = blocks
-        t = X @ w
-        csum = xp.cumsum(-softplus(t), -1)
-        log_beta = (-softplus(-t))[:, None, :] + csum[:, :, None] - csum[:, None, :]
+    if model.startswith("ssm"):
+        kind = model[4:] or "mamba"
+        if kind == "retnet":  # a fixed decay: w enters nothing (zero, as the Numba model's is not trained)
+            W_B, W_C, V = blocks
+            t = X[..., 0] * 0.0
+        else:
+            w, W_B, W_C, V = blocks
+            t = X @ w
+        lead, c = {"mamba": lambda: (-softplus(-t), -softplus(t)),
+                   "mamba2": lambda: (xp.log(softplus(t)), -softplus(t)),
+                   "gret": lambda: (0.0 * t, -softplus(-t) / GATE_TAU),
+                   "retnet": lambda: (0.0 * t, 0.0 * t + math.log(GATE_GAMMA))}[kind]()
+        csum = xp.cumsum(c, -1)
+        log_beta = lead[:, None, :] + csum[:, :, None] - csum[:, None, :]
         beta = xp.exp(xp.where(tril > 0, log_beta, -xp.inf * xp.ones_like(log_beta)))
         S = xp.einsum("nsr,nlr->nls", X @ W_B, X @ W_C)
         Y = xp.einsum("nls,nsd->nld", beta * S, X)
@@ -176,7 +192,7 @@ def main(argv=None) -> int:
     names = list(loaded)
     print("\nmedian time of one full-batch step (loss + every gradient); ratio = median over paired rounds of "
           "time / Numba time")
-    print_table_header(f"{'model':<7} {'N':>5} {'L':>5} {'d':>4}", names, "ms", 10)
+    print_table_header(f"{'model':<10} {'N':>5} {'L':>5} {'d':>4}", names, "ms", 10)
     per_token, verdicts = {}, []
     for model in BLOCKS:
         for N, L, d in sizes:
@@ -185,21 +201,21 @@ def main(argv=None) -> int:
             times, ratios = time_frameworks(loaded, case, model, budget, f"{model}, N={N}, L={L}, d={d}",
                                             skip=("numpy",) if N * L * L * d > 2e8 else ())
             gflops = counted_flops(model, N, L, d, case[3].size) / times["numba"] / 1e9
-            lead = f"{model:<7} {N:>5} {L:>5} {d:>4}"
+            lead = f"{model:<10} {N:>5} {L:>5} {d:>4}"
             print(format_ms_row(lead, times, ratios, names, gflops), flush=True)
             if (N, L, d) == sizes[0]:
                 verdicts.append(("paired", lead, ratios))
             if d == 10:
                 per_token.setdefault(model, []).append((L, {n: t / (N * L) for n, t in times.items()}))
     N, L, d = sizes[0]
-    verdicts += print_steady_table(loaded, [(f"{model:<7} {N:>5} {L:>5} {d:>4}", make_case(model, N, L, d), model)
+    verdicts += print_steady_table(loaded, [(f"{model:<10} {N:>5} {L:>5} {d:>4}", make_case(model, N, L, d), model)
                                             for model in BLOCKS], 2 if args.smoke else 15, "at the default sizes")
     print_verdicts(verdicts, smoke=args.smoke)
     if len(sizes) > 2:
         print("\ncost per token vs L at a fixed token count (fitted exponent: 0 = O(L), 1 = O(L^2))")
         for model, rows in per_token.items():
             fits = cost_exponents(rows, names)
-            print(f"  {model:<7} " + "  ".join(f"{n}: {v:+.2f}" for n, v in fits.items()))
+            print(f"  {model:<10} " + "  ".join(f"{n}: {v:+.2f}" for n, v in fits.items()))
     return 0
 
 

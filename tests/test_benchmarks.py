@@ -36,7 +36,8 @@ def test_step_bench_smoke(root):
         assert f"{name} us" in out or f"skipped: {name}" in out
 
 
-@pytest.mark.parametrize("script, rows", [("features_bench.py", ("ssm ", "lt-mlp ", "st-mlp ")),
+@pytest.mark.parametrize("script, rows", [("features_bench.py", ("ssm ", "lt-mlp ", "st-mlp ", "ssm-mamba2 ", "ssm-gret ",
+                                                               "ssm-retnet ")),
                                           ("single_index_bench.py", ("mamba ", "constant ")),
                                           ("single_index_e2e_bench.py", ("mamba ", "constant ", "softmax ")),
                                           ("stack_bench.py", ("mamba ", "lt ", "st "))])

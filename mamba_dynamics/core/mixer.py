@@ -217,13 +217,33 @@ def _gate_row(n, t, SIG, KEEP, gated, beta):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _gathered(Tg):  # pragma: no cover - compiled
+    """``Tg`` ``(N, T)`` (any strides) copied into a contiguous ``(N T,)`` array, and two more of that size (the
+    gate loops' outputs)."""
+    N, T = Tg.shape
+    t = np.empty(N * T)
+    for n in range(N):
+        for j in range(T):
+            t[n * T + j] = Tg[n, j]
+    return t, np.empty(N * T), np.empty(N * T)
+
+
+@njit(cache=True, error_model="numpy")
 def _gate_values(Tg, g, SIG, KEEP):  # pragma: no cover - compiled
     """The input coefficients ``SIG`` and decays ``KEEP`` ``(N, T)`` of the gate ``g`` from the pre-activations
     ``Tg`` ``(N, T)`` (a view is fine), by :func:`_coef_decay` (Mamba: ``sigmoid``, ``1 - sigmoid``)."""
     N, T = SIG.shape
+    if g[0] == 1:  # (Mamba's loop apart: no branch on the kind inside it)
+        for n in range(N):
+            for j in range(T):
+                SIG[n, j], KEEP[n, j] = sigmoid_pair(Tg[n, j])
+        return
+    t, av, lv = _gathered(Tg)
+    for q in range(N * T):  # one flat loop over contiguous arrays: it vectorises
+        av[q], lv[q] = _coef_decay(g, t[q])
     for n in range(N):
         for j in range(T):
-            SIG[n, j], KEEP[n, j] = _coef_decay(g, Tg[n, j])
+            SIG[n, j], KEEP[n, j] = av[n * T + j], lv[n * T + j]
 
 
 @njit(cache=True)
@@ -254,7 +274,7 @@ def _weigh_scores(Tg, g, first, SIG, KEEP, S):  # pragma: no cover - compiled
     _apply_gates(S, SIG, KEEP, g[0] != 0, first)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gate_grad(C, S, SIG, KEEP, Tg, g, first, dT):  # pragma: no cover - compiled
     """(M4): ``dT[n, t] = alpha_t col_t + beta_t sum_{u >= t} (row_u - col_u)`` ``(N, T)`` (Mamba: ``alpha = 1 -
     sigma``, ``beta = -sigma``; the others from ``Tg``, :func:`_slopes`) from the row sums ``row`` (rows read out;
@@ -263,6 +283,13 @@ def _gate_grad(C, S, SIG, KEEP, Tg, g, first, dT):  # pragma: no cover - compile
     N, R, T = C.shape
     row = np.empty(R)
     col = np.empty(T)
+    mamba = g[0] == 1
+    if not mamba:  # the log-slopes of every token first, in one flat loop that vectorises
+        tf, alf, bef = _gathered(Tg)
+        for q in range(N * T):
+            alf[q], bef[q] = _slopes(g, tf[q], 0.0, 0.0)
+    else:
+        alf, bef = np.empty(0), np.empty(0)
     for n in range(N):
         col[:] = 0.0
         for i in range(R):
@@ -277,8 +304,10 @@ def _gate_grad(C, S, SIG, KEEP, Tg, g, first, dT):  # pragma: no cover - compile
             if t >= first:
                 acc += row[t - first]
             acc -= col[t]
-            al, be = _slopes(g, Tg[n, t], SIG[n, t], KEEP[n, t])
-            dT[n, t] = al * col[t] + be * acc
+            if mamba:
+                dT[n, t] = KEEP[n, t] * col[t] - SIG[n, t] * acc
+            else:
+                dT[n, t] = alf[n * T + t] * col[t] + bef[n * T + t] * acc
 
 
 @njit(cache=True, error_model="numpy")

@@ -47,10 +47,11 @@ def content_block(params) -> tuple:
     return params.W_B.T[None], params.W_C.T[None], f64(params.w)[None]
 
 
-def content_outputs(params, X: np.ndarray, work: Workspace | None = None) -> np.ndarray:
+def content_outputs(params, X: np.ndarray, work: Workspace | None = None, gate=True) -> np.ndarray:
     """The Eq. 5 outputs ``Y`` ``(N, L, d)`` (the shared block, its cheapest form), in ``work``'s arrays when
-    given (overwritten by the next call on it)."""
-    return stack_forward(*content_block(params), f64(X), True, "mixer", True, work=work)[0]
+    given (overwritten by the next call on it); ``gate``: the mixer's :class:`~mamba_dynamics.core.gates.Gate`
+    (True: Mamba's)."""
+    return stack_forward(*content_block(params), f64(X), gate, "mixer", True, work=work)[0]
 
 
 @njit(cache=True, error_model="numpy")
@@ -118,14 +119,15 @@ def content_pass(X, WkT, factored, g, V, Vt, a, y, block, group, F, dWk, dVt):
 
 
 def content_grads(params, X: np.ndarray, y: np.ndarray, want_wbc: bool = True, work: Workspace | None = None,
-                  head_work: Workspace | None = None, active_work: Workspace | None = None) -> LossGrad:
+                  head_work: Workspace | None = None, active_work: Workspace | None = None, gate=True) -> LossGrad:
     """The Eq. 5-6 model's hinge loss and gradients ``{"w": (d,), "V": (m, d)}`` (and ``"W_B"``, ``"W_C"`` ``(d,
     r)`` with ``want_wbc``; skipped for frozen projections), ``F`` ``(N,)``, through the shared mixer block in its
     cheapest form: short sequences in the pairwise form (M2, on the factored scores ``x_t^T W_C W_B^T x_s`` when
     that is cheaper) in one Numba call (:func:`content_pass`); long ones by the O(L) scan (M1) through
     :mod:`~mamba_dynamics.core.stack` at depth 1, chunk by chunk of sequences, each through
     :func:`~mamba_dynamics.features.stack.stack_chunk` (its workspaces ``work``, ``head_work``, ``active_work``).
-    The gradients come back in the model's orientation (``W_B``, ``W_C`` ``(d, r)``)."""
+    The gradients come back in the model's orientation (``W_B``, ``W_C`` ``(d, r)``).  ``gate``: the mixer's
+    :class:`~mamba_dynamics.core.gates.Gate` (True: Mamba's)."""
     X, y = f64(X), f64(y)
     blocks = content_block(params)
     N, T, D = X.shape
@@ -135,7 +137,7 @@ def content_grads(params, X: np.ndarray, y: np.ndarray, want_wbc: bool = True, w
         V = f64(params.V)
         Wk = _weights(W_B, W_C, w, True, form)[0]
         F, dWk, dVt = np.empty(N), np.zeros(Wk.shape), np.zeros((D, V.shape[0]))
-        content_pass(X, transpose(Wk), form == "factored", gate_args(True), V, transpose(V), f64(params.a), y,
+        content_pass(X, transpose(Wk), form == "factored", gate_args(gate), V, transpose(V), f64(params.a), y,
                      PASS_BLOCK,
                      HEAD_GROUP, F, dWk, dVt)
         dW_B, dW_C, dw = block_grads(dWk, W_B[0], W_C[0], form, True)
@@ -144,7 +146,8 @@ def content_grads(params, X: np.ndarray, y: np.ndarray, want_wbc: bool = True, w
             grads["W_B"], grads["W_C"] = dW_B.T.copy(), dW_C.T.copy()
         return LossGrad(hinge_loss(F, y), grads, F)
     r = mean_over_chunks(lambda sl: stack_chunk(blocks, params.V, params.a, X[sl], y[sl], work=work,
-                                                want_wbc=want_wbc, head_work=head_work, active_work=active_work),
+                                                want_wbc=want_wbc, head_work=head_work, active_work=active_work,
+                                                gated=gate),
                          head_chunks(X, params.V, ONE_LAYER_CHUNK_BYTES), lambda F: hinge_loss(F, y))
     grads = {"w": r.grads["w"][0], "V": r.grads["V"]}
     if want_wbc:

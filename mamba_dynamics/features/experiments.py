@@ -194,6 +194,35 @@ def _study_runs(name: str, quick: bool) -> list[tuple[str, dict]]:
 STUDIES = ("gating", "models", "gaps", "dims", "sensitivity")
 
 
+#: the Eq. 5 mixer's gates compared (2510.00399 App. E.6 in 2602.12499's model) and what each run keeps
+GATE_TYPES_COMPARED = ("mamba", "mamba2", "gret", "retnet")
+GATE_KEYS = ("test_err", "cos_pos", "cos_neg", "cos_irr", "w_irr", "gate_rel", "gate_irr", "iters_to_target")
+
+
+def gate_cell(kw: dict) -> dict:
+    """One run of the gate comparison: the final values of :data:`GATE_KEYS` of ``FeaturesConfig(**kw)``."""
+    r = train(FeaturesConfig(**kw))
+    out = {k: np.array(float(r.final[k])) for k in GATE_KEYS}
+    out["status_ok"] = np.array(r.status == "completed")
+    return out
+
+
+def gate_family(regimes, gate_types, seeds, out, jobs: int = 0, bar=None, base: dict | None = None) -> dict:
+    """The Eq. 5 model (``ssm``, paper reading, ``W_B``, ``W_C`` frozen) with each gate of ``gate_types`` in each
+    regime (the regime's defaults and ``base``), for ``seeds``: ``{(regime, gate_type): {key: (seeds,)}}`` over
+    :data:`GATE_KEYS` (cells under ``<out>/cells``, resumable)."""
+    items = [dict(base or {}, model="ssm", regime=r, gate_type=g, seed=s) for r in regimes for g in gate_types
+             for s in seeds]
+    keys = [cell_key({"gate_family": kw}) for kw in items]
+    done = CellStore(Path(out) / "cells", "npz").run(list(zip(keys, items)), gate_cell, jobs, bar)
+    res = {}
+    for kw, k in zip(items, keys):
+        cell = res.setdefault((kw["regime"], kw["gate_type"]), {name: [] for name in GATE_KEYS + ("status_ok",)})
+        for name in GATE_KEYS + ("status_ok",):
+            cell[name].append(float(done[k][name]))
+    return {key: {name: np.array(v) for name, v in cell.items()} for key, cell in res.items()}
+
+
 def study_cell(kw: dict) -> dict:
     """One study run: train ``FeaturesConfig(**kw)``; the curves of :data:`STUDY_KEYS` and the final scalars."""
     r = train(FeaturesConfig(**kw))

@@ -49,7 +49,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..core.gating import softplus, softplus_scalar
+from ..core import gates
+from ..core.gates import as_gate
+from ..core.gating import softplus_scalar
 from ..core.losses import LossGrad
 from ..core.workspace import Workspace, getter
 from . import model
@@ -121,7 +123,7 @@ def gate_only_grads(params: "model.Params", X: np.ndarray, y: np.ndarray,
     return LossGrad(loss, {"w": dw, "V": dV}, F)
 
 
-def hinge_grads_reference(params: "model.Params", X: np.ndarray, y: np.ndarray, gated: bool,
+def hinge_grads_reference(params: "model.Params", X: np.ndarray, y: np.ndarray, gated,
                           content: bool = False, window: int = 0, attention=None) -> LossGrad:
     """Plain NumPy reference of every one-layer model: closed forms (F3)/(Eq. 5)/(F4)
     (:func:`~mamba_dynamics.features.model.mix`), per-neuron head (F7,
@@ -140,14 +142,14 @@ def hinge_grads_reference(params: "model.Params", X: np.ndarray, y: np.ndarray, 
     C = np.einsum("nld,nsd->nls", Gy, X)  # C[n, l, s] = <Gy_l, x_s>
     if gated:
         t = X @ params.w
-        beta = np.exp(model.log_beta(t))
-        sig = np.exp(-softplus(-t))
-        keep = np.exp(-softplus(t))
-        cum = np.cumsum(sig[:, :, None] * X, axis=1)  # cum[l] = sum_{j<=l} sigma_j x_j
+        gate = as_gate(gated)
+        beta = np.exp(model.log_beta(t, gate))
+        # d log beta_s^(l) / dw = alpha_s x_s + sum_{s<j<=l} beta_j x_j (Mamba: alpha = 1 - sigma, beta = -sigma)
+        cum = np.cumsum(gates.dlog_decay(t, gate)[:, :, None] * X, axis=1)  # cum[l] = sum_{j<=l} beta_j x_j
         S = model.content_scores(X, params.W_B, params.W_C) if content else 1.0
         K = C * S * beta  # (N, l, s), zero above the diagonal
-        own = keep[:, :, None] * X + cum  # (1 - sigma_s) x_s + sum_{j<=s} sigma_j x_j
-        dw = np.einsum("nls,nsd->d", K, own) - np.einsum("nls,nld->d", K, cum)
+        own = gates.dlog_coef(t, gate)[:, :, None] * X - cum  # alpha_s x_s - sum_{j<=s} beta_j x_j
+        dw = np.einsum("nls,nsd->d", K, own) + np.einsum("nls,nld->d", K, cum)
         if not content:
             return LossGrad(loss, {"w": dw, "V": dV}, F)
         M = C * beta

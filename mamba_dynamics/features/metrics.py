@@ -97,16 +97,26 @@ def projection_stats(params: "model.Params", O: np.ndarray, content: bool) -> di
     return {"wbc_rel_share": float(np.sum(A[:2, :2] ** 2)) / total if total > 0 else np.nan}
 
 
-def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated: bool, Y: np.ndarray) -> dict:
+def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated, Y: np.ndarray) -> dict:
     """``gate_rel``, ``gate_irr``, ``beta_next`` (SSM; NaN for lt-mlp) and ``rel_share`` (any model); ``Y``
-    ``(N, L, d)``: the model's outputs on ``seqs``."""
+    ``(N, L, d)``: the model's outputs on ``seqs``.  ``gated``: True / Mamba's gate (``sigma(w^T x)``), another
+    :class:`~mamba_dynamics.core.gates.Gate` (its ``1 - lambda(t)``, how much a token resets the state, which is
+    Mamba's ``sigma``; ``beta_next`` = ``a(t_l) lambda(t_{l+1})``), or False."""
     out = {"gate_rel": np.nan, "gate_irr": np.nan, "beta_next": np.nan}
     if gated:
-        sig = sigmoid(seqs.X @ params.w)
+        t = seqs.X @ params.w
+        if isinstance(gated, bool) or gated.kind == "mamba":
+            sig = sigmoid(t)
+            coef, keep = sig, 1.0 - sig
+        else:
+            from ..core import gates
+
+            keep = np.exp(gates.log_decay(t, gated))
+            sig, coef = 1.0 - keep, np.exp(gates.log_coef(t, gated))
         rel = seqs.k < 2
         out["gate_rel"] = float(sig[rel].mean()) if rel.any() else np.nan
         out["gate_irr"] = float(sig[~rel].mean()) if (~rel).any() else np.nan
-        out["beta_next"] = float((sig[:, :-1] * (1.0 - sig[:, 1:])).mean()) if sig.shape[1] > 1 else np.nan
+        out["beta_next"] = float((coef[:, :-1] * keep[:, 1:]).mean()) if sig.shape[1] > 1 else np.nan
     on_rel = np.einsum("nld,kd->nlk", Y, O[:2])
     total = np.einsum("nld,nld->n", Y, Y)
     out["rel_share"] = float(np.mean(np.einsum("nlk,nlk->n", on_rel, on_rel) / np.maximum(total, 1e-300)))
@@ -139,7 +149,7 @@ def snapshot(mdl, params: "model.Params", test: Sequences, O: np.ndarray) -> dic
     out = {"test_err": error_01(head_outputs(Y, params.V, params.a, mdl.scratch("eval")), test.y)}
     out.update(alignment(params, O, gated))
     out.update(mlp_alignment(params, O))
-    out.update(gate_stats(params, test, O, gated, Y))
+    out.update(gate_stats(params, test, O, getattr(mdl, "mixer_gate", gated), Y))
     out.update(projection_stats(params, O, gated and mdl.content))
     out.update(attention_stats(params, test, getattr(mdl, "attention", None), mdl.cfg.gap_near))
     return out

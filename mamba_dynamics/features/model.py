@@ -97,12 +97,18 @@ def scan_recurrence(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     return Y
 
 
-def log_beta(t: np.ndarray) -> np.ndarray:
+def log_beta(t: np.ndarray, gate=None) -> np.ndarray:
     """(F3) log gate products from pre-activations ``t = X w`` ``(N, L)`` -> ``(N, L, L)`` indexed ``[n, l, s]``
-    (``-inf`` for ``s > l``)."""
-    c = -softplus(t)  # log(1 - sigma_j)
+    (``-inf`` for ``s > l``): ``log sigma_s + sum_{s<j<=l} log(1 - sigma_j)``, or with ``gate`` (a
+    :class:`~mamba_dynamics.core.gates.Gate`) ``log a(t_s) + sum_{s<j<=l} log lambda(t_j)``."""
+    if gate is None or gate.kind == "mamba":
+        c, lead = -softplus(t), -softplus(-t)  # log(1 - sigma_j), log sigma_s
+    else:
+        from ..core import gates
+
+        c, lead = gates.log_decay(t, gate), gates.log_coef(t, gate)
     csum = np.cumsum(c, axis=-1)  # csum[l] = sum_{j<=l} c_j
-    lb = -softplus(-t)[:, None, :] + csum[:, :, None] - csum[:, None, :]  # sum_{j=s+1}^{l} c_j
+    lb = lead[:, None, :] + csum[:, :, None] - csum[:, None, :]  # sum_{j=s+1}^{l} c_j
     L = t.shape[-1]
     return np.where(np.tril(np.ones((L, L), dtype=bool))[None], lb, -np.inf)
 
@@ -130,9 +136,10 @@ def content_scores(X: np.ndarray, W_B: np.ndarray, W_C: np.ndarray) -> np.ndarra
     return np.einsum("nsr,nlr->nls", X @ W_B, X @ W_C)
 
 
-def mix_content(X: np.ndarray, w: np.ndarray, W_B: np.ndarray, W_C: np.ndarray) -> np.ndarray:
-    """(Eq. 5) closed form: ``Y[n, l] = sum_{s<=l} beta_s^(l) S[n, l, s] x_s``; ``(N, L, d)``."""
-    return np.einsum("nls,nsd->nld", np.exp(log_beta(X @ w)) * content_scores(X, W_B, W_C), X)
+def mix_content(X: np.ndarray, w: np.ndarray, W_B: np.ndarray, W_C: np.ndarray, gate=None) -> np.ndarray:
+    """(Eq. 5) closed form: ``Y[n, l] = sum_{s<=l} beta_s^(l) S[n, l, s] x_s``; ``(N, L, d)`` (``gate``: the
+    mixer's :class:`~mamba_dynamics.core.gates.Gate`, Mamba's when None)."""
+    return np.einsum("nls,nsd->nld", np.exp(log_beta(X @ w, gate)) * content_scores(X, W_B, W_C), X)
 
 
 def attention_weights(L: int, window: int = 0) -> np.ndarray:
@@ -158,14 +165,16 @@ def mix_softmax(X: np.ndarray, W: np.ndarray, att) -> np.ndarray:
     return softmax_forward_reference(X, X, X @ W.T, att)
 
 
-def mix(params: Params, X: np.ndarray, gated: bool, content: bool = False, window: int = 0,
+def mix(params: Params, X: np.ndarray, gated, content: bool = False, window: int = 0,
         attention=None) -> np.ndarray:
     """The model's per-token outputs ``(N, L, d)``: SSM closed form (Eq. 5 with ``content``, else F3), linear
-    attention (F4), or softmax attention (``attention`` given)."""
+    attention (F4), or softmax attention (``attention`` given).  ``gated``: True (Mamba's gate), a
+    :class:`~mamba_dynamics.core.gates.Gate` (Eq. 5 with that gate), or False (attention)."""
     if attention is not None:
         return mix_softmax(X, params.W, attention)
     if gated:
-        return mix_content(X, params.w, params.W_B, params.W_C) if content else mix_closed_form(X, params.w)
+        gate = gated if not isinstance(gated, bool) else None
+        return mix_content(X, params.w, params.W_B, params.W_C, gate) if content else mix_closed_form(X, params.w)
     return mix_attention(X, params.W, window)
 
 
@@ -174,7 +183,7 @@ def head(Y: np.ndarray, V: np.ndarray, a: np.ndarray) -> np.ndarray:
     return (np.maximum(Y @ V.T, 0.0) @ a).sum(axis=1) / Y.shape[1]
 
 
-def forward(params: Params, X: np.ndarray, gated: bool, content: bool = False, window: int = 0,
+def forward(params: Params, X: np.ndarray, gated, content: bool = False, window: int = 0,
             attention=None) -> np.ndarray:
     """``F(X)`` ``(N,)``."""
     return head(mix(params, X, gated, content, window, attention), params.V, params.a)

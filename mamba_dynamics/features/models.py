@@ -61,13 +61,19 @@ class _FeatureModel(Model):
         return self.cfg.window
 
     @property
+    def mixer_gate(self):
+        """What the mixer's functions take as ``gated``: the Eq. 5 mixer's
+        :class:`~mamba_dynamics.core.gates.Gate` (``--gate-type``), False for attention."""
+        return self.cfg.mixer_gate if self.gated else False
+
+    @property
     def trained(self) -> tuple:
         """``w`` (unless the gate is fixed), ``W_B``, ``W_C`` (paper reading, ``wbc = trained``), ``W``
         (attention) and ``V``; ``a`` is never trained."""
         cfg = self.cfg
         if not self.gated:
             return ("W", "V")
-        blocks = () if cfg.gate == "fixed" else ("w",)
+        blocks = () if cfg.gate == "fixed" or not cfg.mixer_gate.learned else ("w",)
         if self.content and cfg.wbc == "trained":
             blocks += ("W_B", "W_C")
         return blocks + ("V",)
@@ -86,17 +92,17 @@ class _FeatureModel(Model):
         """The mixer's per-token outputs ``Y`` ``(N, L, d)``: fast, in the model's evaluation arrays (overwritten
         by its next evaluation), or with ``reference`` the NumPy closed form (fresh)."""
         if reference:
-            return model.mix(params, X, self.gated, self.content, self.window)
+            return model.mix(params, X, self.mixer_gate, self.content, self.window)
         return self._outputs(params, X)
 
     def predict(self, params, X: np.ndarray, *, reference: bool = False) -> np.ndarray:
         if reference:
-            return model.forward(params, X, self.gated, self.content, self.window)
+            return model.forward(params, X, self.mixer_gate, self.content, self.window)
         return head_outputs(self._outputs(params, X), params.V, params.a, self.scratch("eval"))
 
     def _reference_grads(self, params, batch) -> LossGrad:
         """The NumPy reference, with the blocks the fast path returns (frozen ``W_B``, ``W_C``: none)."""
-        res = gradients.hinge_grads_reference(params, batch.X, batch.y, self.gated, self.content, self.window)
+        res = gradients.hinge_grads_reference(params, batch.X, batch.y, self.mixer_gate, self.content, self.window)
         if self.content and "W_B" not in self.trained:
             res = res._replace(grads={k: g for k, g in res.grads.items() if k not in ("W_B", "W_C")})
         return res
@@ -121,8 +127,13 @@ class _FeatureModel(Model):
             return (f"linear attention ({'window ' + str(cfg.window) if cfg.window else 'global'}), "
                     f"{'Eq. 6' if cfg.content else 'half/half'} head")
         if self.content:
-            return f"Eq. 5 mixer (W_B, W_C {cfg.wbc}, W^(0) = {cfg.wbc0:g} I), gate {cfg.gate}, Eq. 6 head"
+            kind = "" if cfg.gate_type == "mamba" else f" ({cfg.gate_type}{self._gate_setting()})"
+            return f"Eq. 5 mixer (W_B, W_C {cfg.wbc}, W^(0) = {cfg.wbc0:g} I), gate {cfg.gate}{kind}, Eq. 6 head"
         return f"gate-only reading, gate {cfg.gate}"
+
+    def _gate_setting(self) -> str:
+        cfg = self.cfg
+        return {"gret": f", tau {cfg.gate_tau:g}", "retnet": f", gamma {cfg.decay:g}"}.get(cfg.gate_type, "")
 
     def summary(self, result) -> tuple[list, dict]:
         """The summary table's rows (alignments, gates, the head's lucky neurons) and the sidecar's theory
@@ -288,10 +299,10 @@ class SSM(_FeatureModel):
         if reference:
             return self._reference_grads(params, batch)
         return content.content_grads(params, batch.X, batch.y, "W_B" in self.trained, self.scratch("step"),
-                                     self.scratch("head"), self.scratch("active", rows=True))
+                                     self.scratch("head"), self.scratch("active", rows=True), self.mixer_gate)
 
     def _outputs(self, params, X):
-        return content.content_outputs(params, X, self.scratch("eval"))
+        return content.content_outputs(params, X, self.scratch("eval"), self.mixer_gate)
 
 
 class _Registry(Registry):

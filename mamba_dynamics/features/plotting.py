@@ -490,3 +490,48 @@ def study_figures(name: str, runs: list, setting: str, finals: dict) -> dict:
               "models": [("fig6_locality_models", plot_locality_models)],
               "gaps": [("locality_gaps", plot_gaps)], "dims": [("dims_alpha_c", plot_dims)]}.get(name, [])
     return {stem: make(runs, setting) for stem, make in makers}
+
+
+#: the gates of 2510.00399 App. E.6 in the Eq. 5 mixer (``--gate-type``): colours and labels
+GATE_COLOR = {"mamba": "tab:blue", "mamba2": "tab:cyan", "gret": "tab:purple", "retnet": "tab:brown"}
+GATE_LABEL = {"mamba": "Mamba (Eq. 5)", "mamba2": "Mamba-2 gate", "gret": "gated retention",
+              "retnet": "RetNet (fixed decay)"}
+
+
+def plot_gate_family(res: dict, regimes, gate_types, setting: str) -> "plt.Figure":
+    """The Eq. 5 model with every gate (:func:`~mamba_dynamics.features.experiments.gate_family`): per regime,
+    the final test error (each seed a dot, the mean a bar), and the gate on relevant vs irrelevant tokens (``1 -
+    lambda(t)``: how much a token resets the state; Mamba's ``sigma``) with ``cos(w, o_+)`` and ``cos(w, irr.)``."""
+    fig, axes = plt.subplots(len(regimes), 2, figsize=(12, 4.2 * len(regimes)), squeeze=False)
+    x = np.arange(len(gate_types))
+    for row, regime in zip(axes, regimes):
+        ax = row[0]
+        for i, g in enumerate(gate_types):
+            e = res[(regime, g)]["test_err"]
+            ax.bar(i, e.mean(), color=GATE_COLOR[g], edgecolor="k", linewidth=0.4, alpha=0.8)
+            ax.plot(np.full(len(e), i), e, "k.", ms=5)
+            ax.text(i, e.mean() + 0.015, f"{e.mean():.3f}", ha="center", fontsize=8)
+        ax.axhline(0.5, color="0.5", ls=":", lw=1, label="chance")
+        ax.set_xticks(x, [GATE_LABEL[g] for g in gate_types], fontsize=8)
+        ax.set_ylabel("final test 0-1 error")
+        ax.set_ylim(0, 0.6)
+        ax.set_title(f"{regime}: test error per gate (dots: seeds)")
+        ax.legend(fontsize=8)
+        ax = row[1]
+        width = 0.2
+        for j, (key, label, hatch) in enumerate((("gate_rel", "gate on relevant tokens", ""),
+                                                 ("gate_irr", "gate on irrelevant tokens", "//"),
+                                                 ("cos_pos", "cos(w, o_+)", ".."),
+                                                 ("cos_irr", "cos(w, irrelevant), mean", "xx"))):
+            vals = [res[(regime, g)][key] for g in gate_types]
+            ax.bar(x - 0.3 + width * j, [np.nanmean(v) for v in vals], width, yerr=[np.nanstd(v) for v in vals],
+                   capsize=2, color=[GATE_COLOR[g] for g in gate_types], edgecolor="k", linewidth=0.4, hatch=hatch,
+                   label=label)
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_xticks(x, [GATE_LABEL[g] for g in gate_types], fontsize=8)
+        ax.set_ylabel("value at the end of training")
+        ax.set_title(f"{regime}: the gate's reset 1 - lambda(t) and w's alignment")
+        ax.legend(fontsize=7, ncol=2)
+    fig.suptitle(setting, fontsize=9)
+    fig.tight_layout()
+    return fig

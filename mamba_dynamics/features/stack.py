@@ -120,7 +120,7 @@ TAKE_BELOW = 0.9
 
 def stack_chunk(blocks: tuple, V: np.ndarray, a: np.ndarray, X: np.ndarray, y: np.ndarray, norm: str = "rms",
                 fast: bool = True, work: Workspace | None = None, want_wbc: bool = True,
-                head_work: Workspace | None = None, active_work: Workspace | None = None) -> LossGrad:
+                head_work: Workspace | None = None, active_work: Workspace | None = None, gated=True) -> LossGrad:
     """Eq. 5 blocks on a residual stream read at the last mixer (:mod:`~mamba_dynamics.core.stack`; one block is
     the paper's model) with the Eq. 6 head, on one chunk of sequences ``X`` ``(N, L, d)``: the hinge loss and the
     gradients ``{"w": (Lb, d), "W_B", "W_C": (Lb, r, d), "V": (m, d)}`` in the core orientation (no ``"W_B"``,
@@ -130,9 +130,10 @@ def stack_chunk(blocks: tuple, V: np.ndarray, a: np.ndarray, X: np.ndarray, y: n
     rows only), then the blocks' backward on the active sequences alone (their cache rows gathered,
     :meth:`~mamba_dynamics.core.stack.StackCache.take`, into ``active_work``, a workspace made with ``rows=True``,
     where that backward then runs); a chunk whose hinges are all inactive skips the backward, whose gradients would
-    be exact zeros.  ``fast=False``: the mixers' NumPy references."""
+    be exact zeros.  ``fast=False``: the mixers' NumPy references; ``gated``: the blocks' gate (True: Mamba's, or a
+    :class:`~mamba_dynamics.core.gates.Gate`)."""
     W_B, W_C, w = blocks
-    Y, cache = stack_forward(W_B, W_C, w, X, True, "mixer", fast, work=work, norm=norm)
+    Y, cache = stack_forward(W_B, W_C, w, X, gated, "mixer", fast, work=work, norm=norm)
     loss, F, dV, Gy, active = head(np.ascontiguousarray(Y), V, a, y, compact=True, work=head_work)
     if not active.size:  # every hinge inactive: the blocks' gradients are exact zeros
         grads = {"w": np.zeros_like(w), "V": dV}
@@ -148,7 +149,7 @@ def stack_chunk(blocks: tuple, V: np.ndarray, a: np.ndarray, X: np.ndarray, y: n
         full.fill(0.0)
         full[active] = Gy
         Gy = full
-    dW_B, dW_C, dw, _ = stack_backward(W_B, W_C, w, cache, Gy, True, "mixer", fast, work, want_wbc=want_wbc)
+    dW_B, dW_C, dw, _ = stack_backward(W_B, W_C, w, cache, Gy, gated, "mixer", fast, work, want_wbc=want_wbc)
     grads = {"w": dw, "V": dV}
     if want_wbc:
         grads["W_B"], grads["W_C"] = dW_B, dW_C

@@ -49,14 +49,22 @@ def ssm_outputs(w, X):
     return out
 
 
-def content_outputs(w, W_B, W_C, X):
+def content_outputs(w, W_B, W_C, X, gate=None):
     """Eqs. 2-3 as sympy, with the ``(d, r)`` state matrix: ``w`` column (d, 1), ``W_B``, ``W_C`` (d, r) matrices,
-    ``X`` list of L token columns -> list of L output columns."""
+    ``X`` list of L token columns -> list of L output columns.  ``gate``: another scalar gate of
+    :mod:`mamba_dynamics.core.gates` (``H = lambda(t) H + a(t) x (W_B^T x)^T`` from its raw definition)."""
+    from ..core.gates import symbolic_terms
+
     H = sp.zeros(X[0].shape[0], W_B.shape[1])
     out = []
     for x in X:
-        s = _sigmoid((w.T * x)[0, 0])
-        H = (1 - s) * H + s * x * (W_B.T * x).T
+        t = (w.T * x)[0, 0]
+        if gate is None or gate.kind == "mamba":
+            s = _sigmoid(t)
+            write, keep = s, 1 - s
+        else:
+            write, keep = symbolic_terms(t, gate)
+        H = keep * H + write * x * (W_B.T * x).T
         out.append(H * (W_C.T * x))
     return out
 
@@ -107,7 +115,8 @@ def _blocks(kind: str, d: int, m: int) -> dict:
     return mats
 
 
-def _symbolic(kind: str, window: int, X: np.ndarray, y: np.ndarray, a: np.ndarray, point: dict, attention=None):
+def _symbolic(kind: str, window: int, X: np.ndarray, y: np.ndarray, a: np.ndarray, point: dict, attention=None,
+              gate=None):
     """Loss and gradient lambdified in the model's symbols.  Each ReLU and the hinge are replaced by the piece
     that is active at ``point`` (sympy evaluates the pre-activations there); the random cases keep every kink
     at least 1e-3 away, so this is the exact derivative at ``point`` and much faster than ``Piecewise``."""
@@ -122,7 +131,7 @@ def _symbolic(kind: str, window: int, X: np.ndarray, y: np.ndarray, a: np.ndarra
     for n in range(N):
         toks = [sp.Matrix([sp.Float(float(v)) for v in X[n, l]]) for l in range(L)]
         if kind == "ssm":
-            Y = content_outputs(mats["w"], mats["W_B"], mats["W_C"], toks)
+            Y = content_outputs(mats["w"], mats["W_B"], mats["W_C"], toks, gate)
         elif kind == "ssm-gate-only":
             Y = ssm_outputs(mats["w"], toks)
         elif kind == "st-mlp":  # b = x, c = W x, the softmax from its raw definition
@@ -145,13 +154,14 @@ def _symbolic(kind: str, window: int, X: np.ndarray, y: np.ndarray, a: np.ndarra
     return sp.lambdify([syms], loss, "mpmath"), sp.lambdify([syms], grads, "mpmath"), vals, shapes
 
 
-def symbolic_loss_grad(params: dict, data: tuple, kind: str, window: int = 0, attention=None):
-    """Sympy loss and gradient (40-digit mpmath) at ``params`` (the blocks of ``kind``), ``data`` = (X, y, a)."""
+def symbolic_loss_grad(params: dict, data: tuple, kind: str, window: int = 0, attention=None, gate=None):
+    """Sympy loss and gradient (40-digit mpmath) at ``params`` (the blocks of ``kind``), ``data`` = (X, y, a);
+    ``gate``: the Eq. 5 mixer's gate when not Mamba's."""
     import mpmath
 
     X, y, a = data
     f_loss, f_grad, point, shapes = _symbolic(kind, window, np.asarray(X), np.asarray(y), np.asarray(a), params,
-                                              attention)
+                                              attention, gate)
     with mpmath.workdps(40):
         vals = [mpmath.mpf(v) for v in point]
         g = np.array([float(v) for v in f_grad(vals)])
@@ -210,15 +220,17 @@ def _spec(name: str, kind: str, window: int = 0, **extra) -> GradientSpec:
     softmax model's temperature and heads)."""
     cfg = FeaturesConfig(**KIND_CONFIGS[kind], window=window, **extra)
     mdl, att = REGISTRY.build(cfg), cfg.attention
+    gate = cfg.mixer_gate if kind == "ssm" and cfg.gate_type != "mamba" else None
     what = {"ssm": "selective SSM, the paper's Eq. 5 mixer (W_B, W_C, gate) + Eq. 6 head",
             "ssm-gate-only": "selective SSM, gate-only reading (no content factor) + two-layer ReLU MLP",
             "lt-mlp": f"{'windowed' if window else 'global'} causal linear attention + two-layer ReLU MLP",
             "st-mlp": f"{'windowed' if window else 'global'} causal softmax attention + two-layer ReLU MLP"}[kind]
     return model_spec(
         name, mdl, make_case(kind, mdl), _assemble(mdl),
-        symbolic=lambda p, d: symbolic_loss_grad(p, d, kind, window, att),
+        symbolic=lambda p, d: symbolic_loss_grad(p, d, kind, window, att, gate),
         symbolic_sizes=dict(KIND_SIZES.get(kind, SIZES)),
-        description=f"{what}, hinge loss (arXiv 2602.12499)",
+        description=f"{what}{'' if gate is None else f', gate {gate.kind} (App. E.6 of 2510.00399)'}, hinge loss "
+                    f"(arXiv 2602.12499)",
     )
 
 
@@ -229,6 +241,10 @@ ST_MLP = _spec("st-mlp", "st-mlp", temperature=0.8)
 #: checked four ways by the tests, not models of their own
 VARIANTS = (_spec("ssm-gate-only", "ssm-gate-only"), _spec("lt-mlp-window2", "lt-mlp", window=2),
             _spec("st-mlp-window2-heads3", "st-mlp", window=2, heads=3, d=3, temperature=0.6))
+#: the Eq. 5 mixer with the other gates of 2510.00399 App. E.6 (``--gate-type``; sympy from the raw recurrence)
+GATE_VARIANTS = (_spec("ssm-mamba2", "ssm", gate_type="mamba2"), _spec("ssm-gret", "ssm", gate_type="gret",
+                                                                      gate_tau=3.0),
+                 _spec("ssm-retnet", "ssm", gate_type="retnet", decay=0.9))
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ MODELS = {"mamba": "one-layer Mamba, eq. 3 of arXiv 2510.00399",
           "retnet": "RetNet in eq. 3: G_i = gamma^(l+1-i), a fixed decay (App. E.6)",
           "gla": "gated linear attention in eq. 3: a vector gate on the key dimension, "
                  "sigmoid(W_a p_j)^(1/tau) (App. E.6)"}
-#: the models of the gated-mixer family (App. E.6) beside Mamba: one layer only
+#: the models of the gated-mixer family (App. E.6) beside Mamba (GLA at one layer only)
 GATED_FAMILY = ("mamba2", "gret", "retnet", "gla")
 LABEL_RULES = ("flip", "targeted", "random")
 PLACEMENTS = ("R", "FQ", "CQ")
@@ -191,9 +191,9 @@ class OutlierConfig(ConfigBase):
             raise ConfigError(f"decay must lie in (0, 1), got {self.decay}")
         if self.model != "retnet" and self.decay != 1.0 - 2.0 ** -5:
             raise ConfigError(f"decay applies to RetNet (retnet) only, not to {self.model}")
-        if self.layers > 1 and self.model in GATED_FAMILY:
-            raise ConfigError(f"layers > 1 is built for mamba, lt and st; {self.model} runs at one layer "
-                              f"(layers = 1)")
+        if self.layers > 1 and self.model == "gla":
+            raise ConfigError("layers > 1 is built for the scalar gates and attention; gla runs at one layer "
+                              "(layers = 1)")
         if self.m % self.heads:
             raise ConfigError(f"heads = {self.heads} must divide m = {self.m} (each head reads m / heads "
                               f"coordinates)")

@@ -86,6 +86,12 @@ class Stack(_OutlierModel):
     Params = stack.StackParams
     blas_threads = 1
 
+    @property
+    def gated(self):
+        """The blocks' gate, as :mod:`mamba_dynamics.core.stack` takes it: Mamba's or another scalar gate of App.
+        E.6 (:class:`~mamba_dynamics.core.gates.Gate`), or none (LT, ST)."""
+        return self.cfg.gate
+
     def init_params(self, rng: np.random.Generator):
         return stack.init_stack_params(self.cfg, rng)
 
@@ -241,7 +247,7 @@ class SoftmaxOneLayer(OneLayer):
                               "Transformer is measured, not bounded"}
 
 
-@REGISTRY.register("mamba2", "gret", "retnet")
+@REGISTRY.register("mamba2", "gret", "retnet", stacked=Stack)
 class GatedOneLayer(OneLayer):
     """Eq. 3 with another scalar gate of App. E.6 in Mamba's place (:mod:`mamba_dynamics.core.gates`): Mamba-2,
     gated retention or RetNet; the same kernel and reference as Mamba's with the gate's ``a``, ``lambda`` and

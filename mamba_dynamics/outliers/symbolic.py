@@ -376,7 +376,7 @@ def make_stack_case(gated: bool, sizes: dict | None = None, attention=None):
             F = stack.forward(stack.StackParams(W_B, W_C, w), P, gated, attention=attention)
             z = -np.sign(F)
             z[z == 0] = 1.0
-            if abs(F[-1]) > 1.01:
+            if B > 1 and abs(F[-1]) > 1.01:  # (one prompt: keep it active, else the check is of zeros)
                 z[-1] = np.sign(F[-1])
             if np.min(np.abs(1 - z * F)) > 1e-2:
                 return {"W_B": W_B, "W_C": W_C, "w": w}, (P, z)
@@ -399,6 +399,26 @@ def _stack_spec(name: str, gated: bool) -> GradientSpec:
 
 MAMBA_STACK = _stack_spec("mamba-stack", True)
 LT_STACK = _stack_spec("lt-stack", False)
+
+
+def _gate_stack_spec(model_name: str, **gate_fields) -> GradientSpec:
+    """A 2-block stack of one of App. E.6's scalar gates (the model object built with ``layers = 2``; sympy of
+    the raw recurrences with that gate, :func:`~mamba_dynamics.core.scan.scan_outputs_symbolic`)."""
+    cfg = OutlierConfig(model=model_name, layers=STACK_SIZES["L"], **gate_fields)
+    mdl = REGISTRY.build(cfg)
+    gate = mdl.gated
+    return model_spec(
+        f"{model_name}-stack", mdl, make_stack_case(gate),
+        lambda params, data: (stack.StackParams(*_unpack(params)), PromptBatch(*data)),
+        symbolic=lambda p, d: stack_symbolic_loss_grad(p, d, gate), symbolic_sizes=dict(STACK_SIZES),
+        blocks=("W_B", "W_C", "w"),
+        description=f"{STACK_SIZES['L']}-block stack of {DESCRIPTIONS[model_name]}",
+    )
+
+
+#: the 2-block stacks of App. E.6's scalar gates: checked four ways by the tests (``--layers`` is not a model name)
+GATED_STACK_SPECS = tuple(_gate_stack_spec(name, **GATE_CHECK.get(name, {})) for name in ("mamba2", "gret",
+                                                                                           "retnet"))
 
 #: the softmax Transformer's checks: one layer with two heads, a temperature and a window of 2 tokens, and a
 #: 2-block stack with RMSNorm (every weight symbolic; the softmax built from its raw definition, ``exp`` and a
