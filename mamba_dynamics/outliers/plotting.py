@@ -303,8 +303,13 @@ def plot_table1(acc: dict, etas, depths, title: str = ""):
     paper's 3-layer accuracies as black stars."""
     import matplotlib.pyplot as plt
 
-    models = [m for m in ("mamba", "lt", "st") if any(k[0] == m for k in acc)]
-    fig, axes = plt.subplots(1, len(models), figsize=(6.4 * len(models), 5.4), squeeze=False)
+    models = list(dict.fromkeys(k[0] for k in acc))  # every model of the table, in its order
+    ncols = len(models) if len(models) <= 3 else (2 if len(models) == 4 else 3)
+    nrows = -(-len(models) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(6.4 * ncols, 5.4 * nrows), squeeze=False)
+    for ax in grid.ravel()[len(models):]:
+        ax.set_visible(False)
+    axes = [grid.ravel()[:len(models)]]
     combos = [(L, eta) for L in depths for eta in etas]
     width = 0.8 / max(len(combos), 1)
     cmap = {L: plt.get_cmap(name) for L, name in zip(depths, ("Greys", "Blues", "Oranges", "Greens", "Purples"))}
@@ -328,13 +333,14 @@ def plot_table1(acc: dict, etas, depths, title: str = ""):
                 label += f" ({ok.sum()}/{len(ok)} seeds ran)"
             ax.bar(pos, 100 * mean, width, yerr=100 * std, capsize=2, color=cmap[L](shade), edgecolor="k",
                    linewidth=0.4, label=label)
-        ax.plot(x, PAPER_TABLE1[m], "k*", ms=13, label="paper (3 layers)" + (", App. B.1" if m == "st" else ""),
-                zorder=5)
+        if m in PAPER_TABLE1:
+            ax.plot(x, PAPER_TABLE1[m], "k*", ms=13, label="paper (3 layers)" + (", App. B.1" if m == "st" else ""),
+                    zorder=5)
         ax.set_xticks(x, ["R (random)", "FQ (far from query)", "CQ (close to query)"])
         ax.set_ylabel("test accuracy (%)")
         ax.set_ylim(0, 105)
         ax.axhline(50, color="0.5", lw=0.8, ls=":")
-        ax.set_title({"mamba": "Mamba", "lt": "linear Transformer", "st": "softmax Transformer"}[m])
+        ax.set_title(MODEL_LABEL[m] + ("" if m in PAPER_TABLE1 else " (not in the paper)"))
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
     fig.suptitle(title, fontsize=9)
