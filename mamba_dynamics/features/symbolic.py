@@ -344,4 +344,4 @@ SSM_STACK = _stack_spec()
 
 def gradient_specs() -> tuple[GradientSpec, ...]:
     """The family's gradient-check specs, for the caller to register."""
-    return (SSM, LT_MLP, ST_MLP, SSM_STACK)
+    return (SSM, LT_MLP, ST_MLP, SSM_STACK) + GATE_VARIANTS

@@ -463,7 +463,7 @@ ST_STACK = _st_spec("st-stack", ST_STACK_SIZES, 1.3, 1, 0)
 
 def gradient_specs() -> tuple[GradientSpec, ...]:
     """The family's gradient-check specs, for the caller to register."""
-    return (MAMBA, LT, MAMBA_STACK, LT_STACK, ST, ST_STACK) + GATED_SPECS
+    return (MAMBA, LT, MAMBA_STACK, LT_STACK, ST, ST_STACK) + GATED_SPECS + GATED_STACK_SPECS
 
 
 def compare(seed: int = 0, gated: bool = True) -> dict:
