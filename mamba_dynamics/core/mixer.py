@@ -400,19 +400,22 @@ def gate_args(gated) -> tuple:
     return as_gate(gated).args
 
 
-def gate_matrix_reference(Tg: np.ndarray, gated=True) -> np.ndarray:
-    """``G[n, t, s] = G_{ts}`` ``(N, T, T)`` of (M2) from ``Tg`` ``(N, T)``, built in log space (``log a(t_s) +
-    sum_{s<j<=t} log lambda(t_j)`` for the gate ``gated``, :mod:`~mamba_dynamics.core.gates`); zero for ``s > t``;
-    all ones on and below the diagonal for linear attention."""
+def log_gate_matrix_reference(Tg: np.ndarray, gated=True) -> np.ndarray:
+    """``log G[n, t, s]`` ``(N, T, T)`` of (M2) from ``Tg`` ``(N, T)``: ``log a(t_s) + sum_{s<j<=t} log lambda(t_j)``
+    for the gate ``gated`` (:mod:`~mamba_dynamics.core.gates`; 0 without a gate) on and below the diagonal,
+    ``-inf`` above (a reverse of cumulative sums of the log decays, so nothing overflows)."""
     gate = as_gate(gated)
-    N, T = Tg.shape
-    low = np.tril(np.ones((T, T)))
-    if not gate:
-        return np.broadcast_to(low, (N, T, T)).copy()
-    cum = np.cumsum(gate_kinds.log_decay(Tg, gate), axis=1)  # cum[t] = sum_{j<=t} log lambda_j
+    T = Tg.shape[-1]
+    cum = np.cumsum(gate_kinds.log_decay(Tg, gate), axis=-1)  # cum[t] = sum_{j<=t} log lambda_j
     log_G = gate_kinds.log_coef(Tg, gate)[:, None, :] + cum[:, :, None] - cum[:, None, :]
-    with np.errstate(over="ignore"):
-        return np.where(low[None] > 0, np.exp(np.where(low[None] > 0, log_G, 0.0)), 0.0)
+    return np.where(np.tril(np.ones((T, T), dtype=bool))[None], log_G, -np.inf)
+
+
+def gate_matrix_reference(Tg: np.ndarray, gated=True) -> np.ndarray:
+    """``G[n, t, s] = G_{ts}`` ``(N, T, T)`` of (M2) from ``Tg`` ``(N, T)``, built in log space
+    (:func:`log_gate_matrix_reference`); zero for ``s > t``; all ones on and below the diagonal for linear
+    attention."""
+    return np.exp(log_gate_matrix_reference(Tg, gated))
 
 
 def mix_forward_reference(X: np.ndarray, Bp: np.ndarray, Cp: np.ndarray, Tg: np.ndarray, gated=True):
@@ -447,4 +450,4 @@ def mix_adjoint_reference(X: np.ndarray, Bp: np.ndarray, Cp: np.ndarray, Tg: np.
     return GX, dB, dC, dT
 
 
-__all__ = ["gate_args", "quadratic_form", "mix_forward", "mix_adjoint", "mix_forward_pairs", "mix_adjoint_pairs", "mix_forward_reference", "mix_adjoint_reference", "gate_matrix_reference"]
+__all__ = ["gate_args", "log_gate_matrix_reference", "quadratic_form", "mix_forward", "mix_adjoint", "mix_forward_pairs", "mix_adjoint_pairs", "mix_forward_reference", "mix_adjoint_reference", "gate_matrix_reference"]

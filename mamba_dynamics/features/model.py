@@ -38,7 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.gating import sigmoid, softplus
+from ..core.gating import sigmoid
+from ..core.mixer import log_gate_matrix_reference
 from ..core.train import ParamBlocks
 from .config import FeaturesConfig
 
@@ -100,17 +101,9 @@ def scan_recurrence(X: np.ndarray, w: np.ndarray) -> np.ndarray:
 def log_beta(t: np.ndarray, gate=None) -> np.ndarray:
     """(F3) log gate products from pre-activations ``t = X w`` ``(N, L)`` -> ``(N, L, L)`` indexed ``[n, l, s]``
     (``-inf`` for ``s > l``): ``log sigma_s + sum_{s<j<=l} log(1 - sigma_j)``, or with ``gate`` (a
-    :class:`~mamba_dynamics.core.gates.Gate`) ``log a(t_s) + sum_{s<j<=l} log lambda(t_j)``."""
-    if gate is None or gate.kind == "mamba":
-        c, lead = -softplus(t), -softplus(-t)  # log(1 - sigma_j), log sigma_s
-    else:
-        from ..core import gates
-
-        c, lead = gates.log_decay(t, gate), gates.log_coef(t, gate)
-    csum = np.cumsum(c, axis=-1)  # csum[l] = sum_{j<=l} c_j
-    lb = lead[:, None, :] + csum[:, :, None] - csum[:, None, :]  # sum_{j=s+1}^{l} c_j
-    L = t.shape[-1]
-    return np.where(np.tril(np.ones((L, L), dtype=bool))[None], lb, -np.inf)
+    :class:`~mamba_dynamics.core.gates.Gate`) ``log a(t_s) + sum_{s<j<=l} log lambda(t_j)``: the shared mixer's
+    :func:`~mamba_dynamics.core.mixer.log_gate_matrix_reference`."""
+    return log_gate_matrix_reference(t, True if gate is None else gate)
 
 
 def mix_closed_form(X: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -65,8 +65,6 @@ MODELS = {"mamba": "one-layer Mamba, eq. 3 of arXiv 2510.00399",
           "retnet": "RetNet in eq. 3: G_i = gamma^(l+1-i), a fixed decay (App. E.6)",
           "gla": "gated linear attention in eq. 3: a vector gate on the key dimension, "
                  "sigmoid(W_a p_j)^(1/tau) (App. E.6)"}
-#: the models of the gated-mixer family (App. E.6) beside Mamba (GLA at one layer only)
-GATED_FAMILY = ("mamba2", "gret", "retnet", "gla")
 LABEL_RULES = ("flip", "targeted", "random")
 PLACEMENTS = ("R", "FQ", "CQ")
 TRAIN_TASKS = ("matching", "ring", "random", "all")
@@ -249,12 +247,14 @@ class OutlierConfig(ConfigBase):
 
     @property
     def gate(self):
-        """The scalar :class:`~mamba_dynamics.core.gates.Gate` of eq. 3's weight: Mamba's, Mamba-2's, gated
-        retention's, RetNet's, or none (LT, ST); for GLA the kind of its per-coordinate decay (``gret``)."""
-        from ..core.gates import Gate
+        """The gate of eq. 3's weight: a scalar :class:`~mamba_dynamics.core.gates.Gate` (Mamba's, Mamba-2's, gated
+        retention's, RetNet's, or none for the LT and ST) or GLA's :class:`~mamba_dynamics.core.gates.VectorGate`."""
+        from ..core.gates import Gate, VectorGate
 
-        kind = {"mamba": "mamba", "mamba2": "mamba2", "gret": "gret", "retnet": "retnet", "gla": "gret"}
-        return Gate(kind.get(self.model, "none"), tau=self.gate_tau, gamma=self.decay)
+        if self.model == "gla":
+            return VectorGate(self.gate_tau)
+        kind = self.model if self.model in ("mamba", "mamba2", "gret", "retnet") else "none"
+        return Gate(kind, tau=self.gate_tau, gamma=self.decay)
 
     @property
     def attention(self):
@@ -268,5 +268,5 @@ class OutlierConfig(ConfigBase):
         return {"L": self.L}
 
 
-__all__ = ["OutlierConfig", "ConfigError", "MODELS", "GATED_FAMILY", "LABEL_RULES", "PLACEMENTS", "TRAIN_TASKS", "OUTLIER_COUNTS",
+__all__ = ["OutlierConfig", "ConfigError", "MODELS", "LABEL_RULES", "PLACEMENTS", "TRAIN_TASKS", "OUTLIER_COUNTS",
            "PRESETS", "PAPER_TEST_COEFS"]

@@ -66,10 +66,12 @@ def evaluate(
 
 
 def error_vs_alpha(base: OutlierConfig, alphas, rules, seeds, n_eval: int = 2000, jobs: int = 1,
-                   models=("mamba", "lt"), show_progress: bool = False, out=None) -> dict:
+                   models=("mamba", "lt"), show_progress: bool = False, out=None, overrides=None) -> dict:
     """Fig. 2: ``{"errors": {model: {rule: (len(seeds), len(alphas))}}, "runs": [TrainResult, ...]}``; resumable
-    with ``out`` (see :func:`train_many`)."""
-    cfgs = [base.replace(model=m, seed=s) for m in models for s in seeds]
+    with ``out`` (see :func:`train_many`).  ``overrides(model) -> dict``: config fields per model (a gate's
+    settings, :func:`gate_settings`)."""
+    more = overrides or (lambda m: {})
+    cfgs = [base.replace(model=m, seed=s, **more(m)) for m in models for s in seeds]
     runs = train_many(cfgs, jobs, show_progress, out)
     errors: dict = {m: {r: np.empty((len(seeds), len(alphas))) for r in rules} for m in models}
     for cfg, run in zip(cfgs, runs):
@@ -93,37 +95,31 @@ def gate_family(base: OutlierConfig, alphas, rules, seeds, n_eval: int = 2000, j
                 show_progress: bool = False, out=None, placement_setting: dict | None = None,
                 gate_tau: float = 16.0, decay: float = 1.0 - 2.0 ** -5) -> dict:
     """The gated-mixer comparison (App. E.6): every mixer of ``models`` trained once per seed at ``base`` (Fig. 2's
-    setting) and once at ``placement_setting`` (Table 1's, default ``p_a = 0.4``, ``alpha = 0.5``), both at one
-    layer, gret and GLA with ``gate_tau``, RetNet with ``decay``.  Returns ``{"errors": {model: {rule: (seeds,
-    alphas)}}`` (Fig. 2, random placement), ``"placements": {model: (seeds, 3)}`` (accuracy at R / FQ / CQ,
-    flipped labels; NaN where a run diverged), ``"gates": {model: {"outlier", "clean": (seeds,), "by_rank":
-    (seeds, l_ts)}}`` (Cor. 2's quantities at the end of the Fig. 2 runs, on their outlier test set),
-    ``"runs"``, ``"placement_config"``}``; resumable with ``out`` (one cell per training run)."""
+    setting, :func:`error_vs_alpha`) and once at ``placement_setting`` (Table 1's, default ``p_a = 0.4``, ``alpha =
+    0.5``, :func:`table1` at one layer and ``base.eta``), gret and GLA with ``gate_tau``, RetNet with ``decay``.
+    Returns ``{"errors": {model: {rule: (seeds, alphas)}}`` (Fig. 2, random placement), ``"placements": {model:
+    (seeds, 3)}`` (accuracy at R / FQ / CQ, flipped labels; NaN where a run diverged), ``"gates": {model:
+    {"outlier", "clean": (seeds,), "by_rank": (seeds, l_ts)}}`` (Cor. 2's quantities at the end of the Fig. 2
+    runs, on their outlier test set; NaN where a run diverged), ``"runs"``, ``"placement_config"``}``; resumable
+    with ``out`` (one cell per training run)."""
     place = base.replace(**(placement_setting or {"p_a": 0.4, "alpha": 0.5}))
+    more = lambda m: gate_settings(m, gate_tau, decay)  # noqa: E731
+    fig2 = error_vs_alpha(base, alphas, rules, seeds, n_eval, jobs, tuple(models), show_progress, out, more)
+    t1 = table1(place, (1,), (base.eta,), seeds, n_eval, jobs, tuple(models), show_progress, out, more)
     n = len(seeds)
-    cfgs = [c.replace(model=m, seed=s, **gate_settings(m, gate_tau, decay)) for c in (base, place) for m in models
-            for s in seeds]
-    runs = train_many(cfgs, jobs, show_progress, out)
-    res = {"errors": {m: {r: np.full((n, len(alphas)), np.nan) for r in rules} for m in models},
-           "placements": {m: np.full((n, 3), np.nan) for m in models},
-           "gates": {m: {"outlier": np.full(n, np.nan), "clean": np.full(n, np.nan),
-                         "by_rank": np.full((n, base.l_ts), np.nan)} for m in models},
-           "runs": runs, "placement_config": place}
-    for k, (cfg, run) in enumerate(zip(cfgs, runs)):
-        m, i = cfg.model, list(seeds).index(cfg.seed)
-        if run.status != "completed":
+    gates = {m: {"outlier": np.full(n, np.nan), "clean": np.full(n, np.nan),
+                 "by_rank": np.full((n, base.l_ts), np.nan)} for m in models}
+    for run in fig2["runs"]:
+        m, i = run.config.model, list(seeds).index(run.config.seed)
+        if run.status != "completed":  # a diverged run has no errors or gates to report
+            for rule in rules:
+                fig2["errors"][m][rule][i] = np.nan
             continue
-        if k < len(models) * n:  # Fig. 2's setting
-            e = evaluate(run, alphas, rules, ("R",), n_eval)
-            for ir, rule in enumerate(rules):
-                res["errors"][m][rule][i] = e[ir, 0]
-            g = res["gates"][m]
-            g["outlier"][i], g["clean"][i] = run.final["gate_outlier"], run.final["gate_clean"]
-            g["by_rank"][i] = run.final["gate_by_rank"]
-        else:
-            res["placements"][m][i] = 1.0 - evaluate(run, (place.alpha,), ("flip",), ("R", "FQ", "CQ"),
-                                                     n_eval)[0, :, 0]
-    return res
+        g = gates[m]
+        g["outlier"][i], g["clean"][i] = run.final["gate_outlier"], run.final["gate_clean"]
+        g["by_rank"][i] = run.final["gate_by_rank"]
+    return {"errors": fig2["errors"], "placements": {m: t1["acc"][(m, 1, base.eta)] for m in models},
+            "gates": gates, "runs": fig2["runs"] + t1["runs"], "placement_config": place}
 
 
 def placement_study(base: OutlierConfig, alphas, seeds, placements=("R", "FQ", "CQ"), rule: str = "flip",
@@ -140,13 +136,14 @@ def placement_study(base: OutlierConfig, alphas, seeds, placements=("R", "FQ", "
 
 
 def table1(base: OutlierConfig, layers=(1, 3), etas=(0.1, 0.03, 0.01), seeds=(0, 1, 2, 3, 4), n_eval: int = 2000,
-           jobs: int = 1, models=("mamba", "lt"), show_progress: bool = False, out=None) -> dict:
+           jobs: int = 1, models=("mamba", "lt"), show_progress: bool = False, out=None, overrides=None) -> dict:
     """Table 1 (3-layer models, ``p_a = 0.4``, ``alpha = 0.5``, placements R / FQ / CQ) over depths and step
     sizes: ``{"acc": {(model, layers, eta): (len(seeds), 3)}, "status": {...: [status per seed]}}``, accuracy
     ``1 - error`` with flipped outlier labels at ``base.alpha``; one training run per (model, layers, eta, seed),
-    resumable with ``out`` (see :func:`train_many`)."""
-    cfgs = [base.replace(model=m, layers=L, eta=eta, seed=s) for L in layers for eta in etas for m in models
-            for s in seeds]
+    resumable with ``out`` (see :func:`train_many`); ``overrides`` as :func:`error_vs_alpha`'s."""
+    more = overrides or (lambda m: {})
+    cfgs = [base.replace(model=m, layers=L, eta=eta, seed=s, **more(m)) for L in layers for eta in etas
+            for m in models for s in seeds]
     runs = train_many(cfgs, jobs, show_progress, out)
     acc, status = {}, {}
     for cfg, run in zip(cfgs, runs):

@@ -31,7 +31,6 @@ import numpy as np
 
 from ..core.losses import LossGrad
 from ..core.model import Model, Registry
-from ..core.gates import VectorGate
 from . import gla, gradients, metrics, model, stack
 from .data import PromptBatch
 
@@ -48,21 +47,18 @@ class TestSets(NamedTuple):
 
 
 class _OutlierModel(Model):
-    """What both depths share: the gate is the mixer's (``cfg.gated``), and the trained blocks."""
+    """What both depths share: the gate is the mixer's, and the trained blocks."""
 
     @property
-    def gated(self) -> bool:
-        return self.cfg.gated
-
-    @property
-    def gate(self):
-        """The weight's gate (:attr:`~mamba_dynamics.outliers.config.OutlierConfig.gate`): a scalar
-        :class:`~mamba_dynamics.core.gates.Gate` (Mamba's, App. E.6's, or none), GLA's vector gate."""
-        return self.cfg.gate if self.cfg.model != "gla" else VectorGate(self.cfg.gate_tau)
+    def gated(self):
+        """The mixer's gate (:attr:`~mamba_dynamics.outliers.config.OutlierConfig.gate`), as every function of the
+        family takes it: a scalar :class:`~mamba_dynamics.core.gates.Gate` (Mamba's, App. E.6's, or none: falsy)
+        or GLA's vector gate."""
+        return self.cfg.gate
 
     @property
     def trained(self) -> tuple:
-        return ("W_B", "W_C", "w") if self.gate.learned else ("W_B", "W_C")
+        return ("W_B", "W_C", "w") if self.gated.learned else ("W_B", "W_C")
 
     @property
     def attention(self):
@@ -85,12 +81,6 @@ class Stack(_OutlierModel):
 
     Params = stack.StackParams
     blas_threads = 1
-
-    @property
-    def gated(self):
-        """The blocks' gate, as :mod:`mamba_dynamics.core.stack` takes it: Mamba's or another scalar gate of App.
-        E.6 (:class:`~mamba_dynamics.core.gates.Gate`), or none (LT, ST)."""
-        return self.cfg.gate
 
     def init_params(self, rng: np.random.Generator):
         return stack.init_stack_params(self.cfg, rng)
@@ -161,20 +151,20 @@ class OneLayer(_OutlierModel):
 
     def loss_and_grad(self, params, batch, *, reference: bool = False) -> LossGrad:
         fn = gradients.hinge_grads_reference if reference else gradients.hinge_grads  # looked up at call time
-        return fn(params.W_B, params.W_C, params.w, batch.P, batch.z, self.gate)
+        return fn(params.W_B, params.W_C, params.w, batch.P, batch.z, self.gated)
 
     def predict(self, params, P: np.ndarray, *, reference: bool = False) -> np.ndarray:
-        return model.forward(params, P, self.gate, self.attention)
+        return model.forward(params, P, self.gated, self.attention)
 
     def tracked(self, params, tests: TestSets) -> dict:
         """:data:`~mamba_dynamics.outliers.metrics.SNAPSHOT_KEYS`, ``weight_same`` and the Cor. 2 profiles
         (:data:`~mamba_dynamics.outliers.metrics.PROFILE_KEYS`, each ``(l_ts,)``)."""
-        scalars, prof = metrics.snapshot_with_profile(params, tests.clean, tests.noisy, self.gate, self.attention)
+        scalars, prof = metrics.snapshot_with_profile(params, tests.clean, tests.noisy, self.gated, self.attention)
         return {**scalars, **{k: prof[k] for k in metrics.PROFILE_KEYS}}
 
     def snapshot(self, params, clean: PromptBatch, noisy: PromptBatch) -> dict:
         """:data:`~mamba_dynamics.outliers.metrics.SNAPSHOT_KEYS` (phase-diagram cells)."""
-        return metrics.snapshot(params, clean, noisy, self.gate, self.attention)
+        return metrics.snapshot(params, clean, noisy, self.gated, self.attention)
 
     def summary(self, result) -> tuple[list, dict]:
         """The summary table's rows and the sidecar's theory section (Thms 1-4, Cors 1-2 at this setting)."""
@@ -284,12 +274,12 @@ class GLAOneLayer(GatedOneLayer):
 
     def loss_and_grad(self, params, batch, *, reference: bool = False) -> LossGrad:
         fn = gla.gla_grads_reference if reference else gla.gla_grads
-        return fn(params.W_B, params.W_C, params.w, batch.P, batch.z, self.gate)
+        return fn(params.W_B, params.W_C, params.w, batch.P, batch.z, self.gated)
 
     def predict(self, params, P: np.ndarray, *, reference: bool = False) -> np.ndarray:
         if reference:
-            return model.gla_forward(params, P, self.gate)
-        return gla.gla_outputs(params.W_B, params.W_C, params.w, P, self.gate)
+            return model.gla_forward(params, P, self.gated)
+        return gla.gla_outputs(params.W_B, params.W_C, params.w, P, self.gated)
 
 
 __all__ = ("REGISTRY", "TestSets", "OneLayer", "SoftmaxOneLayer", "GatedOneLayer", "GLAOneLayer", "Stack")

@@ -292,7 +292,7 @@ def _spec(name: str) -> GradientSpec:
     training calls (:func:`~mamba_dynamics.core.gradcheck.model_spec`); sympy differentiates the raw recurrence
     with the model's gate."""
     model = REGISTRY.build(OutlierConfig(model=name, **GATE_CHECK.get(name, {})))
-    gated = model.gate if name != "mamba" else True
+    gated = model.gated
 
     def symbolic(params, data):
         loss, gB, gC, gw = symbolic_loss_gradients(*_unpack(params), *data, gated)
