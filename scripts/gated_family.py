@@ -70,7 +70,8 @@ def main(argv=None) -> int:
         "decay": args.family_decay, "placements": ["R", "FQ", "CQ"],
         "wall_time_s": sum(r.wall_time for r in res["runs"]),
         "status": {f"{r.config.model} seed {r.config.seed} p_a {r.config.p_a}": r.status for r in res["runs"]}})
-    save_figure(plot_gate_family(args.alphas, res, rules, base, seeds), out / "gated_family.png", pdf=args.pdf)
+    save_figure(plot_gate_family(args.alphas, res, rules, base, seeds, args.family_tau, args.family_decay),
+                out / "gated_family.png", pdf=args.pdf)
     rows = []
     for m in models:
         for r in rules:

@@ -395,11 +395,13 @@ def plot_stack_run(result) -> "plt.Figure":
     return fig
 
 
-def plot_gate_family(alphas, res: dict, rules, base, seeds) -> "plt.Figure":
+def plot_gate_family(alphas, res: dict, rules, base, seeds, gate_tau: float = 16.0,
+                     decay: float = 1.0 - 2.0 ** -5) -> "plt.Figure":
     """The gated-mixer comparison (:func:`~mamba_dynamics.outliers.experiments.gate_family`): top row, Fig. 2 with
     every mixer (one panel per label rule, mean +- std over seeds, Thm 2's threshold); bottom row, Table 1's
     placements at one layer (grouped bars), Cor. 2's outlier / clean gate ratio per mixer (log scale; 1 = no
-    suppression), and the clean gate by rank normalised to rank 1 (Cor. 2's ``2^-(k-1)`` shape dashed)."""
+    suppression), and the clean gate by rank normalised to rank 1 (Cor. 2's ``2^-(k-1)`` shape dashed).  ``gate_tau``,
+    ``decay``: the gated-retention / GLA exponent and RetNet's decay the mixers were trained with."""
     import matplotlib.pyplot as plt
 
     models = list(res["errors"])
@@ -450,7 +452,8 @@ def plot_gate_family(alphas, res: dict, rules, base, seeds) -> "plt.Figure":
     ax.set_xticks(pos, [MODEL_LABEL[m].replace(" (", "\n(") for m in gated], fontsize=7, rotation=30,
                   ha="right")
     ax.set_ylabel("mean gate on outliers / on clean examples")
-    ax.set_title("Cor. 2(i): outlier suppression (end of the Fig. 2 runs;\nST: its softmax weights)")
+    ax.set_title("Cor. 2(i): outlier suppression (end of the Fig. 2 runs"
+                 + (";\nST: its softmax weights)" if "st" in gated else ")"))
     ax.legend(fontsize=7)
     ax = fig.add_subplot(grid[1, 2])
     for m in gated:
@@ -470,7 +473,7 @@ def plot_gate_family(alphas, res: dict, rules, base, seeds) -> "plt.Figure":
     ax.legend(fontsize=6, ncol=2)
     fig.suptitle(f"The gated-mixer family of App. E.6 on the outlier task (one layer; d={base.d}, M1={base.M1}, "
                  f"p_a={base.p_a}, l_tr={base.l_tr}, preset {base.preset}, eta={base.eta}, {base.steps} steps, "
-                 f"seeds {seeds[0]}..{seeds[-1]}; gret/GLA tau={base.gate_tau:g}, RetNet gamma={base.decay:g})",
+                 f"seeds {seeds[0]}..{seeds[-1]}; gret/GLA tau={gate_tau:g}, RetNet gamma={decay:g})",
                  fontsize=9)
     fig.tight_layout()
     return fig
