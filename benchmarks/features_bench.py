@@ -30,7 +30,8 @@ from benchmarks.step_bench import (cost_exponents, format_ms_row, load_framework
 
 BLOCKS = {"ssm": ("w", "W_B", "W_C", "V"), "lt-mlp": ("W", "V"), "st-mlp": ("W", "V"),
           # the Eq. 5 mixer with 2510.00399 App. E.6's gates (--gate-type; RetNet's w is not trained)
-          "ssm-mamba2": ("w", "W_B", "W_C", "V"), "ssm-gret": ("w", "W_B", "W_C", "V"), "ssm-retnet": ("W_B", "W_C", "V")}
+          "ssm-mamba2": ("w", "W_B", "W_C", "V"), "ssm-gret": ("w", "W_B", "W_C", "V"), "ssm-retnet": ("W_B", "W_C", "V"),
+          "ssm-gla": ("w", "W_B", "W_C", "V")}  # GLA's w = W_a (d, d): a decay per key coordinate
 #: the gates' settings in every framework (the config defaults)
 GATE_TAU, GATE_GAMMA = 16.0, 1.0 - 2.0 ** -5
 
@@ -38,9 +39,14 @@ GATE_TAU, GATE_GAMMA = 16.0, 1.0 - 2.0 ** -5
 def make_case(model: str, N: int, L: int, d: int, m: int = 40, seed: int = 0):
     """Inputs ``(params dict, X (N, L, d), y (N,), a (m,))`` at a trained-looking point
     (:func:`mamba_dynamics.features.data.one_layer_point`)."""
+    import numpy as np
+
     from mamba_dynamics.features.data import one_layer_point
 
-    return one_layer_point(model.split("-")[0] if model.startswith("ssm") else model, N, L, d, m, seed)
+    case = one_layer_point(model.split("-")[0] if model.startswith("ssm") else model, N, L, d, m, seed)
+    if model == "ssm-gla":  # W_a (d, r = d), drawn as w is
+        case[0]["w"] = 0.5 * np.random.default_rng(seed + 1).standard_normal((d, d))
+    return case
 
 
 def counted_flops(model: str, N: int, L: int, d: int, m: int) -> float:
@@ -56,8 +62,9 @@ def counted_flops(model: str, N: int, L: int, d: int, m: int) -> float:
         if L >= 2 * d:
             return head + 2.0 * N * L * 6 * d * d
         return head + 2.0 * N * (L * (L + 1) / 2) * 4 * d + 2.0 * N * L * d * d
-    r = d  # (every gate of the Eq. 5 mixer counted as Mamba's)
-    mixer = N * (L * (L + 1) / 2) * (6 * r + 10 * d) if L <= 2 * r else N * L * d * r * 12.0
+    r = d  # (every scalar gate of the Eq. 5 mixer counted as Mamba's; GLA always scans, three passes of 2 d r)
+    scan = L > 2 * r or model == "ssm-gla"
+    mixer = N * L * d * r * 12.0 if scan else N * (L * (L + 1) / 2) * (6 * r + 10 * d)
     return head + mixer + 8.0 * N * L * d * r
 
 
@@ -70,7 +77,7 @@ def make_numba(reference: bool = False):
     models = {"ssm": REGISTRY.build(FeaturesConfig(model="ssm", wbc="trained")),
               "lt-mlp": REGISTRY.build(FeaturesConfig(model="lt-mlp")),
               "st-mlp": REGISTRY.build(FeaturesConfig(model="st-mlp"))}  # global, temperature 1, one head
-    for kind in ("mamba2", "gret", "retnet"):
+    for kind in ("mamba2", "gret", "retnet", "gla"):
         models[f"ssm-{kind}"] = REGISTRY.build(FeaturesConfig(model="ssm", wbc="trained", gate_type=kind))
 
     def convert(case):
@@ -96,6 +103,15 @@ def _loss(xp, softplus, model, blocks, X, y, a):
     tril = xp.tril(xp.ones((L, L), dtype=X.dtype))
     if model.startswith("ssm"):
         kind = model[4:] or "mamba"
+        if kind == "gla":  # a decay per key coordinate: D[n, l, s, a] = prod_{s<j<=l} sigmoid(t_ja)^(1/tau)
+            w, W_B, W_C, V = blocks
+            csum = xp.cumsum(-softplus(-(X @ w)) / GATE_TAU, 1)  # (N, L, r)
+            log_D = csum[:, :, None, :] - csum[:, None, :, :]
+            D = xp.exp(xp.where(tril[None, :, :, None] > 0, log_D, -xp.inf * xp.ones_like(log_D)))
+            S = xp.einsum("nlsr,nsr,nlr->nls", D, X @ W_B, X @ W_C)
+            Y = xp.einsum("nls,nsd->nld", S, X)
+            F = xp.maximum(Y @ V.T, xp.zeros((), dtype=X.dtype)) @ a
+            return xp.maximum(1 - y * F.sum(1) / L, xp.zeros((), dtype=X.dtype)).mean()
         if kind == "retnet":  # a fixed decay: w enters nothing (zero, as the Numba model's is not trained)
             W_B, W_C, V = blocks
             t = X[..., 0] * 0.0
@@ -179,7 +195,11 @@ def main(argv=None) -> int:
     from mamba_dynamics.core.cli import Parser
 
     parser = Parser(prog="features_bench.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default=",".join(BLOCKS), help="models to time, comma-separated [default: all]")
     args, skip = parse_bench_arguments(parser, argv, "the paper sizes only")
+    models = [m for m in args.models.split(",") if m]
+    if not models or set(models) - set(BLOCKS):
+        parser.error(f"--models takes {', '.join(BLOCKS)}; got {args.models!r}")
     factories = {"numba": make_numba, "numpy": make_numpy, "torch": lambda: make_torch(args.threads), "jax": make_jax}
     loaded = load_frameworks(factories, skip, args.threads)
 
@@ -194,12 +214,14 @@ def main(argv=None) -> int:
           "time / Numba time")
     print_table_header(f"{'model':<10} {'N':>5} {'L':>5} {'d':>4}", names, "ms", 10)
     per_token, verdicts = {}, []
-    for model in BLOCKS:
+    for model in models:
         for N, L, d in sizes:
             case = make_case(model, N, L, d)
-            # the O(L^2) NumPy reference with its per-neuron head takes seconds per call on long sequences
+            # the O(L^2) NumPy reference with its per-neuron head takes seconds per call on long sequences (GLA's,
+            # whose gate derivative is written out over (t, s, j) triples, O(L^3 r))
+            slow = N * L * L * d > 2e8 or (model == "ssm-gla" and N * L ** 3 * d > 2e9)
             times, ratios = time_frameworks(loaded, case, model, budget, f"{model}, N={N}, L={L}, d={d}",
-                                            skip=("numpy",) if N * L * L * d > 2e8 else ())
+                                            skip=("numpy",) if slow else ())
             gflops = counted_flops(model, N, L, d, case[3].size) / times["numba"] / 1e9
             lead = f"{model:<10} {N:>5} {L:>5} {d:>4}"
             print(format_ms_row(lead, times, ratios, names, gflops), flush=True)
@@ -209,7 +231,7 @@ def main(argv=None) -> int:
                 per_token.setdefault(model, []).append((L, {n: t / (N * L) for n, t in times.items()}))
     N, L, d = sizes[0]
     verdicts += print_steady_table(loaded, [(f"{model:<10} {N:>5} {L:>5} {d:>4}", make_case(model, N, L, d), model)
-                                            for model in BLOCKS], 2 if args.smoke else 15, "at the default sizes")
+                                            for model in models], 2 if args.smoke else 15, "at the default sizes")
     print_verdicts(verdicts, smoke=args.smoke)
     if len(sizes) > 2:
         print("\ncost per token vs L at a fixed token count (fitted exponent: 0 = O(L), 1 = O(L^2))")

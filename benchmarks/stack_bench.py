@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Time one training step (hinge loss and every block's gradients) of the deep stacks: the outlier stacks of arXiv
 2510.00399 Table 1 (3 Mamba or linear-Transformer blocks on a residual stream; ``outliers.stack.stack_grads``) and
-of its App. B.1 (3 causal softmax-attention blocks, temperature 1, one head: ``st``)
-and the feature-filtering stack of arXiv 2602.12499 Table 3 (5 selective-SSM blocks and the Eq. 6 head;
+of its App. B.1 (3 causal softmax-attention blocks, temperature 1, one head: ``st``) and App. E.6 (3 GLA blocks,
+a decay per key coordinate, tau = 16: ``gla``, up to l = 200), and the feature-filtering stack of arXiv 2602.12499 Table 3 (5 selective-SSM blocks and the Eq. 6 head;
 ``features.stack.stack_grads``): the hand-derived Numba backward pass, the NumPy reference, PyTorch CPU autograd
 and JAX jit(value_and_grad), side by side in one run.
 
@@ -36,11 +36,19 @@ from benchmarks.step_bench import (cost_exponents, format_ms_row, load_framework
 BLOCKS = ("W_B", "W_C", "w")
 
 
-def make_case(B: int, l: int, d: int = 30, layers: int = 3, seed: int = 0):
-    """``(W_B, W_C, w, P, z)``: Table 1's data and initialisation (:func:`mamba_dynamics.outliers.data.stack_point`)."""
+def make_case(B: int, l: int, d: int = 30, layers: int = 3, seed: int = 0, gla: bool = False):
+    """``(W_B, W_C, w, P, z)``: Table 1's data and initialisation (:func:`mamba_dynamics.outliers.data.stack_point`);
+    ``gla``: ``w`` is GLA's ``W_a`` ``(L, m, D)`` instead, each row drawn as Mamba's ``w`` is."""
+    import numpy as np
+
     from mamba_dynamics.outliers.data import stack_point
 
-    return stack_point(B, l, d, layers, seed)
+    case = stack_point(B, l, d, layers, seed)
+    if gla:
+        L, m, D = case[0].shape
+        case = (case[0], case[1], np.random.default_rng(seed + 1).standard_normal((L, m, D)) / np.sqrt(D)) + \
+            tuple(case[3:])
+    return case
 
 
 def _block_flops(T: int, D: int, m: int, gated: bool, first: bool, softmax: bool = False) -> float:
@@ -59,7 +67,7 @@ def _block_flops(T: int, D: int, m: int, gated: bool, first: bool, softmax: bool
 
 
 def counted_flops(B: int, l: int, d: int = 30, layers: int = 3, m: int = 31, gated: bool = True,
-                  softmax: bool = False) -> float:
+                  softmax: bool = False, gla: bool = False) -> float:
     """2 x multiply-adds of the Numba step of an outlier stack, block by block (:func:`_block_flops`).  The last
     block reads out the query: factored, it costs about ``8 D`` per token (the gate's projection, one row of
     scores and outputs, their adjoints, the outer products); a softmax block about ``3 m D + 3 (m + D)`` (every
@@ -69,7 +77,9 @@ def counted_flops(B: int, l: int, d: int = 30, layers: int = 3, m: int = 31, gat
     T, D = l + 1, d + 1
     per_token = 0.0
     for k in range(layers):
-        if k == layers - 1 and softmax:
+        if gla:  # every block scans in full: projections [W_B; W_C; W_a] (3m rows) and 7 D m in the scans
+            per_token += 3 * m * D * (2 if k == 0 else 3) + 7 * D * m
+        elif k == layers - 1 and softmax:
             per_token += 3 * m * D + 3 * (m + D)
         elif k == layers - 1 and block_form(T, D, m) == "factored":
             per_token += 8 * D
@@ -90,8 +100,14 @@ FEATURE_BLOCKS = ("W_B", "W_C", "w", "V")
 FEATURES = "features"
 #: the step variant of the softmax Transformer's stack (App. B.1)
 SOFTMAX = "st"
+#: the step variant of the GLA stack (App. E.6: a decay per key coordinate, tau = 16; its w is W_a (L, m, D))
+GLA = "gla"
+GLA_TAU = 16.0
 #: the outlier stacks timed: (variant, label)
-OUTLIER_STACKS = ((True, "mamba"), (False, "lt"), (SOFTMAX, "st"))
+OUTLIER_STACKS = ((True, "mamba"), (False, "lt"), (SOFTMAX, "st"), (GLA, "gla"))
+#: GLA's frameworks hold its (B, T, T, m) decay products: at l = 2000 that is a gigabyte an array, so its rows stop
+#: at l = 200
+GLA_MAX_L = 200
 
 
 def make_features_case(d: int, N: int = 1000, L: int = 12, layers: int = 5, seed: int = 0):
@@ -119,7 +135,7 @@ def make_numba(reference: bool = False):
     def model(gated, L):
         key = (gated, L)
         if key not in models:
-            name = SOFTMAX if gated == SOFTMAX else "mamba" if gated else "lt"
+            name = gated if gated in (SOFTMAX, GLA) else "mamba" if gated else "lt"
             models[key] = (FEATURE_MODELS.build(FeaturesConfig(model="ssm", layers=L, wbc="trained"))
                            if gated == FEATURES else OUTLIER_MODELS.build(OutlierConfig(model=name, layers=L)))
         return models[key]
@@ -153,6 +169,12 @@ def _loss(xp, softplus, gated, W_B, W_C, w, P, z):
         S = Cp @ xp.swapaxes(Bp, -1, -2)  # S[n, t, s] = c_t . b_s
         if gated == SOFTMAX:
             X = X + _softmax(xp, xp.where(low, S, -float("inf"))) @ U
+            continue
+        if gated == GLA:  # D[n, t, s, a] = prod_{s<j<=t} sigmoid(t_ja)^(1/tau), in log space, masked before exp
+            csum = xp.cumsum(-softplus(-(U @ xp.swapaxes(w[k], -1, -2))) / GLA_TAU, 1)
+            logD = csum[:, :, None, :] - csum[:, None, :, :]
+            Dg = xp.exp(xp.where(low[None, :, :, None], logD, -float("inf")))
+            X = X + xp.einsum("ntsa,nta,nsa->nts", Dg, Cp, Bp) @ U
             continue
         if gated:
             t = U @ w[k]
@@ -226,7 +248,7 @@ def make_jax():
 
     jax.config.update("jax_enable_x64", True)
     compiled = {g: jax.jit(jax.value_and_grad(lambda a, b, c, P, z, g=g: _loss(jnp, jax.nn.softplus, g, a, b, c, P, z),
-                                              argnums=(0, 1, 2))) for g in (True, False, SOFTMAX)}
+                                              argnums=(0, 1, 2))) for g in (True, False, SOFTMAX, GLA)}
     compiled[FEATURES] = jax.jit(jax.value_and_grad(lambda *a: _features_loss(jnp, jax.nn.softplus, *a),
                                                     argnums=(0, 1, 2, 3)))
 
@@ -257,11 +279,13 @@ def main(argv=None) -> int:
     per_token, verdicts = [], []
     for gated, label in OUTLIER_STACKS:
         for B, l in sizes:
+            if gated == GLA and l > GLA_MAX_L:
+                continue
             d = 4 if args.smoke else 30
-            case = make_case(B, l, d)
+            case = make_case(B, l, d, gla=gated == GLA)
             skip_here = ("numpy",) if l > 500 else ()  # the reference's O(T^3) gate derivative
             times, ratios = time_frameworks(loaded, case, gated, budget, f"{label}, B={B}, l={l}", skip_here)
-            flops = counted_flops(B, l, d, m=d + 1, gated=gated is True, softmax=gated == SOFTMAX)
+            flops = counted_flops(B, l, d, m=d + 1, gated=gated is True, softmax=gated == SOFTMAX, gla=gated == GLA)
             gflops = flops / times["numba"] / 1e9
             lead = f"{label:<6} {B:>4} {l:>5}"
             print(format_ms_row(lead, times, ratios, names, gflops), flush=True)
@@ -287,7 +311,7 @@ def main(argv=None) -> int:
         verdicts.append(("paired", lead, ratios))
     B, l = sizes[0]
     d = 4 if args.smoke else 30
-    verdicts += print_steady_table(loaded, [(f"{label:<6}", make_case(B, l, d), gated)
+    verdicts += print_steady_table(loaded, [(f"{label:<6}", make_case(B, l, d, gla=gated == GLA), gated)
                                             for gated, label in OUTLIER_STACKS],
                                    3 if args.smoke else 40, f"at B={B}, l={l}")
     features = [(6, 4, 3)] if args.smoke else [(1000, 12, 10), (1000, 12, 32)]

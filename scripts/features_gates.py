@@ -1,14 +1,15 @@
 #!/usr/bin/env python
 """The gates of arXiv 2510.00399 App. E.6 in the feature-filtering model of arXiv 2602.12499: its Eq. 5 mixer
-with Mamba's, Mamba-2's, gated retention's and RetNet's gate, in majority voting and local concentration.
+with Mamba's, Mamba-2's, gated retention's, RetNet's and GLA's (vector) gate, in majority voting and local
+concentration.
 
     python scripts/features_gates.py --out docs/figures/features_gates
 
 Each (regime, gate) is trained for --seeds seeds at the regime's defaults (docs/features.md: d = 10, L = 12,
 m = 40; majority eta = 2, 200 GD steps; locality eta = 20, 1000 steps; W_B, W_C frozen at I, as the paper's
 analysis has them); reported: the final test error, the gate on relevant and irrelevant tokens (``1 -
-lambda(t)``: how much a token resets the state, Mamba's sigma) and w's alignment with o_+ and with the irrelevant
-patterns (Lemmas 4.1-4.2).  Writes features_gates.npz, .json and .png to --out; runs are stored under
+lambda(t)``: how much a token resets the state, Mamba's sigma; GLA's averaged over its key coordinates) and w's
+alignment with o_+ and with the irrelevant patterns (Lemmas 4.1-4.2; GLA: of its mean gating vector).  Writes features_gates.npz, .json and .png to --out; runs are stored under
 <out>/cells as they finish (a rerun resumes).
 """
 
@@ -59,7 +60,7 @@ def main(argv=None) -> int:
                   "concentration)", "regimes": regimes, "gate_types": gates, "seeds": seeds, "configs": configs})
     setting = ("Eq. 5 mixer with each gate (W_B = W_C = I frozen; d = 10, L = 12, m = 40; "
                + "; ".join(f"{r}: eta {configs[r]['eta']:g}, {configs[r]['steps']} steps" for r in regimes)
-               + f"; {len(seeds)} seeds; gret tau = 16, RetNet gamma = 0.969)")
+               + f"; {len(seeds)} seeds; gret and GLA tau = 16, RetNet gamma = 0.969)")
     save_figure(plot_gate_family(res, regimes, gates, setting), out / "features_gates.png", pdf=args.pdf)
     rows = []
     for (regime, g), cell in res.items():

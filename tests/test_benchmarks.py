@@ -37,10 +37,10 @@ def test_step_bench_smoke(root):
 
 
 @pytest.mark.parametrize("script, rows", [("features_bench.py", ("ssm ", "lt-mlp ", "st-mlp ", "ssm-mamba2 ", "ssm-gret ",
-                                                               "ssm-retnet ")),
+                                                               "ssm-retnet ", "ssm-gla ")),
                                           ("single_index_bench.py", ("mamba ", "constant ")),
                                           ("single_index_e2e_bench.py", ("mamba ", "constant ", "softmax ")),
-                                          ("stack_bench.py", ("mamba ", "lt ", "st "))])
+                                          ("stack_bench.py", ("mamba ", "lt ", "st ", "gla "))])
 def test_family_bench_smoke(root, script, rows):
     """The feature-model, Stage-I and end-to-end single-index benchmarks check torch / JAX / NumPy against the Numba step, then time them
     (frameworks that are not installed are reported as skipped)."""
@@ -58,6 +58,7 @@ def test_family_bench_smoke(root, script, rows):
         assert len([line for line in res.stdout.splitlines() if line.startswith("steady ")]) >= 2
     if script == "stack_bench.py":  # Table 3's step, and the steady-state tables: steps back to back
         lines = res.stdout.splitlines()
-        assert len([line for line in lines if line.startswith(("steady mamba ", "steady lt ", "steady st "))]) == 3
+        assert len([line for line in lines if line.startswith(("steady mamba ", "steady lt ", "steady st ",
+                                                                "steady gla "))]) == 4
         assert len([line for line in lines if line.startswith("features ")]) == 1
         assert len([line for line in lines if line.startswith("steady features ")]) == 1

@@ -14,7 +14,8 @@ from mamba_dynamics.core.gradcheck import check
 SPECS = families.gradient_specs()
 #: specs checked four ways by their own tests (tests/outliers/test_gated_family.py, tests/features/test_gates.py):
 #: the stacks of App. E.6's gates and the Eq. 5 mixer with them (``--layers``, ``--gate-type``: no model names)
-OWN_TESTS = {"mamba2-stack", "gret-stack", "retnet-stack", "ssm-mamba2", "ssm-gret", "ssm-retnet"}
+OWN_TESTS = {"mamba2-stack", "gret-stack", "retnet-stack", "gla-stack", "ssm-mamba2", "ssm-gret", "ssm-retnet",
+             "ssm-gla"}
 
 
 #: the specs whose sympy derivation costs seconds a point (stacks, networks trained end to end): sympy at the
@@ -42,12 +43,16 @@ def test_every_model_of_the_vocabulary_is_checked():
 
 
 def test_check_gradients_cli(root, tmp_path):
-    res = subprocess.run([sys.executable, str(root / "scripts" / "check_gradients.py"), "--no-sympy"],
-                         capture_output=True, text=True, timeout=300, cwd=root)
+    """The script checks a model it is asked for and offers every spec (``all`` runs the loop that
+    :func:`test_every_model_four_ways` runs in process, spec by spec)."""
+    res = subprocess.run([sys.executable, str(root / "scripts" / "check_gradients.py"), "--model", "gla-stack",
+                          "--no-sympy"], capture_output=True, text=True, timeout=300, cwd=root)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "comparisons within tolerance" in res.stdout and "NO" not in res.stdout
+    assert "comparisons within tolerance" in res.stdout and "NO" not in res.stdout and "\ngla-stack " in res.stdout
+    helptext = subprocess.run([sys.executable, str(root / "scripts" / "check_gradients.py"), "--help"],
+                              capture_output=True, text=True, timeout=120, cwd=root).stdout
     for name in SPECS:
-        assert f"\n{name} " in res.stdout
+        assert name in " ".join(helptext.split()).replace("- ", "-")
     bad = subprocess.run([sys.executable, str(root / "scripts" / "check_gradients.py"), "--model", "gpt"],
                          capture_output=True, text=True, timeout=120, cwd=root)
     assert bad.returncode == 2 and "unknown model 'gpt'" in bad.stderr and len(bad.stderr.splitlines()) == 1

@@ -13,6 +13,8 @@ module          job                                                             
 ``scan``        the raw selective-scan recurrence (eq. 1), NumPy and sympy            (it is the reference)
 ``mixer``       one selective (or linear-attention) block as a sequence map and its   ``mix_forward_reference``,
                 adjoint: Numba scans (M1, M3-M4) and the pairwise form (M2)           ``mix_adjoint_reference``
+``gla_mixer``   GLA's block (a decay per key coordinate) as a sequence map and its     ``gla_mix_forward_reference``,
+                adjoint: Numba scans (V1, V3-V4)                                      ``gla_mix_adjoint_reference``
 ``attention``   causal softmax attention (temperature, window, heads) as a sequence   ``softmax_forward_reference``,
                 map and its adjoint (Numba): pairs form for short sequences, rows     ``softmax_adjoint_reference``
                 from the log-sum-exp (O(T) memory) for long ones

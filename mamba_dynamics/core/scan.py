@@ -11,7 +11,9 @@ the tests check the two agree.  With ``A = -I`` and zero-order-hold discretisati
 and the prediction is the label channel of the last output, ``F = e_{d+1}^T o_{l+1}``.  The linear Transformer
 is the same scan without decay or input gate (``exp(-Delta) -> 1``, ``1 - exp(-Delta) -> 1``).
 
-:func:`selective_scan_symbolic` is the same recurrence in sympy, for the symbolic gradient checks.
+:func:`selective_scan_symbolic` is the same recurrence in sympy, for the symbolic gradient checks;
+:func:`mixer_adjoint_checks` and :func:`gla_adjoint_checks` prove the block adjoints of :mod:`~mamba_dynamics.core.mixer`
+and :mod:`~mamba_dynamics.core.gla_mixer` against sympy's derivative of the raw recurrence.
 
 Glossary: ``H`` = hidden state h_t, ``Delta`` = Delta_t, ``o`` = o_t, ``e_{d+1}`` = label coordinate (last).
 """
@@ -138,4 +140,40 @@ def mixer_adjoint_checks(T: int = 3) -> dict:
         out[f"dc_{s}"] = sp.simplify(sp.diff(loss, c[s]) - Hs[s] * g[s])
         tail = sum(row[u] - col[u] for u in range(s, T))
         out[f"dt_{s}"] = sp.simplify(sp.diff(loss, t[s]) - ((1 - sig[s]) * col[s] - sig[s] * tail))
+    return out
+
+
+def gla_adjoint_checks(T: int = 3, r: int = 2, tau: int = 3) -> dict:
+    """GLA's hand-derived block adjoint (core.gla_mixer, V3-V4) minus sympy's derivative, simplified, for a sequence
+    of ``T`` scalar tokens (``D = 1``) with ``r`` key coordinates: symbolic ``x_t``, ``b_ta``, ``c_ta``, gate
+    pre-activations ``t_ta`` (decay ``sigmoid(t)^(1/tau)``) and output gradients ``g_t`` (``Loss = sum_t g_t
+    y_t``).  Every entry is 0 when ``dL/dx_t|value = Lambda_t . b_t``, ``dL/db_ta = Lambda_ta x_t``, ``dL/dc_ta =
+    H_ta g_t`` and ``dL/dt_ja = beta_ja sum_{u>=j} (row_ua - col_ua)`` hold."""
+    import sympy as sp
+
+    x, g = sp.symbols(f"x0:{T}", real=True), sp.symbols(f"g0:{T}", real=True)
+    b, c, t = ([[sp.Symbol(f"{n}{s}_{a}", real=True) for a in range(r)] for s in range(T)] for n in "bct")
+    sig = [[1 / (1 + sp.exp(-t[s][a])) for a in range(r)] for s in range(T)]
+    lam = [[sig[s][a] ** sp.Rational(1, tau) for a in range(r)] for s in range(T)]
+    H, Hs, Y = [0] * r, [], []
+    for s in range(T):  # the raw recurrence, a (1, r) state
+        H = [lam[s][a] * H[a] + x[s] * b[s][a] for a in range(r)]
+        Hs.append(H)
+        Y.append(sum(H[a] * c[s][a] for a in range(r)))
+    loss = sum(gi * yi for gi, yi in zip(g, Y))
+    Lam, cur = [None] * T, [0] * r
+    for s in range(T - 1, -1, -1):
+        cur = [(lam[s + 1][a] * cur[a] if s < T - 1 else 0) + g[s] * c[s][a] for a in range(r)]
+        Lam[s] = cur
+    col = [[b[s][a] * Lam[s][a] * x[s] for a in range(r)] for s in range(T)]
+    row = [[c[u][a] * Hs[u][a] * g[u] for a in range(r)] for u in range(T)]
+    out = {}
+    for s in range(T):
+        out[f"dx_{s}"] = sp.simplify(sp.diff(loss, x[s]) - sum(Lam[s][a] * b[s][a] for a in range(r)))
+        for a in range(r):
+            beta = (1 - sig[s][a]) / tau
+            out[f"db_{s}{a}"] = sp.simplify(sp.diff(loss, b[s][a]) - Lam[s][a] * x[s])
+            out[f"dc_{s}{a}"] = sp.simplify(sp.diff(loss, c[s][a]) - Hs[s][a] * g[s])
+            tail = sum(row[u][a] - col[u][a] for u in range(s, T))
+            out[f"dt_{s}{a}"] = sp.simplify(sp.diff(loss, t[s][a]) - beta * tail)
     return out

@@ -37,6 +37,11 @@ factored scores -- the block depends on ``W_B``, ``W_C`` only through ``Q = W_C^
 A head that reads the last token only (``last_token_only``) has the last block project that row alone on ``W_C``
 (or ``Q``) and read out that row alone.
 
+GLA's blocks (``gated`` a :class:`~mamba_dynamics.core.gates.VectorGate`; 2510.00399 App. E.6) have a gate matrix
+``W_a^k`` ``(r, D)`` in ``w``'s place (``w`` ``(L, r, D)``), stacked weights ``[W_B; W_C; W_a]`` and one form,
+the vector-gate scans of :mod:`~mamba_dynamics.core.gla_mixer` (V1-V4; ``"gla-reference"``: its NumPy closed
+form); the tails (S2-S4) are the same.
+
 Glossary: ``W_B``, ``W_C`` ``(L, r, D)``, ``w`` ``(L, D)``: the blocks' parameters stacked (row ``k-1`` = block
 ``k``); ``cache`` (:class:`StackCache`) = what the backward pass needs per block: its input ``U_k``, the packed
 projections, the gates and the weighted scores.
@@ -53,6 +58,8 @@ from scipy.linalg.blas import dgemm
 
 from .attention import (Attention, softmax_adjoint_reference, softmax_forward_reference, softmax_mix,
                         softmax_mix_adjoint)
+from .gates import VectorGate
+from .gla_mixer import gla_mix_adjoint, gla_mix_adjoint_reference, gla_mix_forward, gla_mix_forward_reference
 from .mixer import (gate_args, mix_adjoint, mix_adjoint_pairs, mix_adjoint_reference, mix_forward, mix_forward_pairs,
                     mix_forward_reference, quadratic_form)
 from .simd import matmul, small_product
@@ -225,8 +232,28 @@ class StackCache:
 #: how a selective or linear-attention block is computed: the Numba scans, the pairwise form on ``b`` and ``c``, or
 #: the pairwise form on the factored scores ``c_t . b_s = u_t^T Q u_s`` (:func:`block_form`); ``"reference"`` = the
 #: NumPy closed forms.  A softmax-attention block (an :class:`~mamba_dynamics.core.attention.Attention` given) has
-#: one form, ``"softmax"`` (Numba, row by row), and ``"softmax-reference"`` (NumPy)
+#: one form, ``"softmax"`` (Numba, row by row), and ``"softmax-reference"`` (NumPy); a GLA block (``gated`` a
+#: :class:`~mamba_dynamics.core.gates.VectorGate`) one, ``"gla"`` (the vector-gate scans of
+#: :mod:`~mamba_dynamics.core.gla_mixer`), and ``"gla-reference"`` (NumPy)
 FORMS = ("scan", "pairs", "factored")
+
+
+def gate_rows(gated, r: int) -> int:
+    """How many rows of a block's stacked weights (:func:`_weights`) are its gate's: 0 without a gate, 1 for a
+    scalar gate (``w`` ``(D,)``), ``r`` for GLA's vector gate (``w`` = ``W_a`` ``(r, D)``)."""
+    if isinstance(gated, VectorGate):
+        return r
+    return int(bool(gated))
+
+
+def _kind(gated, attention: Attention | None, fast: bool, form: str | None, T: int, D: int, r: int) -> str:
+    """The form a block is computed in: softmax attention's or GLA's one form (or its NumPy reference), else
+    ``form`` or the cheapest of :data:`FORMS` (:func:`block_form`), ``"reference"`` when not ``fast``."""
+    if attention is not None:
+        return "softmax" if fast else "softmax-reference"
+    if isinstance(gated, VectorGate):
+        return "gla" if fast else "gla-reference"
+    return (form or block_form(T, D, r)) if fast else "reference"
 
 
 def block_form(T: int, D: int, r: int) -> str:
@@ -278,16 +305,18 @@ def _add_product(out: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
         out += res.T
 
 
-def _weights(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, gated: bool, form: str) -> np.ndarray:
+def _weights(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, gated, form: str) -> np.ndarray:
     """Each block's weights as one matrix, so that its projections and their gradients are one BLAS product each:
-    ``[W_B; W_C; w^T]`` ``(L, 2r+1, D)`` (``(L, 2r, D)`` without a gate), or in the factored form ``[w^T; Q^T]``
-    ``(L, 1+D, D)`` (``Q^T`` alone without a gate) with ``Q = W_C^T W_B``; ``W_B``, ``W_C`` ``(L, r, D)``, ``w``
-    ``(L, D)`` (one block: add a leading axis of 1)."""
-    g = int(bool(gated))
+    ``[W_B; W_C; w^T]`` ``(L, 2r+1, D)`` (``(L, 2r, D)`` without a gate; GLA: ``[W_B; W_C; W_a]`` ``(L, 3r, D)``),
+    or in the factored form ``[w^T; Q^T]`` ``(L, 1+D, D)`` (``Q^T`` alone without a gate) with ``Q = W_C^T W_B``;
+    ``W_B``, ``W_C`` ``(L, r, D)``, ``w`` ``(L, D)`` (GLA: ``(L, r, D)``; one block: add a leading axis of 1)."""
     L, r, D = W_B.shape
+    g = gate_rows(gated, r)
     Wk = np.empty((L, (D if form == "factored" else 2 * r) + g, D))
-    if gated:
-        Wk[:, 0 if form == "factored" else 2 * r] = w
+    if form == "factored" and gated:
+        Wk[:, 0] = w
+    elif g:
+        Wk[:, 2 * r:] = w.reshape(L, g, D)
     if form == "factored":
         np.matmul(W_B.transpose(0, 2, 1), W_C, out=Wk[:, g:])  # Q^T of every block
     else:
@@ -295,22 +324,32 @@ def _weights(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, gated: bool, form:
     return Wk
 
 
-def block_grads(dWk: np.ndarray, W_B: np.ndarray, W_C: np.ndarray, form: str, gated: bool) -> tuple:
+def block_grads(dWk: np.ndarray, W_B: np.ndarray, W_C: np.ndarray, form: str, gated) -> tuple:
     """One block's ``(dW_B, dW_C (r, D), dw (D,) or None)`` from ``dWk`` = dLoss/d(its stacked weights)
-    (:func:`_weights` in ``form``): the rows ``[dW_B; dW_C; dw]``, or in the factored form ``[dw; dQ^T]``, whence
-    (S4') ``dW_B = W_C dQ`` and ``dW_C = W_B dQ^T``.  ``W_B``, ``W_C`` ``(r, D)``."""
-    g = int(bool(gated))
+    (:func:`_weights` in ``form``): the rows ``[dW_B; dW_C; dw]`` (GLA: ``dw`` = ``dW_a`` ``(r, D)``), or in the
+    factored form ``[dw; dQ^T]``, whence (S4') ``dW_B = W_C dQ`` and ``dW_C = W_B dQ^T``.  ``W_B``, ``W_C`` ``(r,
+    D)``."""
     if form == "factored":
+        g = int(bool(gated))
         dQ = dWk[g:].T
         return W_C @ dQ, W_B @ dQ.T, (dWk[0] if gated else None)
     r = W_B.shape[0]
-    return dWk[:r], dWk[r:2 * r], (dWk[2 * r] if gated else None)
+    return dWk[:r], dWk[r:2 * r], (dWk[2 * r:] if isinstance(gated, VectorGate) else dWk[2 * r] if gated else None)
 
 
-def unpack(Z: np.ndarray, r: int, gated: bool) -> tuple:
-    """``(Bp, Cp, Tg)`` views of the packed projections ``Z`` ``(N, T, 2r+1)`` (``Tg`` zeros without a gate)."""
-    Tg = Z[:, :, 2 * r] if gated else np.zeros(Z.shape[:2])
-    return Z[:, :, :r], Z[:, :, r:2 * r], Tg
+def _gate_part(A: np.ndarray, r: int, gated):
+    """The gate's part of ``A`` laid out as the packed projections (last axis ``[b, c, t]``): ``A[..., 2r]`` for
+    a scalar gate, ``A[..., 2r:]`` for GLA's, None without a gate."""
+    if isinstance(gated, VectorGate):
+        return A[..., 2 * r:]
+    return A[..., 2 * r] if gated else None
+
+
+def unpack(Z: np.ndarray, r: int, gated) -> tuple:
+    """``(Bp, Cp, Tg)`` views of the packed projections ``Z`` ``(N, T, 2r+1)`` (``Tg`` zeros without a gate;
+    GLA's ``Z`` ``(N, T, 3r)``, ``Tg`` ``(N, T, r)``)."""
+    Tg = _gate_part(Z, r, gated)
+    return Z[:, :, :r], Z[:, :, r:2 * r], (np.zeros(Z.shape[:2]) if Tg is None else Tg)
 
 
 def _rows(A: np.ndarray, first: int) -> np.ndarray:
@@ -332,15 +371,17 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
     one of :data:`FORMS` (default :func:`block_form`); ``fast=False``: the NumPy reference.  ``work``: reuse its
     arrays (named with ``tag``).  ``Wk``: the block's stacked weights when made already (:func:`_weights`).
     ``attention``: the block is causal softmax attention (:mod:`~mamba_dynamics.core.attention`; its weights are
-    ``[W_B; W_C]``, ``gated`` is ignored), in the form ``"softmax"`` (``fast=False``: ``"softmax-reference"``)."""
+    ``[W_B; W_C]``, ``gated`` is ignored), in the form ``"softmax"`` (``fast=False``: ``"softmax-reference"``).
+    ``gated`` a :class:`~mamba_dynamics.core.gates.VectorGate`: the block is GLA (``w`` = ``W_a`` ``(r, D)``), in
+    the form ``"gla"`` (``"gla-reference"``); ``SIG``, ``KEEP`` are then its decays' log-slopes and decays ``(N, T,
+    r)``."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     get = getter(work)
     N, T, D = X.shape
     r = W_B.shape[0]
     if attention is not None:
-        gated, form = False, ("softmax" if fast else "softmax-reference")
-    else:
-        form = (form or block_form(T, D, r)) if fast else "reference"
+        gated = False
+    form = _kind(gated, attention, fast, form, T, D, r)
     if Wk is None:
         Wk = _weights(W_B[None], W_C[None], w[None], gated, form)[0]
     Z = get("Z" + tag, (N, T, Wk.shape[0]))
@@ -363,6 +404,13 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
         return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull, soft, attention)
     if form == "reference":
         Y[...] = mix_forward_reference(X, *unpack(Z, r, gated), gated)[:, first:]
+        return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull)
+    if form == "gla-reference":
+        Y[...] = gla_mix_forward_reference(X, *unpack(Z, r, gated), gated)[:, first:]
+        return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull)
+    if form == "gla":
+        SIG, KEEP = get("SIG" + tag, (N, T, r)), get("KEEP" + tag, (N, T, r))
+        gla_mix_forward(X, Z, r, 1.0 / gated.tau, first, Y, KEEP, SIG)
         return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull)
     SIG, KEEP = get("SIG" + tag, (N, T)), get("KEEP" + tag, (N, T))
     if form == "scan":
@@ -404,9 +452,8 @@ def stack_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X0: np.ndarra
     get = getter(work)
     U, rho = X, None
     if attention is not None:
-        gated, kind = False, ("softmax" if fast else "softmax-reference")
-    else:
-        kind = (form or block_form(T, D, W_B.shape[1])) if fast else "reference"
+        gated = False
+    kind = _kind(gated, attention, fast, form, T, D, W_B.shape[1])
     Wks = _weights(W_B, W_C, w, gated, kind)  # every block's at once (one batched product)
     for k in range(L):
         first = T - 1 if (last_token_only and k == L - 1) else 0
@@ -455,17 +502,23 @@ def _adjoint_reference(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> 
     return BlockAdjoint(GU, None, np.concatenate([dB, dC] + ([dT[:, :, None]] if gated else []), axis=2), False)
 
 
-def _adjoint_scan(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
-    """The reverse scan (:func:`~mamba_dynamics.core.mixer.mix_adjoint`) on the rows read out."""
-    X, f, first = blk.U, blk.fwd, blk.first
-    GU = get(buf, X.shape)
-    dZ = get("dZ", f.Z.shape)
+def _scan_arrays(blk: BlockCache, G, get, buf) -> tuple:
+    """What a scan's adjoint writes and reads: ``GU`` ``(N, T, D)``, ``dZ`` (laid out as ``Z``) and the output
+    gradient at every row, ``Gy`` ``(N, T, D)`` (``G`` itself, or zeros above the rows read out)."""
+    X, first = blk.U, blk.first
     Gy = G
     if first > 0:
         Gy = get("Gy", X.shape)
         Gy[:, :first] = 0.0
         Gy[:, first:] = G
-    mix_adjoint(X, f.Z, r, f.Yfull, Gy, f.SIG, f.KEEP, gate_args(gated), want_gx, GU, dZ)
+    return get(buf, X.shape), get("dZ", blk.fwd.Z.shape), Gy
+
+
+def _adjoint_scan(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
+    """The reverse scan (:func:`~mamba_dynamics.core.mixer.mix_adjoint`) on the rows read out."""
+    f = blk.fwd
+    GU, dZ, Gy = _scan_arrays(blk, G, get, buf)
+    mix_adjoint(blk.U, f.Z, r, f.Yfull, Gy, f.SIG, f.KEEP, gate_args(gated), want_gx, GU, dZ)
     return BlockAdjoint(GU, None, dZ, False)
 
 
@@ -500,6 +553,23 @@ def _adjoint_factored(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> B
     return BlockAdjoint(GU, GB, dZ, one)
 
 
+def _adjoint_gla(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
+    """GLA's reverse scans (:func:`~mamba_dynamics.core.gla_mixer.gla_mix_adjoint`) on the rows read out."""
+    f = blk.fwd
+    GU, dZ, Gy = _scan_arrays(blk, G, get, buf)
+    gla_mix_adjoint(blk.U, f.Z, r, Gy, f.KEEP, f.SIG, want_gx, GU, dZ)
+    return BlockAdjoint(GU, None, dZ, False)
+
+
+def _adjoint_gla_reference(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
+    """(V3)-(V4) written out in NumPy (:func:`~mamba_dynamics.core.gla_mixer.gla_mix_adjoint_reference`)."""
+    X, first = blk.U, blk.first
+    Gy = np.zeros(X.shape)
+    Gy[:, first:] = G
+    GU, dB, dC, dT = gla_mix_adjoint_reference(X, *unpack(blk.fwd.Z, r, gated), Gy, gated)
+    return BlockAdjoint(GU, None, np.concatenate([dB, dC, dT], axis=2), False)
+
+
 def _adjoint_softmax(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
     """Softmax attention from what the forward kept (:func:`~mamba_dynamics.core.attention.softmax_mix_adjoint`):
     ``dZ = [dB, dC]``, ``GU`` the value path."""
@@ -526,7 +596,8 @@ def _adjoint_softmax_reference(blk: BlockCache, G, r, gated, want_gx, get, w_k, 
 #: the adjoint of each block form (the NumPy references' forms are ``"reference"`` and ``"softmax-reference"``)
 ADJOINTS = {"reference": _adjoint_reference, "scan": _adjoint_scan, "pairs": _adjoint_pairs,
             "factored": _adjoint_factored, "softmax": _adjoint_softmax,
-            "softmax-reference": _adjoint_softmax_reference}
+            "softmax-reference": _adjoint_softmax_reference, "gla": _adjoint_gla,
+            "gla-reference": _adjoint_gla_reference}
 
 
 @dataclass
@@ -563,8 +634,10 @@ def _weight_tail(k: int, blk: BlockCache, adj: BlockAdjoint, W_B, W_C, w, gated,
             GU[:, first:] += (dA @ Wk[g:]).reshape(N, T - first, D)
         return
     dZf = dZ.reshape(N * T, -1)
-    if out.dQ is None:  # frozen projections: the gate's row of the product alone
-        if gated:
+    if out.dQ is None:  # frozen projections: the gate's rows of the product alone
+        if isinstance(gated, VectorGate):
+            out.dw[k] = dZf[:, 2 * r:].T @ flat
+        elif gated:
             out.dw[k] = flat.T @ dZf[:, 0 if f.form == "factored" else 2 * r]
     elif f.form == "factored":  # [dw; dQ^T]
         dWk = matmul(dZf.T, flat, np.empty((dZf.shape[1], D)))

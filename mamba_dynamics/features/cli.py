@@ -21,8 +21,9 @@ FLAGS = [
     (("--wbc0",), "wbc0", float, "scale delta of W_B^(0) = W_C^(0) = delta I (not given by the paper)"),
     (("--gate",), "gate", str, "learned (w_Delta trained) or fixed (w_Delta = 0, every gate 1/2: gating removed)"),
     (("--gate-type",), "gate_type", str, "the Eq. 5 mixer's gate: mamba (the paper's), or App. E.6's mamba2, gret "
-                                         "(gated retention) or retnet (ssm, paper reading)"),
-    (("--gate-tau",), "gate_tau", float, "gate exponent tau of --gate-type gret: decay sigmoid(w^T x)^(1/tau)"),
+                                         "(gated retention), retnet or gla (vector gate; ssm, paper reading)"),
+    (("--gate-tau",), "gate_tau", float, "gate exponent tau of --gate-type gret and gla: decay "
+                                         "sigmoid(w^T x)^(1/tau)"),
     (("--decay",), "decay", float, "fixed decay gamma of --gate-type retnet, in (0, 1)"),
     (("--window",), "window", int, "lt-mlp / st-mlp attention window (0 = global causal attention)"),
     (("--temperature",), "temperature", float, "st-mlp softmax temperature tau (scores / tau)"),

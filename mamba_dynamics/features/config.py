@@ -6,9 +6,9 @@ attention with the same MLP head); ``reading`` = ``paper`` (the paper's Eq. 5 mi
 package's earlier reading: no content factor, head ``a_i = +-1/m`` half and half); ``wbc`` = ``frozen`` (W_B, W_C
 kept at ``W^(0)``, as the analysis does) or ``trained``; ``wbc0`` = scale delta of ``W_B^(0) = W_C^(0) = delta I_d``;
 ``gate`` = ``learned`` (w_Delta trained) or ``fixed`` (w_Delta kept at 0, every gate 1/2: "gating removed", Figs.
-11-12); ``gate_type`` = the Eq. 5 mixer's gate: ``mamba`` (the paper's) or another scalar gate of 2510.00399 App.
-E.6 (``mamba2``, ``gret``, ``retnet``; :mod:`mamba_dynamics.core.gates`), ``gate_tau`` = gated retention's
-exponent, ``decay`` = RetNet's fixed decay; ``window`` = attention window of ``lt-mlp`` (0 = global causal attention, k = the last k tokens);
+11-12); ``gate_type`` = the Eq. 5 mixer's gate: ``mamba`` (the paper's) or another gate of 2510.00399 App.
+E.6 (``mamba2``, ``gret``, ``retnet``, or GLA's vector gate ``gla``, ``w`` then ``W_a`` ``(d, r)``;
+:mod:`mamba_dynamics.core.gates`), ``gate_tau`` = gated retention's and GLA's exponent, ``decay`` = RetNet's fixed decay; ``window`` = attention window of ``lt-mlp`` (0 = global causal attention, k = the last k tokens);
 ``regime`` = ``majority`` (majority voting) or ``locality`` (local
 concentration); ``d`` = token dimension d (patterns o_+, o_-, o_3..o_d); ``L`` = tokens per sequence L;
 ``alpha_r``, ``alpha_c`` = fractions of relevant / confusing tokens (majority voting);
@@ -41,9 +41,9 @@ REGIMES = ("majority", "locality")
 READINGS = ("paper", "gate-only")
 WBC_MODES = ("frozen", "trained")
 GATE_MODES = ("learned", "fixed")
-#: the Eq. 5 mixer's gate (``--gate-type``): Mamba's or another scalar gate of 2510.00399 App. E.6
-#: (:mod:`mamba_dynamics.core.gates`)
-GATE_TYPES = ("mamba", "mamba2", "gret", "retnet")
+#: the Eq. 5 mixer's gate (``--gate-type``): Mamba's or another gate of 2510.00399 App. E.6
+#: (:mod:`mamba_dynamics.core.gates`; ``gla`` a vector gate, :mod:`mamba_dynamics.core.gla_mixer`)
+GATE_TYPES = ("mamba", "mamba2", "gret", "retnet", "gla")
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,8 @@ class FeaturesConfig(ConfigBase):
         if self.gate_type != "mamba" and (self.model != "ssm" or self.reading != "paper" or self.gate != "learned"
                                           or self.layers != 1):
             raise ConfigError(f"gate type {self.gate_type} needs model ssm, reading paper, gate learned and one layer")
-        if self.gate_tau != 16.0 and self.gate_type != "gret":
-            raise ConfigError(f"gate_tau applies to gate type gret only (gate type {self.gate_type})")
+        if self.gate_tau != 16.0 and self.gate_type not in ("gret", "gla"):
+            raise ConfigError(f"gate_tau applies to gate types gret and gla only (gate type {self.gate_type})")
         if self.decay != 1.0 - 2.0 ** -5 and self.gate_type != "retnet":
             raise ConfigError(f"decay applies to gate type retnet only (gate type {self.gate_type})")
         for name, value in REGIME_DEFAULTS[self.regime].items():
@@ -169,9 +169,13 @@ class FeaturesConfig(ConfigBase):
 
     @property
     def mixer_gate(self):
-        """The Eq. 5 mixer's :class:`~mamba_dynamics.core.gates.Gate` (``gate_type``; Mamba's by default)."""
-        from ..core.gates import Gate
+        """The Eq. 5 mixer's :class:`~mamba_dynamics.core.gates.Gate` (``gate_type``; Mamba's by default), or
+        GLA's :class:`~mamba_dynamics.core.gates.VectorGate` (``gate_type = "gla"``: ``w`` is then ``W_a`` ``(d,
+        r)``)."""
+        from ..core.gates import Gate, VectorGate
 
+        if self.gate_type == "gla":
+            return VectorGate(self.gate_tau)
         return Gate(self.gate_type, tau=self.gate_tau, gamma=self.decay)
 
     @property

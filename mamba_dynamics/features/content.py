@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..core.gates import VectorGate
 from ..core.losses import LossGrad, hinge_loss, mean_over_chunks
 from ..core.mixer import gate_args, pairs_adjoint_kernel, pairs_forward_kernel, pairs_small
 from ..core.simd import gemm
@@ -43,8 +44,9 @@ from .stack import stack_chunk
 def content_block(params) -> tuple:
     """The Eq. 5 mixer as one block of the shared stack (:mod:`~mamba_dynamics.core.stack`): ``(W_B, W_C, w)``
     as ``(1, r, d)``, ``(1, r, d)``, ``(1, d)`` in the core orientation (``b = W_B^k x``: the transposes of the
-    model's ``W_B``, ``W_C``, whose ``b = W_B^T x``)."""
-    return params.W_B.T[None], params.W_C.T[None], f64(params.w)[None]
+    model's ``W_B``, ``W_C``, whose ``b = W_B^T x``; GLA's ``W_a`` ``(d, r)`` likewise, as ``(1, r, d)``)."""
+    w = f64(params.w)
+    return params.W_B.T[None], params.W_C.T[None], (w.T if w.ndim == 2 else w)[None]
 
 
 def content_outputs(params, X: np.ndarray, work: Workspace | None = None, gate=True) -> np.ndarray:
@@ -133,7 +135,8 @@ def content_grads(params, X: np.ndarray, y: np.ndarray, want_wbc: bool = True, w
     N, T, D = X.shape
     form = block_form(T, D, blocks[0].shape[1])
     W_B, W_C, w = blocks
-    if form != "scan" and pairs_small(T, D, W_B.shape[1]):  # one Numba call (:func:`content_pass`)
+    vector = isinstance(gate, VectorGate)  # GLA: its scans, through the stack (one form)
+    if not vector and form != "scan" and pairs_small(T, D, W_B.shape[1]):  # one Numba call (:func:`content_pass`)
         V = f64(params.V)
         Wk = _weights(W_B, W_C, w, True, form)[0]
         F, dWk, dVt = np.empty(N), np.zeros(Wk.shape), np.zeros((D, V.shape[0]))
@@ -149,7 +152,7 @@ def content_grads(params, X: np.ndarray, y: np.ndarray, want_wbc: bool = True, w
                                                 want_wbc=want_wbc, head_work=head_work, active_work=active_work,
                                                 gated=gate),
                          head_chunks(X, params.V, ONE_LAYER_CHUNK_BYTES), lambda F: hinge_loss(F, y))
-    grads = {"w": r.grads["w"][0], "V": r.grads["V"]}
+    grads = {"w": r.grads["w"][0].T if vector else r.grads["w"][0], "V": r.grads["V"]}
     if want_wbc:
         grads["W_B"], grads["W_C"] = r.grads["W_B"][0].T, r.grads["W_C"][0].T
     return LossGrad(r.loss, grads, r.F)

@@ -195,7 +195,7 @@ STUDIES = ("gating", "models", "gaps", "dims", "sensitivity")
 
 
 #: the Eq. 5 mixer's gates compared (2510.00399 App. E.6 in 2602.12499's model) and what each run keeps
-GATE_TYPES_COMPARED = ("mamba", "mamba2", "gret", "retnet")
+GATE_TYPES_COMPARED = ("mamba", "mamba2", "gret", "retnet", "gla")
 GATE_KEYS = ("test_err", "cos_pos", "cos_neg", "cos_irr", "w_irr", "gate_rel", "gate_irr", "iters_to_target")
 
 

@@ -50,7 +50,7 @@ import numpy as np
 from numba import njit
 
 from ..core import gates
-from ..core.gates import as_gate
+from ..core.gates import VectorGate, as_gate
 from ..core.gating import softplus_scalar
 from ..core.losses import LossGrad
 from ..core.workspace import Workspace, getter
@@ -139,6 +139,12 @@ def hinge_grads_reference(params: "model.Params", X: np.ndarray, y: np.ndarray, 
 
         _, _, dC = softmax_adjoint_reference(X, X, X @ params.W.T, attention, Gy)
         return LossGrad(loss, {"W": np.einsum("ntk,ntd->kd", dC, X), "V": dV}, F)
+    if isinstance(gated, VectorGate):  # GLA: the vector-gate mixer's derivative written out (core.gla_mixer)
+        from ..core.gla_mixer import gla_mix_adjoint_reference
+
+        _, dB, dC, dT = gla_mix_adjoint_reference(X, X @ params.W_B, X @ params.W_C, X @ params.w, Gy, gated)
+        return LossGrad(loss, {"w": np.einsum("nsd,nsr->dr", X, dT), "W_B": np.einsum("nsd,nsr->dr", X, dB),
+                               "W_C": np.einsum("nld,nlr->dr", X, dC), "V": dV}, F)
     C = np.einsum("nld,nsd->nls", Gy, X)  # C[n, l, s] = <Gy_l, x_s>
     if gated:
         t = X @ params.w

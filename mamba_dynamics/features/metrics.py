@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import gates
+from ..core.gates import VectorGate
 from ..core.gating import sigmoid
 from ..core.losses import error_01
 from . import model
@@ -57,10 +59,13 @@ PROFILE_KEYS = ("w_proj",)
 
 
 def alignment(params: "model.Params", O: np.ndarray, gated: bool) -> dict:
-    """Gating (or attention) alignment with the patterns; ``O`` ``(d, d)`` rows o_+, o_-, o_3..."""
+    """Gating (or attention) alignment with the patterns; ``O`` ``(d, d)`` rows o_+, o_-, o_3...  GLA's ``W_a``
+    ``(d, r)``: the alignment of its mean gating vector ``W_a 1 / r`` (the mean pre-activation over the key
+    coordinates)."""
     if gated:
-        proj = O @ params.w  # <w, o_k>
-        norm = float(np.linalg.norm(params.w))
+        w = params.w.mean(axis=1) if params.w.ndim == 2 else params.w
+        proj = O @ w  # <w, o_k>
+        norm = float(np.linalg.norm(w))
     else:
         proj = np.einsum("kd,de,ke->k", O, params.W, O)  # o_k^T W o_k
         norm = float(np.linalg.norm(params.W))
@@ -101,16 +106,19 @@ def gate_stats(params: "model.Params", seqs: Sequences, O: np.ndarray, gated, Y:
     """``gate_rel``, ``gate_irr``, ``beta_next`` (SSM; NaN for lt-mlp) and ``rel_share`` (any model); ``Y``
     ``(N, L, d)``: the model's outputs on ``seqs``.  ``gated``: True / Mamba's gate (``sigma(w^T x)``), another
     :class:`~mamba_dynamics.core.gates.Gate` (its ``1 - lambda(t)``, how much a token resets the state, which is
-    Mamba's ``sigma``; ``beta_next`` = ``a(t_l) lambda(t_{l+1})``), or False."""
+    Mamba's ``sigma``; ``beta_next`` = ``a(t_l) lambda(t_{l+1})``), GLA's
+    :class:`~mamba_dynamics.core.gates.VectorGate` (``1 - lambda`` and ``lambda_{l+1}`` averaged over the key
+    coordinates, input coefficient 1), or False."""
     out = {"gate_rel": np.nan, "gate_irr": np.nan, "beta_next": np.nan}
     if gated:
         t = seqs.X @ params.w
-        if isinstance(gated, bool) or gated.kind == "mamba":
+        if isinstance(gated, VectorGate):
+            keep = np.exp(gates.log_decay(t, gated.decay)).mean(axis=2)
+            sig, coef = 1.0 - keep, np.ones_like(keep)
+        elif isinstance(gated, bool) or gated.kind == "mamba":
             sig = sigmoid(t)
             coef, keep = sig, 1.0 - sig
         else:
-            from ..core import gates
-
             keep = np.exp(gates.log_decay(t, gated))
             sig, coef = 1.0 - keep, np.exp(gates.log_coef(t, gated))
         rel = seqs.k < 2

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.gates import VectorGate
 from ..core.gating import sigmoid
 from ..core.mixer import log_gate_matrix_reference
 from ..core.train import ParamBlocks
@@ -46,7 +47,7 @@ from .config import FeaturesConfig
 
 @dataclass
 class Params(ParamBlocks):
-    """Trainable state. w: ``(d,)`` gating vector (SSM); W: ``(d, d)`` attention matrix (lt-mlp); V: ``(m, d)``
+    """Trainable state. w: ``(d,)`` gating vector (SSM; GLA's ``W_a`` ``(d, r)``, ``t = W_a^T x``); W: ``(d, d)`` attention matrix (lt-mlp); V: ``(m, d)``
     = W_O; a: ``(m,)`` fixed output layer; W_B, W_C: ``(d, d)`` projections of Eq. 2 (paper reading)."""
 
     w: np.ndarray
@@ -78,11 +79,12 @@ def output_layer_random(m: int, rng: np.random.Generator) -> np.ndarray:
 
 def init_params(cfg: FeaturesConfig, rng: np.random.Generator) -> Params:
     """``w = 0`` (every gate 1/2, so ``beta_s^(l) = 2^-(l-s+1)``), ``W = I``, ``V ~ N(0, v0^2 I)``; paper reading:
-    ``W_B = W_C = wbc0 I_d`` and the random Eq. 6 output layer; gate-only reading: the half/half layer."""
+    ``W_B = W_C = wbc0 I_d`` and the random Eq. 6 output layer; gate-only reading: the half/half layer.  GLA's
+    gate (``gate_type = "gla"``): ``w`` = ``W_a = 0`` ``(d, d)`` (every decay ``2^(-1/tau)``)."""
     V = cfg.v0 * rng.standard_normal((cfg.m, cfg.d))
     if cfg.content:
         a = output_layer_random(cfg.m, rng)
-        return Params(w=np.zeros(cfg.d), W=np.eye(cfg.d), V=V, a=a, W_B=cfg.wbc0 * np.eye(cfg.d),
+        return Params(w=np.zeros((cfg.d, cfg.d) if cfg.gate_type == "gla" else cfg.d), W=np.eye(cfg.d), V=V, a=a, W_B=cfg.wbc0 * np.eye(cfg.d),
                       W_C=cfg.wbc0 * np.eye(cfg.d))
     return Params(w=np.zeros(cfg.d), W=np.eye(cfg.d), V=V, a=output_layer(cfg.m))
 
@@ -162,9 +164,15 @@ def mix(params: Params, X: np.ndarray, gated, content: bool = False, window: int
         attention=None) -> np.ndarray:
     """The model's per-token outputs ``(N, L, d)``: SSM closed form (Eq. 5 with ``content``, else F3), linear
     attention (F4), or softmax attention (``attention`` given).  ``gated``: True (Mamba's gate), a
-    :class:`~mamba_dynamics.core.gates.Gate` (Eq. 5 with that gate), or False (attention)."""
+    :class:`~mamba_dynamics.core.gates.Gate` (Eq. 5 with that gate), GLA's
+    :class:`~mamba_dynamics.core.gates.VectorGate` (Eq. 5 with a decay per key coordinate,
+    :func:`~mamba_dynamics.core.gla_mixer.gla_mix_forward_reference`) or False (attention)."""
     if attention is not None:
         return mix_softmax(X, params.W, attention)
+    if isinstance(gated, VectorGate):
+        from ..core.gla_mixer import gla_mix_forward_reference
+
+        return gla_mix_forward_reference(X, X @ params.W_B, X @ params.W_C, X @ params.w, gated)
     if gated:
         gate = gated if not isinstance(gated, bool) else None
         return mix_content(X, params.w, params.W_B, params.W_C, gate) if content else mix_closed_form(X, params.w)

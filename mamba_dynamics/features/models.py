@@ -85,7 +85,8 @@ class _FeatureModel(Model):
         """A container from ``{block: array}`` with the fixed blocks (``a``, and ``W`` / ``w`` of the other
         mixer) filled in: ``a`` must be among the arrays."""
         d = arrays["V"].shape[1]
-        return model.Params(w=arrays.get("w", np.zeros(d)), W=arrays.get("W", np.eye(d)), V=arrays["V"],
+        w0 = np.zeros((d, d) if self.cfg.gate_type == "gla" else d)
+        return model.Params(w=arrays.get("w", w0), W=arrays.get("W", np.eye(d)), V=arrays["V"],
                             a=arrays["a"], W_B=arrays.get("W_B"), W_C=arrays.get("W_C"))
 
     def outputs(self, params, X: np.ndarray, *, reference: bool = False) -> np.ndarray:
@@ -133,7 +134,8 @@ class _FeatureModel(Model):
 
     def _gate_setting(self) -> str:
         cfg = self.cfg
-        return {"gret": f", tau {cfg.gate_tau:g}", "retnet": f", gamma {cfg.decay:g}"}.get(cfg.gate_type, "")
+        return {"gret": f", tau {cfg.gate_tau:g}", "gla": f", tau {cfg.gate_tau:g}",
+                "retnet": f", gamma {cfg.decay:g}"}.get(cfg.gate_type, "")
 
     def summary(self, result) -> tuple[list, dict]:
         """The summary table's rows (alignments, gates, the head's lucky neurons) and the sidecar's theory

@@ -493,9 +493,10 @@ def study_figures(name: str, runs: list, setting: str, finals: dict) -> dict:
 
 
 #: the gates of 2510.00399 App. E.6 in the Eq. 5 mixer (``--gate-type``): colours and labels
-GATE_COLOR = {"mamba": "tab:blue", "mamba2": "tab:cyan", "gret": "tab:purple", "retnet": "tab:brown"}
-GATE_LABEL = {"mamba": "Mamba (Eq. 5)", "mamba2": "Mamba-2 gate", "gret": "gated retention",
-              "retnet": "RetNet (fixed decay)"}
+GATE_COLOR = {"mamba": "tab:blue", "mamba2": "tab:cyan", "gret": "tab:purple", "retnet": "tab:brown",
+              "gla": "tab:pink"}
+GATE_LABEL = {"mamba": "Mamba (Eq. 5)", "mamba2": "Mamba-2 gate", "gret": "gated\nretention",
+              "retnet": "RetNet\n(fixed decay)", "gla": "GLA\n(vector gate)"}
 
 
 def plot_gate_family(res: dict, regimes, gate_types, setting: str) -> "plt.Figure":
@@ -522,7 +523,7 @@ def plot_gate_family(res: dict, regimes, gate_types, setting: str) -> "plt.Figur
         for j, (key, label, hatch) in enumerate((("gate_rel", "gate on relevant tokens", ""),
                                                  ("gate_irr", "gate on irrelevant tokens", "//"),
                                                  ("cos_pos", "cos(w, o_+)", ".."),
-                                                 ("cos_irr", "cos(w, irrelevant), mean", "xx"))):
+                                                 ("cos_irr", "cos(w, irrelevant), mean", "xx"))):  # GLA: mean w
             vals = [res[(regime, g)][key] for g in gate_types]
             ax.bar(x - 0.3 + width * j, [np.nanmean(v) for v in vals], width, yerr=[np.nanstd(v) for v in vals],
                    capsize=2, color=[GATE_COLOR[g] for g in gate_types], edgecolor="k", linewidth=0.4, hatch=hatch,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from ..core.gates import VectorGate
 from ..core.gradcheck import GradientSpec, model_spec
 from . import data as fdata
 from .config import FeaturesConfig
@@ -52,12 +53,17 @@ def ssm_outputs(w, X):
 def content_outputs(w, W_B, W_C, X, gate=None):
     """Eqs. 2-3 as sympy, with the ``(d, r)`` state matrix: ``w`` column (d, 1), ``W_B``, ``W_C`` (d, r) matrices,
     ``X`` list of L token columns -> list of L output columns.  ``gate``: another scalar gate of
-    :mod:`mamba_dynamics.core.gates` (``H = lambda(t) H + a(t) x (W_B^T x)^T`` from its raw definition)."""
+    :mod:`mamba_dynamics.core.gates` (``H = lambda(t) H + a(t) x (W_B^T x)^T`` from its raw definition), or GLA's
+    vector gate (``w`` = ``W_a`` (d, r): ``H = H diag(lambda(W_a^T x)) + x (W_B^T x)^T``)."""
     from ..core.gates import symbolic_terms
 
     H = sp.zeros(X[0].shape[0], W_B.shape[1])
     out = []
     for x in X:
+        if isinstance(gate, VectorGate):
+            H = H * sp.diag(*[symbolic_terms(v, gate.decay)[1] for v in w.T * x]) + x * (W_B.T * x).T
+            out.append(H * (W_C.T * x))
+            continue
         t = (w.T * x)[0, 0]
         if gate is None or gate.kind == "mamba":
             s = _sigmoid(t)
@@ -101,10 +107,13 @@ def closed_form_reduction(L: int = 3, d: int = 2, content: bool = False) -> sp.E
     return diff.applyfunc(sp.simplify)
 
 
-def _blocks(kind: str, d: int, m: int) -> dict:
-    """Sympy matrices of the trainable blocks of ``kind`` in {"ssm", "ssm-gate-only", "lt-mlp", "st-mlp"}."""
+def _blocks(kind: str, d: int, m: int, vector: bool = False) -> dict:
+    """Sympy matrices of the trainable blocks of ``kind`` in {"ssm", "ssm-gate-only", "lt-mlp", "st-mlp"}
+    (``vector``: the Eq. 5 mixer's gate is GLA's, ``w`` = ``W_a`` ``(d, d)``)."""
     if kind == "ssm":
-        mats = {"w": sp.Matrix(sp.symbols(f"w0:{d}", real=True)),
+        w = sp.Matrix(d, d, sp.symbols(f"w0:{d * d}", real=True)) if vector else sp.Matrix(sp.symbols(f"w0:{d}",
+                                                                                                       real=True))
+        mats = {"w": w,
                 "W_B": sp.Matrix(d, d, sp.symbols(f"b0:{d * d}", real=True)),
                 "W_C": sp.Matrix(d, d, sp.symbols(f"c0:{d * d}", real=True))}
     elif kind == "ssm-gate-only":
@@ -122,7 +131,7 @@ def _symbolic(kind: str, window: int, X: np.ndarray, y: np.ndarray, a: np.ndarra
     at least 1e-3 away, so this is the exact derivative at ``point`` and much faster than ``Piecewise``."""
     N, L, d = X.shape
     m = len(a)
-    mats = _blocks(kind, d, m)
+    mats = _blocks(kind, d, m, isinstance(gate, VectorGate))
     syms = [s for M in mats.values() for s in M]
     vals = [float(v) for name in mats for v in np.asarray(point[name]).ravel()]
     at = dict(zip(syms, vals))
@@ -199,7 +208,7 @@ def make_case(kind: str, mdl):
             seqs = fdata.sample(cfg, fdata.make_basis(d, rng), N, rng)
             params = {"V": scale * rng.standard_normal((m, d))}
             if gated:
-                params["w"] = scale * rng.standard_normal(d)
+                params["w"] = scale * rng.standard_normal((d, d) if mdl.cfg.gate_type == "gla" else d)
                 if content:
                     params["W_B"] = np.eye(d) + scale * rng.standard_normal((d, d))
                     params["W_C"] = np.eye(d) + scale * rng.standard_normal((d, d))
@@ -244,7 +253,8 @@ VARIANTS = (_spec("ssm-gate-only", "ssm-gate-only"), _spec("lt-mlp-window2", "lt
 #: the Eq. 5 mixer with the other gates of 2510.00399 App. E.6 (``--gate-type``; sympy from the raw recurrence)
 GATE_VARIANTS = (_spec("ssm-mamba2", "ssm", gate_type="mamba2"), _spec("ssm-gret", "ssm", gate_type="gret",
                                                                       gate_tau=3.0),
-                 _spec("ssm-retnet", "ssm", gate_type="retnet", decay=0.9))
+                 _spec("ssm-retnet", "ssm", gate_type="retnet", decay=0.9),
+                 _spec("ssm-gla", "ssm", gate_type="gla", gate_tau=2.5))
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -189,9 +189,6 @@ class OutlierConfig(ConfigBase):
             raise ConfigError(f"decay must lie in (0, 1), got {self.decay}")
         if self.model != "retnet" and self.decay != 1.0 - 2.0 ** -5:
             raise ConfigError(f"decay applies to RetNet (retnet) only, not to {self.model}")
-        if self.layers > 1 and self.model == "gla":
-            raise ConfigError("layers > 1 is built for the scalar gates and attention; gla runs at one layer "
-                              "(layers = 1)")
         if self.m % self.heads:
             raise ConfigError(f"heads = {self.heads} must divide m = {self.m} (each head reads m / heads "
                               f"coordinates)")

@@ -24,10 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from .data import PromptBatch
-from ..core import gates as gate_kinds
-from ..core.gates import as_gate
 from ..core.losses import error_01
-from .model import Params, forward, weights
+from .model import Params, forward, gates, weights
 
 
 def input_scores(W_B: np.ndarray, W_C: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -144,8 +142,8 @@ def block_quantities(params, batch: PromptBatch, gated: bool, norm: str = "rms",
         out["attn_other"].append(float(np.mean(np.sum(s * ~batch.same, axis=1))))
         if attention is not None:
             G = last_row_weights(X, params.W_B[k], params.W_C[k], attention)[:, :-1]
-        else:
-            G = np.exp(gate_kinds.log_gates(X @ params.w[k], as_gate(gated))) if gated else np.ones(s.shape)
+        else:  # the gate (GLA: the mean over the coordinates of its decay products)
+            G = gates(params.w[k], X, gated)
         out["weight_same"].append(float(np.mean(np.sum(G * (batch.same & ~batch.outlier), axis=1))))
         out["gate_outlier"].append(float(_masked_mean(G, batch.outlier)))
         out["gate_clean"].append(float(_masked_mean(G, ~batch.outlier)))

@@ -75,8 +75,9 @@ class _OutlierModel(Model):
 
 
 class Stack(_OutlierModel):
-    """``cfg.layers`` Mamba, linear-Transformer or softmax-attention blocks on a residual stream, read at the
-    query's label channel (:mod:`mamba_dynamics.outliers.stack`); the training loop runs its small products on
+    """``cfg.layers`` Mamba, linear-Transformer, softmax-attention or App. E.6 gated blocks (Mamba-2, gated
+    retention, RetNet, GLA: ``core.gla_mixer``'s block, ``w`` = ``W_a`` ``(L, m, d+1)``) on a residual stream, read
+    at the query's label channel (:mod:`mamba_dynamics.outliers.stack`); the training loop runs its small products on
     one BLAS thread (more cost more than they give, docs/performance_history.md, "Deep stacks")."""
 
     Params = stack.StackParams
@@ -265,12 +266,12 @@ class GatedOneLayer(OneLayer):
                               "measured, not bounded"}
 
 
-@REGISTRY.register("gla")
+@REGISTRY.register("gla", stacked=Stack)
 class GLAOneLayer(GatedOneLayer):
     """Gated linear attention in eq. 3's place: a vector gate on the key dimension (``w`` is ``W_a`` ``(m,
     d+1)``), its own kernel :func:`~mamba_dynamics.outliers.gla.gla_grads` and reference
     :func:`~mamba_dynamics.outliers.gla.gla_grads_reference`; its tracked "gate" on an example is the mean over the
-    coordinates of its decay products."""
+    coordinates of its decay products.  ``--layers L`` stacks GLA blocks (:class:`Stack`)."""
 
     def loss_and_grad(self, params, batch, *, reference: bool = False) -> LossGrad:
         fn = gla.gla_grads_reference if reference else gla.gla_grads

@@ -8,7 +8,10 @@ the raw stream).  Each block is the one-layer model's scan (eq. 1, A = -I, ``Del
 input: the paper's ``W_B, W_C`` ``(m, d+1)`` and ``w`` ``(d+1,)`` per block.  At ``L = 1`` this is eq. 3 exactly (the query's
 label entry is 0, so the residual adds nothing to ``F``); a test checks it.  Blocks are initialised as the
 one-layer model is (diagonal ``delta`` in ``W_B``, ``W_C``; ``w_k ~ N(0, I/(d+1))``, drawn for all blocks at once,
-so block 1 gets the one-layer draw).  The linear Transformer stack has ``G == 1`` in every block.  The softmax
+so block 1 gets the one-layer draw).  The linear Transformer stack has ``G == 1`` in every block.  The gates of
+App. E.6 stack likewise (``gated`` a :class:`~mamba_dynamics.core.gates.Gate`, or GLA's
+:class:`~mamba_dynamics.core.gates.VectorGate`, whose blocks are :mod:`mamba_dynamics.core.gla_mixer`'s and whose
+``w`` is ``W_a`` ``(L, m, d+1)``).  The softmax
 Transformer (``st``) has causal softmax attention in every block (:mod:`mamba_dynamics.core.attention`; ``w``
 unused): at ``L = 1`` it is eq. 3 with the weights ``G_i (p_i^T W_B^T W_C p_q)`` replaced by ``softmax_i(p_i^T
 W_B^T W_C p_q / tau)`` over the examples and the query.
@@ -33,7 +36,8 @@ from .config import OutlierConfig
 
 @dataclass
 class StackParams(ParamBlocks):
-    """Every block's parameters, stacked: W_B ``(L, m, d+1)``, W_C ``(L, m, d+1)``, w ``(L, d+1)``."""
+    """Every block's parameters, stacked: W_B ``(L, m, d+1)``, W_C ``(L, m, d+1)``, w ``(L, d+1)`` (GLA: ``W_a``
+    ``(L, m, d+1)``)."""
 
     W_B: np.ndarray
     W_C: np.ndarray
@@ -41,12 +45,13 @@ class StackParams(ParamBlocks):
 
 
 def init_stack_params(cfg: OutlierConfig, rng: np.random.Generator) -> StackParams:
-    """Each block as the one-layer model (paper Section 3.1); ``w`` of all blocks in one draw ``(L, d+1)``."""
+    """Each block as the one-layer model (paper Section 3.1); ``w`` of all blocks in one draw ``(L, d+1)`` (GLA's
+    ``W_a`` ``(L, m, d+1)``)."""
     D, L = cfg.d + 1, cfg.layers
     W_B = np.zeros((L, cfg.m, D))
     idx = np.arange(cfg.d)
     W_B[:, idx, idx] = cfg.delta
-    w = rng.standard_normal((L, D)) / np.sqrt(D)
+    w = rng.standard_normal((L, cfg.m, D) if cfg.model == "gla" else (L, D)) / np.sqrt(D)
     return StackParams(W_B, W_B.copy(), w)
 
 

@@ -321,6 +321,7 @@ GATED_SPECS = tuple(_spec(name) for name in ("mamba2", "gret", "retnet", "gla"))
 #: checks that form too (with every weight symbolic, m = 2 would cost the Mamba stack 8 s more per point).
 STACK_SIZES = dict(D=2, l=1, m=1, B=1, L=2)
 LT_STACK_SIZES = dict(STACK_SIZES, m=2)
+GLA_STACK_SIZES = dict(STACK_SIZES, m=2)
 
 
 def stack_symbolic_loss_grad(params: dict, data: tuple, gated: bool, norm: str = "rms", dps: int = 40,
@@ -335,9 +336,11 @@ def stack_symbolic_loss_grad(params: dict, data: tuple, gated: bool, norm: str =
 
     P, z = data
     L, m, D = params["W_B"].shape
+    vector = isinstance(gated, VectorGate)  # GLA: W_a (m, D) per block
     mats = {"W_B": [sp.Matrix(m, D, lambda a, k, i=i: sp.Symbol(f"WB{i}_{a}_{k}", real=True)) for i in range(L)],
             "W_C": [sp.Matrix(m, D, lambda a, k, i=i: sp.Symbol(f"WC{i}_{a}_{k}", real=True)) for i in range(L)],
-            "w": [sp.Matrix(D, 1, lambda k, _, i=i: sp.Symbol(f"w{i}_{k}", real=True)) for i in range(L)]}
+            "w": [sp.Matrix(m, D, lambda a, k, i=i: sp.Symbol(f"w{i}_{a}_{k}", real=True)) if vector else
+                  sp.Matrix(D, 1, lambda k, _, i=i: sp.Symbol(f"w{i}_{k}", real=True)) for i in range(L)]}
     syms = [s for name in ("W_B", "W_C", "w") for M in mats[name] for s in M]
     vals = [float(v) for name in ("W_B", "W_C", "w") for v in np.asarray(params[name]).ravel()]
     at = dict(zip(syms, vals))
@@ -356,7 +359,8 @@ def stack_symbolic_loss_grad(params: dict, data: tuple, gated: bool, norm: str =
         both = sp.lambdify([syms], [loss] + grads, "mpmath", cse=True)(x)
         value, g = float(both[0]), np.array([float(v) for v in both[1:]])
     n = L * m * D
-    return value, {"W_B": g[:n].reshape(L, m, D), "W_C": g[n:2 * n].reshape(L, m, D), "w": g[2 * n:].reshape(L, D)}
+    return value, {"W_B": g[:n].reshape(L, m, D), "W_C": g[n:2 * n].reshape(L, m, D),
+                   "w": g[2 * n:].reshape(params["w"].shape)}
 
 
 def make_stack_case(gated: bool, sizes: dict | None = None, attention=None):
@@ -369,7 +373,7 @@ def make_stack_case(gated: bool, sizes: dict | None = None, attention=None):
         while True:
             W_B = 0.5 * scale * rng.standard_normal((L, m, D))
             W_C = 0.5 * scale * rng.standard_normal((L, m, D))
-            w = scale * rng.standard_normal((L, D))
+            w = scale * rng.standard_normal((L, m, D) if isinstance(gated, VectorGate) else (L, D))
             P = rng.standard_normal((B, l + 1, D))
             P[:, :l, D - 1] = np.where(rng.random((B, l)) < 0.5, 1.0, -1.0)
             P[:, l, D - 1] = 0.0
@@ -402,23 +406,25 @@ LT_STACK = _stack_spec("lt-stack", False)
 
 
 def _gate_stack_spec(model_name: str, **gate_fields) -> GradientSpec:
-    """A 2-block stack of one of App. E.6's scalar gates (the model object built with ``layers = 2``; sympy of
-    the raw recurrences with that gate, :func:`~mamba_dynamics.core.scan.scan_outputs_symbolic`)."""
+    """A 2-block stack of one of App. E.6's gates (the model object built with ``layers = 2``; sympy of the raw
+    recurrences with that gate, :func:`~mamba_dynamics.core.scan.scan_outputs_symbolic`).  GLA's has two key
+    coordinates (``m = 2``: a gate per coordinate that differs between them)."""
     cfg = OutlierConfig(model=model_name, layers=STACK_SIZES["L"], **gate_fields)
     mdl = REGISTRY.build(cfg)
     gate = mdl.gated
+    sizes = GLA_STACK_SIZES if model_name == "gla" else STACK_SIZES
     return model_spec(
-        f"{model_name}-stack", mdl, make_stack_case(gate),
+        f"{model_name}-stack", mdl, make_stack_case(gate, sizes),
         lambda params, data: (stack.StackParams(*_unpack(params)), PromptBatch(*data)),
-        symbolic=lambda p, d: stack_symbolic_loss_grad(p, d, gate), symbolic_sizes=dict(STACK_SIZES),
+        symbolic=lambda p, d: stack_symbolic_loss_grad(p, d, gate), symbolic_sizes=dict(sizes),
         blocks=("W_B", "W_C", "w"),
         description=f"{STACK_SIZES['L']}-block stack of {DESCRIPTIONS[model_name]}",
     )
 
 
-#: the 2-block stacks of App. E.6's scalar gates: checked four ways by the tests (``--layers`` is not a model name)
+#: the 2-block stacks of App. E.6's gates: checked four ways by the tests (``--layers`` is not a model name)
 GATED_STACK_SPECS = tuple(_gate_stack_spec(name, **GATE_CHECK.get(name, {})) for name in ("mamba2", "gret",
-                                                                                           "retnet"))
+                                                                                           "retnet", "gla"))
 
 #: the softmax Transformer's checks: one layer with two heads, a temperature and a window of 2 tokens, and a
 #: 2-block stack with RMSNorm (every weight symbolic; the softmax built from its raw definition, ``exp`` and a

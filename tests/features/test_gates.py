@@ -33,7 +33,8 @@ def _trained_like(cfg, seed=0, n=300):
 
 @pytest.mark.parametrize("L, n", [(12, 300), (100, 40)])  # the one-call pairs kernel; the stack's scan by chunks
 def test_kernels_equal_the_reference_and_mamba_keeps_its_bits(L, n):
-    for kw in (dict(gate_type="mamba2"), dict(gate_type="gret", gate_tau=3.0), dict(gate_type="retnet", decay=0.9)):
+    for kw in (dict(gate_type="mamba2"), dict(gate_type="gret", gate_tau=3.0), dict(gate_type="retnet", decay=0.9),
+               dict(gate_type="gla", gate_tau=3.0)):
         mdl, p, seqs = _trained_like(FeaturesConfig(wbc="trained", L=L, **kw), n=n)
         a, b = mdl.loss_and_grad(p, seqs), mdl.loss_and_grad(p, seqs, reference=True)
         assert a.loss == pytest.approx(b.loss, rel=1e-12, abs=1e-14)
@@ -51,6 +52,7 @@ def test_kernels_equal_the_reference_and_mamba_keeps_its_bits(L, n):
     (dict(gate_type="mamba2", gate="fixed"), "needs model ssm"),
     (dict(gate_type="gret", layers=2), "one layer"),
     (dict(gate_tau=2.0), "gate_tau applies"),
+    (dict(gate_type="gla", layers=2), "one layer"),
     (dict(gate_type="retnet", decay=1.2), "decay must lie"),
 ])
 def test_bad_gate_settings_are_one_line(kw, words):

@@ -95,7 +95,6 @@ def test_models_are_registered_with_their_gates():
     (dict(model="gret", gate_tau=-1.0), "gate_tau must be positive"),
     (dict(model="retnet", decay=1.5), "decay must lie in (0, 1)"),
     (dict(model="gret", decay=0.5), "decay applies to RetNet"),
-    (dict(model="gla", layers=3), "runs at one layer"),
 ])
 def test_bad_gate_settings_are_one_line(kw, words):
     with pytest.raises(ConfigError, match=None) as e:
@@ -143,9 +142,9 @@ def test_comparison_script_writes_and_resumes(tmp_path, capsys):
 
 @pytest.mark.parametrize("spec", __import__("mamba_dynamics.outliers.symbolic", fromlist=["x"]).GATED_STACK_SPECS,
                          ids=lambda s: s.name)
-def test_stacks_of_the_scalar_gates_four_ways(spec):
-    """2-block stacks of Mamba-2, gated retention and RetNet (``--layers``): kernel, reference, finite differences
-    at a unit and a large-weight point, sympy of the raw recurrences at the unit one."""
+def test_stacks_of_the_gates_four_ways(spec):
+    """2-block stacks of Mamba-2, gated retention, RetNet and GLA (``--layers``): kernel, reference, finite
+    differences at a unit and a large-weight point, sympy of the raw recurrences at the unit one."""
     from mamba_dynamics.core.gradcheck import check
 
     rows = check(spec, 0, 1.0) + check(spec, 2, 3.0, symbolic=False)
@@ -168,3 +167,21 @@ def test_stack_model_of_a_gate_and_mamba_bits():
     a = stack.stack_grads(W_B, W_C, w, P, z, True)
     b = stack.stack_grads(W_B, W_C, w, P, z, Gate("mamba"))
     assert a.loss == b.loss and all(np.array_equal(a.grads[k], b.grads[k]) for k in a.grads)
+
+
+def test_gla_stack_at_depth_one_is_eq3_gla_and_trains():
+    """A 1-block GLA stack (the shared stack's vector-gate block) gives the one-layer GLA kernel's outputs and
+    gradients (eq. 3, the query's decay included); ``--layers 3`` builds the stack with ``W_a`` ``(L, m, d+1)``."""
+    from mamba_dynamics.outliers import stack
+
+    W_B, W_C, W_a, P, z = _case(vector=True)
+    g = VectorGate(2.5)
+    one = gla.gla_grads(W_B, W_C, W_a, P, z, g)
+    deep = stack.stack_grads(W_B[None], W_C[None], W_a[None], P, z, g)
+    np.testing.assert_allclose(deep.F, one.F, rtol=1e-11, atol=1e-13)
+    for k in one.grads:
+        np.testing.assert_allclose(deep.grads[k][0], one.grads[k], rtol=1e-10, atol=1e-13)
+    cfg = OutlierConfig(model="gla", layers=3, steps=5, n_test=50, log_every=5)
+    mdl = models.REGISTRY.build(cfg)
+    p = mdl.init_params(np.random.default_rng(0))
+    assert type(mdl) is models.Stack and p.w.shape == (3, cfg.m, cfg.d + 1) and mdl.trained == ("W_B", "W_C", "w")
