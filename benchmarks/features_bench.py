@@ -191,24 +191,40 @@ def make_jax():
     return step, convert
 
 
+def bench_sizes(args) -> list:
+    """``(N, L, d)`` of the run: the defaults of FeaturesConfig (d = 10, L = 12, N = 1000), then L x10 and x100 at
+    the same token count, then d x10 (``--quick``: the first; ``--smoke``: a tiny one)."""
+    if args.smoke:
+        return [(20, 6, 5)]
+    return [(1000, 12, 10)] if args.quick else [(1000, 12, 10), (100, 120, 10), (10, 1200, 10), (1000, 12, 100)]
+
+
+def bench_memory(args):
+    """The largest case's peak memory: the frameworks' pairwise arrays (a dozen ``(N, L, L)`` arrays in autograd's
+    graph; GLA's half a dozen ``(N, L, L, d)`` decay products) and the head's ``(N, L, m)``."""
+    from mamba_dynamics.core.resources import Estimate, arrays
+
+    models = [m for m in args.models.split(",") if m in BLOCKS]
+    per = [arrays((6, N, L, L, d) if m == "ssm-gla" else (12, N, L, L), (6, N, L, 40), (4, N, L, d))
+           for m in models for N, L, d in bench_sizes(args)]
+    return Estimate({"the frameworks' arrays of the largest case": max(per, default=0.0)},
+                    ("the long-sequence rows (--quick leaves them out)", "--models"))
+
+
 def main(argv=None) -> int:
     from mamba_dynamics.core.cli import Parser
 
     parser = Parser(prog="features_bench.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(BLOCKS), help="models to time, comma-separated [default: all]")
-    args, skip = parse_bench_arguments(parser, argv, "the paper sizes only")
+    args, skip = parse_bench_arguments(parser, argv, "the paper sizes only", bench_memory)
     models = [m for m in args.models.split(",") if m]
     if not models or set(models) - set(BLOCKS):
         parser.error(f"--models takes {', '.join(BLOCKS)}; got {args.models!r}")
     factories = {"numba": make_numba, "numpy": make_numpy, "torch": lambda: make_torch(args.threads), "jax": make_jax}
     loaded = load_frameworks(factories, skip, args.threads)
 
-    # (N, L, d): the defaults of FeaturesConfig (d = 10, L = 12, N = 1000), then L x10 and x100 at the same token
-    # count, then d x10
-    sizes = [(1000, 12, 10)] if args.quick else [(1000, 12, 10), (100, 120, 10), (10, 1200, 10), (1000, 12, 100)]
-    budget = 2.0
-    if args.smoke:
-        sizes, budget = [(20, 6, 5)], 0.05
+    sizes = bench_sizes(args)
+    budget = 0.05 if args.smoke else 2.0
     names = list(loaded)
     print("\nmedian time of one full-batch step (loss + every gradient); ratio = median over paired rounds of "
           "time / Numba time")

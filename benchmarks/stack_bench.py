@@ -260,11 +260,23 @@ def make_jax():
     return step, lambda case: [jnp.asarray(a) for a in case]
 
 
+def bench_memory(args):
+    """The largest case's peak memory: the frameworks' pairwise arrays, a dozen ``(B, T, T)`` per block in
+    autograd's graph (GLA: four ``(B, T, T, m)`` decay products per block, up to :data:`GLA_MAX_L`)."""
+    from mamba_dynamics.core.resources import Estimate, arrays
+
+    sizes = [(4, 5)] if args.smoke else [(64, 20)] if args.quick else [(64, 20), (6, 200), (1, 2000)]
+    per = [arrays((36, B, l + 1, l + 1)) for B, l in sizes]
+    per += [arrays((12, B, l + 1, l + 1, 31)) for B, l in sizes if l <= GLA_MAX_L]
+    return Estimate({"the frameworks' arrays of the largest case": max(per)},
+                    ("the long-sequence rows (--quick leaves them out)",))
+
+
 def main(argv=None) -> int:
     from mamba_dynamics.core.cli import Parser
 
     parser = Parser(prog="stack_bench.py", description=__doc__.split("\n\n")[0])
-    args, skip = parse_bench_arguments(parser, argv, "Table 1's sizes only")
+    args, skip = parse_bench_arguments(parser, argv, "Table 1's sizes only", bench_memory)
     factories = {"numba": make_numba, "numpy": lambda: make_numba(reference=True),
                  "torch": lambda: make_torch(args.threads), "jax": make_jax}
     loaded = load_frameworks(factories, skip, args.threads)

@@ -431,9 +431,15 @@ def compile_times() -> dict:
     return out
 
 
-def parse_bench_arguments(parser, argv, quick_help: str):
-    """Add and parse the flags every benchmark script shares (``--quick``, ``--smoke``, ``--threads``, ``--skip``),
-    check them (one-line error, exit 2), and pin the threads; returns ``(args, frameworks to skip)``."""
+def parse_bench_arguments(parser, argv, quick_help: str, memory=None):
+    """Add and parse the flags every benchmark script shares (``--quick``, ``--smoke``, ``--threads``, ``--skip``,
+    ``--max-memory``), check them (one-line error, exit 2), and pin the threads; returns ``(args, frameworks to
+    skip)``.  ``memory(args)``: the bench's largest case's peak memory (an
+    :class:`~mamba_dynamics.core.resources.Estimate`: the frameworks' arrays, which are larger than Numba's),
+    refused with one line above the limit before anything is timed."""
+    from mamba_dynamics.core.resources import add_memory_argument, check_fits
+
+    add_memory_argument(parser)
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and short timings (checks the script runs)")
     parser.add_argument("--threads", type=int, default=1, help="threads for every framework")
@@ -449,6 +455,8 @@ def parse_bench_arguments(parser, argv, quick_help: str):
     skip = set(filter(None, args.skip.split(",")))
     if skip - {"numpy", "torch", "jax"}:
         parser.error(f"--skip takes numpy, torch, jax; got {', '.join(sorted(skip - {'numpy', 'torch', 'jax'}))}")
+    if memory is not None:
+        check_fits(parser, args, memory(args), "this benchmark's largest case")
     pin_threads(args.threads)
     return args, skip
 

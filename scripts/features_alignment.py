@@ -16,7 +16,8 @@ import _bootstrap  # noqa: F401
 
 import numpy as np
 
-from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
+from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_largest,
+                                     check_repro_arguments,
                                 format_table, output_dir)
 from mamba_dynamics.core.io import write_run
 from mamba_dynamics.features.config import MODELS, REGIMES, FeaturesConfig
@@ -29,6 +30,8 @@ def main(argv=None) -> int:
     add_output_arguments(parser, "features-alignment")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
+    check_largest(parser, args, [FeaturesConfig(regime=r, model=m) for r in REGIMES for m in MODELS],
+                  "the largest run of this study")
     out = output_dir(parser, args, "features-alignment")
     runs = alignment_runs(args.seeds, args.jobs, not args.quiet)
 

@@ -19,7 +19,8 @@ import _bootstrap  # noqa: F401
 
 import numpy as np
 
-from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
+from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_largest,
+                                     check_repro_arguments,
                                      format_table, name_list, output_dir)
 from mamba_dynamics.core.io import write_run
 from mamba_dynamics.core.plotting import save_figure
@@ -43,6 +44,8 @@ def main(argv=None) -> int:
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be a positive integer, got {args.steps}")
     base = {} if args.steps is None else {"steps": args.steps}
+    check_largest(parser, args, [FeaturesConfig(regime=r, gate_type=g, **base) for r in regimes for g in gates],
+                  "the largest run of this comparison")
     out = output_dir(parser, args, "features_gates")
     seeds = list(range(args.seeds))
     bar = progress_bar(total=len(regimes) * len(gates) * len(seeds), desc="runs", enabled=not args.quiet)

@@ -22,13 +22,14 @@ import _bootstrap  # noqa: F401
 
 import numpy as np
 
-from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
+from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_largest,
+                                     check_repro_arguments,
                                      format_table, output_dir)
 from mamba_dynamics.core.io import write_run
 from mamba_dynamics.core.plotting import save_figure
 from mamba_dynamics.core.progress import progress_bar
-from mamba_dynamics.features.experiments import (STUDIES, run_study, study_finals, study_seeds, study_setting,
-                                                 study_size)
+from mamba_dynamics.features.experiments import (STUDIES, run_study, study_configs, study_finals, study_seeds,
+                                                 study_setting, study_size)
 from mamba_dynamics.features.plotting import study_figures
 
 
@@ -45,6 +46,8 @@ def main(argv=None) -> int:
     unknown = sorted(set(names) - set(STUDIES))
     if unknown or not names:
         parser.error(f"unknown study {', '.join(unknown) or repr(args.study)}; choose from {', '.join(STUDIES)}")
+    check_largest(parser, args, [c for n in names for c in study_configs(n, args.quick)],
+                  "the largest run of these studies")
     out = output_dir(parser, args, "features-paper")
     seeds = {n: study_seeds(n, args.seeds) for n in names}
     bar = progress_bar(sum(study_size(n, seeds[n], args.quick) for n in names), "runs", enabled=not args.quiet)

@@ -20,13 +20,14 @@ import _bootstrap  # noqa: F401
 
 import numpy as np
 
-from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
+from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_largest,
+                                     check_repro_arguments,
                                 format_table, output_dir)
 from mamba_dynamics.core.io import write_run
 from mamba_dynamics.core.plotting import save_figure
 from mamba_dynamics.core.progress import progress_bar
 from mamba_dynamics.features.experiments import (DEFAULT_SWEEPS, SAMPLE_TARGET, TARGET, n_min, run_samples,
-                                                 run_scaling, sample_plan, scaling_plan)
+                                                 run_scaling, sample_plan, scaling_configs, scaling_plan)
 from mamba_dynamics.features.plotting import fit_slope_ci, geometric_mean, plot_scaling
 from mamba_dynamics.features.theory import PREDICTED_SLOPES
 
@@ -42,7 +43,6 @@ def main(argv=None) -> int:
     add_output_arguments(parser, "features-scaling")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
-    out = output_dir(parser, args, "features-scaling")
     plan = scaling_plan(args.quick)
     samples = sample_plan(args.quick)
     every = [sw["name"] for sw in plan] + ["samples"]
@@ -54,6 +54,9 @@ def main(argv=None) -> int:
         if unknown or not names:
             parser.error(f"unknown sweep {', '.join(unknown) or repr(args.only)}; choose from {', '.join(every)}")
         plan = [sw for sw in scaling_plan(args.quick) if sw["name"] in names]
+    check_largest(parser, args, scaling_configs(plan, samples if "samples" in names else None),
+                  "the largest run of these sweeps")
+    out = output_dir(parser, args, "features-scaling")
     n_sample_runs = len(samples["d"]) * len(samples["N"]) * args.seeds if "samples" in names else 0
     bar = progress_bar(sum(len(sw["cfgs"]) for sw in plan) * args.seeds + n_sample_runs, "runs",
                        enabled=not args.quiet)

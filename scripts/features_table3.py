@@ -40,8 +40,8 @@ def main(argv=None) -> int:
     dims, steps = args.dims, args.steps_list
     layers = 5 if args.layers is None else args.layers
     base = config_from_args(parser, args, layers=layers)
-    for d in dims:
-        config_from_args(parser, args, layers=layers, d=d)  # a one-line error for a bad d
+    for d in dims:  # a one-line error for a bad d; each run's memory and work checked at the longest --steps-list
+        config_from_args(parser, args, layers=layers, d=d, steps=max(steps))
     out = output_dir(parser, args, "table3")
     seeds = list(range(args.seeds))
     bar = progress_bar(len(dims) * len(steps) * len(seeds), "training runs", enabled=not args.quiet)

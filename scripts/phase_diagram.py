@@ -26,8 +26,8 @@ import textwrap
 import sys
 
 from mamba_dynamics import families
-from mamba_dynamics.core.cli import (Parser, add_output_arguments, check_repro_arguments, fail, format_table,
-                                     output_dir, requested_model)
+from mamba_dynamics.core.cli import (Parser, add_output_arguments, check_largest, check_repro_arguments, fail,
+                                     format_table, output_dir, requested_model)
 from mamba_dynamics.core.sweeps import (Axis, GridError, SweepSpec, estimate_cost, nanmean_seeds, parse_grid,
                                         run_sweep, save_dataset)
 
@@ -61,11 +61,11 @@ def build_spec(parser, args, sweep, base) -> SweepSpec:
         x = Axis(args.x, parse_grid(sweep, args.x, args.x_values))
         y = Axis(args.y, parse_grid(sweep, args.y, args.y_values))
         spec = SweepSpec(sweep, base, x, y, tuple(range(base.seed, base.seed + args.seeds)), args.n_eval)
-        spec.groups()  # validates every cell
-        return spec
+        groups = spec.groups()  # validates every cell
     except GridError as exc:
         parser.error(str(exc))
-    raise AssertionError("unreachable")
+    check_largest(parser, args, [g.train_cfg for g in groups], "the largest cell of this sweep")
+    return spec
 
 
 def dry_run(spec: SweepSpec, jobs: int) -> None:

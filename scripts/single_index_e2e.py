@@ -20,8 +20,9 @@ from __future__ import annotations
 import _bootstrap  # noqa: F401
 
 
-from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_repro_arguments,
-                                     fail, format_table, output_dir, positive_int_list, raw_values)
+from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_largest,
+                                     check_repro_arguments, fail, format_table, output_dir, positive_int_list,
+                                     raw_values)
 from mamba_dynamics.core.config import ConfigError
 from mamba_dynamics.core.io import write_run
 from mamba_dynamics.core.plotting import save_figure
@@ -53,11 +54,10 @@ def main(argv=None) -> int:
     fields = {k: v for k, v in vars(args).items() if k in NetworkConfig.__dataclass_fields__ and v is not None}
     try:
         base = NetworkConfig(**fields)
-        for link in args.links:
-            for d in args.dims:
-                base.replace(link=link, d=d)
+        runs = [base.replace(link=link, d=d) for link in args.links for d in args.dims]
     except ConfigError as exc:
         parser.error(str(exc))
+    check_largest(parser, args, runs, "the largest run of this study")
     out = output_dir(parser, args, "single-index-e2e")
     Ns = tuple(args.test_N)
     cells = e2e_cells(base, args.links, args.dims, args.seeds, Ns, args.krr_prompts)

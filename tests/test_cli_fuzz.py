@@ -15,7 +15,8 @@ import pytest
 from mamba_dynamics import families
 
 ROOT_SCRIPTS = ["fig2_error_vs_alpha", "fig3_attention", "fig4_gates", "placement_study", "phase_compare",
-                "outlier_sensitivity", "features_alignment", "features_scaling", "single_index_risk", "single_index_gates",
+                "outlier_sensitivity", "outliers_table1", "gated_family", "features_alignment", "features_scaling",
+                "features_paper", "features_table3", "features_gates", "single_index_risk", "single_index_gates",
                 "single_index_e2e"]
 #: Axes that are valid for each family, so the phase-diagram entry reaches the flag under test.
 AXES = {"outliers": ["--x", "alpha", "--x-values", "0.1,0.2", "--y", "p_a", "--y-values", "0.2,0.4"],
@@ -99,6 +100,39 @@ def _all_flags(main, base, capsys) -> set:
             main([*base, "--help"])
         _FLAG_CACHE[key] = set(re.findall(r"--[\w-]+", capsys.readouterr().out))
     return _FLAG_CACHE[key]
+
+
+#: flags whose value sets a size (memory or work grows with it): each must also refuse huge values, before anything
+#: is allocated (the run's estimated peak memory against the limit, core.resources; a grid or a seed count past
+#: the cap), in a few milliseconds
+SIZE_FLAGS = {"--d", "--m", "--M1", "--M2", "--V", "--l-tr", "--l-ts", "--batch", "--steps", "--n-test", "--layers",
+              "--n-train", "--L", "--r", "--N-pt", "--T1", "--T2", "--width", "--queries", "--state", "--N-min",
+              "--N-max", "--n-eval", "--test-queries", "--seeds", "--jobs", "--heads", "--test-N",
+              "--dims", "--krr-prompts", "--steps-list", "--depths"}
+HUGE = ("1e9", str(2**62))
+
+
+@pytest.mark.parametrize("name, module, base", entry_points(), ids=[e[0] for e in entry_points()])
+def test_every_size_flag_refuses_huge_values(name, module, base, tmp_path, monkeypatch, capsys):
+    """``1e9`` and ``2**62`` for every size flag: exit status 2, one line, nothing written, and quickly (the
+    refusal comes from the estimate, before any array is made)."""
+    import time
+
+    main = importlib.import_module(module).main
+    monkeypatch.chdir(tmp_path)
+    flags = [f for f in help_flags(main, base, capsys) if f in SIZE_FLAGS]
+    out = tmp_path / "out"
+    has_out = "--out" in _all_flags(main, base, capsys)
+    for flag in flags:
+        for value in HUGE:
+            argv = [*base, f"{flag}={value}"] + (["--out", str(out)] if has_out else [])
+            t0 = time.perf_counter()
+            code, err = run(main, argv, capsys)
+            lines = err.strip().splitlines()
+            assert code == 2, (name, flag, value, code, err[-500:])
+            assert len(lines) == 1 and "error:" in lines[0] and "Traceback" not in err, (name, flag, value, err)
+            assert list(tmp_path.iterdir()) == [], (name, flag, value, list(tmp_path.iterdir()))
+            assert time.perf_counter() - t0 < 2.0, (name, flag, value)
 
 
 @pytest.mark.parametrize("module, base", [("simulate", ["--model", "mamba"]), ("simulate", ["--model", "ssm"]),

@@ -43,6 +43,7 @@ module          job
 ``blas``        which BLAS kernels and threads NumPy/SciPy run (sidecars, benchmark headers)
 ``parallel``    worker processes with one BLAS/Numba thread each
 ``progress``    tqdm bars on a terminal, silent otherwise
+``resources``   a run's estimated peak memory and work against the limit (``--max-memory``): one-line refusal
 ``cells``       one resumable store of keyed cells (sweeps and reproductions)
 ``sweeps``      two-axis sweeps for any family (``SweepFamily`` adapter), local or on Dask, resumable
 ``plotting``    saving figures, mean +- std bands, phase-diagram heatmaps with theory boundaries

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import ConfigError
+from .resources import add_memory_argument, check_fits
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Show ``(default: X)`` only where the help text does not state the default already and X is not None."""
@@ -67,12 +68,50 @@ def build_config(parser: argparse.ArgumentParser, args: argparse.Namespace, cls,
     kw = {k: v for k, v in vars(args).items() if k in names and v is not None}
     kw.update(overrides)
     try:
-        return cls(**kw)
+        cfg = cls(**kw)
     except ConfigError as exc:
         parser.error(str(exc))
     except TypeError as exc:  # pragma: no cover - programming error guard
         parser.error(str(exc))
-    raise AssertionError("unreachable")
+    check_memory(parser, args, cfg)
+    return cfg
+
+
+def memory_extras(args: argparse.Namespace, accepted) -> dict:
+    """What a script's flags add to a run's memory, as keywords of a config's ``memory`` method (those it
+    ``accepted``): the evaluation prompts ``--n-eval``, the runs ``--seeds`` keeps, the test lengths ``--test-N``
+    and kernel ridge regression (``--krr``, ``--krr-max-N``, ``--krr-prompts``)."""
+    extras = {"n_eval": getattr(args, "n_eval", None), "runs": getattr(args, "seeds", 1) or 1,
+              "test_N": getattr(args, "test_N", None) or ()}
+    if hasattr(args, "krr_prompts"):  # counted whether or not --krr asks for it: an absurd count is refused anyway
+        extras.update(krr_prompts=max(args.krr_prompts, 0), krr_max_N=getattr(args, "krr_max_N", 2**62))
+    return {k: v for k, v in extras.items() if k in accepted}
+
+
+def estimate_memory(args: argparse.Namespace, cfg):
+    """The estimated peak memory of a run of ``cfg`` (its ``memory`` method, with the script's
+    :func:`memory_extras`), or None for a config without one."""
+    if not hasattr(cfg, "memory"):
+        return None
+    import inspect
+
+    return cfg.memory(**memory_extras(args, inspect.signature(cfg.memory).parameters))
+
+
+def check_memory(parser: argparse.ArgumentParser, args: argparse.Namespace, cfg, what: str = "this run") -> None:
+    """Refuse (one line, exit 2) a config whose estimated peak memory (:func:`estimate_memory`) exceeds the limit
+    (:func:`~mamba_dynamics.core.resources.check_fits`)."""
+    est = estimate_memory(args, cfg)
+    if est is not None:
+        check_fits(parser, args, est, what)
+
+
+def check_largest(parser: argparse.ArgumentParser, args: argparse.Namespace, cfgs, what: str) -> None:
+    """:func:`check_memory` of the config of ``cfgs`` whose estimate is largest (a sweep: its largest cell)."""
+    ests = [e for e in (estimate_memory(args, c) for c in cfgs) if e is not None]
+    if ests:
+        check_fits(parser, args, max(ests, key=lambda e: e.total), what)
+        check_fits(parser, args, max(ests, key=lambda e: e.work), what)
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, default_prefix: str) -> None:
@@ -81,6 +120,7 @@ def add_output_arguments(parser: argparse.ArgumentParser, default_prefix: str) -
                         help=f"output folder [default: runs/<timestamp>-{default_prefix}]")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--pdf", action="store_true", help="also write figures as PDF")
+    add_memory_argument(parser)
 
 
 def add_repro_arguments(parser: argparse.ArgumentParser, seeds: int = 5, n_eval: bool = True) -> None:
@@ -100,6 +140,16 @@ def check_repro_arguments(parser: argparse.ArgumentParser, args: argparse.Namesp
         parser.error(f"--n-eval must be a positive integer, got {args.n_eval}")
     if args.jobs < 0:
         parser.error(f"--jobs must be >= 0, got {args.jobs}")
+    if args.jobs > MAX_JOBS:
+        parser.error(f"--jobs must be at most {MAX_JOBS} (worker processes), got {args.jobs}")
+    if args.seeds > MAX_GRID:
+        parser.error(f"--seeds must be at most {MAX_GRID}, got {args.seeds}")
+
+
+#: the most worker processes a script starts (each holds its own copy of a run's arrays)
+MAX_JOBS = 1024
+#: the most values a grid may have (``--alphas 0:1:1e-9`` would be 10^9 training runs)
+MAX_GRID = 10_000
 
 
 def raw_values(text: str) -> list:
@@ -107,12 +157,16 @@ def raw_values(text: str) -> list:
     included) or ``"geom:start:stop:n"`` (``n`` log-spaced values).  Raises ``ValueError`` on a malformed grid."""
     if text.startswith("geom:"):
         _, a, b, n = text.split(":")
+        if not 0 < int(n) <= MAX_GRID:
+            raise ValueError(f"{text}: the number of values must be 1 to {MAX_GRID}")
         return list(np.geomspace(float(a), float(b), int(n)))
     if ":" in text:
         a, b, step = (float(v) for v in text.split(":"))
         if step <= 0 or b < a:
             raise ValueError(text)
         n = int(np.floor((b - a) / step + 1e-9)) + 1
+        if n > MAX_GRID:
+            raise ValueError(f"{text} has {n} values (at most {MAX_GRID})")
         return [a + i * step for i in range(n)]
     return [v.strip() for v in text.split(",") if v.strip()]
 

@@ -198,5 +198,12 @@ class FeaturesConfig(ConfigBase):
             return (self.n_relevant - self.n_confusing) / self.L
         return 0.5**self.gap_near - 0.5**self.gap_far
 
+    def memory(self, n_eval: int | None = None, runs: int = 1):
+        """Estimated peak memory of a run of this config (:func:`mamba_dynamics.features.memory.estimate`; a
+        script's ``n_eval`` more test sequences and ``runs`` kept runs too)."""
+        from .memory import estimate
+
+        return estimate(self, n_eval, runs)
+
     def derived_values(self) -> dict:
         return {"signal": self.signal}

@@ -240,6 +240,19 @@ def run_study(name: str, seeds: int, out, jobs: int = 0, bar=None, quick: bool =
     return [dict(done[k], label=label, config=kw, seed=kw["seed"]) for k, (label, kw) in zip(keys, runs)]
 
 
+def study_configs(name: str, quick: bool = False) -> list[FeaturesConfig]:
+    """The configs of study ``name`` (one seed), e.g. to check the largest against the memory limit first."""
+    return [FeaturesConfig(**kw) for _, kw in _study_runs(name, quick)]
+
+
+def scaling_configs(plan: list[dict], samples: dict | None) -> list[FeaturesConfig]:
+    """The configs of the iteration sweeps ``plan`` and the sample-complexity grid ``samples`` (one seed)."""
+    cfgs = [FeaturesConfig(**kw) for sw in plan for kw in sw["cfgs"]]
+    if samples is not None:
+        cfgs += [FeaturesConfig(**dict(samples["base"], d=d, n_train=n)) for d in samples["d"] for n in samples["N"]]
+    return cfgs
+
+
 def study_size(name: str, seeds: int, quick: bool = False) -> int:
     return len(_study_runs(name, quick)) * seeds
 

@@ -261,6 +261,13 @@ class OutlierConfig(ConfigBase):
 
         return Attention(self.temperature, self.window, self.heads) if self.model == "st" else None
 
+    def memory(self, n_eval: int | None = None, runs: int = 1):
+        """Estimated peak memory of a run of this config (:func:`mamba_dynamics.outliers.memory.estimate`; a
+        script's ``n_eval`` evaluation prompts and ``runs`` kept runs too)."""
+        from .memory import estimate
+
+        return estimate(self, n_eval, runs)
+
     def derived_values(self) -> dict:
         return {"L": self.L}
 

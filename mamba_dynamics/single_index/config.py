@@ -121,6 +121,14 @@ class SingleIndexConfig(ConfigBase):
     def derived_values(self) -> dict:
         return {"dt": self.dt}
 
+    def memory(self, test_N=(), krr_max_N: int = 0, krr_prompts: int = 0, n_eval: int | None = None,
+               runs: int = 1):
+        """Estimated peak memory of a run of this config (:func:`mamba_dynamics.single_index.memory.estimate`) at
+        the test lengths ``test_N``, with kernel ridge regression up to ``krr_max_N``."""
+        from .memory import estimate
+
+        return estimate(self, test_N, krr_max_N, krr_prompts, n_eval, runs)
+
 
 TOKENS = ("hermite", "raw")
 
@@ -218,6 +226,13 @@ class NetworkConfig(ConfigBase):
     def D(self) -> int:
         """Token width: ``(d+1)(d+2)/2 + 1`` (Hermite) or ``d + 1`` (raw)."""
         return token_width(self.d, self.tokens)
+
+    def memory(self, test_N=(), krr_prompts: int = 0, n_eval: int | None = None, runs: int = 1):
+        """Estimated peak memory of training this network and testing it at ``test_N`` (with kernel ridge
+        regression on ``krr_prompts`` prompts per length; :func:`mamba_dynamics.single_index.memory.estimate`)."""
+        from .memory import estimate
+
+        return estimate(self, test_N, krr_prompts=krr_prompts, n_eval=n_eval, runs=runs)
 
     def derived_values(self) -> dict:
         return {"D": self.D}
