@@ -482,6 +482,9 @@ def load_frameworks(factories: dict, skip: set, threads: int) -> dict:
     print(f"machine: {cpu_name()}, {os.cpu_count()} logical cores; {threads} thread(s) per framework; "
           f"python {platform.python_version()}, numpy {np.__version__}")
     print(summary())
+    from mamba_dynamics.core.simd import simd_summary
+
+    print(simd_summary())
     PEAK["gflops"] = core_peak()
     print(f"peak: {PEAK['gflops']:.1f} GFLOP/s (NumPy's BLAS on one 1024^3 float64 product, {threads} thread(s)); "
           "%peak = Numba's counted GFLOP/s against it")

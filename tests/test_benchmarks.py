@@ -29,6 +29,8 @@ def test_step_bench_smoke(root):
             re.findall(r"\b(?:jax|torch) \d", line)), line
     # every BLAS the frameworks load runs one thread, as the header says (NumPy's OpenBLAS is loaded before the
     # arguments are parsed: the environment variables alone came too late for it)
+    simd = next(line for line in out.splitlines() if line.startswith("SIMD: "))  # the instruction set and lanes
+    assert "gemm tiles of" in simd and "Numba target" in simd, simd
     blas = next(line for line in out.splitlines() if line.startswith("BLAS: "))
     assert "OpenBLAS" not in blas or blas.count(" 1 thread(s)") == blas.count("OpenBLAS"), blas
     # frameworks that are not installed are reported as skipped, not as failures

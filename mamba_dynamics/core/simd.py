@@ -41,6 +41,7 @@ Summation orders (what the ``*_reference`` functions spell out in plain Python, 
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from llvmlite import ir
@@ -54,7 +55,13 @@ _I64 = ir.IntType(64)
 _V4 = ir.VectorType(_F64, 4)
 
 def _host_width() -> int:
-    """8 lanes where the core has AVX-512 (its 32 vector registers hold a tile of eight 8-lane sums), else 4."""
+    """8 lanes where the core has AVX-512 (its 32 vector registers hold a tile of eight 8-lane sums), else 4; the
+    environment variable ``MAMBA_DYNAMICS_GEMM_WIDTH`` (4 or 8) overrides it (to time an AVX2 core's tiles on an
+    AVX-512 one, with ``NUMBA_CPU_NAME=haswell`` and a fresh ``NUMBA_CACHE_DIR``: the cached kernels keep the
+    width they were compiled with; the results are the same bits at either width)."""
+    forced = os.environ.get("MAMBA_DYNAMICS_GEMM_WIDTH", "")
+    if forced in ("4", "8"):
+        return int(forced)
     try:
         from llvmlite import binding
 
@@ -66,6 +73,23 @@ def _host_width() -> int:
 #: lanes per vector of :func:`gemm`'s tiles (8 with AVX-512, else 4): a speed choice only, each element's sum is
 #: the same
 GEMM_WIDTH = _host_width()
+
+
+def simd_summary() -> str:
+    """One line naming the vector instructions the kernels are compiled for (Numba's target CPU and whether it has
+    AVX-512 or AVX2) and the lanes of :func:`gemm`'s tiles and of the dot products (the benchmarks' headers)."""
+    try:
+        from numba.core import config as numba_config
+        from llvmlite import binding
+
+        cpu = numba_config.CPU_NAME or binding.get_host_cpu_name()
+        feats = binding.get_host_cpu_features()
+        isa = "AVX-512" if feats.get("avx512f", False) and not numba_config.CPU_NAME else \
+            ("AVX2" if feats.get("avx2", False) else "SSE2")
+    except Exception:  # pragma: no cover - no feature query on this platform
+        cpu, isa = "unknown", "unknown"
+    return (f"SIMD: {isa} (Numba target {cpu}); gemm tiles of {GEMM_WIDTH} lanes, dot products of 4"
+            + (" (forced by MAMBA_DYNAMICS_GEMM_WIDTH)" if os.environ.get("MAMBA_DYNAMICS_GEMM_WIDTH") else ""))
 
 
 def _typed(arrays, ints, layouts="C") -> bool:
@@ -570,5 +594,6 @@ def exp_nonpos_reference(x: float) -> float:
 
 
 __all__ = ["dot", "dot2", "gemv_t", "gemv_t2", "gemm", "bmm", "matmul", "small_product", "SMALL_BYTES", "GEMM_WIDTH",
+           "simd_summary",
            "exp_nonpos", "f64_from_bits", "dot_reference", "gemv_t_reference", "gemm_reference",
            "exp_nonpos_reference", "log1p_unit", "log1p_unit_reference"]
