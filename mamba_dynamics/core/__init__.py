@@ -20,8 +20,11 @@ module          job                                                             
                 from the log-sum-exp (O(T) memory) for long ones
 ``stack``       residual stacks of mixer blocks (RMSNorm), forward and backward;      ``stack_forward`` /
                 each block in its cheapest form; one adjoint per form                 ``stack_backward``, ``fast=False``
-``simd``        fixed-order SIMD intrinsics (dot products, ``gemm`` / ``bmm`` in      ``dot_reference``,
-                register tiles, a vectorisable ``exp`` and ``log1p``)                 ``gemm_reference``, ...
+``simd``        fixed-order SIMD building blocks (dot products, ``gemm`` / ``bmm``,    ``dot_reference``,
+                a vectorisable ``exp`` and ``log1p``); the plain-Numba fallback       ``gemm_reference``, ...
+``simd_ir``     the same blocks as LLVM vector IR (Numba intrinsics, register         the fallback in ``simd``
+                tiles): the fast implementation
+``simd_width``  the lanes of the ``gemm`` tiles on this machine (AVX-512: 8, else 4)  (a constant)
 ``losses``      hinge loss and slope, 0-1 error, squared loss, ``LossGrad``,          (closed forms)
                 the mean over chunks
 ``optim``       SGD and Adam steps on named parameter blocks                         (a few lines)

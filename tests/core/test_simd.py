@@ -217,3 +217,97 @@ print("ok")
     env = dict(__import__("os").environ, NUMBA_CACHE_DIR=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+# ------------------------------------------------------------------ the plain-Numba fallback (issue 42)
+
+
+def test_the_fallback_gives_the_intrinsics_bits():
+    """Each plain-Numba block (``core.simd``'s fallback) against its LLVM-IR intrinsic (``core.simd_ir``), bit
+    for bit: dot products of every length 0-39 at offsets, a transposed product, strided ``gemm`` blocks from
+    zero and accumulated, and bit casts of normal, subnormal, infinite and signed-zero values."""
+    from numba import njit
+
+    from mamba_dynamics.core import simd, simd_ir
+
+    @njit
+    def dots(x, ix, y, iy, z, iz, n):
+        return simd._dot_plain(x, ix, y, iy, n), simd_ir.dot(x, ix, y, iy, n), simd._dot2_plain(
+            x, ix, y, iy, z, iz, n), simd_ir.dot2(x, ix, y, iy, z, iz, n)
+
+    @njit
+    def gemvs(x, ix, rows, n, c, ic, d, id_, y1, y2, z1, z2, iy):
+        simd._gemv_t2_plain(x, ix, rows, n, c, ic, d, id_, y1, iy, z1, iy)
+        simd_ir.gemv_t2(x, ix, rows, n, c, ic, d, id_, y2, iy, z2, iy)
+
+    @njit
+    def gemms(a, ia, sar, sak, b, ib, ldb, c1, c2, ic, ldc, rows, inner, cols, acc):
+        simd._gemm_plain(a, ia, sar, sak, b, ib, ldb, c1, ic, ldc, rows, inner, cols, acc)
+        simd_ir.gemm(a, ia, sar, sak, b, ib, ldb, c2, ic, ldc, rows, inner, cols, acc)
+
+    @njit
+    def bits(i):
+        return simd._f64_from_bits_plain(i), simd_ir.f64_from_bits(i)
+
+    rng = np.random.default_rng(0)
+    for n in range(40):
+        x, y, z = (rng.standard_normal(50) for _ in range(3))
+        p, q, p2, q2 = dots(x, 3, y, 5, z, 1, n)
+        assert p == q and p2 == q2
+    X, c, d = rng.standard_normal((7, 13)), rng.standard_normal(9), rng.standard_normal(9)
+    y1, z1 = rng.standard_normal(20), rng.standard_normal(20)
+    y2, z2 = y1.copy(), z1.copy()
+    gemvs(X, 0, 7, 13, c, 1, d, 2, y1, y2, z1, z2, 2)
+    assert np.array_equal(y1, y2) and np.array_equal(z1, z2)
+    A = rng.standard_normal((3, 9, 11))[:, 1:, ::2]  # a strided view
+    sa = [s // 8 for s in A.strides]
+    B, C1 = rng.standard_normal((6, 17)), rng.standard_normal((40, 19))
+    C2 = C1.copy()
+    for acc in (True, False):
+        gemms(A, sa[0], sa[1], sa[2], B, 0, 17, C1, C2, 3, 19, 8, 6, 17, acc)
+        gemms(A, 0, sa[2], sa[1], B, 2, 17, C1, C2, 21, 19, 5, 6, 15, acc)  # A^T
+        assert np.array_equal(C1, C2)
+    for v in (1.0, -2.5, 5e-324, 1e-310, 2.0 ** -1022, 1.7e308, np.inf, -np.inf, 0.0, -0.0, np.pi):
+        i = np.array([v]).view(np.int64)[0]
+        a, b = bits(i)
+        assert np.array([a]).view(np.int64)[0] == np.array([b]).view(np.int64)[0], v
+
+
+_FORCED = """
+import numpy as np
+from numba import njit
+from mamba_dynamics.core import simd
+rng = np.random.default_rng(0)
+A, B = rng.standard_normal((50, 12, 12)), rng.standard_normal((50, 12, 12))
+C = np.empty((50, 12, 12))
+simd.bmm(A, B.transpose(0, 2, 1), C, False)  # a transposed B (copied), then gemm
+@njit
+def exps(x):
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = simd.exp_nonpos(x[i])
+    return out
+np.savez(OUT_PATH, impl=np.array(simd.IMPLEMENTATION), bmm=C, exp=exps(-np.abs(rng.standard_normal(1000)) * 300),
+         small=simd.matmul(rng.standard_normal((7, 5)), rng.standard_normal((5, 9)), np.empty((7, 9))))
+"""
+
+
+def test_a_process_forced_onto_the_fallback_gives_the_same_steps(tmp_path):
+    """``MAMBA_DYNAMICS_SIMD=plain`` (with a fresh Numba cache) selects the fallback by itself, and what runs
+    there (batched products with a transposed operand, a small product, the vectorised ``exp`` with its bit
+    casts) is bit for bit what the intrinsics give in this process."""
+    import os
+    import subprocess
+    import sys
+
+    script = _FORCED.replace("OUT_PATH", repr(str(tmp_path / "plain.npz")))
+    env = dict(os.environ, MAMBA_DYNAMICS_SIMD="plain", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    here = tmp_path / "here.npz"
+    exec(compile(_FORCED.replace("OUT_PATH", repr(str(here))), "forced", "exec"), {})
+    with np.load(tmp_path / "plain.npz") as a, np.load(here) as b:
+        assert str(a["impl"]) == "plain" and str(b["impl"]) == "intrinsics"
+        for k in a.files:
+            if k != "impl":
+                assert np.array_equal(a[k], b[k]), k
