@@ -57,7 +57,7 @@ def test_simulate_writes_results(root, tmp_path):
     cfg = side["config"]  # the default is the paper's text read plainly (issue 18)
     assert cfg["preset"] == "plain" and cfg["kappa_a_test"] == cfg["kappa_a"] and cfg["K_test"] > 1
     assert cfg["outlier_count"] == "per-example" and cfg["train_tasks"] == "random"
-    assert any(c["condition"].startswith("Thm 2: alpha") and c["holds"] for c in side["theory"]["conditions"])
+    assert any(c["condition"].startswith("Thm 2(c): alpha") and c["holds"] for c in side["theory"]["conditions"])
     assert [c["check"][:8] for c in side["theory"]["trained_checks"]] == ["Cor 1: s", "Cor 1: o", "Cor 2(i)", "Cor 2(ii"]
     assert "trained-model checks that fail" in res.stdout
     assert side["wall_time_s"] > 0 and "versions" in side["metadata"]

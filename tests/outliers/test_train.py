@@ -57,22 +57,34 @@ def test_theory_thresholds():
 
 
 def test_theory_conditions_name_what_fails():
-    """Hand-computed cases: the paper setting at alpha = 0.4 (Mamba) meets Thm 2's alpha and l_ts conditions
-    (0.4 < 0.6; l_ts = 20 >= log(6)/0.6 = 2.99) but not Thm 1's batch bound (B_min = max(1e4, 15) log 100 = 4.6e4 >
-    64); alpha = 0.7 also fails Thm 2's alpha bound; the LT at alpha = 0.4 needs l_ts >= 0.4/0.01 log 6 = 71.7."""
+    """Hand-computed cases (every Theta constant 1) at the paper setting, alpha = 0.4.  Mamba (Thms 1-2): B_M =
+    max(1e4, 15, 3^2/(3^4 2^2 0.4^2)) log 100 = 4.61e4 > 64 fails; kappa_a = 2 lies in [V beta^-4, V beta (1-p_a) /
+    (p_a eps)] = [0.037, 600]; l_tr = 20 >= log 6 / 0.4 = 4.48; the test coefficients' smallest sum L = 0.3 > 0;
+    kappa'_a = 2 lies in [2, 3 * 3 * 0.4 / (0.6 * 2 * 0.3 * 0.01)] = [2, 1000]; alpha 0.4 < 0.6; l_ts = 20 >= log 6
+    / 0.6 = 2.99; the two poly(M1^kappa_a) upper bounds cannot be checked.  alpha = 0.7 fails Thm 2(c).  The LT
+    (Thms 3-4): B_T = 4.61e4 fails, kappa'_a's bound carries l_tr (2e4), and l_ts >= 0.4 / 0.01 log 6 = 71.7
+    fails at l_ts = 20."""
     from mamba_dynamics.outliers.config import OutlierConfig
 
     cfg = OutlierConfig(alpha=0.4)
     rows = {n: (h, d) for n, h, d in theory.conditions(cfg)}
-    assert rows["Thm 2: alpha < min(1, p_a l_tr / l_ts)"][0] and rows["Thm 2: l_ts >= its minimum"][0]
-    assert rows["Thm 1: l_tr >= log(M1) / (1 - p_a)"][0]
-    assert theory.failing(cfg) == ["Thm 1: batch >= B_min (eps = 0.01)"]
-    assert "minimum 4.61e+04" in rows["Thm 1: batch >= B_min (eps = 0.01)"][1]
-    assert "Thm 2: alpha < min(1, p_a l_tr / l_ts)" in theory.failing(cfg.replace(alpha=0.7))
+    assert len(rows) == 11 and sum(h is None for h, _ in rows.values()) == 2
+    assert theory.failing(cfg) == ["Thm 1(i): B >= B_M (eps = 0.01)"]
+    assert "B_M = 4.61e+04" in rows["Thm 1(i): B >= B_M (eps = 0.01)"][1]
+    assert "bound 0.037" in rows["Thm 1(ii): kappa_a >= V beta^-4"][1]
+    assert "bound 600" in rows["Thm 1(ii): kappa_a <= V beta (1-p_a) / (p_a eps)"][1]
+    assert "minimum 4.48" in rows["Thm 1(iii): eq. 8: l_tr >= log(M1) / (1 - p_a)"][1]
+    assert "bound 1e+03" in rows["Thm 2(b): kappa'_a <= V beta (1-p_a) / (p_a kappa_a L eps)"][1]
+    assert "L = 0.3" in rows["Thm 2(a): eq. 11: test outliers in V' (coefficient sums > 0)"][1]
+    assert rows["Thm 2(d): eq. 12: l_ts <~ poly(M1^kappa_a) / alpha"] == (None, "the degree of poly(M1^kappa_a) is "
+                                                                           "not given")
+    assert "Thm 2(c): alpha < min(1, p_a l_tr / l_ts)" in theory.failing(cfg.replace(alpha=0.7))
+    assert "Thm 1(ii): kappa_a <= V beta (1-p_a) / (p_a eps)" in theory.failing(cfg.replace(kappa_a=700.0))
     lt = {n: (h, d) for n, h, d in theory.conditions(cfg.replace(model="lt"))}
-    assert not lt["Thm 4: l_ts >= its minimum"][0] and "minimum 71.7" in lt["Thm 4: l_ts >= its minimum"][1]
-    assert theory.failing(cfg.replace(model="lt", l_ts=80)) == ["Thm 1: batch >= B_min (eps = 0.01)"]
-    assert "Section 3.2: kappa'_a >= kappa_a" not in theory.failing(cfg)
+    eq15 = "Thm 4(d): eq. 15: l_ts >= max((1-alpha)^-1, alpha (1/2-alpha)^-2) log M1"
+    assert lt[eq15][0] is False and "minimum 71.7" in lt[eq15][1]
+    assert "bound 2e+04" in lt["Thm 4(b): kappa'_a <= V beta (1-p_a) l_tr / (p_a kappa_a L eps)"][1]
+    assert theory.failing(cfg.replace(model="lt", l_ts=80)) == ["Thm 3(i): B >= B_T (eps = 0.01)"]
 
 
 def test_trained_checks_hand_cases():
