@@ -41,7 +41,7 @@ from numba import njit
 
 from . import gates as gate_kinds
 from .gates import VectorGate, gate_terms
-from .mixer import all_zero
+from .mixer import skip_inactive
 from .simd import dot
 
 
@@ -101,10 +101,7 @@ def gla_mix_adjoint(X, Z, r, Gy, KEEP, SLOPE, want_gx, GX, dZ):  # pragma: no co
     acc = np.empty(r)
     col = np.empty((T, r))
     for n in range(N):
-        if all_zero(Gy, n):
-            if want_gx:
-                GX[n, :, :] = 0.0
-            dZ[n, :, :] = 0.0
+        if skip_inactive(Gy, n, want_gx, GX, dZ):
             continue
         Lam[:, :] = 0.0
         for t in range(T - 1, -1, -1):

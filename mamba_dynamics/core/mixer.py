@@ -100,6 +100,18 @@ def all_zero(A, n):  # pragma: no cover - compiled
     return True
 
 
+@njit(cache=True)
+def skip_inactive(Gy, n, want_gx, GX, dZ):  # pragma: no cover - compiled
+    """Whether sequence ``n`` is one the loss does not reach (its ``Gy`` all zero, :func:`all_zero`); if so its
+    adjoint's outputs ``dZ[n]`` (and ``GX[n]`` with ``want_gx``) are set to zero, and a scan's adjoint skips it."""
+    if not all_zero(Gy, n):
+        return False
+    if want_gx:
+        GX[n, :, :] = 0.0
+    dZ[n, :, :] = 0.0
+    return True
+
+
 def quadratic_form(T: int, D: int, r: int) -> bool:
     """Whether the kernels take the pairwise form (M2) rather than the scan (M1).  Per token, forward and
     backward, the pair form costs about ``T (3 D + 3 r)`` multiply-adds in batched small products and keeps two
@@ -150,10 +162,7 @@ def mix_adjoint(X, Z, r, Y, Gy, SIG, KEEP, gp, want_gx, GX, dZ):  # pragma: no c
     v = np.empty(r)
     col = np.empty(T)
     for n in range(N):
-        if all_zero(Gy, n):
-            if want_gx:
-                GX[n, :, :] = 0.0
-            dZ[n, :, :] = 0.0
+        if skip_inactive(Gy, n, want_gx, GX, dZ):
             continue
         Lam[:, :] = 0.0
         for t in range(T - 1, -1, -1):

@@ -402,11 +402,9 @@ def block_forward(W_B: np.ndarray, W_C: np.ndarray, w: np.ndarray, X: np.ndarray
         soft = softmax_mix(X, Z[:, :, :r], Z[:, first:, r:2 * r], attention, first, Y,
                            lambda name, shape: get(name + tag, shape))
         return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull, soft, attention)
-    if form == "reference":
-        Y[...] = mix_forward_reference(X, *unpack(Z, r, gated), gated)[:, first:]
-        return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull)
-    if form == "gla-reference":
-        Y[...] = gla_mix_forward_reference(X, *unpack(Z, r, gated), gated)[:, first:]
+    if form in ("reference", "gla-reference"):  # the NumPy closed forms (M2), (V2)
+        reference = gla_mix_forward_reference if form == "gla-reference" else mix_forward_reference
+        Y[...] = reference(X, *unpack(Z, r, gated), gated)[:, first:]
         return BlockForward(Y, Z, SIG, KEEP, S, Wk, form, Yfull)
     if form == "gla":
         SIG, KEEP = get("SIG" + tag, (N, T, r)), get("KEEP" + tag, (N, T, r))
@@ -494,12 +492,16 @@ class BlockAdjoint(NamedTuple):
 
 
 def _adjoint_reference(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
-    """(M3)-(M4) written out in NumPy (:func:`~mamba_dynamics.core.mixer.mix_adjoint_reference`)."""
+    """(M3)-(M4) written out in NumPy (:func:`~mamba_dynamics.core.mixer.mix_adjoint_reference`), or for GLA's
+    block (V3)-(V4) (:func:`~mamba_dynamics.core.gla_mixer.gla_mix_adjoint_reference`, ``dT`` ``(N, T, r)``)."""
     X, first = blk.U, blk.first
     Gy = np.zeros(X.shape)
     Gy[:, first:] = G
-    GU, dB, dC, dT = mix_adjoint_reference(X, *unpack(blk.fwd.Z, r, gated), Gy, gated)
-    return BlockAdjoint(GU, None, np.concatenate([dB, dC] + ([dT[:, :, None]] if gated else []), axis=2), False)
+    vector = isinstance(gated, VectorGate)
+    reference = gla_mix_adjoint_reference if vector else mix_adjoint_reference
+    GU, dB, dC, dT = reference(X, *unpack(blk.fwd.Z, r, gated), Gy, gated)
+    gate = [dT] if vector else [dT[:, :, None]] if gated else []
+    return BlockAdjoint(GU, None, np.concatenate([dB, dC] + gate, axis=2), False)
 
 
 def _scan_arrays(blk: BlockCache, G, get, buf) -> tuple:
@@ -561,15 +563,6 @@ def _adjoint_gla(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockA
     return BlockAdjoint(GU, None, dZ, False)
 
 
-def _adjoint_gla_reference(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
-    """(V3)-(V4) written out in NumPy (:func:`~mamba_dynamics.core.gla_mixer.gla_mix_adjoint_reference`)."""
-    X, first = blk.U, blk.first
-    Gy = np.zeros(X.shape)
-    Gy[:, first:] = G
-    GU, dB, dC, dT = gla_mix_adjoint_reference(X, *unpack(blk.fwd.Z, r, gated), Gy, gated)
-    return BlockAdjoint(GU, None, np.concatenate([dB, dC, dT], axis=2), False)
-
-
 def _adjoint_softmax(blk: BlockCache, G, r, gated, want_gx, get, w_k, buf) -> BlockAdjoint:
     """Softmax attention from what the forward kept (:func:`~mamba_dynamics.core.attention.softmax_mix_adjoint`):
     ``dZ = [dB, dC]``, ``GU`` the value path."""
@@ -597,7 +590,7 @@ def _adjoint_softmax_reference(blk: BlockCache, G, r, gated, want_gx, get, w_k, 
 ADJOINTS = {"reference": _adjoint_reference, "scan": _adjoint_scan, "pairs": _adjoint_pairs,
             "factored": _adjoint_factored, "softmax": _adjoint_softmax,
             "softmax-reference": _adjoint_softmax_reference, "gla": _adjoint_gla,
-            "gla-reference": _adjoint_gla_reference}
+            "gla-reference": _adjoint_reference}
 
 
 @dataclass
