@@ -23,8 +23,7 @@ import _bootstrap  # noqa: F401
 import numpy as np
 
 from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_largest,
-                                     check_repro_arguments,
-                                     format_table, output_dir)
+                                     check_repro_arguments, format_table, names_from, output_dir)
 from mamba_dynamics.core.io import write_run
 from mamba_dynamics.core.plotting import save_figure
 from mamba_dynamics.core.progress import progress_bar
@@ -42,10 +41,7 @@ def main(argv=None) -> int:
     add_output_arguments(parser, "features-paper")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
-    names = [n.strip() for n in args.study.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(STUDIES))
-    if unknown or not names:
-        parser.error(f"unknown study {', '.join(unknown) or repr(args.study)}; choose from {', '.join(STUDIES)}")
+    names = names_from(parser, args.study, STUDIES, "study")
     check_largest(parser, args, [c for n in names for c in study_configs(n, args.quick)],
                   "the largest run of these studies")
     out = output_dir(parser, args, "features-paper")

@@ -21,14 +21,14 @@ import _bootstrap  # noqa: F401
 import numpy as np
 
 from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arguments, check_largest,
-                                     check_repro_arguments,
-                                format_table, output_dir)
+                                     check_repro_arguments, format_table, names_from, output_dir)
 from mamba_dynamics.core.io import write_run
 from mamba_dynamics.core.plotting import save_figure
 from mamba_dynamics.core.progress import progress_bar
 from mamba_dynamics.features.experiments import (DEFAULT_SWEEPS, SAMPLE_TARGET, TARGET, n_min, run_samples,
                                                  run_scaling, sample_plan, scaling_configs, scaling_plan)
-from mamba_dynamics.features.plotting import fit_slope_ci, geometric_mean, plot_scaling
+from mamba_dynamics.core.fits import fit_slope_ci, geometric_mean
+from mamba_dynamics.features.plotting import plot_scaling
 from mamba_dynamics.features.theory import PREDICTED_SLOPES
 
 
@@ -49,10 +49,7 @@ def main(argv=None) -> int:
     names = list(DEFAULT_SWEEPS)
     plan = [sw for sw in plan if sw["name"] in names]
     if args.only is not None:
-        names = [n.strip() for n in args.only.split(",") if n.strip()]
-        unknown = sorted(set(names) - set(every))
-        if unknown or not names:
-            parser.error(f"unknown sweep {', '.join(unknown) or repr(args.only)}; choose from {', '.join(every)}")
+        names = names_from(parser, args.only, every, "sweep")
         plan = [sw for sw in scaling_plan(args.quick) if sw["name"] in names]
     check_largest(parser, args, scaling_configs(plan, samples if "samples" in names else None),
                   "the largest run of these sweeps")

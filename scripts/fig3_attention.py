@@ -2,10 +2,12 @@
 """Reproduce Fig. 3 of arXiv 2510.00399: attention-score sums on same-pattern vs other examples during training.
 
     python scripts/fig3_attention.py --out docs/figures/fig3
+    python scripts/fig3_attention.py --layers 3 --p-a 0.4 --out docs/figures/fig3_3layer   # as the paper ran it
 
 Trains Mamba and the linear Transformer for several seeds and plots, at every logged step, the Cor. 1 sums
 sum_i p~_i^T W_B^T W_C p~_query over the examples that share the query's relevant pattern and over the rest
-(mean over the fixed test prompts; band = 1 std over seeds).  Writes fig3.npz, fig3.json, fig3.png to --out;
+(mean over the fixed test prompts; band = 1 std over seeds).  With --layers > 1 (the paper's Fig. 3 is a
+3-layer model at p_a = 0.4) every block's sums on its own input stream are drawn, the first block on the left.  Writes fig3.npz, fig3.json, fig3.png to --out;
 training runs are stored under <out>/cells (a rerun resumes).
 """
 
@@ -24,6 +26,12 @@ from mamba_dynamics.core.plotting import save_figure
 from mamba_dynamics.outliers.plotting import plot_attention_history
 
 
+def pad(a: np.ndarray, n: int) -> np.ndarray:
+    """``a`` ``(k, ...)`` extended with NaN rows to ``n`` rows (a run that diverged logged fewer steps)."""
+    a = np.asarray(a, float)
+    return np.concatenate([a, np.full((n - len(a),) + a.shape[1:], np.nan)]) if len(a) < n else a
+
+
 def main(argv=None) -> int:
     parser = Parser(prog="fig3_attention.py", description=__doc__.split("\n\n")[0])
     add_config_arguments(parser, skip=("model",))
@@ -37,22 +45,34 @@ def main(argv=None) -> int:
     models = ("mamba", "lt")
     cfgs = [base.replace(model=m, seed=s) for m in models for s in seeds]
     runs = train_many(cfgs, args.jobs, show_progress=not args.quiet, out=out)
-    steps = runs[0].history["step"]
+    steps = max((r.history["step"] for r in runs), key=len)  # a diverged run logged fewer steps: NaN after it
+    deep = base.layers > 1
     sums, arrays, rows = {}, {"step": steps, "seeds": np.asarray(seeds)}, []
+
+    def logged(rs, key):
+        return np.stack([pad(r.history[key], len(steps)) for r in rs])
+
     for m in models:
         rs = [r for c, r in zip(cfgs, runs) if c.model == m]
-        same = np.stack([r.history["attn_same"] for r in rs])
-        other = np.stack([r.history["attn_other"] for r in rs])
-        unseen = np.stack([r.history["attn_other_unseen"] for r in rs])
+        if deep:  # (seeds, n_log, L): every block; the unseen-task split is tracked for one layer only
+            same, other, unseen = logged(rs, "attn_same_blocks"), logged(rs, "attn_other_blocks"), None
+        else:
+            same, other, unseen = (logged(rs, k) for k in ("attn_same", "attn_other", "attn_other_unseen"))
         sums[m] = (same, other, unseen)
-        arrays[f"attn_same_{m}"], arrays[f"attn_other_{m}"], arrays[f"attn_other_unseen_{m}"] = same, other, unseen
-        rows.append((f"{m}: same / other / other on unseen tasks, at the end",
-                     f"{same[:, -1].mean():.3g} / {other[:, -1].mean():.3g} / {unseen[:, -1].mean():.3g}"))
+        arrays[f"attn_same_{m}"], arrays[f"attn_other_{m}"] = same, other
+        if unseen is not None:
+            arrays[f"attn_other_unseen_{m}"] = unseen
+        for b in range(base.layers):
+            end = (lambda a: np.nanmean(a[:, -1, b])) if deep else (lambda a: np.nanmean(a[:, -1]))
+            what = f"{m}, layer {b + 1}: same / other, at the end" if deep else \
+                f"{m}: same / other / other on unseen tasks, at the end"
+            rows.append((what, f"{end(same):.3g} / {end(other):.3g}"
+                               + ("" if unseen is None else f" / {end(unseen):.3g}")))
     write_run(out, "fig3", arrays, {"figure": "Fig. 3 (arXiv 2510.00399)", "config": base.to_dict(),
                                     "seeds": seeds, "status": [r.status for r in runs]})
-    title = (f"Fig. 3 reproduction, preset {base.preset} (split {base.train_tasks}): attention concentration (Cor. 1) "
-             f"on test prompts with alpha={base.alpha}, "
-             f"p_a={base.p_a}, {len(seeds)} seeds")
+    title = (f"Fig. 3 reproduction{f', {base.layers}-layer models' if deep else ''}, preset {base.preset} "
+             f"(split {base.train_tasks}): attention concentration (Cor. 1) on test prompts with alpha={base.alpha}, "
+             f"p_a={base.p_a}, eta={base.eta:g}, {len(seeds)} seeds")
     save_figure(plot_attention_history(steps, sums, title), out / "fig3.png", pdf=args.pdf)
     print(format_table(rows, "Cor. 1 attention sums (mean over seeds)"))
     print(f"written to {out}")

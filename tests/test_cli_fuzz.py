@@ -14,7 +14,7 @@ import pytest
 
 from mamba_dynamics import families
 
-ROOT_SCRIPTS = ["fig2_error_vs_alpha", "fig3_attention", "fig4_gates", "placement_study", "phase_compare",
+ROOT_SCRIPTS = ["fig2_error_vs_alpha", "fig3_attention", "fig4_gates", "placement_study", "phase_compare", "outliers_scaling",
                 "outlier_sensitivity", "outliers_table1", "gated_family", "features_alignment", "features_scaling",
                 "features_paper", "features_table3", "features_gates", "single_index_risk", "single_index_gates",
                 "single_index_e2e"]

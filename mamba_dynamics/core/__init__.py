@@ -49,7 +49,8 @@ module          job
 ``resources``   a run's estimated peak memory and work against the limit (``--max-memory``): one-line refusal
 ``cells``       one resumable store of keyed cells (sweeps and reproductions)
 ``sweeps``      two-axis sweeps for any family (``SweepFamily`` adapter), local or on Dask, resumable
-``plotting``    saving figures, mean +- std bands, phase-diagram heatmaps with theory boundaries
+``plotting``    saving figures, mean +- std bands, phase-diagram heatmaps with theory boundaries, power-law panels
+``fits``        power-law fits of measured scalings with confidence intervals, and their verdicts
 ``cli``         flags from a family's table, one-line errors (exit 2), grids, output folders, tables
 =============== =====================================================================================
 

@@ -254,6 +254,16 @@ def output_dir(parser: argparse.ArgumentParser, args: argparse.Namespace, prefix
     return Path(path)
 
 
+def names_from(parser: argparse.ArgumentParser, value: str, choices, what: str) -> list:
+    """The comma-separated names of ``value`` (a ``--study``/``--laws``-style flag), each one of ``choices``; an
+    unknown or empty list ends the program with one line naming ``what`` and the choices (exit 2)."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(choices))
+    if unknown or not names:
+        parser.error(f"unknown {what} {', '.join(unknown) or repr(value)}; choose from {', '.join(choices)}")
+    return names
+
+
 def format_table(rows: list[tuple[str, str]], title: str = "") -> str:
     """Two-column plain-text table."""
     width = max(len(k) for k, _ in rows)

@@ -169,3 +169,62 @@ def plot_phase(panels: list, metric: str, title: str = "", ncols: int | None = N
 __all__ = ("plt", "save_figure", "wrap_title", "band", "is_numeric", "to_index", "draw_zero_contour",
            "draw_level_contours",
            "draw_phase", "plot_phase")
+
+
+def plot_power_laws(panels: list, colors: dict | None = None, labels: dict | None = None,
+                    ylabel: str = "iterations to target", title: str = "") -> "plt.Figure":
+    """Measured scalings on log-log axes with their least-squares power laws (95 % interval) and the theory's
+    exponents, one panel per swept quantity (:mod:`mamba_dynamics.core.fits`).
+
+    Each panel: dict ``title``, ``xlabel``, optional ``ylabel``, ``curves``: name -> ``(x (k,), T (seeds, k))``
+    (NaN = not reached: left out and counted in the title), and ``predicted``: a number (the first curve's
+    exponent: its fit dashed black, theory dotted red) or a dict name -> exponent (each named curve's fit dashed
+    and theory dotted in its colour; an exponent of None draws no theory line).  The theory line passes through
+    the geometric mean of the measured points (only the exponent is predicted: the Theta constants are unknown).
+    ``colors`` / ``labels``: by curve name; ``title``: the figure's (the setting)."""
+    from .fits import fit_slope_ci, geometric_mean
+
+    colors, labels = colors or {}, labels or {}
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.6 * ncols, 4.8 * nrows), squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    for ax, p in zip(axes.ravel(), panels):
+        notes = []
+        pred = p["predicted"]
+        per_curve = isinstance(pred, dict)
+        for k, (name, (x, T)) in enumerate(p["curves"].items()):
+            T, x = np.asarray(T, float), np.asarray(x, float)
+            gm = geometric_mean(T)
+            color = colors.get(name, "tab:green" if k else "tab:blue")
+            ax.loglog(x, gm, "o-", color=color, label=f"{labels.get(name, name)} (geometric mean)")
+            for row in T:
+                ax.loglog(x, row, ".", color=color, alpha=0.35)
+            missing = int(np.isnan(T).sum())
+            if missing:
+                notes.append(f"{labels.get(name, name)}: {missing} of {T.size} runs did not reach it")
+            slope_pred = pred.get(name) if per_curve else (pred if k == 0 else None)
+            if (per_curve and name not in pred) or (not per_curve and k):
+                continue  # no fit for this curve
+            fit = fit_slope_ci(np.repeat(x[None], len(T), 0), T)
+            if fit["slope"] == fit["slope"]:
+                xs = np.geomspace(x.min(), x.max(), 50)
+                ci = f" [{fit['lo']:.2f}, {fit['hi']:.2f}]" if fit["lo"] == fit["lo"] else ""
+                who = f"{labels.get(name, name)} fit" if per_curve else "fit"
+                ax.loglog(xs, np.exp(fit["intercept"]) * xs ** fit["slope"], "--", color=color if per_curve else "k",
+                          lw=1, label=f"{who}: slope {fit['slope']:.2f}{ci} (95% CI)")
+                seen = np.isfinite(gm)
+                if slope_pred is not None and seen.any():
+                    anchor = np.exp(np.mean(np.log(gm[seen])))
+                    xm = np.exp(np.mean(np.log(x[seen])))
+                    ax.loglog(xs, anchor * (xs / xm) ** slope_pred, ":", color=color if per_curve else "tab:red",
+                              lw=2, label=f"theory{' (' + labels.get(name, name) + ')' if per_curve else ''}: "
+                                          f"slope {slope_pred:g}")
+        ax.set(xlabel=p["xlabel"], ylabel=p.get("ylabel", ylabel))
+        ax.set_title(p["title"] + ("\n" + "; ".join(notes) if notes else ""), fontsize=10)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.plotting import band, draw_level_contours, plt
+from ..core.plotting import band, draw_level_contours, plot_power_laws, plt
 from . import theory
 
 MODEL_LABEL = {"ssm": "selective SSM + MLP", "lt-mlp": "linear attention + MLP", "st-mlp": "softmax attention + MLP"}
@@ -112,79 +112,13 @@ def plot_alignment(curves: dict, errors: dict, settings: dict) -> "plt.Figure":
     return fig
 
 
-def geometric_mean(T) -> np.ndarray:
-    """Geometric mean over seeds (axis 0) ignoring NaN (not reached); NaN where every seed is NaN."""
-    T = np.asarray(T, float)
-    ok = np.isfinite(T) & (T > 0)
-    logs = np.where(ok, np.log(np.where(ok, T, 1.0)), 0.0)
-    n = ok.sum(axis=0)
-    return np.where(n > 0, np.exp(logs.sum(axis=0) / np.maximum(n, 1)), np.nan)
-
-
-def fit_slope_ci(x, y, level: float = 0.95) -> dict:
-    """Least-squares power law ``y = e^icpt x^slope`` on the finite, positive points, with a ``level`` confidence
-    interval of the slope from the t distribution (``n - 2`` degrees of freedom; NaN with fewer than 3 points):
-    ``{"slope", "intercept", "lo", "hi", "n"}``."""
-    from scipy import stats
-
-    x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    n = int(ok.sum())
-    if n < 2 or np.ptp(np.log(x[ok])) == 0:
-        return {"slope": float("nan"), "intercept": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": n}
-    lx, ly = np.log(x[ok]), np.log(y[ok])
-    slope, icpt = np.polyfit(lx, ly, 1)
-    lo = hi = float("nan")
-    if n > 2:
-        resid = ly - (slope * lx + icpt)
-        se = np.sqrt(np.sum(resid**2) / (n - 2) / np.sum((lx - lx.mean()) ** 2))
-        half = stats.t.ppf(0.5 + level / 2, n - 2) * se
-        lo, hi = slope - half, slope + half
-    return {"slope": float(slope), "intercept": float(icpt), "lo": float(lo), "hi": float(hi), "n": n}
-
-
 def plot_scaling(panels: list) -> "plt.Figure":
-    """Iterations-to-target vs the varied quantity on log-log axes, with the fitted and the predicted slope.
+    """Iterations-to-target vs the varied quantity on log-log axes, with the fitted and the predicted slope of the
+    first curve of each panel (:func:`mamba_dynamics.core.plotting.plot_power_laws` with this family's colours).
 
-    Each panel: dict ``title``, ``xlabel``, ``x`` ``(k,)``, ``T`` ``(seeds, k)`` (NaN = not reached),
-    ``predicted`` (slope), ``models`` optional dict name -> (x, T) for extra curves."""
-    ncols = min(3, len(panels))
-    nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.6 * ncols, 4.8 * nrows), squeeze=False)
-    for ax in axes.ravel()[len(panels):]:
-        ax.axis("off")
-    for ax, p in zip(axes.ravel(), panels):
-        notes = []
-        for k, (model, (x, T)) in enumerate(p["curves"].items()):
-            T = np.asarray(T, float)
-            x = np.asarray(x, float)
-            gm = geometric_mean(T)
-            color = MODEL_COLOR.get(model, "tab:green" if k else "tab:blue")
-            ax.loglog(x, gm, "o-", color=color, label=f"{MODEL_LABEL.get(model, model)} (geometric mean)")
-            for row in T:
-                ax.loglog(x, row, ".", color=color, alpha=0.35)
-            if k == 0:
-                fit = fit_slope_ci(np.repeat(x[None], len(T), 0), T)
-                slope, icpt = fit["slope"], fit["intercept"]
-                if slope == slope:
-                    xs = np.geomspace(x.min(), x.max(), 50)
-                    ci = f" [{fit['lo']:.2f}, {fit['hi']:.2f}]" if fit["lo"] == fit["lo"] else ""
-                    ax.loglog(xs, np.exp(icpt) * xs**slope, "--", color="k", lw=1,
-                              label=f"fit: slope {slope:.2f}{ci} (95% CI)")
-                    seen = np.isfinite(gm)
-                    anchor = np.exp(np.mean(np.log(gm[seen])))
-                    xm = np.exp(np.mean(np.log(x[seen])))
-                    ax.loglog(xs, anchor * (xs / xm) ** p["predicted"], ":", color="tab:red", lw=1.5,
-                              label=f"theory: slope {p['predicted']:g}")
-            missing = int(np.isnan(T).sum())
-            if missing:
-                notes.append(f"{model}: {missing} of {T.size} runs did not reach it")
-        title = p["title"] + ("\n" + "; ".join(notes) if notes else "")
-        ax.set(xlabel=p["xlabel"], ylabel=p.get("ylabel", "iterations to target test error"))
-        ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    Each panel: dict ``title``, ``xlabel``, ``predicted`` (slope), ``curves``: name -> ``(x (k,), T (seeds, k))``
+    (NaN = not reached)."""
+    return plot_power_laws(panels, MODEL_COLOR, MODEL_LABEL, "iterations to target test error")
 
 
 SYMBOL = {"alpha_r": r"relevant fraction $\alpha_r$", "alpha_c": r"confusing fraction $\alpha_c$",

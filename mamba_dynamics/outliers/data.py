@@ -39,7 +39,7 @@ from ..core.seeds import seed_streams as _streams
 from .config import OutlierConfig
 
 #: Named random streams of one run (see :func:`seed_streams`).
-STREAMS = ("patterns", "init", "train", "test")
+STREAMS = ("patterns", "init", "train", "test", "loss")
 
 
 @dataclass(frozen=True)
@@ -195,18 +195,27 @@ def _assemble(pat: Patterns, out_dirs: np.ndarray, draws: tuple, amp: np.ndarray
     return PromptBatch(P=P, z=z, outlier=outlier, same=same, task=t, seen=seen)
 
 
-def sample_train(cfg: OutlierConfig, pat: Patterns, rng: np.random.Generator, B: int | None = None) -> PromptBatch:
-    """A batch of ``B`` (default ``cfg.batch``) training prompts of length ``l_tr`` over the tasks ``T_tr``."""
+def sample_train(cfg: OutlierConfig, pat: Patterns, rng: np.random.Generator, B: int | None = None,
+                 tasks: str = "train") -> PromptBatch:
+    """A batch of ``B`` (default ``cfg.batch``) training prompts of length ``l_tr`` over the tasks ``T_tr``
+    (``tasks="train"``), or over all tasks ``T`` (``tasks="all"``: the prompts of Thm 1's eq. 10, training outliers
+    at rate ``p_a``, whose expected hinge loss the theorem bounds)."""
     B = cfg.batch if B is None else B
     l = cfg.l_tr
-    _, train_tasks = task_sets(cfg.M1, cfg.train_tasks)
-    draws = _clean_draws(train_tasks, len(pat.nu), rng, B, l, cfg.K)
+    all_tasks, train_tasks = task_sets(cfg.M1, cfg.train_tasks)
+    if tasks not in ("train", "all"):
+        raise ValueError(f"tasks must be 'train' or 'all', got {tasks!r}")
+    draws = _clean_draws(train_tasks if tasks == "train" else all_tasks, len(pat.nu), rng, B, l, cfg.K)
     y = draws[4]
     outlier = rng.random((B, l)) < cfg.p_a
     s = rng.integers(cfg.V, size=(B, l))
     rand_lab = np.where(rng.random((B, l)) < 0.5, 1.0, -1.0)
     y[:, :l] = np.where(outlier, rand_lab, y[:, :l])
-    return _assemble(pat, pat.vstar, draws, cfg.kappa_a * outlier, s, outlier, np.ones(B, dtype=bool))
+    if tasks == "train":
+        seen = np.ones(B, dtype=bool)
+    else:
+        seen = (all_tasks[:, None, :] == train_tasks[None, :, :]).all(-1).any(-1)[draws[0]]
+    return _assemble(pat, pat.vstar, draws, cfg.kappa_a * outlier, s, outlier, seen)
 
 
 def outlier_positions(n: int, l: int, n_out, placement: str, rng: np.random.Generator) -> np.ndarray:

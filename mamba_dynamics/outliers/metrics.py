@@ -58,7 +58,12 @@ def gate_profile(params: Params, batch: PromptBatch, gated: bool = True, attenti
     arrays ``(l,)`` ``gate_by_rank`` (with ``gate_rank_count`` prompts behind each entry), ``gate_by_pos_clean``,
     ``gate_by_pos_outlier`` (index 0 = next to the query).  ``attention``: the softmax Transformer, whose
     head-averaged weights stand for the gates (:func:`~mamba_dynamics.outliers.model.weights`)."""
-    G = weights(params, batch.P, gated, attention)  # (B, l)
+    return profile_of(weights(params, batch.P, gated, attention), batch)
+
+
+def profile_of(G: np.ndarray, batch: PromptBatch) -> dict:
+    """:func:`gate_profile`'s statistics of the weights ``G`` ``(B, l)`` the query gives the examples of ``batch``
+    (a one-layer model's gates, or one block's of a stack: :func:`block_gate_profiles`)."""
     out, clean = batch.outlier, ~batch.outlier
     Gr, outr, cleanr = G[:, ::-1], out[:, ::-1], clean[:, ::-1]  # distance order: index 0 is closest
     rank = np.cumsum(cleanr, axis=1) - 1  # rank among clean examples, counted from the query
@@ -130,7 +135,6 @@ def block_quantities(params, batch: PromptBatch, gated: bool, norm: str = "rms",
     ``stream_norm`` (mean ``||x_q||`` of the query's row of the residual stream entering block ``k``, over that
     of the prompt: how far it has grown).  At depth 1 they are the one-layer model's :func:`attention_sums` and
     :func:`gate_profile` means."""
-    from ..core.attention import last_row_weights
     from .stack import block_inputs
 
     out = {k: [] for k in ("attn_same", "attn_other", "gate_outlier", "gate_clean", "weight_same", "stream_norm")}
@@ -140,15 +144,38 @@ def block_quantities(params, batch: PromptBatch, gated: bool, norm: str = "rms",
         s = input_scores(params.W_B[k], params.W_C[k], X)
         out["attn_same"].append(float(np.mean(np.sum(s * batch.same, axis=1))))
         out["attn_other"].append(float(np.mean(np.sum(s * ~batch.same, axis=1))))
-        if attention is not None:
-            G = last_row_weights(X, params.W_B[k], params.W_C[k], attention)[:, :-1]
-        else:  # the gate (GLA: the mean over the coordinates of its decay products)
-            G = gates(params.w[k], X, gated)
+        G = _block_weight(params, k, X, gated, attention)
         out["weight_same"].append(float(np.mean(np.sum(G * (batch.same & ~batch.outlier), axis=1))))
         out["gate_outlier"].append(float(_masked_mean(G, batch.outlier)))
         out["gate_clean"].append(float(_masked_mean(G, ~batch.outlier)))
         out["stream_norm"].append(float(np.mean(np.linalg.norm(Xs[:, -1, :], axis=1)) / base))
     return {k: np.asarray(v) for k, v in out.items()}
+
+
+def block_gates(params, P: np.ndarray, gated, norm: str = "rms", attention=None) -> list:
+    """The weight the query gives each example in every block of a stack, ``[G_1, ..., G_L]``, each ``(B, l)``:
+    block ``k``'s gate on its own input stream (GLA: the mean over coordinates of its decay products; the linear
+    Transformer: ones; softmax blocks: the query's attention weights).  ``P`` ``(B, l+1, d+1)``."""
+    from .stack import block_inputs
+
+    _, inputs = block_inputs(params, P, gated, norm, attention)
+    return [_block_weight(params, k, X, gated, attention) for k, X in enumerate(inputs)]
+
+
+def _block_weight(params, k: int, X: np.ndarray, gated, attention) -> np.ndarray:
+    """Block ``k``'s weights ``(B, l)`` on its input ``X`` ``(B, l+1, d+1)``: the softmax weights of the query's
+    row for attention blocks, else the gate (GLA: the mean over the coordinates of its decay products)."""
+    if attention is not None:
+        from ..core.attention import last_row_weights
+
+        return last_row_weights(X, params.W_B[k], params.W_C[k], attention)[:, :-1]
+    return gates(params.w[k], X, gated)
+
+
+def block_gate_profiles(params, batch: PromptBatch, gated, norm: str = "rms", attention=None) -> list:
+    """:func:`gate_profile` of every block of a stack (Fig. 4 at depth: the first block's gates and the others
+    beside them), a list of ``L`` dicts."""
+    return [profile_of(G, batch) for G in block_gates(params, batch.P, gated, norm, attention)]
 
 
 def stack_snapshot(params, clean: PromptBatch, noisy: PromptBatch, gated: bool, norm: str = "rms",

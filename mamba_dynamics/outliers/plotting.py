@@ -150,14 +150,26 @@ def plot_error_vs_alpha(alphas, errors: dict, rules, p_a: float, l_tr: int, l_ts
 
 
 def plot_attention_history(steps, sums: dict, title: str = ""):
-    """Fig. 3: ``sums[model] = (same, other, other_unseen)``, each ``(seeds, n)``, attention sums over training."""
-    fig, axes = plt.subplots(1, len(sums), figsize=(5.5 * len(sums), 4), squeeze=False)
-    for ax, (model, (same, other, other_unseen)) in zip(axes[0], sums.items()):
-        band(ax, steps, same, "tab:blue", "same relevant pattern as the query", marker=None)
-        band(ax, steps, other, "tab:gray", "other examples (all tasks)", marker=None)
-        band(ax, steps, other_unseen, "tab:purple", "other examples, unseen tasks only", marker=None, ls="--")
+    """Fig. 3: ``sums[model] = (same, other, other_unseen)``, the Cor. 1 attention sums over training, each
+    ``(seeds, n)`` (one layer) or ``(seeds, n, L)`` (a stack: one panel per block, the first block, the paper's
+    Fig. 3, on the left; ``other_unseen`` may be None)."""
+    depth = max(np.ndim(v[0]) for v in sums.values()) == 3
+    L = max(np.shape(v[0])[2] for v in sums.values()) if depth else 1
+    rows, cols = (len(sums), L) if depth else (1, len(sums))
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4 * rows), squeeze=False)
+    cells = [(row, model, b) for row, model in enumerate(sums) for b in range(L)]
+    for row, model, b in cells:
+        ax = axes[row, b] if depth else axes[0, row]
+        same, other, other_unseen = sums[model]
+        pick = (lambda a: None if a is None else np.asarray(a)[:, :, b]) if depth else (lambda a: a)
+        band(ax, steps, pick(same), "tab:blue", "same relevant pattern as the query", marker=None)
+        band(ax, steps, pick(other), "tab:gray", "other examples (all tasks)", marker=None)
+        if other_unseen is not None:
+            band(ax, steps, pick(other_unseen), "tab:purple", "other examples, unseen tasks only", marker=None,
+                 ls="--")
         ax.axhline(0, color="k", lw=0.6)
-        ax.set_title(MODEL_LABEL[model])
+        ax.set_title(MODEL_LABEL[model] + (f", layer {b + 1}" + (" (the paper's Fig. 3)" if b == 0 else "")
+                                           if depth else ""))
         ax.set_xlabel("SGD step")
         ax.set_ylabel(r"$\sum_i \tilde p_i^\top W_B^\top W_C \tilde p_{query}$ (mean over prompts)")
         ax.legend(fontsize=8)
@@ -168,34 +180,41 @@ def plot_attention_history(steps, sums: dict, title: str = ""):
 
 
 def plot_gates(example_gates, example_outlier, rank_mean, rank_counts, title: str = ""):
-    """Fig. 4: left, gates ``(l,)`` of one test prompt by position with outliers marked; right, mean gate of the
-    k-th closest clean example against the Cor. 2 shape ``2^-(k-1)``."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    ax = axes[0]
-    l = len(example_gates)
+    """Fig. 4: left, the gates ``(l,)`` of one test prompt by position with outliers marked; right, the mean gate of
+    the k-th closest clean example against the Cor. 2 shape ``2^-(k-1)``.  For a stack, ``example_gates``,
+    ``rank_mean`` and ``rank_counts`` are ``(L, l)``: one row of panels per block, the first block (the paper's
+    Fig. 4) on top."""
+    G, R, C = (np.atleast_2d(np.asarray(a, float)) for a in (example_gates, rank_mean, rank_counts))
+    L, l = G.shape
+    fig, axes = plt.subplots(L, 2, figsize=(11, 3.6 * L + 0.4), squeeze=False)
     pos = np.arange(1, l + 1)
     colors = np.where(example_outlier, "tab:red", "tab:green")
-    ax.bar(pos, example_gates, color=colors)
-    ax.set_yscale("log")
-    ax.set_ylim(max(np.min(example_gates[example_gates > 0]) / 3, 1e-12) if np.any(example_gates > 0) else 1e-12, 1)
-    ax.bar([0], [0], color="tab:green", label="clean example")
-    ax.bar([0], [0], color="tab:red", label="outlier example")
-    ax.set_xlim(0.3, l + 0.7)
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.set_xlabel(f"position i in the prompt (query follows position {l})")
-    ax.set_ylabel(r"gate $G_i(w)$")
-    ax.set_title("One test prompt")
-    ax.legend(fontsize=8)
-    ax = axes[1]
-    k = np.arange(1, len(rank_mean) + 1)
-    ok = np.asarray(rank_counts) > 0
-    ax.semilogy(k[ok], rank_mean[ok], "o-", color="tab:green", label="mean gate, k-th closest clean example")
-    ax.semilogy(k[ok], rank_mean[ok][0] * 2.0 ** (-(k[ok] - 1)), "k--",
-                label=r"Cor. 2 lower-bound shape $\propto 2^{-(k-1)}$")
-    ax.set_xlabel("k (rank among clean examples, counted from the query)")
-    ax.set_ylabel("mean gate over test prompts")
-    ax.set_title("Decay with distance")
-    ax.legend(fontsize=8)
+    for b in range(L):
+        where = "" if L == 1 else (f"layer {b + 1}" + (" (the paper's Fig. 4)" if b == 0 else "") + ": ")
+        ax = axes[b, 0]
+        g = G[b]
+        ax.bar(pos, g, color=colors)
+        ax.set_yscale("log")
+        ax.set_ylim(max(np.min(g[g > 0]) / 3, 1e-12) if np.any(g > 0) else 1e-12, max(1.0, g.max() * 1.5))
+        ax.bar([0], [0], color="tab:green", label="clean example")
+        ax.bar([0], [0], color="tab:red", label="outlier example")
+        ax.set_xlim(0.3, l + 0.7)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_xlabel(f"position i in the prompt (query follows position {l})")
+        ax.set_ylabel(r"gate $G_i(w)$")
+        ax.set_title(where + "one test prompt")
+        ax.legend(fontsize=8)
+        ax = axes[b, 1]
+        k = np.arange(1, l + 1)
+        ok = (C[b] > 0) & np.isfinite(R[b])
+        ax.semilogy(k[ok], R[b][ok], "o-", color="tab:green", label="mean gate, k-th closest clean example")
+        if ok.any():
+            ax.semilogy(k[ok], R[b][ok][0] * 2.0 ** (-(k[ok] - 1)), "k--",
+                        label=r"Cor. 2 lower-bound shape $\propto 2^{-(k-1)}$")
+        ax.set_xlabel("k (rank among clean examples, counted from the query)")
+        ax.set_ylabel("mean gate over test prompts")
+        ax.set_title(where + "decay with distance")
+        ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

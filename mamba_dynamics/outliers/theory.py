@@ -25,6 +25,20 @@ def iterations_lt(eta: float, p_a: float, beta: float, M1: int, l_tr: int) -> fl
     return iterations_mamba(eta, p_a, beta, M1) / l_tr
 
 
+#: Exponent of the iteration count in each quantity it depends on (Thm 1's eq. 9, Thm 3's eq. 14), by model;
+#: ``p_a`` enters as ``1 - p_a``.  Remark 4 (``T_M = Theta(l_tr) T_T``) is the difference of the ``l_tr`` rows.
+ITERATION_EXPONENTS = {
+    "mamba": {"eta": -1.0, "p_a": -1.0, "beta": -2.0, "M1": 1.0, "l_tr": 0.0},
+    "lt": {"eta": -1.0, "p_a": -1.0, "beta": -2.0, "M1": 1.0, "l_tr": -1.0},
+}
+
+
+def law_variable(field: str, value: float) -> float:
+    """The quantity the iteration laws are a power of, for a swept config field: ``1 - p_a`` for ``p_a``, the
+    value itself for ``eta``, ``beta``, ``M1``, ``l_tr``."""
+    return 1.0 - value if field == "p_a" else float(value)
+
+
 def min_train_length_mamba(p_a: float, M1: int) -> float:
     """Thm 1: ``l_tr >~ (1-p_a)^-1 log M1``."""
     return math.log(M1) / (1.0 - p_a)

@@ -370,7 +370,7 @@ def test_theory_scalings():
 
 def test_power_law_fit_and_sample_threshold():
     from mamba_dynamics.features.experiments import n_min
-    from mamba_dynamics.features.plotting import fit_slope_ci
+    from mamba_dynamics.core.fits import fit_slope_ci
 
     x = np.array([1.0, 2, 4, 8])
     f = fit_slope_ci(np.tile(x, (3, 1)), 5 * np.tile(x, (3, 1)) ** -2 * np.exp([[0.1], [0.0], [-0.1]]))
