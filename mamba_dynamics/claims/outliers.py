@@ -410,3 +410,28 @@ def table1_markdown(saved) -> str:
 
 #: data tables the pages embed (``<!-- table:NAME -->``; :func:`mamba_dynamics.claims.ledger.tables`)
 TABLES = {"outliers-table1": (TABLE1, table1_markdown)}
+
+
+def laws_markdown(saved) -> str:
+    """docs/outliers.md's iteration-law table: every fitted exponent of ``outliers_scaling.py``'s saved result with
+    its 95 % interval, the predicted exponent, the swept values, the geometric-mean times and the fit's verdict."""
+    meta = saved.meta
+    grids = meta["grids"]
+    lines = ["| law | swept | fitted exponent [95 %] | predicted | measured (geometric mean over seeds) | verdict |",
+             "|---|---|---|---|---|---|"]
+    for name, fit in meta["fits"].items():
+        field = next((f for f in grids if name.endswith(f"vs {f}") or (f == "p_a" and name.endswith("1 - p_a"))),
+                     "M1" if "M1" in name else "l_tr")
+        values = ", ".join(f"{v:g}" for v in grids[field])
+        gm = ", ".join("–" if g is None else (f"{g:.3g}" if g < 1000 else f"{g:.0f}") for g in fit["geometric_mean"])
+        pred = "any < 0 (degree not given)" if fit["predicted"] is None else f"{fit['predicted']:+g}"
+        lost = f" ({fit['not_reached']} runs not reached)" if fit["not_reached"] else ""
+        lines.append(f"| {name} | {field} = {values} | {interval(fit)} | {pred} | {gm}{lost} | {fit['verdict']} |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES["outliers-laws"] = (LAWS, laws_markdown)
+TABLES["outliers-laws-clean"] = (LAWS_CLEAN, laws_markdown)
+TABLES["outliers-laws-delta005"] = (Source("outliers_scaling_delta005", "scaling", "python scripts/outliers_scaling.py "
+                                          "--laws l_tr,beta --delta 0.005 --seeds 3 "
+                                          "--out docs/figures/outliers_scaling_delta005"), laws_markdown)
