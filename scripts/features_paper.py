@@ -11,7 +11,13 @@ Studies (:data:`mamba_dynamics.features.experiments.STUDIES`):
 ``models`` (Fig. 6): local concentration, selective SSM vs global vs windowed linear attention with the same head;
 ``gaps``: local concentration at (Delta L+, Delta L-) = (1, 4), (2, 5), (3, 6), gate learned vs fixed;
 ``dims`` (Figs. 13-18): majority voting at d = 32, 64, 128 and alpha_c = 0, 0.1, 0.2;
-``sensitivity``: final error and alignments over eta x W^(0) scale, both regimes.
+``sensitivity``: final error and alignments over eta x W^(0) scale, both regimes;
+``fixed_sigma``: gating removed at each fixed gate sigma = 0.1 .. 0.9 (not only w = 0), pairs (1, 4), (2, 5), (3, 6),
+next to the learned gate and the derived optimum sigma*;
+``trajectory``: the learned gate over 4x longer runs against sigma*, with each block's first step size;
+``paper_protocol``: local concentration at d = 32, m = 50 (``--preset paper``) at (1, 4) and (3, 6), every model,
+``--seeds`` trials each, reported as the paper does (success = test hinge loss < 1e-3, means over successes) and
+over every trial.
 Writes one PNG per figure plus ``<study>.npz`` + ``<study>.json`` (curves and final values per run); every run is a
 cell under ``<out>/cells`` and a rerun resumes.  Exit 2 on bad input.
 """
@@ -27,8 +33,9 @@ from mamba_dynamics.core.cli import (Parser, add_output_arguments, add_repro_arg
 from mamba_dynamics.core.io import write_run
 from mamba_dynamics.core.plotting import save_figure
 from mamba_dynamics.core.progress import progress_bar
-from mamba_dynamics.features.experiments import (STUDIES, run_study, study_configs, study_finals, study_seeds,
-                                                 study_setting, study_size)
+from mamba_dynamics.features.config import FeaturesConfig
+from mamba_dynamics.features.experiments import (STUDIES, block_steps, protocol_summary, run_study, study_configs,
+                                                 study_finals, study_seeds, study_setting, study_size)
 from mamba_dynamics.features.plotting import study_figures
 
 
@@ -56,8 +63,19 @@ def main(argv=None) -> int:
         finals, setting = study_finals(runs), study_setting(runs)
         arrays = {f"{r['label']}/seed{r['seed']}/{k}": v for r in runs for k, v in r.items()
                   if isinstance(v, np.ndarray) and v.ndim >= 1}
+        extra = {}
+        if name == "trajectory":  # each block's first step, at the start of every run of the study
+            extra["block_steps"] = {label: block_steps(FeaturesConfig(**{k: v for k, v in r["config"].items()
+                                                                          if k != "seed"}))
+                                    for label, r in {r["label"]: r for r in runs}.items()}
+        if name == "paper_protocol":  # the paper's reporting: success rate, means over successes only
+            extra["protocol"] = protocol_summary(runs)
+            for label, v in extra["protocol"].items():
+                rows.append((f"{name}: {label}", f"success {v['successes']}/{v['trials']}   test err, all trials "
+                                                 f"{v['test_err_all']:.3f}   over successes "
+                                                 f"{v['test_err_successes']:.3f}"))
         write_run(out, name, arrays, {"study": name, "seeds": seeds[name], "quick": args.quick, "final": finals,
-                                      "setting": setting})
+                                      "setting": setting, **extra})
         for stem, fig in study_figures(name, runs, setting, finals).items():
             save_figure(fig, out / f"{stem}.png", pdf=args.pdf)
             written.append(f"{stem}.png")

@@ -40,11 +40,22 @@ def main(argv=None) -> int:
                         help="comma-separated sweeps to run: majority_gap, majority_L, locality_delta, locality_L, "
                              "majority_gap_gate_fixed, locality_delta_gate_fixed, locality_L_gate_fixed, samples "
                              "[default: all but the two locality *_gate_fixed]")
+    parser.add_argument("--sample-d", default=None,
+                        help="comma-separated d values of the samples sweep [default: 8,16,32,64; the paper's "
+                             "experiments: 32,64,128]")
     add_output_arguments(parser, "features-scaling")
     args = parser.parse_args(argv)
     check_repro_arguments(parser, args)
+    sample_d = None
+    if args.sample_d is not None:
+        try:
+            sample_d = [int(v) for v in args.sample_d.split(",")]
+        except ValueError:
+            parser.error(f"--sample-d takes comma-separated integers, got {args.sample_d!r}")
+        if not sample_d or min(sample_d) < 3 or len(set(sample_d)) != len(sample_d) or len(sample_d) > 100:
+            parser.error(f"--sample-d takes up to 100 distinct integers >= 3, got {args.sample_d!r}")
     plan = scaling_plan(args.quick)
-    samples = sample_plan(args.quick)
+    samples = sample_plan(args.quick, sample_d)
     every = [sw["name"] for sw in plan] + ["samples"]
     names = list(DEFAULT_SWEEPS)
     plan = [sw for sw in plan if sw["name"] in names]

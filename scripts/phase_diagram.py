@@ -90,7 +90,7 @@ def panel(spec: SweepSpec, data: dict, metric: str, model: str, title: str) -> d
     return dict(x_field=spec.x.field, xs=spec.x.values, y_field=spec.y.field, ys=spec.y.values, mean=mean,
                 status=data["status"], axis_labels=plotting.SYMBOL, title=title,
                 boundary=plotting.phase_boundary(base, spec.x.field, spec.x.values, spec.y.field, spec.y.values,
-                                                 mean))
+                                                 mean, metric=metric))
 
 
 def main(argv=None) -> int:

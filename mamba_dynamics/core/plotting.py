@@ -120,6 +120,12 @@ def draw_phase(ax, x_field, xs, y_field, ys, mean, status, axis_labels: dict | N
     ax.set_yticks(range(ny), [f"{v:g}" if is_numeric([v]) else str(v) for v in ys])
     ax.set_xlabel(axis_labels.get(x_field, x_field))
     ax.set_ylabel(axis_labels.get(y_field, y_field))
+    outside = np.argwhere((status == 3).all(-1))
+    if len(outside):  # blank: outside the model's domain, nothing was trained there
+        for iy, ix in outside:
+            ax.add_patch(matplotlib.patches.Rectangle((ix - 0.5, iy - 0.5), 1, 1, facecolor="white", edgecolor="none"))
+        ax.add_patch(matplotlib.patches.Rectangle((0, 0), 0, 0, facecolor="white", edgecolor="0.6",
+                                                  label="outside the model's domain (left blank)"))
     failed = np.argwhere((status == 2).any(-1))
     if len(failed):
         ax.plot(failed[:, 1], failed[:, 0], "x", color="cyan", ms=9, mew=2, label="failed run (see JSON)")

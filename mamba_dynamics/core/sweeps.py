@@ -17,7 +17,8 @@ existing Dask cluster (``scheduler="tcp://HOST:PORT"``); results always come bac
 the writing.
 
 Glossary: ``x``/``y`` = the two axes; ``cell`` = one grid point ``(iy, ix)``; dataset arrays have shape
-``(ny, nx, n_seeds)``; ``status`` 0 missing, 1 ok, 2 failed.
+``(ny, nx, n_seeds)``; ``status`` 0 missing, 1 ok, 2 failed, 3 outside the model's domain (left blank: a cell the
+family's :attr:`SweepFamily.outside` rules out, e.g. ``gap_near >= gap_far``; nothing is trained there).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ from .parallel import call_pinned
 from .progress import progress_bar
 
 
+#: status of a cell outside the model's domain (left blank)
+OUTSIDE = 3
+
+
 class GridError(ValueError):
     """A bad axis or grid specification; the message is one line for the user."""
 
@@ -53,7 +58,9 @@ class SweepFamily:
     dict of test-side overrides in ``tests``; metrics: recorded keys (any can colour a diagram); must_be_finite:
     keys whose NaN marks a failed cell; train_overrides(cfg) -> dict applied to every training config (e.g. less
     logging); cost(train_cfg, n_cells, n_eval) -> relative cost and probe(base) -> a small config, for
-    :func:`estimate_cost`; lower_is_better: metrics drawn with the error colour scale.
+    :func:`estimate_cost`; lower_is_better: metrics drawn with the error colour scale; outside(base, changes) ->
+    a reason, or None: a cell whose field values ``changes`` lie outside the model's domain is left blank (status
+    3) instead of refusing the whole grid.
     """
 
     name: str
@@ -68,6 +75,7 @@ class SweepFamily:
     cost: Callable | None = None
     probe: Callable | None = None
     lower_is_better: tuple = ()
+    outside: Callable | None = None
 
 
 def parse_grid(family: SweepFamily, name: str, text: str | None) -> tuple:
@@ -155,6 +163,13 @@ class SweepSpec:
     def shape(self) -> tuple:
         return (len(self.y.values), len(self.x.values), len(self.seeds))
 
+    def is_outside(self, iy: int, ix: int) -> bool:
+        """Whether cell ``(iy, ix)`` lies outside the family's domain (left blank, :attr:`SweepFamily.outside`)."""
+        if self.family.outside is None:
+            return False
+        return self.family.outside(self.base, {self.x.field: self.x.values[ix],
+                                               self.y.field: self.y.values[iy]}) is not None
+
     def cell_config(self, iy: int, ix: int, seed: int):
         changes = {self.x.field: self.x.values[ix], self.y.field: self.y.values[iy], "seed": seed}
         try:
@@ -168,6 +183,8 @@ class SweepSpec:
         found: dict = {}
         for iy in range(len(self.y.values)):
             for ix in range(len(self.x.values)):
+                if self.is_outside(iy, ix):
+                    continue
                 for seed in self.seeds:
                     cfg = self.cell_config(iy, ix, seed)
                     test = {f: getattr(cfg, f) for f in (self.x.field, self.y.field) if f in self.family.test_fields}
@@ -176,6 +193,10 @@ class SweepSpec:
                         train_cfg = train_cfg.replace(**self.family.train_overrides(train_cfg))
                     tkey = json.dumps(train_cfg.to_dict(), sort_keys=True, default=str)
                     found.setdefault(tkey, (train_cfg, []))[1].append((iy, ix, test))
+        if not found:
+            raise GridError("every cell of this grid lies outside the model's domain: "
+                            + self.family.outside(self.base, {self.x.field: self.x.values[0],
+                                                              self.y.field: self.y.values[0]}))
         return [Group(self.family, cfg, tuple(cells), self.n_eval) for cfg, cells in found.values()]
 
     def to_dict(self) -> dict:
@@ -248,6 +269,10 @@ def assemble(spec: SweepSpec, groups: list[Group], records: dict) -> dict:
     shape = spec.shape
     arrays = {m: np.full(shape, np.nan) for m in spec.family.metrics}
     status = np.zeros(shape, dtype=np.int8)
+    for iy in range(shape[0]):
+        for ix in range(shape[1]):
+            if spec.is_outside(iy, ix):
+                status[iy, ix, :] = OUTSIDE
     failures = []
     seed_index = {s: i for i, s in enumerate(spec.seeds)}
     for g in groups:
@@ -282,7 +307,8 @@ def save_dataset(spec: SweepSpec, data: dict, out: str | os.PathLike, stem: str 
     npz = save_npz(out / f"{stem}.npz", arrays)
     side = {"sweep": spec.to_dict(), "metrics": list(spec.family.metrics), "failures": data["failures"],
             "n_training_runs": data["n_groups"], "n_finished": data["n_finished"],
-            "status_codes": {"0": "missing", "1": "ok", "2": "failed"},
+            "status_codes": {"0": "missing", "1": "ok", "2": "failed", str(OUTSIDE): "outside the model's domain "
+                                                                                       "(left blank)"},
             "wall_time_s_this_invocation": data.get("wall_time_s"), "metadata": run_metadata(),
             "arrays": sorted(arrays)}
     js = save_json(out / f"{stem}.json", side)

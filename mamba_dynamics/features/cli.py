@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.cli import add_flags, build_config, output_dir, report_training_run, simulation_parser
-from .config import MODELS, REGIME_DEFAULTS, FeaturesConfig
+from .config import PRESETS, MODELS, REGIME_DEFAULTS, FeaturesConfig
 from .models import REGISTRY
 from .train import train
 
@@ -19,7 +19,9 @@ FLAGS = [
                                      "reading: no content factor, half/half head)"),
     (("--wbc",), "wbc", str, "frozen (W_B, W_C kept at W^(0), as in the analysis) or trained"),
     (("--wbc0",), "wbc0", float, "scale delta of W_B^(0) = W_C^(0) = delta I (not given by the paper)"),
+    (("--preset",), "preset", str, "default (d = 10, m = 40) or paper (the paper's d = 32, m = 50; --d, --m override)"),
     (("--gate",), "gate", str, "learned (w_Delta trained) or fixed (w_Delta = 0, every gate 1/2: gating removed)"),
+    (("--gate-sigma",), "gate_sigma", float, "the fixed gate's value sigma in (0, 1) (--gate fixed; default 1/2)"),
     (("--gate-type",), "gate_type", str, "the Eq. 5 mixer's gate: mamba (the paper's), or App. E.6's mamba2, gret "
                                          "(gated retention), retnet or gla (vector gate; ssm, paper reading)"),
     (("--gate-tau",), "gate_tau", float, "gate exponent tau of --gate-type gret and gla: decay "
@@ -54,6 +56,7 @@ FLAGS = [
 def add_arguments(parser: argparse.ArgumentParser, skip: tuple = ()) -> None:
     """One flag per config field (except ``skip``); unset flags keep the config default."""
     shown = {name: ", ".join(f"{r} {v[name]}" for r, v in REGIME_DEFAULTS.items()) for name in REGIME_DEFAULTS["majority"]}
+    shown.update({name: ", ".join(f"{p} {v[name]}" for p, v in PRESETS.items()) for name in PRESETS["default"]})
     add_flags(parser, FLAGS, FeaturesConfig(), "setting (paper symbols; docs/features.md)", skip, shown)
 
 

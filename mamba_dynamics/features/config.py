@@ -6,10 +6,12 @@ attention with the same MLP head); ``reading`` = ``paper`` (the paper's Eq. 5 mi
 package's earlier reading: no content factor, head ``a_i = +-1/m`` half and half); ``wbc`` = ``frozen`` (W_B, W_C
 kept at ``W^(0)``, as the analysis does) or ``trained``; ``wbc0`` = scale delta of ``W_B^(0) = W_C^(0) = delta I_d``;
 ``gate`` = ``learned`` (w_Delta trained) or ``fixed`` (w_Delta kept at 0, every gate 1/2: "gating removed", Figs.
-11-12); ``gate_type`` = the Eq. 5 mixer's gate: ``mamba`` (the paper's) or another gate of 2510.00399 App.
+11-12); ``gate_sigma`` = the fixed gate's value sigma (``gate = fixed``; 1/2 by default, which is ``w = 0``): every
+token is written with ``sigma`` and keeps ``1 - sigma`` of the state (the paper does not say which Delta it fixed); ``gate_type`` = the Eq. 5 mixer's gate: ``mamba`` (the paper's) or another gate of 2510.00399 App.
 E.6 (``mamba2``, ``gret``, ``retnet``, or GLA's vector gate ``gla``, ``w`` then ``W_a`` ``(d, r)``;
 :mod:`mamba_dynamics.core.gates`), ``gate_tau`` = gated retention's and GLA's exponent, ``decay`` = RetNet's fixed decay; ``window`` = attention window of ``lt-mlp`` (0 = global causal attention, k = the last k tokens);
-``regime`` = ``majority`` (majority voting) or ``locality`` (local
+``preset`` = ``default`` (d = 10, m = 40) or ``paper`` (the paper's experiments: d = 32, m = 50; sizes given
+explicitly override it; :data:`PRESETS`); ``regime`` = ``majority`` (majority voting) or ``locality`` (local
 concentration); ``d`` = token dimension d (patterns o_+, o_-, o_3..o_d); ``L`` = tokens per sequence L;
 ``alpha_r``, ``alpha_c`` = fractions of relevant / confusing tokens (majority voting);
 ``gap_near`` = Delta L^+_{o_+} (distance of the label's pair), ``gap_far`` = Delta L^-_{o_+} (distance of the
@@ -37,6 +39,11 @@ ATTENTION_MODELS = ("lt-mlp", "st-mlp")
 #: per-regime defaults of the step size and the number of steps (docs/features.md, "Chosen values")
 REGIME_DEFAULTS = {"majority": {"eta": 2.0, "steps": 200}, "locality": {"eta": 20.0, "steps": 1000}}
 REGIMES = ("majority", "locality")
+#: what each preset derives for the sizes left unset: ``default`` (this package's small setting) and ``paper`` (the
+#: experiments' d = 32 and m = 50, as the v1 reader reports them; ../shared/specs/features_2602.12499_settings.md §4)
+PRESETS = {"default": {"d": 10, "m": 40}, "paper": {"d": 32, "m": 50}}
+#: the paper's success criterion: a run counts when its test hinge loss is below this (means over successes only)
+PAPER_SUCCESS_LOSS = 1e-3
 #: ``paper``: Eqs. 5-6 of the paper; ``gate-only``: the earlier reading (docs/features.md, "Two readings")
 READINGS = ("paper", "gate-only")
 WBC_MODES = ("frozen", "trained")
@@ -50,28 +57,30 @@ GATE_TYPES = ("mamba", "mamba2", "gret", "retnet", "gla")
 class FeaturesConfig(ConfigBase):
     """Complete setting of one feature-filtering run (see the module glossary and docs/features.md)."""
 
-    DERIVED: ClassVar[dict] = {"eta": ("regime",), "steps": ("regime",)}
+    DERIVED: ClassVar[dict] = {"eta": ("regime",), "steps": ("regime",), "d": ("preset",), "m": ("preset",)}
 
     model: str = "ssm"
+    preset: str = "default"
     regime: str = "majority"
     reading: str = "paper"
     wbc: str = "frozen"
     wbc0: float = 1.0
     gate: str = "learned"
+    gate_sigma: float = 0.5
     gate_type: str = "mamba"
     gate_tau: float = 16.0
     decay: float = 1.0 - 2.0 ** -5
     window: int = 0
     temperature: float = 1.0
     heads: int = 1
-    d: int = 10
+    d: Optional[int] = None
     L: int = 12
     alpha_r: float = 0.3
     alpha_c: float = 0.1
     gap_near: int = 1
     gap_far: int = 4
     tau: float = 0.1
-    m: int = 40
+    m: Optional[int] = None
     v0: float = 0.1
     eta: Optional[float] = None
     n_train: int = 1000
@@ -103,6 +112,10 @@ class FeaturesConfig(ConfigBase):
         if self.decay != 1.0 - 2.0 ** -5 and self.gate_type != "retnet":
             raise ConfigError(f"decay applies to gate type retnet only (gate type {self.gate_type})")
         for name, value in REGIME_DEFAULTS[self.regime].items():
+            if getattr(self, name) is None:
+                self._set(name, value)
+        check_choice("preset", self.preset, PRESETS)
+        for name, value in PRESETS[self.preset].items():
             if getattr(self, name) is None:
                 self._set(name, value)
         for name in ("d", "L", "m", "n_train", "steps", "n_test", "log_every", "layers"):
@@ -147,6 +160,11 @@ class FeaturesConfig(ConfigBase):
             raise ConfigError("the gate-only reading has no W_B, W_C (wbc and wbc0 apply to the paper reading)")
         if self.gate == "fixed" and self.model != "ssm":
             raise ConfigError(f"gate fixed applies to the ssm only (model {self.model})")
+        if not 0 < self.gate_sigma < 1:
+            raise ConfigError(f"gate_sigma must lie in (0, 1), got {self.gate_sigma}")
+        if self.gate_sigma != 0.5 and (self.gate != "fixed" or self.reading != "paper" or self.wbc != "frozen"):
+            raise ConfigError("gate_sigma applies to a fixed gate (gate fixed) of the paper reading with W_B, W_C "
+                              "frozen")
         check_choice("norm", self.norm, ("rms", "none"), "block normalisation")
         if self.layers > 1 and (self.model != "ssm" or self.reading != "paper" or self.gate != "learned"):
             raise ConfigError(f"a stack of {self.layers} blocks needs model ssm, reading paper and gate learned")
@@ -176,7 +194,15 @@ class FeaturesConfig(ConfigBase):
 
         if self.gate_type == "gla":
             return VectorGate(self.gate_tau)
+        if self.gate_sigma != 0.5:  # Mamba's gate fixed at sigma: sigma (1 - sigma)^(l - s) = sigma * RetNet's decay
+            return Gate("retnet", gamma=1.0 - self.gate_sigma)  # (the factor sigma is in W_B: input_scale)
         return Gate(self.gate_type, tau=self.gate_tau, gamma=self.decay)
+
+    @property
+    def input_scale(self) -> float:
+        """The factor in ``W_B^(0)`` that, with the decay ``1 - sigma`` of :attr:`mixer_gate`, makes a fixed gate at
+        ``gate_sigma != 1/2`` exactly Mamba's ``sigma (1 - sigma)^(l - s)`` (1 otherwise)."""
+        return self.gate_sigma if self.gate_sigma != 0.5 else 1.0
 
     @property
     def attention(self):

@@ -23,7 +23,7 @@ import numpy as np
 from ..core.cells import CellStore, cell_key
 from ..core.parallel import map_with_progress
 from ..core.sweeps import SweepFamily
-from .config import MODELS, REGIMES, FeaturesConfig
+from .config import MODELS, PAPER_SUCCESS_LOSS, REGIMES, FeaturesConfig
 from .train import train
 
 #: Test error that counts as reached, and the step budget, per regime (scaling sweeps).
@@ -94,9 +94,11 @@ DEFAULT_SWEEPS = ("majority_gap", "majority_L", "locality_delta", "locality_L", 
 SAMPLE_TARGET = 0.05
 
 
-def sample_plan(quick: bool) -> dict:
-    """Grid of the sample-complexity sweep: ``d`` values, ``N`` values and the shared config keywords."""
-    return {"d": [8, 32] if quick else [8, 16, 32, 64], "N": [4, 16, 64] if quick else [2, 4, 8, 16, 32, 64, 128],
+def sample_plan(quick: bool, d=None) -> dict:
+    """Grid of the sample-complexity sweep: ``d`` values (``d`` overrides them, e.g. the paper's 32, 64, 128),
+    ``N`` values and the shared config keywords."""
+    ds = list(d) if d else ([8, 32] if quick else [8, 16, 32, 64])
+    return {"d": ds, "N": [4, 16, 64] if quick else [2, 4, 8, 16, 32, 64, 128],
             "base": dict(regime="majority", L=20, alpha_r=0.2, alpha_c=0.1, steps=100 if quick else 300, log_every=50,
                          n_test=1000)}
 
@@ -157,7 +159,7 @@ LOCALITY_STEPS = 1000
 #: Window of the local linear attention in Fig. 6 (the near pair, Delta L^+ = 1, fits; the far pair does not).
 LOCAL_WINDOW = 3
 #: Curves kept from every study run, ``(n_log,)`` each (plus ``w_proj`` ``(n_log, d)``).
-STUDY_KEYS = ("step", "test_err", "train_err", "train_loss", "cos_pos", "cos_neg", "cos_irr", "cos_irr_min", "w_pos",
+STUDY_KEYS = ("step", "test_err", "test_loss", "train_err", "train_loss", "cos_pos", "cos_neg", "cos_irr", "cos_irr_min", "w_pos",
               "w_neg", "w_irr", "gate_rel", "gate_irr", "beta_next", "mlp_pos", "mlp_neg", "mlp_pos_max",
               "mlp_neg_max", "lucky_frac", "w_proj", "attn_rel", "attn_near")
 
@@ -184,6 +186,26 @@ def _study_runs(name: str, quick: bool) -> list[tuple[str, dict]]:
         pairs = ((1, 4), (2, 5)) if quick else ((1, 4), (2, 5), (3, 6))
         return [(f"gaps {a},{b} {g}", dict(loc, gap_near=a, gap_far=b, gate=g)) for a, b in pairs
                 for g in ("learned", "fixed")]
+    if name == "fixed_sigma":  # Figs. 11-12 over the fixed gate's value (the paper does not give it), and learned
+        pairs = ((1, 4),) if quick else SIGN_PAIRS
+        sigmas = (0.1, 0.5, 0.9) if quick else FIXED_SIGMAS
+        return [(f"gaps {a},{b} fixed sigma={sg:g}", dict(loc, gap_near=a, gap_far=b, gate="fixed", gate_sigma=sg))
+                for a, b in pairs for sg in sigmas] + \
+               [(f"gaps {a},{b} learned", dict(loc, gap_near=a, gap_far=b)) for a, b in pairs]
+    if name == "trajectory":  # why the learned gate fails: 4x longer runs, the irrelevant gate against sigma*
+        pairs = ((1, 4),) if quick else ((1, 4), (3, 6))
+        steps = 600 if quick else TRAJECTORY_STEPS
+        return [(f"gaps {a},{b} learned, {steps} steps", dict(loc, gap_near=a, gap_far=b, steps=steps,
+                                                              log_every=max(steps // 80, 1))) for a, b in pairs]
+    if name == "paper_protocol":  # Figs. 4, 6, 11-12 under the paper's protocol (d = 32, m = 50, many trials)
+        pairs = ((1, 4),) if quick else ((1, 4), (3, 6))
+        ploc = dict(loc, preset="paper")
+        models = (("ssm, gate learned", {}), ("ssm, gate fixed", dict(gate="fixed")),
+                  ("lt-mlp global", dict(model="lt-mlp")), (f"lt-mlp window {LOCAL_WINDOW}",
+                                                            dict(model="lt-mlp", window=LOCAL_WINDOW)),
+                  ("st-mlp global", dict(model="st-mlp")))
+        return [(f"gaps {a},{b} {label}", dict(ploc, gap_near=a, gap_far=b, **kw)) for a, b in pairs
+                for label, kw in (models[:2] if quick else models)]
     if name == "sensitivity":  # the open choices: step size and W^(0) scale, both regimes
         etas = {"majority": (0.5, 2.0, 8.0), "locality": (5.0, 20.0, 80.0)}
         return [(f"{r} eta={e} wbc0={s}", dict(base, eta=e, wbc0=s)) for r, base in (("majority", maj), ("locality", loc))
@@ -191,7 +213,35 @@ def _study_runs(name: str, quick: bool) -> list[tuple[str, dict]]:
     raise ValueError(f"unknown study {name!r}")
 
 
-STUDIES = ("gating", "models", "gaps", "dims", "sensitivity")
+STUDIES = ("gating", "models", "gaps", "dims", "sensitivity", "fixed_sigma", "trajectory", "paper_protocol")
+#: the pair distances of the gate studies: Delta L+ = 1 (the sign law's opening gate) and two where it predicts
+#: Lemma 4.2's closing one (features.theory.irrelevant_push)
+SIGN_PAIRS = ((1, 4), (2, 5), (3, 6))
+#: the fixed gate values swept (gating removed at every Delta, not only at w = 0)
+FIXED_SIGMAS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+#: steps of the trajectory study (4x the locality default)
+TRAJECTORY_STEPS = 4000
+
+
+def block_steps(cfg: FeaturesConfig, seed: int = 0) -> dict:
+    """The first SGD step's size per trained block at initialisation: ``eta ||grad||`` for ``w`` (which starts at
+    0) and ``eta ||grad|| / ||block||`` for the others, on the run's own training set: how fast each block moves
+    at the start (the trajectory study's evidence)."""
+    from .data import make_basis, sample, seed_streams
+    from .models import REGISTRY
+
+    model = REGISTRY.build(cfg.replace(seed=seed))
+    rng = seed_streams(seed)
+    O = make_basis(cfg.d, rng["basis"])
+    params = model.init_params(rng["init"])
+    batch = sample(cfg, O, cfg.n_train, rng["train"])
+    grads = model.loss_and_grad(params, batch).grads
+    out = {}
+    for name, g in grads.items():
+        size = cfg.eta * float(np.linalg.norm(g))
+        norm = float(np.linalg.norm(getattr(params, name)))
+        out[name] = size if name == "w" or norm == 0 else size / norm
+    return out
 
 
 #: the Eq. 5 mixer's gates compared (2510.00399 App. E.6 in 2602.12499's model) and what each run keeps
@@ -263,7 +313,7 @@ def study_seeds(name: str, seeds: int) -> int:
     all."""
     if name == "sensitivity":
         return 1
-    return min(seeds, 2) if name in ("dims", "gaps") else seeds
+    return min(seeds, 2) if name in ("dims", "gaps", "fixed_sigma", "trajectory") else seeds  # paper_protocol: all
 
 
 #: the final values a study reports per label (mean and std over seeds)
@@ -279,15 +329,32 @@ def study_setting(runs: list) -> str:
         kw = next(r["config"] for r in runs if r["config"]["regime"] == regime)
         cfg = FeaturesConfig(**{k: v for k, v in kw.items() if k not in ("seed", "eta", "wbc0", "model", "window",
                                                                             "gate", "d", "alpha_c", "gap_near",
-                                                                            "gap_far")})
+                                                                            "gap_far", "gate_sigma", "preset")})
         vary = sorted({k for r in runs if r["config"]["regime"] == regime for k, v in r["config"].items()
                        if k != "seed" and v != kw.get(k)} | {k for k in ("model", "gate", "window") if k in kw})
         fixed = (f"alpha_r={cfg.alpha_r}" if regime == "majority" else
                  f"Delta L+={kw.get('gap_near', cfg.gap_near)}, Delta L-={kw.get('gap_far', cfg.gap_far)}")
-        lines.append(f"{regime}: d={kw.get('d', cfg.d)}, L={cfg.L}, {fixed}, tau={cfg.tau}, m={cfg.m}, "
+        full = FeaturesConfig(**{k: v for k, v in kw.items() if k != "seed"})
+        lines.append(f"{regime}: d={full.d}, L={cfg.L}, {fixed}, tau={cfg.tau}, m={full.m}, "
                      f"N={cfg.n_train}, W^(0)={kw.get('wbc0', 1.0):g} I frozen, eta={kw.get('eta', cfg.eta):g}, "
                      f"{cfg.steps} steps" + (f"; varied: {', '.join(vary)}" if vary else ""))
     return "\n".join(lines)
+
+
+def protocol_summary(runs: list, success_loss: float = PAPER_SUCCESS_LOSS) -> dict:
+    """The paper's way of reporting (means over the successful trials only, success = final test hinge loss below
+    ``success_loss``), per label: ``trials``, ``successes``, ``success_rate``, ``test_err_successes`` (mean over the
+    successes, NaN with none) and, for comparison, ``test_err_all`` (mean over every trial)."""
+    out = {}
+    for label in dict.fromkeys(r["label"] for r in runs):
+        mine = [r for r in runs if r["label"] == label]
+        ok = [float(r["test_loss"][-1]) < success_loss for r in mine]
+        errs = np.array([float(r["test_err"][-1]) for r in mine])
+        out[label] = {"trials": len(mine), "successes": int(sum(ok)), "success_rate": float(np.mean(ok)),
+                      "test_err_successes": float(errs[np.array(ok)].mean()) if any(ok) else float("nan"),
+                      "test_err_all": float(errs.mean()), "test_err_std": float(errs.std()),
+                      "test_loss_all": float(np.mean([float(r["test_loss"][-1]) for r in mine]))}
+    return out
 
 
 def study_finals(runs: list) -> dict:
@@ -314,7 +381,7 @@ METRICS = ("test_err", "train_loss", "iters_to_target", "cos_pos", "cos_neg", "c
 DEFAULT_GRIDS = {
     "alpha_r": "0.2:0.6:0.05", "alpha_c": "0:0.1:0.025", "L": "10,12,16,20,24,32,40", "d": "5,10,20,40",
     "gap_near": "1,2,3,4", "gap_far": "2,3,4,5,6,8", "tau": "0:0.5:0.1", "eta": "geom:0.5:8:5",
-    "n_train": "100,200,400,800,1600", "m": "10,20,40,80", "model": "ssm,lt-mlp,st-mlp",
+    "n_train": "100,200,400,800,1600", "m": "10,20,40,80", "model": "ssm,lt-mlp,st-mlp", "gate_sigma": "0.1:0.9:0.1",
     "regime": "majority,locality",
 }
 
@@ -337,12 +404,21 @@ def _probe(cfg: FeaturesConfig) -> FeaturesConfig:
     return cfg.replace(steps=min(cfg.steps, 20))
 
 
+def _outside(base: FeaturesConfig, changes: dict) -> str | None:
+    """Local concentration is defined for ``gap_near < gap_far`` only: such cells of a (gap_near, gap_far) grid are
+    left blank."""
+    if base.regime != "locality":
+        return None
+    near, far = changes.get("gap_near", base.gap_near), changes.get("gap_far", base.gap_far)
+    return None if near < far else f"local concentration needs gap_near < gap_far (got {near}, {far})"
+
+
 SWEEP = SweepFamily(
     name="features", config_cls=FeaturesConfig, run_group=sweep_group, metrics=METRICS,
     must_be_finite=("test_err", "train_loss"), test_fields=frozenset(),
     not_axes=frozenset({"seed", "log_every", "diverge_norm", "n_test"}), default_grids=DEFAULT_GRIDS,
     cost=_cost, probe=_probe,
-    lower_is_better=("test_err", "train_loss", "iters_to_target"),
+    lower_is_better=("test_err", "train_loss", "iters_to_target"), outside=_outside,
 )
 
 

@@ -79,13 +79,14 @@ def output_layer_random(m: int, rng: np.random.Generator) -> np.ndarray:
 
 def init_params(cfg: FeaturesConfig, rng: np.random.Generator) -> Params:
     """``w = 0`` (every gate 1/2, so ``beta_s^(l) = 2^-(l-s+1)``), ``W = I``, ``V ~ N(0, v0^2 I)``; paper reading:
-    ``W_B = W_C = wbc0 I_d`` and the random Eq. 6 output layer; gate-only reading: the half/half layer.  GLA's
+    ``W_B = W_C = wbc0 I_d`` (``W_B`` times ``sigma`` for a gate fixed at ``gate_sigma``) and the random Eq. 6 output
+    layer; gate-only reading: the half/half layer.  GLA's
     gate (``gate_type = "gla"``): ``w`` = ``W_a = 0`` ``(d, d)`` (every decay ``2^(-1/tau)``)."""
     V = cfg.v0 * rng.standard_normal((cfg.m, cfg.d))
     if cfg.content:
         a = output_layer_random(cfg.m, rng)
-        return Params(w=np.zeros((cfg.d, cfg.d) if cfg.gate_type == "gla" else cfg.d), W=np.eye(cfg.d), V=V, a=a, W_B=cfg.wbc0 * np.eye(cfg.d),
-                      W_C=cfg.wbc0 * np.eye(cfg.d))
+        return Params(w=np.zeros((cfg.d, cfg.d) if cfg.gate_type == "gla" else cfg.d), W=np.eye(cfg.d), V=V, a=a,
+                      W_B=cfg.wbc0 * cfg.input_scale * np.eye(cfg.d), W_C=cfg.wbc0 * np.eye(cfg.d))
     return Params(w=np.zeros(cfg.d), W=np.eye(cfg.d), V=V, a=output_layer(cfg.m))
 
 

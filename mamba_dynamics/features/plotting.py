@@ -136,13 +136,48 @@ def _signal(regime: str, f: dict) -> float:
     return theory.locality_delta(f["gap_near"], f["gap_far"])
 
 
-def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None):
-    """A ``boundary(ax)`` drawing the theorems' predicted scaling where the colour is iterations to target: level
-    lines of ``T_pred = C L^p / (eta signal^2)`` (``p`` of :mod:`theory`), with ``C`` fitted to
-    the measured cells (geometric mean of measured / predicted), at 10, 30, 100, 300, 1000 iterations; None if
-    nothing can be fitted or the axes do not enter the law."""
+def sign_boundary(base: dict, x_field: str, xs, y_field: str, ys):
+    """A ``boundary(ax)`` for the sign of the irrelevant alignment over (gap_near, gap_far): the zero line of the
+    derived first-order push (:func:`mamba_dynamics.features.theory.expected_irrelevant_push` at the base ``L``:
+    above it the gate closes on irrelevant tokens, Lemma 4.2's sign) and Lemma 4.2's own boundary, where its
+    bracket ``(1/2)^(gap_near - 2) - (1/2)^(gap_far - 2)`` is 0 (the diagonal: it predicts a negative push
+    everywhere in the domain)."""
+    if {x_field, y_field} != {"gap_near", "gap_far"}:
+        return None
+    L = base["L"]
+
+    def at(X, Y, fn):
+        near, far = (X, Y) if x_field == "gap_near" else (Y, X)
+        return fn(near, far)
+
+    def derived(X, Y):
+        return at(X, Y, lambda n, f: np.vectorize(
+            lambda a, b: theory.expected_irrelevant_push(int(round(a)), int(round(b)), L)
+            if round(a) < round(b) and round(a) >= 1 and round(a) + round(b) + 2 <= L else np.nan)(n, f))
+
+    def lemma(X, Y):
+        return at(X, Y, lambda n, f: theory.lemma42_bracket(n, f))
+
+    def draw(ax):
+        from ..core.plotting import draw_zero_contour
+
+        draw_zero_contour(ax, xs, ys, lemma, "Lemma 4.2: its bracket = 0 (negative push above)", color="orange")
+        draw_zero_contour(ax, xs, ys, derived, f"derived from Eq. 5 (L = {L}): first-order push = 0 (negative "
+                                              f"above)", color="deepskyblue")
+
+    return draw
+
+
+def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None, metric: str | None = None):
+    """A ``boundary(ax)`` for a phase diagram of ``metric``: the sign laws of the irrelevant alignment over
+    (gap_near, gap_far) for ``w_irr`` / ``cos_irr`` (:func:`sign_boundary`); for iterations to target (``metric``
+    ``iters_to_target`` or not given), level lines of the theorems' ``T_pred = C L^p signal^s / eta`` (``p``, ``s``
+    of :mod:`theory`) with ``C`` fitted to the measured cells (geometric mean of measured / predicted), at 10, 30,
+    100, 300, 1000 iterations.  None if nothing can be drawn."""
     regime = base["regime"]
-    if measured is None:
+    if metric in ("w_irr", "cos_irr") and regime == "locality":
+        return sign_boundary(base, x_field, xs, y_field, ys)
+    if measured is None or metric not in (None, "iters_to_target"):
         return None
     fields = {"alpha_r", "alpha_c", "L", "eta"} if regime == "majority" else {"gap_near", "gap_far", "L", "eta"}
     if not {x_field, y_field} & fields:
@@ -160,7 +195,8 @@ def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None
         return None
     C = float(np.exp(np.mean(ratios)))
     p = theory.L_POWER_MAJORITY if regime == "majority" else theory.L_POWER_LOCALITY
-    label = f"theory: T = C L^{p:g} / (eta signal^2), C = {C:.3g} fitted (labels: iterations)"
+    label = (f"theory: T = C L^{p:g} signal^{theory.SIGNAL_POWER[regime]:g} / eta, C = {C:.3g} fitted (labels: "
+             f"iterations)")
     return lambda ax: draw_level_contours(ax, xs, ys, lambda x, y: predicted(x, y, C), (10, 30, 100, 300, 1000),
                                           label)
 
@@ -410,6 +446,106 @@ def plot_table3(res: dict, title: str = ""):
     return fig
 
 
+def _pair_of(label: str) -> tuple:
+    a, b = label.split()[1].split(",")
+    return int(a), int(b)
+
+
+def plot_fixed_sigma(runs: list, setting: str) -> "plt.Figure":
+    """Gating removed at every fixed value: final test error against the fixed gate ``sigma`` for each pair distance
+    (dots: seeds), the learned gate's final error as a dashed line, and the derived label signal of a uniform fixed
+    gate (:func:`mamba_dynamics.features.theory.uniform_gate_signal`, thin lines, right axis) with its maximum
+    (vertical line)."""
+    pairs = sorted({_pair_of(r["label"]) for r in runs})
+    fig, ax = plt.subplots(figsize=(11, 6.2))
+    twin = ax.twinx()
+    for k, pair in enumerate(pairs):
+        color = _COLORS[k % len(_COLORS)]
+        fixed = [r for r in runs if _pair_of(r["label"]) == pair and "fixed" in r["label"]]
+        sig = sorted({r["config"]["gate_sigma"] for r in fixed})
+        errs = np.array([[r["test_err"][-1] for r in fixed if r["config"]["gate_sigma"] == s] for s in sig])
+        ax.plot(sig, errs.mean(1), "o-", color=color, label=f"(ΔL+, ΔL−) = {pair}: gate fixed at σ")
+        for j, s in enumerate(sig):
+            ax.plot([s] * errs.shape[1], errs[j], ".", color=color, alpha=0.4)
+        learned = [r["test_err"][-1] for r in runs if _pair_of(r["label"]) == pair and "learned" in r["label"]]
+        if learned:
+            ax.axhline(np.mean(learned), color=color, ls="--", lw=1.2, label=f"{pair}: gate learned")
+        best = theory.best_uniform_gate(*pair)
+        ax.axvline(best, color=color, ls=":", lw=1.5, label=f"{pair}: largest pair signal at σ = {best:.2f} (derived)")
+        grid = np.linspace(0.02, 0.98, 97)
+        sig = theory.uniform_gate_signal(grid, *pair)
+        twin.plot(grid, sig / sig.max(), color=color, lw=0.8, alpha=0.5)
+    twin.set(ylabel="derived signal σ[(1−σ)^ΔL+ − (1−σ)^ΔL−] / max (thin)", ylim=(0, 1.2))
+    ax.axhline(0.5, color="0.5", ls=":", lw=1)
+    ax.set(xlabel="fixed gate σ (every token written with σ, the state kept with 1 − σ)",
+           ylabel="final test 0-1 error", ylim=(0, 0.6))
+    ax.set_title("Local concentration with the gate removed at each fixed value, and learned\n" + setting, fontsize=9)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_trajectory(runs: list, setting: str) -> "plt.Figure":
+    """Why the learned gate fails: over long runs, the mean gate on irrelevant tokens (left) against the derived
+    optimum ``sigma*`` and the test error (right), per pair distance (thin lines: seeds)."""
+    pairs = sorted({_pair_of(r["label"]) for r in runs})
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for k, pair in enumerate(pairs):
+        color = _COLORS[k % len(_COLORS)]
+        mine = [r for r in runs if _pair_of(r["label"]) == pair]
+        for j, r in enumerate(mine):
+            lab = f"(ΔL+, ΔL−) = {pair}" if j == 0 else None
+            axes[0].plot(r["step"], r["gate_irr"], color=color, lw=1, label=lab)
+            axes[1].plot(r["step"], r["test_err"], color=color, lw=1, label=lab)
+        axes[0].axhline(theory.sigma_star(*pair), color=color, ls=":", lw=1.8,
+                        label=f"{pair}: derived optimum σ* = {theory.sigma_star(*pair):.2f}")
+    axes[0].axhline(0.5, color="0.5", ls="--", lw=0.8, label="initial gate 1/2 (w = 0)")
+    axes[0].set(xlabel="GD step", ylabel="mean gate σ(w^T x) on irrelevant tokens", ylim=(0, 1.02))
+    axes[1].set(xlabel="GD step", ylabel="test 0-1 error", ylim=(0, 0.6))
+    axes[1].axhline(0.5, color="0.5", ls=":", lw=0.8)
+    for ax in axes:
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle("The learned gate in local concentration, 4x longer runs\n" + setting, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_paper_protocol(runs: list, setting: str) -> "plt.Figure":
+    """The paper's protocol: per model and pair distance, the share of trials that succeed (test hinge loss below
+    1e-3) and the final test error of every trial (dots) with its mean, the mean over successes marked where there
+    are any."""
+    from .experiments import protocol_summary
+
+    summ = protocol_summary(runs)
+    labels = list(summ)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    x = np.arange(len(labels))
+    axes[0].bar(x, [summ[k]["success_rate"] for k in labels], color="tab:green", alpha=0.8)
+    for i, k in enumerate(labels):
+        axes[0].text(i, summ[k]["success_rate"] + 0.02, f"{summ[k]['successes']}/{summ[k]['trials']}", ha="center",
+                     fontsize=8)
+    axes[0].set(ylabel="share of trials with test hinge loss < 1e-3", ylim=(0, 1.1),
+                title="success rate (the paper averages over these only)")
+    for i, k in enumerate(labels):
+        errs = [r["test_err"][-1] for r in runs if r["label"] == k]
+        axes[1].plot([i] * len(errs), errs, "k.", alpha=0.5)
+        axes[1].bar(i, np.mean(errs), color="tab:blue", alpha=0.6)
+        if summ[k]["successes"]:
+            axes[1].plot(i, summ[k]["test_err_successes"], "r*", ms=10)
+    axes[1].plot([], [], "r*", label="mean over successes")
+    axes[1].axhline(0.5, color="0.5", ls=":", lw=1, label="chance")
+    axes[1].set(ylabel="final test 0-1 error (bar: mean over every trial)", ylim=(0, 0.65),
+                title="every trial")
+    axes[1].legend(fontsize=8)
+    for ax in axes:
+        ax.set_xticks(x, [k.replace("gaps ", "(").replace(" ", ") ", 1) for k in labels], rotation=35, ha="right",
+                      fontsize=8)
+    fig.suptitle("Local concentration under the paper's protocol (d = 32, m = 50)\n" + setting, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def study_figures(name: str, runs: list, setting: str, finals: dict) -> dict:
     """The figures of study ``name`` (:data:`mamba_dynamics.features.experiments.STUDIES`) by file stem:
     ``gating`` -> the gate removed (Figs. 11-12) and the W_O alignment (Fig. 5); ``models`` -> Fig. 6; ``gaps``,
@@ -422,7 +558,10 @@ def study_figures(name: str, runs: list, setting: str, finals: dict) -> dict:
         return {"sensitivity": plot_sensitivity(sens)}
     makers = {"gating": [("gating_removed", plot_gating_removed), ("fig5_wo_alignment", plot_wo_alignment)],
               "models": [("fig6_locality_models", plot_locality_models)],
-              "gaps": [("locality_gaps", plot_gaps)], "dims": [("dims_alpha_c", plot_dims)]}.get(name, [])
+              "gaps": [("locality_gaps", plot_gaps)], "dims": [("dims_alpha_c", plot_dims)],
+              "fixed_sigma": [("fixed_sigma", plot_fixed_sigma)],
+              "trajectory": [("gate_trajectory", plot_trajectory)],
+              "paper_protocol": [("paper_protocol", plot_paper_protocol)]}.get(name, [])
     return {stem: make(runs, setting) for stem, make in makers}
 
 

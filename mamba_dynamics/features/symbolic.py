@@ -355,3 +355,74 @@ SSM_STACK = _stack_spec()
 def gradient_specs() -> tuple[GradientSpec, ...]:
     """The family's gradient-check specs, for the caller to register."""
     return (SSM, LT_MLP, ST_MLP, SSM_STACK) + GATE_VARIANTS
+
+
+# ------------------------------------------------------------------------------------------------ the sign law
+
+
+def pair_product(g: int) -> tuple:
+    """Sympy: a pair of one pattern at distance ``g`` with ``g - 1`` tokens inside, their gate pre-activations
+    ``u_p, u_1..u_{g-1}, u_q``; returns ``(P, (u_p, us, u_q))`` with Eq. 5's pair weight ``P = sigma(u_p) (1 -
+    sigma(u_q)) prod_j (1 - sigma(u_j))`` (the part of ``y_q`` on the pair's pattern that comes from ``x_p``)."""
+    up, uq = sp.symbols("u_p u_q")
+    us = sp.symbols(f"u_1:{g}") if g > 1 else ()
+    P = _sigmoid(up) * (1 - _sigmoid(uq))
+    for u in us:
+        P = P * (1 - _sigmoid(u))
+    return P, (up, us, uq)
+
+
+def sign_law_checks(max_gap: int = 7) -> list:
+    """The derivation behind :func:`mamba_dynamics.features.theory.irrelevant_push`, in sympy: for every pair
+    ``(g_c, g_s)`` with ``1 <= g_c < g_s <= max_gap``, the label signal ``S = P_close - P_spread`` at ``u = 0`` is
+    ``delta / 2`` (Thm 2's bracket) and the sum of its derivatives over the irrelevant tokens inside the pairs is
+    ``-[(g_c - 1) 2^-g_c - (g_s - 1) 2^-g_s] / 4``, both exactly (rational arithmetic).  Returns rows ``(g_c, g_s,
+    S - delta / 2, push - formula)``: every residue 0."""
+    from . import theory
+
+    rows = []
+    cache = {}
+    for g in range(1, max_gap + 1):
+        P, (up, us, uq) = pair_product(g)
+        at0 = {s: 0 for s in (up, uq, *us)}
+        cache[g] = (sp.nsimplify(P.subs(at0)), sp.nsimplify(sum((sp.diff(P, u).subs(at0) for u in us), sp.Integer(0))))
+    for gc in range(1, max_gap):
+        for gs in range(gc + 1, max_gap + 1):
+            S, push = cache[gc][0] - cache[gs][0], cache[gc][1] - cache[gs][1]
+            delta = sp.Rational(1, 2**gc) - sp.Rational(1, 2**gs)
+            formula = -(sp.Integer(gc - 1) / 2**gc - sp.Integer(gs - 1) / 2**gs) / 4
+            rows.append((gc, gs, sp.simplify(S - delta / 2), sp.simplify(push - formula)))
+            assert float(formula) == float(theory.irrelevant_push(gc, gs))
+    return rows
+
+
+def model_sign_law(gap_near: int, gap_far: int, L: int = 14, interleave: bool = False, h: float = 1e-5) -> tuple:
+    """The same derivative through the package's own Eq. 5 forward (:func:`mamba_dynamics.features.model
+    .mix_content`, ``W_B = W_C = I``): one noise-free sequence with the close ``o_+`` pair, the spread ``o_-``
+    pair and a distinct irrelevant pattern on every other token (``interleave``: the close pair inside the spread
+    one), the signal ``S(w) = <y_{q_c}, o_+> - <y_{q_s}, o_->`` at the pairs' later tokens, and its derivative
+    along ``sum_j o_j`` over the irrelevant tokens inside the pairs, by central differences.  Returns ``(S(0),
+    derivative, the formula with the in-between irrelevant counts)``."""
+    from .model import mix_content
+
+    d = L + 2
+    E = np.eye(d)
+    k = np.arange(2, L + 2)  # every token its own irrelevant pattern
+    if interleave:  # spread pair at 0 and gap_far, close pair strictly inside it
+        ps, pc = 0, 1
+    else:  # close pair first, spread pair after it
+        pc, ps = 0, gap_near + 1
+    k[pc], k[pc + gap_near], k[ps], k[ps + gap_far] = 0, 0, 1, 1
+    X = E[k][None]
+    inside = lambda a, g: [j for j in range(a + 1, a + g) if k[j] >= 2]  # noqa: E731
+    direction = sum((E[k[j]] for j in set(inside(pc, gap_near) + inside(ps, gap_far))), np.zeros(d))
+
+    def S(w):
+        Y = mix_content(X, w, np.eye(d), np.eye(d))[0]
+        return Y[pc + gap_near] @ E[0] - Y[ps + gap_far] @ E[1]
+
+    w0 = np.zeros(d)
+    dS = (S(w0 + h * direction) - S(w0 - h * direction)) / (2 * h)
+    n_c, n_s = len(inside(pc, gap_near)), len(inside(ps, gap_far))
+    formula = -(n_c * 0.5**gap_near - n_s * 0.5**gap_far) / 4
+    return S(w0), dS, formula

@@ -66,6 +66,7 @@ def train(cfg: FeaturesConfig, show_progress: bool = False, stop_at_target: bool
                "margin": float(np.min(train_set.y * F))}
         for k, v in model.tracked(params, evaluation).items():
             row[k] = np.array(v, dtype=np.float64) if np.ndim(v) else float(v)
+        row["test_loss"] = hinge_loss(model.predict(params, test_set.X), test_set.y)  # the paper's success test
         if np.isnan(hit[0]) and row["test_err"] <= cfg.target_err:
             hit[0] = float(step)
         return row

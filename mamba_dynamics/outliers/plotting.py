@@ -290,7 +290,7 @@ METRIC_LABEL = {"test_err": "test 0-1 error (with outliers)", "test_err_clean": 
                 "gate_clean": "mean gate on clean examples"}
 
 
-def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None):
+def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None, metric: str | None = None):
     """A ``boundary(ax)`` for :func:`mamba_dynamics.core.plotting.draw_phase`: the theorems' region ``alpha <
     min(1, p_a l_tr / l_ts)`` (Mamba, Thm 2) or ``alpha < 1/2`` (LT, Thm 4) where the axes enter it, else None.
     ``base`` is the base config as a dict; ``measured`` (the heatmap) is not needed here."""

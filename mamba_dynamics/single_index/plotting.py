@@ -260,7 +260,7 @@ METRIC_LABEL = {"risk": "ICL risk at N = N_pt or N_max", "w_label": "gate weight
                 "cos_quad": "|cos(extracted feature, beta)|", "share_relevant": "share of gamma on relevant features"}
 
 
-def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None):
+def phase_boundary(base: dict, x_field: str, xs, y_field: str, ys, measured=None, metric: str | None = None):
     """A ``boundary(ax)`` drawing ``r = N^(2 / (3 ge))`` (the theorem's test-time context length ``N = r^(3 ge/2)``,
     constant 1, template exponent; docs/single_index.md) where ``r`` or ``N_pt`` is an axis; else None."""
     length = "N_pt" if "N_pt" in base else "N_max"  # the end-to-end networks are scored at N = N_max
