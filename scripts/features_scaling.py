@@ -27,7 +27,7 @@ from mamba_dynamics.core.plotting import save_figure
 from mamba_dynamics.core.progress import progress_bar
 from mamba_dynamics.features.experiments import (DEFAULT_SWEEPS, SAMPLE_TARGET, TARGET, n_min, run_samples,
                                                  run_scaling, sample_plan, scaling_configs, scaling_plan)
-from mamba_dynamics.core.fits import fit_slope_ci, geometric_mean
+from mamba_dynamics.core.fits import fit_per_seed_grid, geometric_mean
 from mamba_dynamics.features.plotting import plot_scaling
 from mamba_dynamics.features.theory import PREDICTED_SLOPES
 
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     for sw in plan:
         T = Ts[sw["name"]]  # (seeds, k)
         x = np.array(sw["x"], dtype=float)
-        fit = fit_slope_ci(np.repeat(x[None], args.seeds, 0), T)
+        fit = fit_per_seed_grid(x, T)
         pred = PREDICTED_SLOPES[(sw["regime"], sw["var"])]
         arrays[f"{sw['name']}_x"], arrays[f"{sw['name']}_T"] = x, T
         fits[sw["name"]] = {"fitted_slope": fit["slope"], "ci95": [fit["lo"], fit["hi"]], "points": fit["n"],
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     if errs is not None:
         d = np.array(samples["d"], dtype=float)
         nm = np.array([[n_min(samples["N"], errs[i, :, s]) for s in range(args.seeds)] for i in range(len(d))]).T
-        fit = fit_slope_ci(np.repeat(d[None], args.seeds, 0), nm)
+        fit = fit_per_seed_grid(d, nm)
         arrays.update(samples_d=d, samples_N=np.array(samples["N"], float), samples_err=errs, samples_n_min=nm)
         fits["samples"] = {"fitted_slope": fit["slope"], "ci95": [fit["lo"], fit["hi"]], "points": fit["n"],
                            "predicted_slope": 1.0, "not_reached": int(np.isnan(nm).sum()), "target_err": SAMPLE_TARGET}

@@ -188,7 +188,7 @@ def plot_power_laws(panels: list, colors: dict | None = None, labels: dict | Non
     and theory dotted in its colour; an exponent of None draws no theory line).  The theory line passes through
     the geometric mean of the measured points (only the exponent is predicted: the Theta constants are unknown).
     ``colors`` / ``labels``: by curve name; ``title``: the figure's (the setting)."""
-    from .fits import fit_slope_ci, geometric_mean
+    from .fits import fit_per_seed_grid, geometric_mean
 
     colors, labels = colors or {}, labels or {}
     ncols = min(3, len(panels))
@@ -213,7 +213,7 @@ def plot_power_laws(panels: list, colors: dict | None = None, labels: dict | Non
             slope_pred = pred.get(name) if per_curve else (pred if k == 0 else None)
             if (per_curve and name not in pred) or (not per_curve and k):
                 continue  # no fit for this curve
-            fit = fit_slope_ci(np.repeat(x[None], len(T), 0), T)
+            fit = fit_per_seed_grid(x, T)
             if fit["slope"] == fit["slope"]:
                 xs = np.geomspace(x.min(), x.max(), 50)
                 ci = f" [{fit['lo']:.2f}, {fit['hi']:.2f}]" if fit["lo"] == fit["lo"] else ""

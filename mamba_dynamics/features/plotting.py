@@ -150,10 +150,17 @@ def sign_boundary(base: dict, x_field: str, xs, y_field: str, ys):
         near, far = (X, Y) if x_field == "gap_near" else (Y, X)
         return fn(near, far)
 
+    pushes: dict = {}  # the contour asks for every point of a fine grid: each pair of distances once
+
+    def push(a, b):
+        near, far = int(round(a)), int(round(b))
+        if (near, far) not in pushes:
+            valid = 1 <= near < far and near + far + 2 <= L  # the config's domain
+            pushes[near, far] = theory.expected_irrelevant_push(near, far, L) if valid else np.nan
+        return pushes[near, far]
+
     def derived(X, Y):
-        return at(X, Y, lambda n, f: np.vectorize(
-            lambda a, b: theory.expected_irrelevant_push(int(round(a)), int(round(b)), L)
-            if round(a) < round(b) and round(a) >= 1 and round(a) + round(b) + 2 <= L else np.nan)(n, f))
+        return at(X, Y, np.vectorize(push))
 
     def lemma(X, Y):
         return at(X, Y, lambda n, f: theory.lemma42_bracket(n, f))

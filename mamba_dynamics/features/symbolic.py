@@ -423,6 +423,6 @@ def model_sign_law(gap_near: int, gap_far: int, L: int = 14, interleave: bool = 
 
     w0 = np.zeros(d)
     dS = (S(w0 + h * direction) - S(w0 - h * direction)) / (2 * h)
-    n_c, n_s = len(inside(pc, gap_near)), len(inside(ps, gap_far))
-    formula = -(n_c * 0.5**gap_near - n_s * 0.5**gap_far) / 4
-    return S(w0), dS, formula
+    from .theory import push_from_counts
+
+    return S(w0), dS, push_from_counts(len(inside(pc, gap_near)), len(inside(ps, gap_far)), gap_near, gap_far)

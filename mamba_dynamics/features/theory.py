@@ -60,16 +60,21 @@ def iterations(regime: str, eta: float, signal: float, L: int, C: float = 1.0, L
     return C * L**L_power * signal ** SIGNAL_POWER[regime] / eta
 
 
+def push_from_counts(n_close, n_spread, gap_near, gap_far):
+    """The first-order push of the label signal on the irrelevant directions at ``w = 0`` when ``n_close`` /
+    ``n_spread`` irrelevant tokens sit inside the close / spread pair: ``-(n_c 2^-g_c - n_s 2^-g_s) / 4``."""
+    return -(n_close * 0.5**gap_near - n_spread * 0.5**gap_far) / 4.0
+
+
 def irrelevant_push(gap_near, gap_far):
-    """The first-order push of the label signal on the irrelevant directions at ``w = 0`` (see the module
-    docstring): ``-[(g_c - 1) 2^-g_c - (g_s - 1) 2^-g_s] / 4``, positive = the gate opens on irrelevant tokens.
-    Array-friendly."""
+    """:func:`push_from_counts` with every token inside a pair irrelevant (see the module docstring): ``-[(g_c - 1)
+    2^-g_c - (g_s - 1) 2^-g_s] / 4``, positive = the gate opens on irrelevant tokens.  Array-friendly."""
     gc, gs = np.asarray(gap_near, float), np.asarray(gap_far, float)
-    return -((gc - 1) * 0.5**gc - (gs - 1) * 0.5**gs) / 4.0
+    return push_from_counts(gc - 1, gs - 1, gc, gs)
 
 
 def expected_irrelevant_push(gap_near: int, gap_far: int, L: int) -> float:
-    """:func:`irrelevant_push` with the in-between counts of the data: averaged over every placement the sampler
+    """:func:`push_from_counts` with the in-between counts of the data: averaged over every placement the sampler
     draws (:func:`mamba_dynamics.features.data.pair_positions`: uniform over the starts whose four positions are
     distinct), each pair counting only the irrelevant tokens inside it (a token of the other pair inside a gap is
     not irrelevant): ``-E[n_c 2^-g_c - n_s 2^-g_s] / 4``."""
@@ -81,7 +86,7 @@ def expected_irrelevant_push(gap_near: int, gap_far: int, L: int) -> float:
                 continue
             n_c = sum(1 for j in range(p + 1, p + gap_near) if j not in pos)
             n_s = sum(1 for j in range(q + 1, q + gap_far) if j not in pos)
-            total += -(n_c * 0.5**gap_near - n_s * 0.5**gap_far) / 4.0
+            total += push_from_counts(n_c, n_s, gap_near, gap_far)
             count += 1
     return total / count if count else float("nan")
 

@@ -195,6 +195,11 @@ def _assemble(pat: Patterns, out_dirs: np.ndarray, draws: tuple, amp: np.ndarray
     return PromptBatch(P=P, z=z, outlier=outlier, same=same, task=t, seen=seen)
 
 
+def in_split(all_tasks: np.ndarray, train_tasks: np.ndarray) -> np.ndarray:
+    """Whether each task of ``all_tasks`` ``(n_T, 2)`` belongs to the training split ``train_tasks``: ``(n_T,)``."""
+    return (all_tasks[:, None, :] == train_tasks[None, :, :]).all(-1).any(-1)
+
+
 def sample_train(cfg: OutlierConfig, pat: Patterns, rng: np.random.Generator, B: int | None = None,
                  tasks: str = "train") -> PromptBatch:
     """A batch of ``B`` (default ``cfg.batch``) training prompts of length ``l_tr`` over the tasks ``T_tr``
@@ -211,10 +216,7 @@ def sample_train(cfg: OutlierConfig, pat: Patterns, rng: np.random.Generator, B:
     s = rng.integers(cfg.V, size=(B, l))
     rand_lab = np.where(rng.random((B, l)) < 0.5, 1.0, -1.0)
     y[:, :l] = np.where(outlier, rand_lab, y[:, :l])
-    if tasks == "train":
-        seen = np.ones(B, dtype=bool)
-    else:
-        seen = (all_tasks[:, None, :] == train_tasks[None, :, :]).all(-1).any(-1)[draws[0]]
+    seen = np.ones(B, dtype=bool) if tasks == "train" else in_split(all_tasks, train_tasks)[draws[0]]
     return _assemble(pat, pat.vstar, draws, cfg.kappa_a * outlier, s, outlier, seen)
 
 
@@ -264,7 +266,7 @@ def sample_test(
     all_tasks, train_tasks = task_sets(cfg.M1, cfg.train_tasks)
     draws = _clean_draws(all_tasks, len(pat.nu), rng, n, l, cfg.K_test)
     t, y = draws[0], draws[4]
-    is_train = (all_tasks[:, None, :] == train_tasks[None, :, :]).all(-1).any(-1)
+    is_train = in_split(all_tasks, train_tasks)
     if cfg.outlier_count == "exact":
         n_out = int(np.floor(alpha * l + 0.5))
     else:  # per-example (Def. 2): each example independently, so the count is Binomial(l, alpha)
