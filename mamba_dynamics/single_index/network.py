@@ -18,12 +18,12 @@ linear-attention counterpart has the constant gate ``G_i = 1/N``, ``kappa = 1`` 
 
 Fast path (:func:`context_statistic`, :func:`gate_adjoint`): Hermite tokens are never embedded.  Every map that
 is linear in ``z`` is a quadratic form of the augmented input ``x~ = (x, 1)`` ``(d+1,)``: ``z . u = x~^T T_u x~ +
-u_y y`` with ``T_u`` ``(d+1, d+1)`` built from ``u`` (:func:`_quad_form`), and ``sum_i c_i z_i`` is read off the
-moment ``sum_i c_i x~_i x~_i^T`` (:func:`_features_of`).  So the gate pre-activations are one product ``X~ T_w``
-over every token, ``A`` one batched product ``X~_p^T diag(G y) X~_p``, and the adjoint's ``z . U_p`` and ``sum_j
-ds_j z_j`` two more: O(N d^2) per prompt in BLAS, against O(N d~) scalar cross products for the embedding
-(derivation: docs/single_index.md, "The quadratic form of the Hermite features").  Raw tokens (``D = d + 1``)
-take the per-prompt Numba passes :func:`_forward_kernel` / :func:`_adjoint_kernel`.  The naive reference
+u_y y`` with ``T_u`` ``(d+1, d+1)`` upper-triangular, built from ``u``, and ``sum_i c_i z_i`` is read off the
+moment ``sum_i c_i x~_i x~_i^T`` (:mod:`~mamba_dynamics.single_index.quadforms`).  So the gate pre-activations
+are the values of one form ``T_w`` at every token, ``A`` the moments with weights ``G y``, and the adjoint's ``z .
+U_p`` and ``sum_j ds_j z_j`` two more: O(N d^2) per prompt in register-tiled fixed-order kernels, against O(N d~)
+scalar cross products for the embedding (derivation: docs/single_index.md, "The quadratic form of the Hermite
+features").  Raw tokens (``D = d + 1``) take the per-prompt Numba passes :func:`_forward_kernel` / :func:`_adjoint_kernel`.  The naive reference
 :func:`context_statistic_reference` embeds every token explicitly; both are tested equal to the raw recurrence
 :func:`mamba_dynamics.core.scan.selective_scan`.
 
@@ -40,11 +40,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ..core.gating import sigmoid, sigmoid_log_pair, softplus, softplus_scalar
+from ..core.gating import sigmoid, sigmoid_log_pair_poly, softplus, softplus_scalar
 from ..core.simd import exp_nonpos
 from ..core.train import ParamBlocks
 from ..core.workspace import Workspace, getter
 from .config import TOKENS, token_width
+from . import quadforms
 from .data import embed
 
 
@@ -238,101 +239,29 @@ def _adjoint_kernel(X, Y, hermite, G_all, sp_all, sn_all, U, gw):  # pragma: no 
 # quadratic form of the Hermite features")
 # ------------------------------------------------------------------------------------------------------------
 
-@njit(cache=True)
-def _augment(X, out):  # pragma: no cover - compiled
-    """``out = (x, 1)`` ``(..., d+1)`` for inputs ``X`` ``(K, d)`` (``out`` ``(K, d+1)``)."""
-    K, d = X.shape
-    for i in range(K):
-        for k in range(d):
-            out[i, k] = X[i, k]
-        out[i, d] = 1.0
-
-
-@njit(cache=True)
-def _quad_form(u, T):  # pragma: no cover - compiled
-    """The upper-triangular ``T`` ``(d+1, d+1)`` with ``x~^T T x~ = phi(x) . u[:d~]`` for every ``x``, from
-    weights ``u`` over the Hermite features (order of :func:`data.embed`: const, linear, square, cross):
-    ``T[k, q] = u_kq`` (cross, ``k < q < d``), ``T[k, k] = u_sq,k / sqrt 2``, ``T[k, d] = u_lin,k``, ``T[d, d] =
-    u_const - sum_k u_sq,k / sqrt 2`` (the squares' ``-1``), zero below the diagonal."""
-    d = T.shape[0] - 1
-    r2 = math.sqrt(2.0)
-    T[:, :] = 0.0
-    const = u[0]
-    c = 1 + 2 * d
-    for k in range(d):
-        T[k, d] = u[1 + k]
-        sq = u[1 + d + k] / r2
-        T[k, k] = sq
-        const -= sq
-        for q in range(k + 1, d):
-            T[k, q] = u[c]
-            c += 1
-    T[d, d] = const
-
-
-@njit(cache=True)
-def _quad_forms(U, T):  # pragma: no cover - compiled
-    """:func:`_quad_form` of every row of ``U`` ``(n, D)`` into ``T`` ``(n, d+1, d+1)``."""
-    for p in range(U.shape[0]):
-        _quad_form(U[p], T[p])
-
-
-@njit(cache=True)
-def _features_of(Mt, out):  # pragma: no cover - compiled
-    """The reverse map: ``out[:d~] = sum_i c_i phi(x_i)`` from the symmetric moment ``Mt = sum_i c_i x~_i
-    x~_i^T`` ``(d+1, d+1)`` (const ``Mt[d, d]``, linear ``Mt[k, d]``, square ``(Mt[k, k] - Mt[d, d]) / sqrt 2``,
-    cross ``Mt[k, q]``); the label slot ``out[d~]`` is left alone."""
-    d = Mt.shape[0] - 1
-    r2 = math.sqrt(2.0)
-    tot = Mt[d, d]
-    out[0] = tot
-    c = 1 + 2 * d
-    for k in range(d):
-        out[1 + k] = Mt[k, d]
-        out[1 + d + k] = (Mt[k, k] - tot) / r2
-        for q in range(k + 1, d):
-            out[c] = Mt[k, q]
-            c += 1
-
-
-@njit(cache=True)
-def _features_of_rows(Mt, out):  # pragma: no cover - compiled
-    """:func:`_features_of` of every moment ``Mt`` ``(n, d+1, d+1)`` into the rows of ``out`` ``(n, D)``."""
-    for p in range(Mt.shape[0]):
-        _features_of(Mt[p], out[p])
-
-
-@njit(cache=True)
-def _quad_values(P, Xt, Y, u_y, shift, out):  # pragma: no cover - compiled
-    """``out[i] = P_i . x~_i + u_y y_i + shift`` ``(K,)`` (the quadratic form's value at each token, from ``P =
-    X~ T``), for ``P``, ``Xt`` ``(K, d+1)``, ``Y`` ``(K,)``; ``u_y`` ``(K,)``: the label weight per token."""
-    K, e = P.shape
-    for i in range(K):
-        acc = 0.0
-        for q in range(e):
-            acc += P[i, q] * Xt[i, q]
-        out[i] = acc + u_y[i] * Y[i] + shift
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _weights_and_gates(s, Y, gated, logG, G, sp, sn, wts):  # pragma: no cover - compiled
     """Per prompt the log gates ``log G_i = log sig(s_i) + sum_{j>i} log sig(-s_j)`` ``(n, N)`` from ``s`` (or
     ``log 1/N`` without a gate), the gates ``G``, the weights ``wts = G y`` and ``sig(s)``, ``sig(-s)`` into
     ``sp``, ``sn``: per token one ``exp``, one ``log1p`` and one division for both sigmoids and both log sigmoids
-    (:func:`~mamba_dynamics.core.gating.sigmoid_log_pair`), then one ``exp`` for ``G``."""
+    (:func:`~mamba_dynamics.core.gating.sigmoid_log_pair_poly`), then one ``exp`` for ``G`` (``log G <= 0``); the
+    element-wise passes vectorise, only the reverse sum of the log factors runs token by token."""
     n, N = Y.shape
+    log_neg = np.empty(N)
     for p in range(n):
+        lg = logG[p]
         if gated:
+            for i in range(N):
+                sp[p, i], sn[p, i], lg[i], log_neg[i] = sigmoid_log_pair_poly(s[p, i])
             acc = 0.0
             for i in range(N - 1, -1, -1):
-                sp[p, i], sn[p, i], log_pos, log_neg = sigmoid_log_pair(s[p, i])
-                logG[p, i] = acc + log_pos
-                acc += log_neg
+                lg[i] = acc + lg[i]
+                acc += log_neg[i]
         else:
             for i in range(N):
-                logG[p, i] = -math.log(N)
+                lg[i] = -math.log(N)
         for i in range(N):
-            g = math.exp(logG[p, i])
+            g = exp_nonpos(lg[i])
             G[p, i] = g
             wts[p, i] = g * Y[p, i]
 
@@ -345,53 +274,51 @@ def _gate_slopes(G, Y, zu, sp, sn, ds):  # pragma: no cover - compiled
 
 
 def _hermite_forward(Xc, Yc, w, b_eff, gated, work: Workspace | None):
-    """:func:`context_statistic` on Hermite tokens as quadratic forms: the gate pre-activations ``s = x~^T T_w
-    x~ + w_y y + b`` from one product ``X~ T_w`` over every token, and ``A``'s feature part from the moments
-    ``X~_p^T diag(G y) X~_p`` (one batched product).  Returns ``(A (n, D), logG, (G, sig(s), sig(-s), X~))``;
-    O(N d^2) per prompt in BLAS instead of O(N d~) scalar embedding.  The token-sized arrays are ``work``'s
-    (fresh ones cost a page fault per page): ``X~`` is one of them, so the adjoint that reads it must run before
-    the next forward on the same workspace (:func:`~mamba_dynamics.single_index.network_gradients.network_grads`
-    calls the two back to back)."""
+    """:func:`context_statistic` on Hermite tokens as quadratic forms (:mod:`~mamba_dynamics.single_index.quadforms`):
+    the gate pre-activations ``s = x~^T T_w x~ + w_y y + b`` at every token, and ``A``'s feature part from the
+    moments ``sum_i G_i y_i x~_i x~_i^T`` of each prompt.  Returns ``(A (n, D), logG, (G, sig(s), sig(-s),
+    X~))`` with ``X~`` the columns ``(n, d+1, N)``; O(N d^2) per prompt instead of O(N d~) scalar embedding.
+    ``X~`` is ``work``'s array (fresh ones cost a page fault per page), so the adjoint that reads it must run
+    before the next forward on the same workspace
+    (:func:`~mamba_dynamics.single_index.network_gradients.network_grads` calls the two back to back)."""
     n, N, d = Xc.shape
+    e = d + 1
     D = token_width(d, "hermite")
-    get = getter(work)
-    Xt = get("Xt", (n, N, d + 1))  # kept in ``gates`` for the adjoint of the same step
-    flat = Xt.reshape(n * N, d + 1)
-    _augment(Xc.reshape(n * N, d), flat)
-    Yflat = Yc.reshape(-1)
+    XT = getter(work)("XT", (n, e, N))  # kept in ``gates`` for the adjoint of the same step
+    quadforms.columns(Xc, XT)
     s = np.empty((n, N))
     if gated:
-        T = np.empty((d + 1, d + 1))
-        _quad_form(w, T)
-        _quad_values(flat @ T, flat, Yflat, np.full(n * N, w[D - 1]), b_eff, s.reshape(-1))
+        T = np.empty((1, 1, e, e))
+        quadforms.quad_form(w, T[0, 0])
+        quadforms.quad_values(T, XT, Yc, np.full((1, 1), w[D - 1]), b_eff, s.reshape(n, 1, N))
     logG, G, sp, sn, wts = (np.empty((n, N)) for _ in range(5))
     _weights_and_gates(s, Yc, bool(gated), logG, G, sp, sn, wts)
-    WX = np.multiply(wts[:, :, None], Xt, out=get("WX", Xt.shape))
-    Mt = np.matmul(Xt.transpose(0, 2, 1), WX)  # (n, d+1, d+1)
+    Mt = np.empty((n, 1, e, e))
+    quadforms.moments(Xc, XT, wts.reshape(n, 1, N), Mt)
     A = np.empty((n, D))
-    _features_of_rows(Mt, A)
+    quadforms.features_of_rows(Mt.reshape(n, e, e), A)
     A[:, D - 1] = np.einsum("ni,ni->n", wts, Yc)
-    return A, logG, (G, sp, sn, Xt)
+    return A, logG, (G, sp, sn, XT)
 
 
-def _hermite_adjoint(Yc, U, gates, work: Workspace | None) -> np.ndarray:
-    """:func:`gate_adjoint` on Hermite tokens from :func:`_hermite_forward`'s gates and ``X~``: ``z_i . U_p =
-    x~_i^T T_{U_p} x~_i + U_p,y y_i`` (one batched product ``X~_p T_{U_p}``), and ``sum_j ds_j z_j``'s feature
-    part from the moment ``X~^T diag(ds) X~`` over every token of every prompt (one product).  Returns ``gw``
-    ``(D + 1,)`` (the last entry ``dL/db``)."""
-    G, sp, sn, Xt = gates
-    n, N, e = Xt.shape
+def _hermite_adjoint(Xc, Yc, U, gates) -> np.ndarray:
+    """:func:`gate_adjoint` on Hermite tokens from :func:`_hermite_forward`'s gates and columns ``X~``: ``z_i .
+    U_p = x~_i^T T_{U_p} x~_i + U_p,y y_i`` (:func:`~mamba_dynamics.single_index.quadforms.quad_values`), and
+    ``sum_j ds_j z_j``'s feature part from the moment ``sum_j ds_j x~_j x~_j^T`` over every token of every
+    prompt.  Returns ``gw`` ``(D + 1,)`` (the last entry ``dL/db``)."""
+    G, sp, sn, XT = gates
+    n, e, N = XT.shape
     D = U.shape[1]
-    T = np.empty((n, e, e))
-    _quad_forms(U, T)
-    zu = np.empty((n, N))
-    P = np.matmul(Xt, T, out=getter(work)("P", Xt.shape)).reshape(n * N, e)
-    flat = Xt.reshape(n * N, e)
-    _quad_values(P, flat, Yc.reshape(-1), np.repeat(U[:, D - 1], N), 0.0, zu.reshape(-1))
+    T = np.empty((n, 1, e, e))
+    quadforms.quad_forms(U, T.reshape(n, e, e))
+    zu = np.empty((n, 1, N))
+    quadforms.quad_values(T, XT, Yc, np.ascontiguousarray(U[:, D - 1:]), 0.0, zu)
     ds = np.empty((n, N))
-    _gate_slopes(G, Yc, zu, sp, sn, ds)
+    _gate_slopes(G, Yc, zu.reshape(n, N), sp, sn, ds)
+    Mt = np.empty((1, 1, e, e))
+    quadforms.moments(Xc, XT, ds.reshape(n, 1, N), Mt)
     gw = np.empty(D + 1)
-    _features_of(flat.T @ np.multiply(ds.reshape(-1, 1), flat, out=P), gw)
+    quadforms.features_of(Mt[0, 0], gw)
     gw[D - 1] = float(np.einsum("ni,ni->", ds, Yc))
     gw[D] = float(ds.sum())
     return gw
@@ -437,7 +364,7 @@ def gate_adjoint(Xc, Yc, w, b, tokens: str, U: np.ndarray, gates: list = None,
         gates = []
         context_statistic(Xc, Yc, w, b, True, tokens, gates_out=gates, work=work)
     if tokens == "hermite":
-        gw = _hermite_adjoint(_f64(Yc), _f64(U), gates, work)
+        gw = _hermite_adjoint(_f64(Xc), _f64(Yc), _f64(U), gates)
         return gw[:D], float(gw[D])
     gw = np.zeros(D + 1)
     _adjoint_kernel(_f64(Xc), _f64(Yc), tokens == "hermite", *gates, _f64(U), gw)
@@ -588,54 +515,40 @@ def _softmax_rows_adjoint(g, A, Aq, Yc, M, inv_tau, E, Eq):  # pragma: no cover 
             Eq[p, q] = -gq * Aq[p, q] * Mq
 
 
-@njit(cache=True)
-def _quad_values_multi(P, Xt, Y, uy, S):  # pragma: no cover - compiled
-    """``S[p, q, i] = P[p, i, q e : (q+1) e] . x~_i + uy[p, q] y_i`` ``(n, Q, N)``: every query's quadratic form at
-    every context token of its prompt, from ``P = X~_p [T_{q_1} ... T_{q_Q}]`` ``(n, N, Q e)``."""
-    n, N, e = Xt.shape
-    Q = S.shape[1]
-    for p in range(n):
-        for q in range(Q):
-            for i in range(N):
-                acc = 0.0
-                for j in range(e):
-                    acc += P[p, i, q * e + j] * Xt[p, i, j]
-                S[p, q, i] = acc + uy[p, q] * Y[p, i]
-
-
 def _context_scores(Xc: np.ndarray, Yc: np.ndarray, u: np.ndarray, tokens: str) -> tuple:
     """``S[p, q, i] = z_i . u_q`` ``(n, Q, N)`` and what :func:`_context_moments` reads: on Hermite tokens as
-    quadratic forms of ``x~ = (x, 1)`` (``z_i . u = x~_i^T T_u x~_i + u_y y_i``, one product ``X~_p [T_{q_1} ...
-    T_{q_Q}]`` per prompt; the context is never embedded, ``O(N Q d^2)`` per prompt), on raw tokens by the
-    embedded tokens (``D = d + 1``)."""
+    quadratic forms of ``x~ = (x, 1)`` (``z_i . u = x~_i^T T_u x~_i + u_y y_i``,
+    :func:`~mamba_dynamics.single_index.quadforms.quad_values`; the context is never embedded, ``O(N Q d^2)`` per
+    prompt; ``ctx = (X, X~)``, the rows and the columns), on raw tokens by the embedded tokens (``D = d + 1``)."""
     n, Q, D = u.shape
     if tokens != "hermite":
         Zc = embed_tokens(Xc, Yc, tokens, fast=True)
         return np.matmul(u, Zc.transpose(0, 2, 1)), Zc
     N, d = Xc.shape[1:]
     e = d + 1
-    Xt = np.empty((n, N, e))
-    _augment(Xc.reshape(n * N, d), Xt.reshape(n * N, e))
-    T = np.empty((n * Q, e, e))
-    _quad_forms(np.ascontiguousarray(u.reshape(n * Q, D)), T)
-    P = np.matmul(Xt, T.reshape(n, Q, e, e).transpose(0, 2, 1, 3).reshape(n, e, Q * e))
+    Xc = _f64(Xc)
+    XT = np.empty((n, e, N))
+    quadforms.columns(Xc, XT)
+    T = np.empty((n, Q, e, e))
+    quadforms.quad_forms(np.ascontiguousarray(u.reshape(n * Q, D)), T.reshape(n * Q, e, e))
     S = np.empty((n, Q, N))
-    _quad_values_multi(P, Xt, _f64(Yc), np.ascontiguousarray(u[:, :, D - 1]), S)
-    return S, Xt
+    quadforms.quad_values(T, XT, _f64(Yc), np.ascontiguousarray(u[:, :, D - 1]), 0.0, S)
+    return S, (Xc, XT)
 
 
-def _context_moments(E: np.ndarray, Yc: np.ndarray, ctx: np.ndarray, tokens: str, D: int) -> np.ndarray:
+def _context_moments(E: np.ndarray, Yc: np.ndarray, ctx, tokens: str, D: int) -> np.ndarray:
     """``U[p, q] = sum_i E[p, q, i] z_i`` ``(n, Q, D)`` from :func:`_context_scores`'s ``ctx``: on Hermite tokens
-    the moments ``X~_p^T diag(E_q) X~_p`` mapped to features (:func:`_features_of`) and the label slot ``sum_i
-    E_i y_i``; on raw tokens the product with the embedded tokens."""
+    the moments ``sum_i E_qi x~_i x~_i^T`` (:func:`~mamba_dynamics.single_index.quadforms.moments`) mapped to
+    features and the label slot ``sum_i E_i y_i``; on raw tokens the product with the embedded tokens."""
     if tokens != "hermite":
         return np.matmul(E, ctx)
     n, Q, N = E.shape
-    e = ctx.shape[2]
-    WX = E[:, :, :, None] * ctx[:, None, :, :]  # (n, Q, N, e)
-    Mt = np.matmul(ctx.transpose(0, 2, 1)[:, None], WX).reshape(n * Q, e, e)
+    Xc, XT = ctx
+    e = XT.shape[1]
+    Mt = np.empty((n, Q, e, e))
+    quadforms.moments(Xc, XT, _f64(E), Mt)
     U = np.empty((n * Q, D))
-    _features_of_rows(Mt, U)
+    quadforms.features_of_rows(Mt.reshape(n * Q, e, e), U)
     U[:, D - 1] = np.einsum("nqi,ni->nq", E, Yc).reshape(-1)
     return U.reshape(n, Q, D)
 

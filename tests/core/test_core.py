@@ -8,8 +8,8 @@ import pytest
 
 from mamba_dynamics.core.cells import CellStore, cell_key
 from mamba_dynamics.core.config import ConfigError
-from mamba_dynamics.core.gating import (log_gates, log_gates_naive, log_gates_row, sigmoid_log_pair, sigmoid_pair,
-                                        sigmoid_pair_poly, softplus)
+from mamba_dynamics.core.gating import (log_gates, log_gates_naive, log_gates_row, sigmoid_log_pair,
+                                        sigmoid_log_pair_poly, sigmoid_pair, sigmoid_pair_poly, softplus)
 from mamba_dynamics.core.train import run_loop
 from mamba_dynamics.outliers.config import OutlierConfig
 
@@ -102,13 +102,16 @@ def test_divergence_check_fast_path_keeps_its_answers():
 
 def test_sigmoid_pairs_are_exact_without_cancellation():
     """``sigmoid_pair`` and ``sigmoid_log_pair`` (the Numba gate loops' one-exp forms) against the NumPy softplus
-    (``sigmoid_pair_poly`` against ``sigmoid_pair``), from 0 to saturated pre-activations: the sigmoids and log
+    (``sigmoid_pair_poly`` and ``sigmoid_log_pair_poly`` against the libm forms), from 0 to saturated pre-activations: the sigmoids and log
     sigmoids to 1e-15 relative, and the log sigmoids finite where the sigmoid itself underflows."""
     for t in (0.0, 1e-12, -1e-12, 0.3, -0.3, 5.0, -5.0, 40.0, -40.0, 800.0, -800.0):
         sp, sn, lp, ln = sigmoid_log_pair(t)
         assert (sp, sn) == sigmoid_pair(t)
         pp, pn = sigmoid_pair_poly(t)  # the polynomial exp: within 2 ulp of the libm form
         assert abs(pp - sp) <= 2 * np.spacing(sp) and abs(pn - sn) <= 2 * np.spacing(sn)
+        qp, qn, qlp, qln = sigmoid_log_pair_poly(t)  # and log1p by the series: within 4 ulp
+        assert (qp, qn) == (pp, pn)
+        assert abs(qlp - lp) <= 4 * np.spacing(abs(lp)) and abs(qln - ln) <= 4 * np.spacing(abs(ln))
         for got, want in ((lp, -softplus(np.array(-t))), (ln, -softplus(np.array(t)))):
             assert np.isfinite(got) and abs(got - want) <= 1e-15 * max(1.0, abs(want))
         for got, want in ((sp, np.exp(-softplus(np.array(-t)))), (sn, np.exp(-softplus(np.array(t))))):

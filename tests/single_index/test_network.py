@@ -12,7 +12,7 @@ import pytest
 
 from mamba_dynamics.core.optim import Optimizer
 from mamba_dynamics.core.scan import selective_scan
-from mamba_dynamics.single_index import network, network_gradients
+from mamba_dynamics.single_index import network, network_gradients, quadforms
 from mamba_dynamics.single_index.config import NetworkConfig
 from mamba_dynamics.single_index.data import embed, index_set, sample_prompts, sample_queries
 from mamba_dynamics.single_index.hermite import parse_link
@@ -45,8 +45,8 @@ def test_numba_embedding_matches_the_numpy_one():
 
 
 def test_hermite_features_as_quadratic_forms_of_the_augmented_input():
-    """The fast path never embeds: ``x~^T T_u x~ = phi(x) . u`` (:func:`network._quad_form`) and the moment
-    ``sum_i c_i x~_i x~_i^T`` read back (:func:`network._features_of`) is ``sum_i c_i phi(x_i)``."""
+    """The fast path never embeds: ``x~^T T_u x~ = phi(x) . u`` (:func:`quadforms.quad_form`) and the moment
+    ``sum_i c_i x~_i x~_i^T`` read back (:func:`quadforms.features_of`) is ``sum_i c_i phi(x_i)``."""
     rng = np.random.default_rng(5)
     for d in (1, 2, 5, 16):
         X = rng.standard_normal((40, d))
@@ -54,12 +54,12 @@ def test_hermite_features_as_quadratic_forms_of_the_augmented_input():
         Xt = np.hstack([X, np.ones((40, 1))])
         u = rng.standard_normal(F.shape[1] + 1)
         T = np.empty((d + 1, d + 1))
-        network._quad_form(u, T)
+        quadforms.quad_form(u, T)
         np.testing.assert_allclose(np.einsum("ik,kq,iq->i", Xt, T, Xt), F @ u[:-1], rtol=1e-13, atol=1e-13)
         assert np.all(np.tril(T, -1) == 0.0)
         c = rng.standard_normal(40)
         out = np.full(F.shape[1] + 1, np.nan)
-        network._features_of(Xt.T @ (c[:, None] * Xt), out)
+        quadforms.features_of(Xt.T @ (c[:, None] * Xt), out)
         np.testing.assert_allclose(out[:-1], c @ F, rtol=1e-13, atol=1e-13)
         assert np.isnan(out[-1])  # the label slot is the caller's
 
