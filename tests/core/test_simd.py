@@ -207,7 +207,8 @@ def g(a, ia, sar, sak, b, ib, ldb, c, ic, ldc, rows, inner, cols, acc):
     simd.gemm(a, ia, sar, sak, b, ib, ldb, c, ic, ldc, rows, inner, cols, acc)
 
 rng = np.random.default_rng(0)
-for rows, inner, cols in [(12, 10, 40), (7, 3, 10), (5, 40, 13), (1, 1, 1), (3, 2, 7)]:
+for rows, inner, cols in [(12, 10, 40), (7, 3, 10), (5, 40, 13), (1, 1, 1), (3, 2, 7), (4, 5, 12), (6, 7, 20),
+                          (9, 4, 17)]:
     A, B, C = rng.standard_normal((rows, inner)), rng.standard_normal((inner, cols)), rng.standard_normal((rows, cols))
     out = C.copy()
     g(A, 0, inner, 1, B, 0, cols, out, 0, cols, rows, inner, cols, True)
