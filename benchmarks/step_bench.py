@@ -485,12 +485,29 @@ def load_frameworks(factories: dict, skip: set, threads: int) -> dict:
     from mamba_dynamics.core.simd import simd_summary
 
     print(simd_summary())
+    print(framework_isa(loaded))
     PEAK["gflops"] = core_peak()
     print(f"peak: {PEAK['gflops']:.1f} GFLOP/s (NumPy's BLAS on one 1024^3 float64 product, {threads} thread(s)); "
           "%peak = Numba's counted GFLOP/s against it")
     for m in missing:
         print(f"skipped: {m}")
     return loaded
+
+
+def framework_isa(loaded: dict) -> str:
+    """One line naming the vector instructions the frameworks run: PyTorch's CPU capability (capped by the
+    environment variable ``ATEN_CPU_CAPABILITY``) and JAX's cap (``--xla_cpu_max_isa`` in ``XLA_FLAGS``), to time
+    an AVX2 core's code on an AVX-512 one (docs/performance.md, "Per instruction set")."""
+    parts = []
+    if "torch" in loaded:
+        import torch
+
+        parts.append(f"PyTorch CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    if "jax" in loaded:
+        flags = os.environ.get("XLA_FLAGS", "").split()
+        caps = [f.split("=", 1)[1] for f in flags if f.startswith("--xla_cpu_max_isa=")]
+        parts.append(f"JAX {'capped at ' + caps[-1] if caps else 'on the host instructions'}")
+    return "frameworks: " + ("; ".join(parts) if parts else "none loaded")
 
 
 def cpu_name() -> str:
