@@ -23,9 +23,9 @@ moment ``sum_i c_i x~_i x~_i^T`` (:mod:`~mamba_dynamics.single_index.quadforms`)
 are the values of one form ``T_w`` at every token, ``A`` the moments with weights ``G y``, and the adjoint's ``z .
 U_p`` and ``sum_j ds_j z_j`` two more: O(N d^2) per prompt in register-tiled fixed-order kernels, against O(N d~)
 scalar cross products for the embedding (derivation: docs/single_index.md, "The quadratic form of the Hermite
-features").  Raw tokens (``D = d + 1``) take the per-prompt Numba passes :func:`_forward_kernel` / :func:`_adjoint_kernel`.  The naive reference
-:func:`context_statistic_reference` embeds every token explicitly; both are tested equal to the raw recurrence
-:func:`mamba_dynamics.core.scan.selective_scan`.
+features").  Raw tokens (``D = d + 1``) take the per-prompt Numba passes :func:`_forward_kernel` /
+:func:`_adjoint_kernel`.  The naive reference :func:`context_statistic_reference` embeds every token explicitly;
+both are tested equal to the raw recurrence :func:`mamba_dynamics.core.scan.selective_scan`.
 
 Glossary: ``Xc`` ``(n, N, d)`` context inputs, ``Yc`` ``(n, N)`` context labels, ``Xq`` ``(n, Q, d)`` queries;
 ``D`` token width; ``m_s`` state size (rows of ``W_B, W_C``); ``s`` gate pre-activations; ``logG`` ``(n, N)``
@@ -44,8 +44,8 @@ from ..core.gating import sigmoid, sigmoid_log_pair_poly, softplus, softplus_sca
 from ..core.simd import exp_nonpos
 from ..core.train import ParamBlocks
 from ..core.workspace import Workspace, getter
-from .config import TOKENS, token_width
 from . import quadforms
+from .config import TOKENS, token_width
 from .data import embed
 
 

@@ -102,8 +102,9 @@ def test_divergence_check_fast_path_keeps_its_answers():
 
 def test_sigmoid_pairs_are_exact_without_cancellation():
     """``sigmoid_pair`` and ``sigmoid_log_pair`` (the Numba gate loops' one-exp forms) against the NumPy softplus
-    (``sigmoid_pair_poly`` and ``sigmoid_log_pair_poly`` against the libm forms), from 0 to saturated pre-activations: the sigmoids and log
-    sigmoids to 1e-15 relative, and the log sigmoids finite where the sigmoid itself underflows."""
+    (``sigmoid_pair_poly`` and ``sigmoid_log_pair_poly`` against the libm forms), from 0 to saturated
+    pre-activations: the sigmoids and log sigmoids to 1e-15 relative, and the log sigmoids finite where the sigmoid
+    itself underflows."""
     for t in (0.0, 1e-12, -1e-12, 0.3, -0.3, 5.0, -5.0, 40.0, -40.0, 800.0, -800.0):
         sp, sn, lp, ln = sigmoid_log_pair(t)
         assert (sp, sn) == sigmoid_pair(t)
