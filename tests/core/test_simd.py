@@ -288,15 +288,26 @@ def exps(x):
     for i in range(x.size):
         out[i] = simd.exp_nonpos(x[i])
     return out
+from mamba_dynamics.single_index import quadforms as qf  # the Hermite forms' banded gemm calls
+X = rng.standard_normal((3, 11, 6))
+XT = np.empty((3, 7, 11))
+qf.columns(X, XT)
+V = np.empty((3, 2, 11))
+qf.quad_values(np.triu(rng.standard_normal((3, 2, 7, 7))), XT, rng.standard_normal((3, 11)),
+               rng.standard_normal((3, 2)), 0.5, V)
+Mt = np.zeros((3, 2, 7, 7))
+qf.moments(X, XT, rng.standard_normal((3, 2, 11)), Mt)
 np.savez(OUT_PATH, impl=np.array(simd.IMPLEMENTATION), bmm=C, exp=exps(-np.abs(rng.standard_normal(1000)) * 300),
-         small=simd.matmul(rng.standard_normal((7, 5)), rng.standard_normal((5, 9)), np.empty((7, 9))))
+         small=simd.matmul(rng.standard_normal((7, 5)), rng.standard_normal((5, 9)), np.empty((7, 9))),
+         qvalues=V, moments=Mt)
 """
 
 
 def test_a_process_forced_onto_the_fallback_gives_the_same_steps(tmp_path):
     """``MAMBA_DYNAMICS_SIMD=plain`` (with a fresh Numba cache) selects the fallback by itself, and what runs
     there (batched products with a transposed operand, a small product, the vectorised ``exp`` with its bit
-    casts) is bit for bit what the intrinsics give in this process."""
+    casts, the single-index quadratic forms' values and moments) is bit for bit what the intrinsics give in this
+    process."""
     import os
     import subprocess
     import sys
