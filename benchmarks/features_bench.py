@@ -5,6 +5,7 @@ vs the NumPy reference vs PyTorch CPU autograd vs JAX jit(value_and_grad), side 
 
     python benchmarks/features_bench.py              # paper sizes, 10x and 100x longer sequences, 10x d
     python benchmarks/features_bench.py --quick      # the paper sizes only
+    python benchmarks/features_bench.py --parts      # the Eq. 5-6 SSM step part by part (Numba only)
     pip install -e .[bench]                          # torch and jax (optional; missing ones are skipped)
 
 Every framework gets the same float64 inputs and one thread (``--threads``); each result is checked equal to
@@ -211,12 +212,84 @@ def bench_memory(args):
                     ("the long-sequence rows (--quick leaves them out)", "--models"))
 
 
+def time_parts(N: int, L: int, d: int, rounds: int) -> dict:
+    """Median ms of each part of the Eq. 5-6 SSM step's one Numba call (``features.content.content_pass``, its
+    pairwise form on the factored scores), each timed apart on the step's own arrays with every sequence's hinge
+    active: the projections ``Z = X Wk^T``, the mixer's forward, the head with its hinge and backward, the mixer's
+    adjoint, ``dWk += dZ^T X``; then the whole call."""
+    import time
+
+    import numpy as np
+    from numba import njit
+
+    from mamba_dynamics.core.mixer import gate_args, pairs_adjoint_kernel, pairs_forward_kernel
+    from mamba_dynamics.core.simd import gemm
+    from mamba_dynamics.core.stack import _weights, block_form
+    from mamba_dynamics.features import head as H
+    from mamba_dynamics.features.content import content_block, content_pass
+
+    @njit
+    def product(A, sar, sak, B, C, rows, inner, accumulate):  # C (+)= A B, B and C row-major
+        gemm(A, 0, sar, sak, B, 0, C.shape[-1], C, 0, C.shape[-1], rows, inner, C.shape[-1], accumulate)
+
+    step, convert = make_numba()
+    params, batch = convert(make_case("ssm", N, L, d))
+    X, y = H.f64(batch.X), np.ones(N)  # labels 1 with F small: every hinge active
+    W_B, W_C, w = content_block(params)
+    if block_form(L, d, W_B.shape[1]) != "factored":
+        raise SystemExit(f"--parts times the factored pairwise form; L = {L}, d = {d} take another")
+    WkT = H.transpose(_weights(W_B, W_C, w, True, "factored")[0])
+    V, a = H.f64(params.V), H.f64(params.a) * 1e-6
+    Vt, P, g = H.transpose(V), WkT.shape[1], gate_args(True)
+    Z, dZ = np.empty((N, L, P)), np.empty((N, L, P))
+    Y, Gy, S, C = np.empty((N, L, d)), np.empty((N, L, d)), np.empty((N, L, L)), np.empty((N, L, L))
+    SIG, KEEP, F, active = np.empty((N, L)), np.empty((N, L)), np.empty(N), np.empty(N, dtype=np.int64)
+    dWk, dVt, none = np.zeros((P, d)), np.zeros((d, V.shape[0])), np.empty((0, 0, 0))
+    parts = {
+        "projections Z = X Wk^T": lambda: product(X, d, 1, WkT, Z.reshape(N * L, P), N * L, d, False),
+        "pairwise mixer forward (scores, gates, Y = S X)": lambda: pairs_forward_kernel(
+            X, X, Z[:, :, 1:], Z[:, :, 0], g, 0, Y, SIG, KEEP, S),
+        "Eq. 6 head, hinge and backward (head_pass)": lambda: H.head_pass(Y, V, Vt, a, y, F, active, Gy, dVt,
+                                                                          True, H.HEAD_GROUP, N),
+        "pairwise mixer adjoint": lambda: pairs_adjoint_kernel(X, X, Z[:, :, 1:], Gy, SIG, KEEP, Z[:, :, 0], g, 0,
+                                                               S, none, False, none, False, dZ[:, :, 1:],
+                                                               dZ[:, :, 0], C),
+        "dWk += dZ^T X": lambda: product(dZ, 1, P, X.reshape(N * L, d), dWk, P, N * L, True),
+        "the one-call step (content_pass)": lambda: content_pass(X, WkT, True, g, V, Vt, a, y, H.PASS_BLOCK,
+                                                                 H.HEAD_GROUP, F, dWk, dVt),
+    }
+    out = {}
+    for name, f in parts.items():  # in order: each part's inputs are the previous parts' outputs
+        f()
+        ts = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t0)
+        out[name] = 1e3 * float(np.median(ts))
+    if int((F * y < 1).sum()) != N:
+        raise SystemExit("--parts: not every hinge was active")
+    return out
+
+
 def main(argv=None) -> int:
     from mamba_dynamics.core.cli import Parser
 
     parser = Parser(prog="features_bench.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(BLOCKS), help="models to time, comma-separated [default: all]")
+    parser.add_argument("--parts", action="store_true",
+                        help="time the Eq. 5-6 SSM step part by part at the default sizes (Numba only)")
     args, skip = parse_bench_arguments(parser, argv, "the paper sizes only", bench_memory)
+    if args.parts:
+        from mamba_dynamics.core.simd import simd_summary
+
+        N, L, d = (64, 12, 10) if args.smoke else bench_sizes(args)[0]
+        print(simd_summary())
+        print(f"\nthe Eq. 5-6 SSM step part by part (N = {N}, L = {L}, d = {d}, m = 40; every hinge active; "
+              "median ms)")
+        for name, ms in time_parts(N, L, d, 3 if args.smoke else 200).items():
+            print(f"  {name:<50} {ms:8.3f}")
+        return 0
     models = [m for m in args.models.split(",") if m]
     if not models or set(models) - set(BLOCKS):
         parser.error(f"--models takes {', '.join(BLOCKS)}; got {args.models!r}")

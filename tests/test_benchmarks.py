@@ -64,3 +64,13 @@ def test_family_bench_smoke(root, script, rows):
                                                                 "steady gla "))]) == 4
         assert len([line for line in lines if line.startswith("features ")]) == 1
         assert len([line for line in lines if line.startswith("steady features ")]) == 1
+
+
+def test_feature_step_parts_smoke(root):
+    """``features_bench.py --parts``: every part of the Eq. 5-6 SSM step timed (Numba only, no framework)."""
+    res = subprocess.run([sys.executable, str(root / "benchmarks" / "features_bench.py"), "--parts", "--smoke"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = [line for line in res.stdout.splitlines() if line.startswith("  ")]
+    assert len(rows) == 6 and all(float(line.split()[-1]) > 0 for line in rows), res.stdout
+    assert "head_pass" in res.stdout and "SIMD: " in res.stdout
