@@ -232,7 +232,7 @@ def time_parts(N: int, L: int, d: int, rounds: int) -> dict:
     def product(A, sar, sak, B, C, rows, inner, accumulate):  # C (+)= A B, B and C row-major
         gemm(A, 0, sar, sak, B, 0, C.shape[-1], C, 0, C.shape[-1], rows, inner, C.shape[-1], accumulate)
 
-    step, convert = make_numba()
+    convert = make_numba()[1]
     params, batch = convert(make_case("ssm", N, L, d))
     X, y = H.f64(batch.X), np.ones(N)  # labels 1 with F small: every hinge active
     W_B, W_C, w = content_block(params)

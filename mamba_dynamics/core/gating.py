@@ -81,7 +81,8 @@ def _sigmoids_from_exp(t: float, e: float) -> tuple:
 def sigmoid_log_pair(t: float) -> tuple:
     """``(sigmoid(t), sigmoid(-t), log sigmoid(t), log sigmoid(-t))`` from one ``exp(-|t|)``, one ``log1p`` and
     one division, all without cancellation for any ``t`` (``log sigmoid(+-t) = -max(-+t, 0) - log1p(exp(-|t|))``;
-    Numba, inlined into the single-index gate loop)."""
+    Numba, libm's ``exp`` and ``log1p``): the reference that :func:`sigmoid_log_pair_poly`, which the single-index
+    gate pass runs, is tested against."""
     e = np.exp(-abs(t))
     lg = np.log1p(e)
     sp, sn = _sigmoids_from_exp(t, e)
