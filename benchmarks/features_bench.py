@@ -255,7 +255,7 @@ def time_parts(N: int, L: int, d: int, rounds: int) -> dict:
                                                                S, none, False, none, False, dZ[:, :, 1:],
                                                                dZ[:, :, 0], C),
         "dWk += dZ^T X": lambda: product(dZ, 1, P, X.reshape(N * L, d), dWk, P, N * L, True),
-        "the one-call step (content_pass)": lambda: content_pass(X, WkT, True, g, V, Vt, a, y, H.PASS_BLOCK,
+        "the one-call step (content_pass)": lambda: content_pass(X, WkT, True, g, V, Vt, a, y, H.pass_block(L, d, P),
                                                                  H.HEAD_GROUP, F, dWk, dVt),
     }
     out = {}

@@ -39,7 +39,8 @@ from ..core.mixer import pairs_small
 from ..core.simd import bmm, gemm, matmul
 from ..core.workspace import Workspace, getter
 from . import model
-from .head import HEAD_GROUP, ONE_LAYER_CHUNK_BYTES, PASS_BLOCK, f64, head, head_chunks, head_pass, transpose
+from .head import (HEAD_GROUP, ONE_LAYER_CHUNK_BYTES, copy_sequence, f64, head, head_chunks, head_pass,
+                   pass_block, transpose)
 
 
 @njit(cache=True)
@@ -165,7 +166,7 @@ def attention_pass(X, WT, omega, V, Vt, a, y, block, group, F, dW, dVt):
         if na == 0:
             continue
         for j in range(na):
-            Xa[j] = Xb[active[j]]
+            copy_sequence(Xb, active[j], Xa, j)
         Xs, C, Zs = Xa[:na], S[:na], U[:na]  # S and U reused for C and z
         bmm(Gy[:na], Xs.transpose(0, 2, 1), C, False)
         for n in range(na):
@@ -261,7 +262,7 @@ def attention_grads(params, X: np.ndarray, y: np.ndarray, window: int = 0,
             V = f64(params.V)
             F, dW, dVt = np.empty(N), np.zeros((d, d)), np.zeros((d, V.shape[0]))
             attention_pass(X, transpose(params.W), attention_weights(L, window), V, transpose(V), f64(params.a),
-                           y, PASS_BLOCK, HEAD_GROUP, F, dW, dVt)
+                           y, min(N, pass_block(L, d, d)), HEAD_GROUP, F, dW, dVt)
             return LossGrad(hinge_loss(F, y), {"W": dW, "V": dVt.T.copy()}, F)
         return mean_over_chunks(lambda sl: _pairs_chunk(params, X[sl], y[sl], window, work),
                                 head_chunks(X, params.V, ONE_LAYER_CHUNK_BYTES), lambda F: hinge_loss(F, y))

@@ -37,7 +37,8 @@ from ..core.mixer import gate_args, pairs_adjoint_kernel, pairs_forward_kernel, 
 from ..core.simd import gemm
 from ..core.stack import _weights, block_form, block_grads, stack_forward
 from ..core.workspace import Workspace
-from .head import HEAD_GROUP, ONE_LAYER_CHUNK_BYTES, PASS_BLOCK, f64, head_chunks, head_pass, transpose
+from .head import (HEAD_GROUP, ONE_LAYER_CHUNK_BYTES, copy_sequence, f64, head_chunks, head_pass,
+                   move_sequence, pass_block, transpose)
 from .stack import stack_chunk
 
 
@@ -103,12 +104,11 @@ def content_pass(X, WkT, factored, g, V, Vt, a, y, block, group, F, dWk, dVt):
             continue
         for j in range(na):  # the active sequences' forward rows to the front (j <= active[j])
             i = active[j]
-            Xa[j] = Xb[i]
-            if i != j:
-                Z[j] = Z[i]
-                SIG[j] = SIG[i]
-                KEEP[j] = KEEP[i]
-                S[j] = S[i]
+            copy_sequence(Xb, i, Xa, j)
+            move_sequence(Z, i, j)
+            for t in range(T):
+                SIG[j, t], KEEP[j, t] = SIG[i, t], KEEP[i, t]
+            move_sequence(S, i, j)
         Xs, Zs, dZs = Xa[:na], Z[:na], dZ[:na]
         if factored:
             pairs_adjoint_kernel(Xs, Xs, Zs[:, :, 1:], Gy[:na], SIG[:na], KEEP[:na], Zs[:, :, 0], g, 0, S[:na],
@@ -141,8 +141,7 @@ def content_grads(params, X: np.ndarray, y: np.ndarray, want_wbc: bool = True, w
         Wk = _weights(W_B, W_C, w, True, form)[0]
         F, dWk, dVt = np.empty(N), np.zeros(Wk.shape), np.zeros((D, V.shape[0]))
         content_pass(X, transpose(Wk), form == "factored", gate_args(gate), V, transpose(V), f64(params.a), y,
-                     PASS_BLOCK,
-                     HEAD_GROUP, F, dWk, dVt)
+                     min(N, pass_block(T, D, Wk.shape[0])), HEAD_GROUP, F, dWk, dVt)
         dW_B, dW_C, dw = block_grads(dWk, W_B[0], W_C[0], form, True)
         grads = {"w": dw.copy(), "V": dVt.T.copy()}
         if want_wbc:

@@ -115,6 +115,23 @@ def head_pass(Y, V, Vt, a, y, F, active, Gy, dVt, compact, group, n_total):
 
 
 
+@njit(cache=True, inline="always")
+def copy_sequence(src, i, dst, j):
+    """``dst[j] = src[i]`` for 3-D arrays, element by element (no views: an ``A[j] = A[i]`` per sequence made two
+    array views, each two atomic reference counts, and those counts took 4 % of the Eq. 5-6 step)."""
+    for p in range(src.shape[1]):
+        for q in range(src.shape[2]):
+            dst[j, p, q] = src[i, p, q]
+
+
+@njit(cache=True, inline="always")
+def move_sequence(A, i, j):
+    """``A[j] = A[i]`` for a 3-D array, element by element (:func:`copy_sequence`): the passes' gathering of the
+    active sequences' rows, ``j <= i``, so that earlier rows are moved first."""
+    if i != j:
+        copy_sequence(A, i, A, j)
+
+
 def head(Y: np.ndarray, V: np.ndarray, a: np.ndarray, y: np.ndarray, compact: bool,
          work: Workspace | None = None) -> tuple:
     """The Eq. 6 head and its backward (F7) in one Numba pass (:func:`head_pass`).  Returns ``(loss, F (N,), dV
@@ -176,10 +193,22 @@ def head_chunks(X: np.ndarray, V: np.ndarray, budget: int = CHUNK_BYTES) -> list
 #: or 40 chunks were slower, 8 about as 5 (docs/performance_history.md, "Chunks of the one-layer steps")
 ONE_LAYER_CHUNK_BYTES = 768 * 1024
 
-#: sequences per block of the one-call steps (:func:`~mamba_dynamics.features.content.content_pass`,
-#: :func:`~mamba_dynamics.features.attention.attention_pass`; a speed choice only: any block gives the same bits): a
-#: block's forward quantities (about 6 kB a sequence at the defaults) stay in the core's caches
-PASS_BLOCK = 16
+#: bytes of a block of the one-call steps (:func:`pass_block`): half of a 1 MB L2 cache.  Each block pays a fixed
+#: cost of about 1.8 us (its kernels' calls, views and small scratch arrays), so blocks of 16 sequences (118 kB at
+#: the defaults) gave the Eq. 5-6 SSM step 5 % more time than blocks of 64 (measured side by side, AVX2 and AVX-512
+#: code); 128 was as fast as 64, 256 sequences (2 MB) 40 % slower (docs/performance_history.md, "Blocks of the
+#: one-call steps by bytes")
+PASS_BYTES = 512 * 1024
+
+
+def pass_block(T: int, D: int, P: int) -> int:
+    """Sequences per block of the one-call steps (:func:`~mamba_dynamics.features.content.content_pass`,
+    :func:`~mamba_dynamics.features.attention.attention_pass`; a speed choice only: any block gives the same bits),
+    so that a block's arrays fill about :data:`PASS_BYTES`: per sequence of ``T`` tokens of width ``D`` with ``P``
+    projections, the tokens, outputs and their gradients ``(T, D)``, the projections and their gradients ``(T,
+    P)``, the scores and pair weights ``(T, T)`` (62 sequences at the defaults ``T = 12``, ``D = 10``, ``P =
+    11``)."""
+    return max(1, PASS_BYTES // (8 * T * (2 * T + 2 * P + 4 * D + 2)))
 
 
 def f64(a: np.ndarray) -> np.ndarray:
@@ -192,5 +221,5 @@ def transpose(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(a, dtype=np.float64).T)
 
 
-__all__ = ("HEAD_GROUP", "ONE_LAYER_CHUNK_BYTES", "PASS_BLOCK", "head_pass", "head", "head_outputs", "head_reference",
+__all__ = ("move_sequence", "copy_sequence", "HEAD_GROUP", "ONE_LAYER_CHUNK_BYTES", "PASS_BYTES", "pass_block", "head_pass", "head", "head_outputs", "head_reference",
            "head_chunks", "f64", "transpose")

@@ -65,7 +65,7 @@ def test_block_and_group_sizes_change_no_bit(monkeypatch):
     base = [_grads(p, X, y, c) for g, c, (p, X, y) in cases]
     for block, group in ((1, 1), (5, 3), (1000, 8)):
         for module in (content_path, attention):
-            monkeypatch.setattr(module, "PASS_BLOCK", block)
+            monkeypatch.setattr(module, "pass_block", lambda T, D, P, block=block: block)
             monkeypatch.setattr(module, "HEAD_GROUP", group)
         for (g, c, (p, X, y)), b in zip(cases, base):
             k = _grads(p, X, y, c)
