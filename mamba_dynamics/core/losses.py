@@ -21,8 +21,13 @@ class LossGrad(NamedTuple):
 
 
 def hinge_loss(F: np.ndarray, y: np.ndarray) -> float:
-    """Mean hinge loss ``max(0, 1 - y F)`` over the batch."""
-    return float(np.mean(np.maximum(0.0, 1.0 - y * F)))
+    """Mean hinge loss ``max(0, 1 - y F)`` over the batch: NumPy's ``mean`` (its pairwise sum, then one division
+    by the count) without its Python layer, the same bits.  (A training step's first NumPy calls after another
+    library's step fetch their code from memory: ``np.mean``'s Python path then took 70 us; docs/performance.md,
+    "Paired rounds and code out of the caches".)"""
+    v = 1.0 - y * F
+    np.maximum(0.0, v, out=v)
+    return float(np.add.reduce(v)) / len(v)
 
 
 def hinge_slope(F: np.ndarray, y: np.ndarray) -> np.ndarray:

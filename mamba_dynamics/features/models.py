@@ -29,6 +29,7 @@ basis ``O`` ``(d, d)``).
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -60,10 +61,11 @@ class _FeatureModel(Model):
     def window(self) -> int:
         return self.cfg.window
 
-    @property
+    @functools.cached_property
     def mixer_gate(self):
         """What the mixer's functions take as ``gated``: the Eq. 5 mixer's
-        :class:`~mamba_dynamics.core.gates.Gate` (``--gate-type``), False for attention."""
+        :class:`~mamba_dynamics.core.gates.Gate` (``--gate-type``), False for attention (made once per model:
+        the config is frozen)."""
         return self.cfg.mixer_gate if self.gated else False
 
     @property
