@@ -34,13 +34,13 @@ import numpy as np
 from numba import njit
 
 from ..core.attention import softmax_mix, softmax_mix_adjoint
-from ..core.losses import LossGrad, hinge_loss, mean_over_chunks
+from ..core.losses import LossGrad, hinge_loss, hinge_loss_kernel, mean_over_chunks
 from ..core.mixer import pairs_small
 from ..core.simd import bmm, gemm, matmul
 from ..core.workspace import Workspace, getter
 from . import model
 from .head import (HEAD_GROUP, ONE_LAYER_CHUNK_BYTES, copy_sequence, f64, head, head_chunks, head_pass,
-                   pass_block, transpose)
+                   pass_block)
 
 
 @njit(cache=True)
@@ -177,6 +177,20 @@ def attention_pass(X, WT, omega, V, Vt, a, y, block, group, F, dW, dVt):
         gemm(Zs, 0, 1, d, Xs, 0, d, dW, 0, d, d, na * L, d, True)
 
 
+@njit(cache=True)
+def attention_step(X, W, omega, V, a, y, block, group):
+    """:func:`attention_pass` with the transposes ``W^T``, ``V^T``, the outputs and the hinge loss in the same
+    Numba call (as :func:`~mamba_dynamics.features.content.content_step`).  Returns ``(loss, F (N,), dW (d, d),
+    dV (m, d))``."""
+    N, L, d = X.shape
+    F = np.empty(N)
+    dW = np.zeros((d, d))
+    dVt = np.zeros((d, V.shape[0]))
+    attention_pass(X, np.ascontiguousarray(W.T), omega, V, np.ascontiguousarray(V.T), a, y, block, group, F, dW,
+                   dVt)
+    return hinge_loss_kernel(F, y), F, dW, np.ascontiguousarray(dVt.T)
+
+
 def attention_pairs(L: int, d: int, window: int) -> bool:
     """Whether linear attention runs in its pairwise form (:func:`attention_pass`, or :func:`attention_scores` as
     batched BLAS products, O(L^2 d) per sequence) rather than the Numba kernels: unless it runs as its O(L d^2)
@@ -260,10 +274,9 @@ def attention_grads(params, X: np.ndarray, y: np.ndarray, window: int = 0,
         y = f64(y)
         if pairs_small(L, d, d):  # one Numba call (:func:`attention_pass`)
             V = f64(params.V)
-            F, dW, dVt = np.empty(N), np.zeros((d, d)), np.zeros((d, V.shape[0]))
-            attention_pass(X, transpose(params.W), attention_weights(L, window), V, transpose(V), f64(params.a),
-                           y, min(N, pass_block(L, d, d)), HEAD_GROUP, F, dW, dVt)
-            return LossGrad(hinge_loss(F, y), {"W": dW, "V": dVt.T.copy()}, F)
+            loss, F, dW, dV = attention_step(X, f64(params.W), attention_weights(L, window), V, f64(params.a), y,
+                                             min(N, pass_block(L, d, d)), HEAD_GROUP)
+            return LossGrad(loss, {"W": dW, "V": dV}, F)
         return mean_over_chunks(lambda sl: _pairs_chunk(params, X[sl], y[sl], window, work),
                                 head_chunks(X, params.V, ONE_LAYER_CHUNK_BYTES), lambda F: hinge_loss(F, y))
     Y = attention_outputs(X, params.W, window)
@@ -306,6 +319,6 @@ def softmax_grads(params, X: np.ndarray, y: np.ndarray, att, work: Workspace | N
     return LossGrad(loss, {"W": dW, "V": dV}, F)
 
 
-__all__ = ("attention_recurrent", "attention_mix", "attention_adjoint", "attention_pass", "attention_pairs",
+__all__ = ("attention_recurrent", "attention_mix", "attention_adjoint", "attention_pass", "attention_step", "attention_pairs",
            "attention_weights", "attention_scores", "attention_outputs", "attention_grads", "softmax_outputs",
            "softmax_grads")

@@ -32,13 +32,13 @@ import numpy as np
 from numba import njit
 
 from ..core.gates import VectorGate
-from ..core.losses import LossGrad, hinge_loss, mean_over_chunks
+from ..core.losses import LossGrad, hinge_loss, hinge_loss_kernel, mean_over_chunks
 from ..core.mixer import gate_args, pairs_adjoint_kernel, pairs_forward_kernel, pairs_small
 from ..core.simd import gemm
 from ..core.stack import _weights, block_form, block_grads, stack_forward
 from ..core.workspace import Workspace
 from .head import (HEAD_GROUP, ONE_LAYER_CHUNK_BYTES, copy_sequence, f64, head_chunks, head_pass,
-                   move_sequence, pass_block, transpose)
+                   move_sequence, pass_block)
 from .stack import stack_chunk
 
 
@@ -120,6 +120,23 @@ def content_pass(X, WkT, factored, g, V, Vt, a, y, block, group, F, dWk, dVt):
         gemm(dZs, 0, 1, P, Xs, 0, D, dWk, 0, D, P, na * T, D, True)
 
 
+@njit(cache=True)
+def content_step(X, Wk, factored, g, V, a, y, block, group):
+    """:func:`content_pass` with what surrounds it in the same Numba call: the transposes ``Wk^T`` ``(D, P)`` and
+    ``V^T``, the outputs, and the hinge loss (:func:`~mamba_dynamics.core.losses.hinge_loss_kernel`, the bits of
+    :func:`~mamba_dynamics.core.losses.hinge_loss`).  ``Wk`` ``(P, D)``, ``V`` ``(m, D)``, the rest as
+    :func:`content_pass`.  Returns ``(loss, F (N,), dWk (P, D), dV (m, D))``.  Each NumPy call around a step costs
+    5-50 us when its code is out of the caches, as after another library's step (docs/performance_history.md,
+    "The feature steps' passes around the products, and their cold start")."""
+    N, T, D = X.shape
+    F = np.empty(N)
+    dWk = np.zeros(Wk.shape)
+    dVt = np.zeros((D, V.shape[0]))
+    content_pass(X, np.ascontiguousarray(Wk.T), factored, g, V, np.ascontiguousarray(V.T), a, y, block, group, F,
+                 dWk, dVt)
+    return hinge_loss_kernel(F, y), F, dWk, np.ascontiguousarray(dVt.T)
+
+
 def content_grads(params, X: np.ndarray, y: np.ndarray, want_wbc: bool = True, work: Workspace | None = None,
                   head_work: Workspace | None = None, active_work: Workspace | None = None, gate=True) -> LossGrad:
     """The Eq. 5-6 model's hinge loss and gradients ``{"w": (d,), "V": (m, d)}`` (and ``"W_B"``, ``"W_C"`` ``(d,
@@ -139,14 +156,13 @@ def content_grads(params, X: np.ndarray, y: np.ndarray, want_wbc: bool = True, w
     if not vector and form != "scan" and pairs_small(T, D, W_B.shape[1]):  # one Numba call (:func:`content_pass`)
         V = f64(params.V)
         Wk = _weights(W_B, W_C, w, True, form)[0]
-        F, dWk, dVt = np.empty(N), np.zeros(Wk.shape), np.zeros((D, V.shape[0]))
-        content_pass(X, transpose(Wk), form == "factored", gate_args(gate), V, transpose(V), f64(params.a), y,
-                     min(N, pass_block(T, D, Wk.shape[0])), HEAD_GROUP, F, dWk, dVt)
+        loss, F, dWk, dV = content_step(X, Wk, form == "factored", gate_args(gate), V, f64(params.a), y,
+                                        min(N, pass_block(T, D, Wk.shape[0])), HEAD_GROUP)
         dW_B, dW_C, dw = block_grads(dWk, W_B[0], W_C[0], form, True)
-        grads = {"w": dw.copy(), "V": dVt.T.copy()}
+        grads = {"w": dw.copy(), "V": dV}
         if want_wbc:
             grads["W_B"], grads["W_C"] = dW_B.T.copy(), dW_C.T.copy()
-        return LossGrad(hinge_loss(F, y), grads, F)
+        return LossGrad(loss, grads, F)
     r = mean_over_chunks(lambda sl: stack_chunk(blocks, params.V, params.a, X[sl], y[sl], work=work,
                                                 want_wbc=want_wbc, head_work=head_work, active_work=active_work,
                                                 gated=gate),
@@ -157,4 +173,4 @@ def content_grads(params, X: np.ndarray, y: np.ndarray, want_wbc: bool = True, w
     return LossGrad(r.loss, grads, r.F)
 
 
-__all__ = ("content_block", "content_outputs", "content_pass", "content_grads")
+__all__ = ("content_block", "content_outputs", "content_pass", "content_step", "content_grads")

@@ -383,3 +383,40 @@ def test_a_rows_workspace_serves_every_number_of_rows_from_one_array():
     plain = Workspace()
     assert plain.get("G", (5, 3)) is plain.get("G", (5, 3)) and not np.shares_memory(plain.get("G", (4, 3)),
                                                                                        plain.get("G", (5, 3)))
+
+
+def _apply_gates_two_passes(A, SIG, KEEP, gated, first):
+    """The gate weighing as it was first written (a pass advancing the running products ``beta``, then a pass
+    weighing the whole row): the fused loop of ``core.mixer._apply_gates`` must give its bits, signs of zeros
+    included."""
+    N, R, T = A.shape
+    out = A.copy()
+    for n in range(N):
+        beta = np.zeros(T)
+        for t in range(T):
+            if gated:
+                beta[:t] *= KEEP[n, t]
+                beta[t] = SIG[n, t]
+            else:
+                beta[t] = 1.0
+            if t >= first:
+                out[n, t - first] *= beta
+    return out
+
+
+@pytest.mark.parametrize("gated,first", [(True, 0), (True, 5), (False, 0), (False, 3)])
+def test_fused_gate_weighing_gives_the_two_pass_bits(gated, first):
+    from mamba_dynamics.core.mixer import _apply_gates
+
+    rng = np.random.default_rng(7)
+    N, T = 9, 13
+    A = rng.standard_normal((N, T - first, T))
+    A[0, -1, :3] = 0.0  # zeros keep their signs
+    A[1, -1, :3] = -0.0
+    SIG = rng.random((N, T))
+    KEEP = 1.0 - SIG
+    KEEP[2, 4] = 0.0  # a decay of exactly 0
+    expect = _apply_gates_two_passes(A, SIG, KEEP, gated, first)
+    got = A.copy()
+    _apply_gates(got, SIG, KEEP, gated, first)
+    assert np.array_equal(got.view(np.int64), expect.view(np.int64))

@@ -101,3 +101,15 @@ def test_head_pass_compact_and_full_layouts_agree():
     np.testing.assert_allclose(F1, Fr, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(V1.T, dVr, rtol=1e-12, atol=1e-15 * np.abs(dVr).max())
     np.testing.assert_allclose(G0, Gr, rtol=1e-12, atol=1e-15 * np.abs(Gr).max())
+
+
+def test_pass_blocks_are_sized_by_bytes():
+    """The one-call steps' blocks fill about ``PASS_BYTES`` (62 sequences of the defaults), at least one sequence
+    however wide."""
+    from mamba_dynamics.features.head import PASS_BYTES, pass_block
+
+    assert pass_block(12, 10, 11) == 62
+    assert pass_block(12, 100, 201) < pass_block(12, 10, 11)
+    assert pass_block(400, 80, 161) == 1
+    T, D, P = 12, 10, 11
+    assert pass_block(T, D, P) * 8 * T * (2 * T + 2 * P + 4 * D + 2) <= PASS_BYTES
