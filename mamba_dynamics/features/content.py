@@ -12,7 +12,8 @@ path                         when (:func:`content_grads` chooses, by :func:`~mam
 ===========================  =================================================================================
 :func:`content_pass`         short sequences (the papers' ``L = 12``): one Numba call, blocks of sequences
                              through the mixer's one-call pairwise kernels and the head, then the adjoint on the
-                             sequences whose hinge is active
+                             sequences whose hinge is active (:func:`content_step`: with its transposes, outputs
+                             and hinge loss in the same call)
 stack chunks                 long sequences: the O(L) scan through the core's stack at depth 1, chunk by chunk
                              (:func:`~mamba_dynamics.features.stack.stack_chunk`)
 ===========================  =================================================================================

@@ -14,6 +14,8 @@ function                    role
 :func:`head_outputs`        ``F`` alone (evaluation), one BLAS product into a reused array
 :func:`head_reference`      the naive reference: neuron by neuron in NumPy
 :func:`head_chunks`         the training step's chunks of sequences, sized by the head's width
+:func:`pass_block`          the one-call steps' blocks of sequences, sized by bytes (:data:`PASS_BYTES`)
+:func:`copy_sequence`       ``dst[j] = src[i]`` without array views (the passes' gathering of active rows)
 ==========================  ==================================================================================
 
 Glossary: ``Y`` ``(N, L, d)`` the mixer's outputs ``y_l``; ``V`` ``(m, d)`` = W_O; ``a`` ``(m,)`` the fixed second
