@@ -273,54 +273,79 @@ def _gate_slopes(G, Y, zu, sp, sn, ds):  # pragma: no cover - compiled
         _gate_slope_row(G[p], Y[p], zu[p], sp[p], sn[p], ds[p])
 
 
-def _hermite_forward(Xc, Yc, w, b_eff, gated, work: Workspace | None):
-    """:func:`context_statistic` on Hermite tokens as quadratic forms (:mod:`~mamba_dynamics.single_index.quadforms`):
-    the gate pre-activations ``s = x~^T T_w x~ + w_y y + b`` at every token, and ``A``'s feature part from the
-    moments ``sum_i G_i y_i x~_i x~_i^T`` of each prompt.  Returns ``(A (n, D), logG, (G, sig(s), sig(-s),
-    X~))`` with ``X~`` the columns ``(n, d+1, N)``; O(N d^2) per prompt instead of O(N d~) scalar embedding.
-    ``X~`` is ``work``'s array (fresh ones cost a page fault per page), so the adjoint that reads it must run
-    before the next forward on the same workspace
-    (:func:`~mamba_dynamics.single_index.network_gradients.network_grads` calls the two back to back)."""
+@njit(cache=True, error_model="numpy")
+def _hermite_forward_kernel(Xc, Yc, w, b_eff, gated, XT):  # pragma: no cover - compiled
+    """The Numba part of :func:`_hermite_forward` in one call: the columns ``X~`` into ``XT`` ``(n, d+1, N)``, the
+    gate pre-activations, the gates and weights (:func:`_weights_and_gates`), the moments and ``A``'s feature part.
+    Returns ``(A (n, D), logG, G, sig(s), sig(-s), wts)`` (``A``'s last entry left for the caller)."""
     n, N, d = Xc.shape
     e = d + 1
-    D = token_width(d, "hermite")
-    XT = getter(work)("XT", (n, e, N))  # kept in ``gates`` for the adjoint of the same step
+    D = w.shape[0]
     quadforms.columns(Xc, XT)
     s = np.empty((n, N))
     if gated:
         T = np.empty((1, 1, e, e))
         quadforms.quad_form(w, T[0, 0])
-        quadforms.quad_values(T, XT, Yc, np.full((1, 1), w[D - 1]), b_eff, s.reshape(n, 1, N))
-    logG, G, sp, sn, wts = (np.empty((n, N)) for _ in range(5))
-    _weights_and_gates(s, Yc, bool(gated), logG, G, sp, sn, wts)
+        uy = np.empty((1, 1))
+        uy[0, 0] = w[D - 1]
+        quadforms.quad_values(T, XT, Yc, uy, b_eff, s.reshape(n, 1, N))
+    logG, G, sp, sn, wts = np.empty((n, N)), np.empty((n, N)), np.empty((n, N)), np.empty((n, N)), np.empty((n, N))
+    _weights_and_gates(s, Yc, gated, logG, G, sp, sn, wts)
     Mt = np.empty((n, 1, e, e))
     quadforms.moments(Xc, XT, wts.reshape(n, 1, N), Mt)
     A = np.empty((n, D))
     quadforms.features_of_rows(Mt.reshape(n, e, e), A)
-    A[:, D - 1] = np.einsum("ni,ni->n", wts, Yc)
+    return A, logG, G, sp, sn, wts
+
+
+def _hermite_forward(Xc, Yc, w, b_eff, gated, work: Workspace | None):
+    """:func:`context_statistic` on Hermite tokens as quadratic forms (:mod:`~mamba_dynamics.single_index.quadforms`):
+    the gate pre-activations ``s = x~^T T_w x~ + w_y y + b`` at every token, and ``A``'s feature part from the
+    moments ``sum_i G_i y_i x~_i x~_i^T`` of each prompt, in one Numba call (:func:`_hermite_forward_kernel`).
+    Returns ``(A (n, D), logG, (G, sig(s), sig(-s), X~))`` with ``X~`` the columns ``(n, d+1, N)``; O(N d^2) per
+    prompt instead of O(N d~) scalar embedding.  ``X~`` is ``work``'s array (fresh ones cost a page fault per
+    page), so the adjoint that reads it must run before the next forward on the same workspace
+    (:func:`~mamba_dynamics.single_index.network_gradients.network_grads` calls the two back to back)."""
+    n, N, d = Xc.shape
+    XT = getter(work)("XT", (n, d + 1, N))  # kept in ``gates`` for the adjoint of the same step
+    A, logG, G, sp, sn, wts = _hermite_forward_kernel(Xc, Yc, w, b_eff, gated, XT)
+    A[:, A.shape[1] - 1] = np.einsum("ni,ni->n", wts, Yc)
     return A, logG, (G, sp, sn, XT)
 
 
-def _hermite_adjoint(Xc, Yc, U, gates) -> np.ndarray:
-    """:func:`gate_adjoint` on Hermite tokens from :func:`_hermite_forward`'s gates and columns ``X~``: ``z_i .
-    U_p = x~_i^T T_{U_p} x~_i + U_p,y y_i`` (:func:`~mamba_dynamics.single_index.quadforms.quad_values`), and
-    ``sum_j ds_j z_j``'s feature part from the moment ``sum_j ds_j x~_j x~_j^T`` over every token of every
-    prompt.  Returns ``gw`` ``(D + 1,)`` (the last entry ``dL/db``)."""
-    G, sp, sn, XT = gates
+@njit(cache=True, error_model="numpy")
+def _hermite_adjoint_kernel(Xc, Yc, U, G, sp, sn, XT):  # pragma: no cover - compiled
+    """The Numba part of :func:`_hermite_adjoint` in one call: ``z_i . U_p``, the slopes ``ds`` ``(n, N)`` and the
+    feature part of ``gw`` ``(D + 1,)`` (its last two entries left for the caller).  Returns ``(gw, ds)``."""
     n, e, N = XT.shape
     D = U.shape[1]
     T = np.empty((n, 1, e, e))
     quadforms.quad_forms(U, T.reshape(n, e, e))
+    uy = np.empty((n, 1))
+    for p in range(n):
+        uy[p, 0] = U[p, D - 1]
     zu = np.empty((n, 1, N))
-    quadforms.quad_values(T, XT, Yc, np.ascontiguousarray(U[:, D - 1:]), 0.0, zu)
+    quadforms.quad_values(T, XT, Yc, uy, 0.0, zu)
     ds = np.empty((n, N))
     _gate_slopes(G, Yc, zu.reshape(n, N), sp, sn, ds)
     Mt = np.empty((1, 1, e, e))
     quadforms.moments(Xc, XT, ds.reshape(n, 1, N), Mt)
     gw = np.empty(D + 1)
     quadforms.features_of(Mt[0, 0], gw)
+    return gw, ds
+
+
+def _hermite_adjoint(Xc, Yc, U, gates) -> np.ndarray:
+    """:func:`gate_adjoint` on Hermite tokens from :func:`_hermite_forward`'s gates and columns ``X~``: ``z_i .
+    U_p = x~_i^T T_{U_p} x~_i + U_p,y y_i`` (:func:`~mamba_dynamics.single_index.quadforms.quad_values`), and
+    ``sum_j ds_j z_j``'s feature part from the moment ``sum_j ds_j x~_j x~_j^T`` over every token of every
+    prompt, in one Numba call (:func:`_hermite_adjoint_kernel`).  Returns ``gw`` ``(D + 1,)`` (the last entry
+    ``dL/db``)."""
+    G, sp, sn, XT = gates
+    D = U.shape[1]
+    gw, ds = _hermite_adjoint_kernel(Xc, Yc, _f64(U), G, sp, sn, XT)
     gw[D - 1] = float(np.einsum("ni,ni->", ds, Yc))
-    gw[D] = float(ds.sum())
+    gw[D] = float(np.add.reduce(ds, axis=None))  # ds.sum() without its Python layer (the same bits)
     return gw
 
 
