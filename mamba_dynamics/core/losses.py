@@ -139,4 +139,5 @@ def mean_over_chunks(step, chunks: list, loss) -> LossGrad:
     return LossGrad(loss(F), grads, F)
 
 
-__all__ = ("LossGrad", "mean_over_chunks", "hinge_loss", "hinge_loss_kernel", "hinge_slope", "error_01", "half_squared_loss")
+__all__ = ("LossGrad", "mean_over_chunks", "hinge_loss", "hinge_loss_kernel", "hinge_slope", "error_01",
+           "half_squared_loss")

@@ -319,6 +319,6 @@ def softmax_grads(params, X: np.ndarray, y: np.ndarray, att, work: Workspace | N
     return LossGrad(loss, {"W": dW, "V": dV}, F)
 
 
-__all__ = ("attention_recurrent", "attention_mix", "attention_adjoint", "attention_pass", "attention_step", "attention_pairs",
-           "attention_weights", "attention_scores", "attention_outputs", "attention_grads", "softmax_outputs",
-           "softmax_grads")
+__all__ = ("attention_recurrent", "attention_mix", "attention_adjoint", "attention_pass", "attention_step",
+           "attention_pairs", "attention_weights", "attention_scores", "attention_outputs", "attention_grads",
+           "softmax_outputs", "softmax_grads")

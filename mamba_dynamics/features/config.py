@@ -7,9 +7,11 @@ package's earlier reading: no content factor, head ``a_i = +-1/m`` half and half
 kept at ``W^(0)``, as the analysis does) or ``trained``; ``wbc0`` = scale delta of ``W_B^(0) = W_C^(0) = delta I_d``;
 ``gate`` = ``learned`` (w_Delta trained) or ``fixed`` (w_Delta kept at 0, every gate 1/2: "gating removed", Figs.
 11-12); ``gate_sigma`` = the fixed gate's value sigma (``gate = fixed``; 1/2 by default, which is ``w = 0``): every
-token is written with ``sigma`` and keeps ``1 - sigma`` of the state (the paper does not say which Delta it fixed); ``gate_type`` = the Eq. 5 mixer's gate: ``mamba`` (the paper's) or another gate of 2510.00399 App.
-E.6 (``mamba2``, ``gret``, ``retnet``, or GLA's vector gate ``gla``, ``w`` then ``W_a`` ``(d, r)``;
-:mod:`mamba_dynamics.core.gates`), ``gate_tau`` = gated retention's and GLA's exponent, ``decay`` = RetNet's fixed decay; ``window`` = attention window of ``lt-mlp`` (0 = global causal attention, k = the last k tokens);
+token is written with ``sigma`` and keeps ``1 - sigma`` of the state (the paper does not say which Delta it
+fixed); ``gate_type`` = the Eq. 5 mixer's gate: ``mamba`` (the paper's) or another gate of 2510.00399 App. E.6
+(``mamba2``, ``gret``, ``retnet``, or GLA's vector gate ``gla``, ``w`` then ``W_a`` ``(d, r)``;
+:mod:`mamba_dynamics.core.gates`), ``gate_tau`` = gated retention's and GLA's exponent, ``decay`` = RetNet's
+fixed decay; ``window`` = attention window of ``lt-mlp`` (0 = global causal attention, k = the last k tokens);
 ``preset`` = ``default`` (d = 10, m = 40) or ``paper`` (the paper's experiments: d = 32, m = 50; sizes given
 explicitly override it; :data:`PRESETS`); ``regime`` = ``majority`` (majority voting) or ``locality`` (local
 concentration); ``d`` = token dimension d (patterns o_+, o_-, o_3..o_d); ``L`` = tokens per sequence L;

@@ -159,9 +159,9 @@ LOCALITY_STEPS = 1000
 #: Window of the local linear attention in Fig. 6 (the near pair, Delta L^+ = 1, fits; the far pair does not).
 LOCAL_WINDOW = 3
 #: Curves kept from every study run, ``(n_log,)`` each (plus ``w_proj`` ``(n_log, d)``).
-STUDY_KEYS = ("step", "test_err", "test_loss", "train_err", "train_loss", "cos_pos", "cos_neg", "cos_irr", "cos_irr_min", "w_pos",
-              "w_neg", "w_irr", "gate_rel", "gate_irr", "beta_next", "mlp_pos", "mlp_neg", "mlp_pos_max",
-              "mlp_neg_max", "lucky_frac", "w_proj", "attn_rel", "attn_near")
+STUDY_KEYS = ("step", "test_err", "test_loss", "train_err", "train_loss", "cos_pos", "cos_neg", "cos_irr",
+              "cos_irr_min", "w_pos", "w_neg", "w_irr", "gate_rel", "gate_irr", "beta_next", "mlp_pos", "mlp_neg",
+              "mlp_pos_max", "mlp_neg_max", "lucky_frac", "w_proj", "attn_rel", "attn_near")
 
 
 def _study_runs(name: str, quick: bool) -> list[tuple[str, dict]]:

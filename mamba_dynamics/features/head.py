@@ -198,8 +198,8 @@ ONE_LAYER_CHUNK_BYTES = 768 * 1024
 #: bytes of a block of the one-call steps (:func:`pass_block`): half of a 1 MB L2 cache.  Each block pays a fixed
 #: cost of about 1.8 us (its kernels' calls, views and small scratch arrays), so blocks of 16 sequences (118 kB at
 #: the defaults) gave the Eq. 5-6 SSM step 5 % more time than blocks of 64 (measured side by side, AVX2 and AVX-512
-#: code); 128 was as fast as 64, 256 sequences (2 MB) 40 % slower (docs/performance_history.md, "Blocks of the
-#: one-call steps by bytes")
+#: code); 128 was as fast as 64, 256 sequences (2 MB) 40 % slower (docs/performance_history.md, "The feature
+#: steps' passes around the products, and their cold start")
 PASS_BYTES = 512 * 1024
 
 
@@ -223,5 +223,5 @@ def transpose(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(a, dtype=np.float64).T)
 
 
-__all__ = ("move_sequence", "copy_sequence", "HEAD_GROUP", "ONE_LAYER_CHUNK_BYTES", "PASS_BYTES", "pass_block", "head_pass", "head", "head_outputs", "head_reference",
-           "head_chunks", "f64", "transpose")
+__all__ = ("HEAD_GROUP", "ONE_LAYER_CHUNK_BYTES", "PASS_BYTES", "pass_block", "head_pass", "head", "head_outputs",
+           "head_reference", "head_chunks", "copy_sequence", "move_sequence", "f64", "transpose")
